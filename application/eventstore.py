@@ -1,0 +1,160 @@
+"""Event store infrastructure: transcodings, the chaining mapper and the chained event store."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    EventStore,
+    Mapper,
+    Notification,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
+
+from capledger.domain.values import Decision
+
+from .chain import GENESIS, RESERVED_KEYS, seal, unseal
+
+HEADS_CACHE_SIZE = 100_000
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class DecisionAsDict(Transcoding):
+    type = Decision
+    name = "decision"
+
+    def encode(self, obj: Decision) -> dict[str, Any]:
+        return {"number": obj.number, "issued_on": obj.issued_on, "issuer": obj.issuer}
+
+    def decode(self, data: dict[str, Any]) -> Decision:
+        return Decision(data["number"], data["issued_on"], data["issuer"])
+
+
+class LedgerMapper(Mapper[UUID]):
+    """Maps events to stored events; strips the chain and metadata keys when reading back."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        state = vars(domain_event)
+        for key in RESERVED_KEYS:
+            state.pop(key, None)
+        return domain_event
+
+
+class ChainedEventStore(EventStore[UUID]):
+    """Seals every event into its stream's hash chain as it is stored.
+
+    The previous hash of a stream comes from a bounded cache of stream heads, filled from what
+    this store wrote or read; a miss costs one indexed read of the previous event. Entries are
+    keyed by version, so a cached head is never used for a stream that moved on elsewhere.
+    """
+
+    def __init__(self, mapper: Mapper[UUID], recorder: Any) -> None:
+        super().__init__(mapper, recorder)
+        self._heads: OrderedDict[UUID, tuple[int, str]] = OrderedDict()
+
+    def put(
+        self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
+    ) -> list[Recording[UUID]]:
+        meta: Mapping[str, Any] = kwargs.pop("metadata", None) or {}
+        sealed: list[StoredEvent] = []
+        new_heads: dict[UUID, tuple[int, str]] = {}
+        for domain_event in domain_events:
+            plain = self.mapper.to_stored_event(domain_event)
+            originator_id = plain.originator_id
+            assert isinstance(originator_id, UUID)
+            version = plain.originator_version
+            prev = self._prev_hash(originator_id, version, new_heads)
+            state, digest = seal(
+                stream=str(originator_id),
+                version=version,
+                topic=plain.topic,
+                data=json.loads(plain.state),
+                meta=meta,
+                prev=prev,
+            )
+            sealed.append(StoredEvent(originator_id, version, plain.topic, state))
+            new_heads[originator_id] = (version, digest)
+        notification_ids = self.recorder.insert_events(sealed, **kwargs)
+        for originator_id, head in new_heads.items():
+            self._remember(originator_id, head)
+        return [
+            Recording(
+                domain_event,
+                Notification(
+                    id=notification_id,
+                    originator_id=stored.originator_id,
+                    originator_version=stored.originator_version,
+                    topic=stored.topic,
+                    state=stored.state,
+                ),
+            )
+            for domain_event, stored, notification_id in zip(
+                domain_events, sealed, notification_ids or [], strict=False
+            )
+        ]
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        stored_events = self.recorder.select_events(
+            originator_id=originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        last: StoredEvent | None = None
+        for stored in stored_events:
+            last = stored
+            yield self.mapper.to_domain_event(stored)
+        if last is not None and not desc and lte is None:
+            self._remember(originator_id, (last.originator_version, unseal(last.state).hash))
+
+    def select_stored(
+        self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None
+    ) -> list[StoredEvent]:
+        return list(self.recorder.select_events(originator_id=originator_id, gt=gt, lte=lte))
+
+    def _prev_hash(
+        self, originator_id: UUID, version: int, in_batch: Mapping[UUID, tuple[int, str]]
+    ) -> str:
+        if version == 1:
+            return GENESIS
+        for heads in (in_batch, self._heads):
+            head = heads.get(originator_id)
+            if head is not None and head[0] == version - 1:
+                return head[1]
+        previous = self.recorder.select_events(
+            originator_id=originator_id, gt=version - 2, lte=version - 1
+        )
+        if not previous:
+            # The stream lacks its previous event: let the recorder refuse the insert.
+            return GENESIS
+        return unseal(previous[0].state).hash
+
+    def _remember(self, originator_id: UUID, head: tuple[int, str]) -> None:
+        self._heads[originator_id] = head
+        self._heads.move_to_end(originator_id)
+        if len(self._heads) > HEADS_CACHE_SIZE:
+            self._heads.popitem(last=False)

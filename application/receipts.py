@@ -1,0 +1,64 @@
+"""Command receipts: the record that makes every command idempotent.
+
+A receipt is an aggregate whose id derives from the client's command id. It is saved in the same
+atomic ``save()`` as the command's events, so either both are recorded or neither is; a second
+attempt with the same id collides on the receipt and gets the first outcome back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from capledger.domain.ids import NAMESPACE
+
+
+def receipt_id(command_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"command:{command_id}")
+
+
+def fingerprint(command: str, args: dict[str, Any]) -> str:
+    """A digest of what was asked, so a reused id with other content is recognised."""
+
+    def default(value: Any) -> str:
+        if isinstance(value, date):
+            return value.isoformat()
+        raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+    text = json.dumps({"command": command, "args": args}, sort_keys=True, default=default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CommandReceipt(Aggregate):
+    class Accepted(Aggregate.Created):
+        class_version = 1
+        command_id: str
+        command: str
+        fingerprint: str
+        streams: dict[str, int]
+        principal: str
+
+    @staticmethod
+    def create_id(command_id: str) -> UUID:
+        return receipt_id(command_id)
+
+    @event(Accepted)
+    def __init__(
+        self,
+        *,
+        command_id: str,
+        command: str,
+        fingerprint: str,
+        streams: dict[str, int],
+        principal: str,
+    ) -> None:
+        self.command_id = command_id
+        self.command = command
+        self.fingerprint = fingerprint
+        self.streams = streams
+        self.principal = principal

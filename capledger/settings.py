@@ -1,0 +1,48 @@
+"""Configuration, only from the environment (``CAPLEDGER_*``).
+
+With no settings at all everything runs embedded: a SQLite file under the data directory, no
+Kafka, no server.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "capledger"
+
+
+class Persistence(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    persistence: Persistence = Persistence.SQLITE
+    sqlite_file: str = "ledger.sqlite3"
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "capledger"
+    postgres_password: SecretStr = SecretStr("capledger")
+    postgres_dbname: str = "capledger"
+    postgres_schema: str = "public"
+    postgres_pool_size: int = 5
+
+    rules_file: Path | None = None
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "INFO"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / self.sqlite_file

@@ -1,0 +1,28 @@
+"""The domain model of public investment capital: plans, projects and their movements.
+
+Imports only the standard library and ``eventsourcing.domain``.
+"""
+
+from .errors import DomainError
+from .ids import plan_id, project_id
+from .plan import CapitalPlan
+from .project import AllocationLine, Contract, PaymentEntry, Project
+from .rules import RuleBook
+from .values import Authority, CapitalSource, Decision, PlanKind, ProjectStatus
+
+__all__ = [
+    "AllocationLine",
+    "Authority",
+    "CapitalPlan",
+    "CapitalSource",
+    "Contract",
+    "Decision",
+    "DomainError",
+    "PaymentEntry",
+    "PlanKind",
+    "Project",
+    "ProjectStatus",
+    "RuleBook",
+    "plan_id",
+    "project_id",
+]

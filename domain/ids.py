@@ -1,0 +1,16 @@
+"""Deterministic aggregate ids: a plan or project code always maps to the same stream."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+#: Fixed namespace of capledger ids (never change it: every stored stream id depends on it).
+NAMESPACE = UUID("6c1f4f0e-3a0b-5d2e-9a57-0c6a1e2b7d41")
+
+
+def plan_id(code: str) -> UUID:
+    return uuid5(NAMESPACE, f"plan:{code}")
+
+
+def project_id(code: str) -> UUID:
+    return uuid5(NAMESPACE, f"project:{code}")

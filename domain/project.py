@@ -1,0 +1,1014 @@
+"""Projects: where capital is allocated, moved, paid out, reversed, extended, lapsed and settled.
+
+A project holds one allocation line per (plan, capital source). A payment touches only its
+project, so every disbursement invariant is checked against this one small aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from .errors import (
+    AdvanceCapExceeded,
+    AdvanceNotFullyRecovered,
+    AdvanceOverRecovered,
+    DeadlinePassed,
+    DuplicateContract,
+    EntryNotReversible,
+    ExtensionNotAllowed,
+    InvalidStatusChange,
+    InvalidTransfer,
+    InvalidValue,
+    LapseNotDue,
+    NoAllocation,
+    NotAnAnnualPlan,
+    OverDisbursement,
+    ProjectClosed,
+    TotalInvestmentExceeded,
+    UndisbursedExceeded,
+    UnknownContract,
+)
+from .ids import project_id
+from .rules import RuleBook
+from .values import (
+    CLOSED_STATUSES,
+    SETTLEABLE_STATUSES,
+    CapitalSource,
+    Decision,
+    PlanKind,
+    ProjectStatus,
+    check_code,
+    check_non_negative_vnd,
+    check_positive_vnd,
+    parse_enum,
+)
+
+
+@dataclass
+class AllocationLine:
+    """Capital of one plan and one source on this project, and what became of it."""
+
+    plan_code: str
+    plan_kind: str
+    fiscal_year: int
+    source: str
+    allocated: int = 0
+    transferred_in: int = 0
+    transferred_out: int = 0
+    cut: int = 0
+    disbursed: int = 0
+    lapsed: int = 0
+    extended: int = 0
+    extended_until: date | None = None
+    disbursed_after_deadline: int = 0
+
+    @property
+    def undisbursed(self) -> int:
+        return (
+            self.allocated
+            + self.transferred_in
+            - self.transferred_out
+            - self.cut
+            - self.disbursed
+            - self.lapsed
+        )
+
+    @property
+    def extended_remaining(self) -> int:
+        return max(0, self.extended - self.disbursed_after_deadline)
+
+    def extend_until(self, amount: int, until: date) -> None:
+        self.extended += amount
+        self.extended_until = (
+            until if self.extended_until is None else max(self.extended_until, until)
+        )
+
+    def release_extension_beyond_undisbursed(self) -> None:
+        # Capital moved away cannot stay earmarked for the extended period.
+        excess = self.extended_remaining - self.undisbursed
+        if excess > 0:
+            self.extended -= excess
+
+
+@dataclass
+class Contract:
+    contract_no: str
+    contractor: str
+    value: int
+    advanced: int = 0
+    advance_outstanding: int = 0
+    completed_paid: int = 0
+
+
+@dataclass
+class PaymentEntry:
+    """A reversible cash movement, kept by stream version so a correction can point at it."""
+
+    kind: str  # "advance" | "completed_work"
+    line_key: str
+    contract_no: str | None
+    amount: int
+    advance_recovered: int
+    after_deadline: bool
+    reversed: bool = False
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.advance_recovered
+
+
+def line_key(plan_code: str, source: str) -> str:
+    return f"{plan_code}|{source}"
+
+
+class Project(Aggregate):
+    class Registered(Aggregate.Created):
+        """v2 split the investor into a stable code and a name, to follow renames and mergers."""
+
+        class_version = 2
+        code: str
+        name: str
+        investor_code: str
+        investor_name: str
+        program: str
+        sector: str
+        province: str
+        total_investment: int
+        decision: Decision
+        effective_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 recorded the investor's name only; that name stands as its code too.
+            name = state.pop("investor")
+            state["investor_name"] = name
+            state["investor_code"] = name
+
+    class TotalInvestmentAdjusted(Aggregate.Event):
+        class_version = 1
+        total_investment: int
+        decision: Decision
+        effective_on: date
+
+    class InvestorChanged(Aggregate.Event):
+        class_version = 1
+        investor_code: str
+        investor_name: str
+        reason: str
+        effective_on: date
+
+    class StatusChanged(Aggregate.Event):
+        class_version = 1
+        status: str
+        review_class: str | None
+        reason: str
+        decision: Decision | None
+        effective_on: date
+
+    class CapitalAllocated(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        plan_kind: str
+        fiscal_year: int
+        source: str
+        amount: int
+        auto_extended_until: date | None
+        decision: Decision
+        effective_on: date
+
+    class CapitalTransferredOut(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        source: str
+        amount: int
+        to_project: str
+        decision: Decision
+        effective_on: date
+
+    class CapitalTransferredIn(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        plan_kind: str
+        fiscal_year: int
+        source: str
+        amount: int
+        from_project: str
+        auto_extended_until: date | None
+        decision: Decision
+        effective_on: date
+
+    class AllocationCut(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        source: str
+        amount: int
+        reason: str
+        decision: Decision
+        effective_on: date
+
+    class ContractSigned(Aggregate.Event):
+        class_version = 1
+        contract_no: str
+        contractor: str
+        value: int
+        effective_on: date
+
+    class AdvancePaid(Aggregate.Event):
+        class_version = 1
+        contract_no: str
+        plan_code: str
+        source: str
+        amount: int
+        from_extension: bool
+        treasury_ref: str
+        effective_on: date
+
+    class CompletedWorkPaid(Aggregate.Event):
+        """Payment for accepted work; ``advance_recovered`` of it repays the contract's advance."""
+
+        class_version = 1
+        contract_no: str | None
+        plan_code: str
+        source: str
+        amount: int
+        advance_recovered: int
+        from_extension: bool
+        treasury_ref: str
+        effective_on: date
+
+    class EntryReversed(Aggregate.Event):
+        class_version = 1
+        entry_version: int
+        reason: str
+        effective_on: date
+
+    class DisbursementPeriodExtended(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        source: str
+        amount: int
+        until: date
+        decision: Decision
+        effective_on: date
+
+    class CapitalLapsed(Aggregate.Event):
+        class_version = 1
+        plan_code: str
+        source: str
+        amount: int
+        effective_on: date
+
+    class Settled(Aggregate.Event):
+        class_version = 1
+        settled_value: int
+        decision: Decision
+        effective_on: date
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return project_id(code)
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        code: str,
+        name: str,
+        investor_code: str,
+        investor_name: str,
+        program: str,
+        sector: str,
+        province: str,
+        total_investment: int,
+        decision: Decision,
+        effective_on: date,
+    ) -> Project:
+        check_code(code, "project code")
+        check_code(investor_code, "investor code")
+        check_code(province, "province")
+        check_code(sector, "sector")
+        if not name.strip():
+            raise InvalidValue("a project needs a name")
+        check_positive_vnd(total_investment, "total investment")
+        return cls(
+            code=code,
+            name=name,
+            investor_code=investor_code,
+            investor_name=investor_name,
+            program=program,
+            sector=sector,
+            province=province,
+            total_investment=total_investment,
+            decision=decision,
+            effective_on=effective_on,
+        )
+
+    @event(Registered)
+    def __init__(
+        self,
+        *,
+        code: str,
+        name: str,
+        investor_code: str,
+        investor_name: str,
+        program: str,
+        sector: str,
+        province: str,
+        total_investment: int,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.investor_code = investor_code
+        self.investor_name = investor_name
+        self.program = program
+        self.sector = sector
+        self.province = province
+        self.total_investment = total_investment
+        self.status = ProjectStatus.ON_TRACK.value
+        self.review_class: str | None = None
+        self.settled_value: int | None = None
+        self.lines: dict[str, AllocationLine] = {}
+        self.contracts: dict[str, Contract] = {}
+        self.entries: dict[int, PaymentEntry] = {}
+
+    # -- queries -------------------------------------------------------------------------
+
+    @property
+    def disbursed(self) -> int:
+        return sum(line.disbursed for line in self.lines.values())
+
+    @property
+    def is_closed(self) -> bool:
+        return ProjectStatus(self.status) in CLOSED_STATUSES
+
+    def line(self, plan_code: str, source: str) -> AllocationLine:
+        try:
+            return self.lines[line_key(plan_code, source)]
+        except KeyError:
+            raise NoAllocation(
+                f"project {self.code} has no allocation from plan {plan_code} ({source})"
+            ) from None
+
+    # -- commands: project record --------------------------------------------------------
+
+    def adjust_total_investment(
+        self, *, total_investment: int, decision: Decision, effective_on: date
+    ) -> None:
+        check_positive_vnd(total_investment, "total investment")
+        if total_investment < self.disbursed:
+            raise TotalInvestmentExceeded(
+                f"project {self.code} has already disbursed {self.disbursed} VND, more than "
+                f"the proposed total investment of {total_investment} VND"
+            )
+        self._total_investment_adjusted(
+            total_investment=total_investment, decision=decision, effective_on=effective_on
+        )
+
+    def change_investor(
+        self, *, investor_code: str, investor_name: str, reason: str, effective_on: date
+    ) -> None:
+        check_code(investor_code, "investor code")
+        if (investor_code, investor_name) == (self.investor_code, self.investor_name):
+            raise InvalidValue(f"project {self.code} already has investor {investor_code}")
+        self._investor_changed(
+            investor_code=investor_code,
+            investor_name=investor_name,
+            reason=reason,
+            effective_on=effective_on,
+        )
+
+    def change_status(
+        self,
+        *,
+        status: str,
+        reason: str,
+        effective_on: date,
+        review_class: str | None = None,
+        decision: Decision | None = None,
+    ) -> None:
+        new_status = parse_enum(ProjectStatus, status, "project status")
+        self.check_status_change(new_status)
+        self._status_changed(
+            status=new_status.value,
+            review_class=review_class,
+            reason=reason,
+            decision=decision,
+            effective_on=effective_on,
+        )
+
+    def settle(self, *, settled_value: int, decision: Decision, effective_on: date) -> None:
+        check_non_negative_vnd(settled_value, "settled value")
+        if ProjectStatus(self.status) not in SETTLEABLE_STATUSES:
+            allowed = ", ".join(sorted(s.value for s in SETTLEABLE_STATUSES))
+            raise InvalidStatusChange(
+                f"project {self.code} is {self.status}; only a project that is {allowed} "
+                "can be settled"
+            )
+        if settled_value > self.total_investment:
+            raise TotalInvestmentExceeded(
+                f"settled value {settled_value} VND exceeds the total investment "
+                f"{self.total_investment} VND"
+            )
+        self._settled(settled_value=settled_value, decision=decision, effective_on=effective_on)
+
+    # -- commands: capital ---------------------------------------------------------------
+
+    def receive_allocation(
+        self,
+        *,
+        plan_code: str,
+        plan_kind: str,
+        fiscal_year: int,
+        source: str,
+        amount: int,
+        decision: Decision,
+        effective_on: date,
+        rules: RuleBook,
+    ) -> None:
+        check_positive_vnd(amount)
+        parse_enum(CapitalSource, source, "capital source")
+        self.check_open()
+        self._capital_allocated(
+            plan_code=plan_code,
+            plan_kind=plan_kind,
+            fiscal_year=fiscal_year,
+            source=source,
+            amount=amount,
+            auto_extended_until=_auto_extension(rules, plan_kind, fiscal_year, effective_on),
+            decision=decision,
+            effective_on=effective_on,
+        )
+
+    def transfer_out(
+        self,
+        *,
+        plan_code: str,
+        source: str,
+        amount: int,
+        to_project: str,
+        decision: Decision,
+        effective_on: date,
+        rules: RuleBook,
+    ) -> AllocationLine:
+        check_positive_vnd(amount)
+        if to_project == self.code:
+            raise InvalidTransfer("a transfer needs two different projects")
+        line = self.line(plan_code, source)
+        self.check_before_deadline(line, effective_on, rules)
+        self.check_within_undisbursed(line, amount, "transfer")
+        self._transferred_out(
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            to_project=to_project,
+            decision=decision,
+            effective_on=effective_on,
+        )
+        return line
+
+    def transfer_in(
+        self,
+        *,
+        from_line: AllocationLine,
+        amount: int,
+        from_project: str,
+        decision: Decision,
+        effective_on: date,
+        rules: RuleBook,
+    ) -> None:
+        self.check_open()
+        self._transferred_in(
+            plan_code=from_line.plan_code,
+            plan_kind=from_line.plan_kind,
+            fiscal_year=from_line.fiscal_year,
+            source=from_line.source,
+            amount=amount,
+            from_project=from_project,
+            auto_extended_until=_auto_extension(
+                rules, from_line.plan_kind, from_line.fiscal_year, effective_on
+            ),
+            decision=decision,
+            effective_on=effective_on,
+        )
+
+    def cut(
+        self,
+        *,
+        plan_code: str,
+        source: str,
+        amount: int | None,
+        reason: str,
+        decision: Decision,
+        effective_on: date,
+    ) -> int:
+        """Cut ``amount`` (all that is undisbursed when None); returns the amount cut."""
+        line = self.line(plan_code, source)
+        cut_amount = line.undisbursed if amount is None else amount
+        check_positive_vnd(cut_amount, "amount cut")
+        self.check_within_undisbursed(line, cut_amount, "cut")
+        self._allocation_cut(
+            plan_code=plan_code,
+            source=source,
+            amount=cut_amount,
+            reason=reason,
+            decision=decision,
+            effective_on=effective_on,
+        )
+        return cut_amount
+
+    def extend_disbursement_period(
+        self,
+        *,
+        plan_code: str,
+        source: str,
+        amount: int,
+        until: date,
+        decision: Decision,
+        effective_on: date,
+        rules: RuleBook,
+    ) -> None:
+        check_positive_vnd(amount)
+        line = self.line(plan_code, source)
+        self.check_annual(line)
+        self.check_extension_allowed(line, amount, until, effective_on, rules)
+        self._period_extended(
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            until=until,
+            decision=decision,
+            effective_on=effective_on,
+        )
+
+    def lapse(self, *, plan_code: str, source: str, as_of: date, rules: RuleBook) -> int:
+        """Record what the deadline left undisbursed and unextended; returns the amount."""
+        line = self.line(plan_code, source)
+        self.check_annual(line)
+        amount = self.lapsable(line, as_of, rules)
+        self._capital_lapsed(plan_code=plan_code, source=source, amount=amount, effective_on=as_of)
+        return amount
+
+    # -- commands: contracts and cash ----------------------------------------------------
+
+    def sign_contract(
+        self, *, contract_no: str, contractor: str, value: int, effective_on: date
+    ) -> None:
+        check_code(contract_no, "contract number")
+        check_positive_vnd(value, "contract value")
+        if contract_no in self.contracts:
+            raise DuplicateContract(f"project {self.code} already has contract {contract_no}")
+        self._contract_signed(
+            contract_no=contract_no, contractor=contractor, value=value, effective_on=effective_on
+        )
+
+    def pay_advance(
+        self,
+        *,
+        contract_no: str,
+        plan_code: str,
+        source: str,
+        amount: int,
+        treasury_ref: str,
+        effective_on: date,
+        rules: RuleBook,
+    ) -> None:
+        check_positive_vnd(amount)
+        contract = self.contract(contract_no)
+        line = self.line(plan_code, source)
+        from_extension = self.check_payable(line, amount, effective_on, rules)
+        self.check_advance_within_cap(contract, amount, effective_on, rules)
+        self._advance_paid(
+            contract_no=contract_no,
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            from_extension=from_extension,
+            treasury_ref=treasury_ref,
+            effective_on=effective_on,
+        )
+
+    def pay_completed_work(
+        self,
+        *,
+        plan_code: str,
+        source: str,
+        amount: int,
+        treasury_ref: str,
+        effective_on: date,
+        rules: RuleBook,
+        contract_no: str | None = None,
+        advance_recovered: int = 0,
+    ) -> None:
+        check_positive_vnd(amount)
+        check_non_negative_vnd(advance_recovered, "advance recovered")
+        line = self.line(plan_code, source)
+        if advance_recovered > amount:
+            raise AdvanceOverRecovered("a payment cannot recover more advance than it pays")
+        from_extension = self.check_payable(line, amount - advance_recovered, effective_on, rules)
+        if contract_no is not None:
+            contract = self.contract(contract_no)
+            self.check_within_contract_value(contract, amount)
+            self.check_recovery(contract, amount, advance_recovered, effective_on, rules)
+        elif advance_recovered:
+            raise AdvanceOverRecovered("advance can only be recovered through a contract")
+        self._completed_work_paid(
+            contract_no=contract_no,
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            advance_recovered=advance_recovered,
+            from_extension=from_extension,
+            treasury_ref=treasury_ref,
+            effective_on=effective_on,
+        )
+
+    def reverse_entry(self, *, entry_version: int, reason: str, effective_on: date) -> None:
+        """Correct a wrong payment or advance by a compensating event that points at it."""
+        entry = self.entries.get(entry_version)
+        if entry is None:
+            raise EntryNotReversible(
+                f"project {self.code} has no payment or advance at version {entry_version}"
+            )
+        if entry.reversed:
+            raise EntryNotReversible(f"the entry at version {entry_version} is already reversed")
+        if not reason.strip():
+            raise InvalidValue("a correction needs a reason")
+        if entry.kind == "advance" and entry.contract_no is not None:
+            contract = self.contracts[entry.contract_no]
+            if contract.advance_outstanding < entry.amount:
+                raise EntryNotReversible(
+                    f"the advance at version {entry_version} is already partly recovered; "
+                    "reverse the recovering payments first"
+                )
+        self._entry_reversed(entry_version=entry_version, reason=reason, effective_on=effective_on)
+
+    def contract(self, contract_no: str) -> Contract:
+        try:
+            return self.contracts[contract_no]
+        except KeyError:
+            raise UnknownContract(f"project {self.code} has no contract {contract_no}") from None
+
+    # -- invariants ----------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        if self.is_closed:
+            raise ProjectClosed(f"project {self.code} is {self.status}")
+
+    @staticmethod
+    def check_annual(line: AllocationLine) -> None:
+        if line.plan_kind != PlanKind.ANNUAL.value:
+            raise NotAnAnnualPlan(
+                f"plan {line.plan_code} is a {line.plan_kind} plan; "
+                "capital is paid from annual plans"
+            )
+
+    def check_within_undisbursed(self, line: AllocationLine, amount: int, movement: str) -> None:
+        if amount > line.undisbursed:
+            raise UndisbursedExceeded(
+                f"{movement} of {amount} VND from project {self.code} exceeds its undisbursed "
+                f"{line.undisbursed} VND of plan {line.plan_code} ({line.source})"
+            )
+
+    def check_payable(
+        self, line: AllocationLine, net: int, effective_on: date, rules: RuleBook
+    ) -> bool:
+        """Check a cash movement; True when it draws on capital extended past the deadline."""
+        self.check_open()
+        self.check_annual(line)
+        from_extension = self.check_within_deadline(line, net, effective_on, rules)
+        self.check_within_allocation(line, net)
+        self.check_within_total_investment(net)
+        return from_extension
+
+    @staticmethod
+    def check_before_deadline(line: AllocationLine, day: date, rules: RuleBook) -> None:
+        if line.plan_kind != PlanKind.ANNUAL.value:
+            return
+        deadline = rules.deadline_rule(day).deadline(line.fiscal_year)
+        if day > deadline:
+            raise DeadlinePassed(
+                f"capital of plan {line.plan_code} could be moved until {deadline.isoformat()}"
+            )
+
+    @staticmethod
+    def check_within_deadline(line: AllocationLine, net: int, day: date, rules: RuleBook) -> bool:
+        deadline = rules.deadline_rule(day).deadline(line.fiscal_year)
+        if day <= deadline:
+            return False
+        if line.extended_until is None or day > line.extended_until:
+            last = line.extended_until or deadline
+            raise DeadlinePassed(
+                f"capital of plan {line.plan_code} ({line.source}) could be disbursed until "
+                f"{last.isoformat()}; payment dated {day.isoformat()} is refused"
+            )
+        if net > line.extended_remaining:
+            raise DeadlinePassed(
+                f"after {deadline.isoformat()} only the extended {line.extended_remaining} VND "
+                f"of plan {line.plan_code} ({line.source}) may be disbursed"
+            )
+        return True
+
+    def check_within_allocation(self, line: AllocationLine, net: int) -> None:
+        if net > line.undisbursed:
+            raise OverDisbursement(
+                f"payment of {net} VND exceeds the {line.undisbursed} VND left of project "
+                f"{self.code}'s allocation from plan {line.plan_code} ({line.source})"
+            )
+
+    def check_within_total_investment(self, net: int) -> None:
+        if self.disbursed + net > self.total_investment:
+            raise TotalInvestmentExceeded(
+                f"project {self.code} would disburse {self.disbursed + net} VND in all, above its "
+                f"total investment of {self.total_investment} VND"
+            )
+
+    @staticmethod
+    def check_advance_within_cap(
+        contract: Contract, amount: int, day: date, rules: RuleBook
+    ) -> None:
+        cap = rules.advance_rule(day).cap(contract.value)
+        if contract.advanced + amount > cap:
+            raise AdvanceCapExceeded(
+                f"advances on contract {contract.contract_no} would reach "
+                f"{contract.advanced + amount} VND, above the cap of {cap} VND"
+            )
+
+    @staticmethod
+    def check_within_contract_value(contract: Contract, amount: int) -> None:
+        if contract.completed_paid + amount > contract.value:
+            raise OverDisbursement(
+                f"contract {contract.contract_no} would be paid "
+                f"{contract.completed_paid + amount} VND for work, above its value {contract.value}"
+            )
+
+    @staticmethod
+    def check_recovery(
+        contract: Contract, amount: int, recovered: int, day: date, rules: RuleBook
+    ) -> None:
+        if recovered > contract.advance_outstanding:
+            raise AdvanceOverRecovered(
+                f"recovery of {recovered} VND exceeds the {contract.advance_outstanding} VND "
+                f"outstanding on contract {contract.contract_no}"
+            )
+        threshold = rules.advance_rule(day).full_recovery_threshold(contract.value)
+        still_outstanding = contract.advance_outstanding - recovered
+        if still_outstanding and contract.completed_paid + amount >= threshold:
+            raise AdvanceNotFullyRecovered(
+                f"contract {contract.contract_no} reaches {contract.completed_paid + amount} VND "
+                f"of work paid (threshold {threshold} VND): the {contract.advance_outstanding} "
+                "VND advance must be recovered in full"
+            )
+
+    def check_status_change(self, new_status: ProjectStatus) -> None:
+        current = ProjectStatus(self.status)
+        if new_status is current:
+            raise InvalidStatusChange(f"project {self.code} is already {current.value}")
+        if current is ProjectStatus.SETTLED:
+            raise InvalidStatusChange(f"project {self.code} is settled")
+        if new_status is ProjectStatus.SETTLED:
+            raise InvalidStatusChange("settlement is recorded with its own command")
+
+    @staticmethod
+    def check_extension_allowed(
+        line: AllocationLine, amount: int, until: date, day: date, rules: RuleBook
+    ) -> None:
+        deadline = rules.deadline_rule(day).deadline(line.fiscal_year)
+        latest = rules.extension_rule(day).latest(line.fiscal_year)
+        if not deadline < until <= latest:
+            raise ExtensionNotAllowed(
+                f"an extension of plan {line.plan_code} must end after {deadline.isoformat()} "
+                f"and no later than {latest.isoformat()}"
+            )
+        if day > deadline and line.extended_until is None:
+            raise ExtensionNotAllowed(
+                f"the deadline {deadline.isoformat()} has passed; capital not extended lapses"
+            )
+        unextended = line.undisbursed - line.extended_remaining
+        if amount > unextended:
+            raise ExtensionNotAllowed(
+                f"only {unextended} VND of plan {line.plan_code} ({line.source}) is undisbursed "
+                "and not yet extended"
+            )
+
+    @staticmethod
+    def lapsable(line: AllocationLine, as_of: date, rules: RuleBook) -> int:
+        deadline = rules.deadline_rule(as_of).deadline(line.fiscal_year)
+        if as_of <= deadline:
+            raise LapseNotDue(
+                f"capital of plan {line.plan_code} may be disbursed until {deadline.isoformat()}"
+            )
+        if line.extended_until is not None and as_of <= line.extended_until:
+            amount = line.undisbursed - line.extended_remaining
+        else:
+            amount = line.undisbursed
+        if amount <= 0:
+            raise LapseNotDue(f"nothing of plan {line.plan_code} ({line.source}) is left to lapse")
+        return amount
+
+    # -- events applied ------------------------------------------------------------------
+
+    @event(TotalInvestmentAdjusted)
+    def _total_investment_adjusted(
+        self, total_investment: int, decision: Decision, effective_on: date
+    ) -> None:
+        self.total_investment = total_investment
+
+    @event(InvestorChanged)
+    def _investor_changed(
+        self, investor_code: str, investor_name: str, reason: str, effective_on: date
+    ) -> None:
+        self.investor_code = investor_code
+        self.investor_name = investor_name
+
+    @event(StatusChanged)
+    def _status_changed(
+        self,
+        status: str,
+        review_class: str | None,
+        reason: str,
+        decision: Decision | None,
+        effective_on: date,
+    ) -> None:
+        self.status = status
+        self.review_class = review_class
+
+    @event(Settled)
+    def _settled(self, settled_value: int, decision: Decision, effective_on: date) -> None:
+        self.status = ProjectStatus.SETTLED.value
+        self.settled_value = settled_value
+
+    def _line_for(
+        self, plan_code: str, plan_kind: str, fiscal_year: int, source: str
+    ) -> AllocationLine:
+        key = line_key(plan_code, source)
+        if key not in self.lines:
+            self.lines[key] = AllocationLine(plan_code, plan_kind, fiscal_year, source)
+        return self.lines[key]
+
+    @event(CapitalAllocated)
+    def _capital_allocated(
+        self,
+        plan_code: str,
+        plan_kind: str,
+        fiscal_year: int,
+        source: str,
+        amount: int,
+        auto_extended_until: date | None,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        line = self._line_for(plan_code, plan_kind, fiscal_year, source)
+        line.allocated += amount
+        if auto_extended_until is not None:
+            line.extend_until(amount, auto_extended_until)
+
+    @event(CapitalTransferredOut)
+    def _transferred_out(
+        self,
+        plan_code: str,
+        source: str,
+        amount: int,
+        to_project: str,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        line = self.lines[line_key(plan_code, source)]
+        line.transferred_out += amount
+        line.release_extension_beyond_undisbursed()
+
+    @event(CapitalTransferredIn)
+    def _transferred_in(
+        self,
+        plan_code: str,
+        plan_kind: str,
+        fiscal_year: int,
+        source: str,
+        amount: int,
+        from_project: str,
+        auto_extended_until: date | None,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        line = self._line_for(plan_code, plan_kind, fiscal_year, source)
+        line.transferred_in += amount
+        if auto_extended_until is not None:
+            line.extend_until(amount, auto_extended_until)
+
+    @event(AllocationCut)
+    def _allocation_cut(
+        self,
+        plan_code: str,
+        source: str,
+        amount: int,
+        reason: str,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        line = self.lines[line_key(plan_code, source)]
+        line.cut += amount
+        line.release_extension_beyond_undisbursed()
+
+    @event(DisbursementPeriodExtended)
+    def _period_extended(
+        self,
+        plan_code: str,
+        source: str,
+        amount: int,
+        until: date,
+        decision: Decision,
+        effective_on: date,
+    ) -> None:
+        self.lines[line_key(plan_code, source)].extend_until(amount, until)
+
+    @event(CapitalLapsed)
+    def _capital_lapsed(self, plan_code: str, source: str, amount: int, effective_on: date) -> None:
+        self.lines[line_key(plan_code, source)].lapsed += amount
+
+    @event(ContractSigned)
+    def _contract_signed(
+        self, contract_no: str, contractor: str, value: int, effective_on: date
+    ) -> None:
+        self.contracts[contract_no] = Contract(contract_no, contractor, value)
+
+    @event(AdvancePaid)
+    def _advance_paid(
+        self,
+        contract_no: str,
+        plan_code: str,
+        source: str,
+        amount: int,
+        from_extension: bool,
+        treasury_ref: str,
+        effective_on: date,
+    ) -> None:
+        key = line_key(plan_code, source)
+        contract = self.contracts[contract_no]
+        contract.advanced += amount
+        contract.advance_outstanding += amount
+        self._book_cash(PaymentEntry("advance", key, contract_no, amount, 0, from_extension))
+
+    @event(CompletedWorkPaid)
+    def _completed_work_paid(
+        self,
+        contract_no: str | None,
+        plan_code: str,
+        source: str,
+        amount: int,
+        advance_recovered: int,
+        from_extension: bool,
+        treasury_ref: str,
+        effective_on: date,
+    ) -> None:
+        key = line_key(plan_code, source)
+        if contract_no is not None:
+            contract = self.contracts[contract_no]
+            contract.completed_paid += amount
+            contract.advance_outstanding -= advance_recovered
+        entry = PaymentEntry(
+            "completed_work", key, contract_no, amount, advance_recovered, from_extension
+        )
+        self._book_cash(entry)
+
+    def _book_cash(self, entry: PaymentEntry) -> None:
+        line = self.lines[entry.line_key]
+        line.disbursed += entry.net
+        if entry.after_deadline:
+            line.disbursed_after_deadline += entry.net
+        # Applied before the version moves on: this event's own version is the next one.
+        self.entries[self.version + 1] = entry
+
+    @event(EntryReversed)
+    def _entry_reversed(self, entry_version: int, reason: str, effective_on: date) -> None:
+        entry = self.entries[entry_version]
+        entry.reversed = True
+        line = self.lines[entry.line_key]
+        line.disbursed -= entry.net
+        if entry.after_deadline:
+            line.disbursed_after_deadline -= entry.net
+        if entry.contract_no is None:
+            return
+        contract = self.contracts[entry.contract_no]
+        if entry.kind == "advance":
+            contract.advanced -= entry.amount
+            contract.advance_outstanding -= entry.amount
+        else:
+            contract.completed_paid -= entry.amount
+            contract.advance_outstanding += entry.advance_recovered
+
+
+def _auto_extension(
+    rules: RuleBook, plan_kind: str, fiscal_year: int, effective_on: date
+) -> date | None:
+    if plan_kind != PlanKind.ANNUAL.value:
+        return None
+    auto = rules.auto_extension_rule(effective_on)
+    if auto is None or not auto.applies_to(fiscal_year, effective_on):
+        return None
+    return rules.extension_rule(effective_on).latest(fiscal_year)
