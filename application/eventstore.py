@@ -75,6 +75,9 @@ class ChainedEventStore(EventStore[UUID]):
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
     ) -> list[Recording[UUID]]:
         meta: Mapping[str, Any] = kwargs.pop("metadata", None) or {}
+        # Subjects name each stream as readers know it ("project:HP-001"): the Kafka key and
+        # the projections' way to find a project without reading its first event.
+        subjects: Mapping[UUID, str] = kwargs.pop("subjects", None) or {}
         sealed: list[StoredEvent] = []
         new_heads: dict[UUID, tuple[int, str]] = {}
         for domain_event in domain_events:
@@ -88,7 +91,7 @@ class ChainedEventStore(EventStore[UUID]):
                 version=version,
                 topic=plain.topic,
                 data=json.loads(plain.state),
-                meta=meta,
+                meta={**meta, "subject": subjects.get(originator_id)},
                 prev=prev,
             )
             sealed.append(StoredEvent(originator_id, version, plain.topic, state))

@@ -720,7 +720,10 @@ class Ledger(Application[UUID]):
             "correlation_id": structlog.contextvars.get_contextvars().get("correlation_id"),
         }
         try:
-            recordings = self.save(*uow.touched.values(), receipt, metadata=metadata)
+            subjects = {**uow.labels, receipt.id: f"command:{command.command_id}"}
+            recordings = self.save(
+                *uow.touched.values(), receipt, metadata=metadata, subjects=subjects
+            )
         except IntegrityError:
             uow.evict()
             replayed = self._replayed(command, digest)
