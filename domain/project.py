@@ -435,6 +435,14 @@ class Project(Aggregate):
         check_positive_vnd(amount)
         parse_enum(CapitalSource, source, "capital source")
         self.check_open()
+        if plan_kind == PlanKind.ANNUAL.value:
+            # Capital allocated after the deadline could only be paid by being extended
+            # automatically as "added after 30 September": refuse it rather than open that door.
+            deadline = rules.deadline_rule(effective_on).deadline(fiscal_year)
+            if effective_on > deadline:
+                raise DeadlinePassed(
+                    f"capital of plan {plan_code} could be allocated until {deadline.isoformat()}"
+                )
         self._capital_allocated(
             plan_code=plan_code,
             plan_kind=plan_kind,
@@ -507,9 +515,15 @@ class Project(Aggregate):
         reason: str,
         decision: Decision,
         effective_on: date,
+        rules: RuleBook,
     ) -> int:
-        """Cut ``amount`` (all that is undisbursed when None); returns the amount cut."""
+        """Cut ``amount`` (all that is undisbursed when None); returns the amount cut.
+
+        After the deadline undisbursed capital lapses: cutting it then would hand it back to the
+        plan as if it could still be allocated, so a cut is judged against the deadline too.
+        """
         line = self.line(plan_code, source)
+        self.check_before_deadline(line, effective_on, rules)
         cut_amount = line.undisbursed if amount is None else amount
         check_positive_vnd(cut_amount, "amount cut")
         self.check_within_undisbursed(line, cut_amount, "cut")
@@ -584,6 +598,7 @@ class Project(Aggregate):
         line = self.line(plan_code, source)
         from_extension = self.check_payable(line, amount, effective_on, rules)
         self.check_advance_within_cap(contract, amount, effective_on, rules)
+        self.check_advance_before_full_recovery(contract, effective_on, rules)
         self._advance_paid(
             contract_no=contract_no,
             plan_code=plan_code,
@@ -741,6 +756,17 @@ class Project(Aggregate):
             )
 
     @staticmethod
+    def check_advance_before_full_recovery(contract: Contract, day: date, rules: RuleBook) -> None:
+        # Once payments reach the full-recovery threshold no advance may be outstanding, so no
+        # new advance may be paid either.
+        threshold = rules.advance_rule(day).full_recovery_threshold(contract.value)
+        if contract.completed_paid >= threshold:
+            raise AdvanceNotFullyRecovered(
+                f"contract {contract.contract_no} has {contract.completed_paid} VND of work paid "
+                f"(full-recovery threshold {threshold} VND): no further advance may be paid"
+            )
+
+    @staticmethod
     def check_within_contract_value(contract: Contract, amount: int) -> None:
         if contract.completed_paid + amount > contract.value:
             raise OverDisbursement(
@@ -772,6 +798,9 @@ class Project(Aggregate):
             raise InvalidStatusChange(f"project {self.code} is already {current.value}")
         if current is ProjectStatus.SETTLED:
             raise InvalidStatusChange(f"project {self.code} is settled")
+        if current is ProjectStatus.TERMINATED:
+            # Termination ends a project; what remains is its settlement.
+            raise InvalidStatusChange(f"project {self.code} is terminated; it can only be settled")
         if new_status is ProjectStatus.SETTLED:
             raise InvalidStatusChange("settlement is recorded with its own command")
 

@@ -1,0 +1,23 @@
+"""Exit statuses of the command line and the error that carries one."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+#: Anything that is not the user's fault: an unreachable database, a full disk, a bug.
+EXIT_FAILURE = 1
+#: A malformed command line or input, as argparse itself exits.
+EXIT_USAGE = 2
+#: ``verify`` found stored history that does not match its hash chain.
+EXIT_CHAIN_BROKEN = 3
+#: The ledger refused the command (a domain or application rule); nothing was recorded.
+EXIT_REFUSED = 4
+
+
+class CliError(Exception):
+    """An expected failure, reported as one line with a stable code."""
+
+    def __init__(self, code: str, message: str, exit_status: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.exit_status = exit_status

@@ -1,0 +1,504 @@
+"""Export and import of stored events as JSON lines, verbatim, hash chains intact.
+
+Export writes one line per stored event, in notification order::
+
+    {"position": n, "stream": "<uuid>", "version": v, "topic": "...", "state": {...}}
+
+``state`` is the stored state exactly as stored (canonical JSON: amounts stay integers, the
+``_meta`` and ``_chain`` keys included). ``position`` is the event's place in the source store;
+an import records events in file order and the target store numbers them afresh.
+
+Import is one all-or-nothing operation. Every line is parsed, its state re-encoded canonically
+(so it is stored byte for byte as the source stored it) and its chain link checked by a
+:class:`~capledger.application.chain.ChainVerifier` (a stream already in the target continues
+from its stored head), while the events are inserted in large batches inside one database
+transaction; the first bad line rolls everything back and raises :class:`ImportRefused` naming
+it. Recorders other than SQLite and PostgreSQL get the same guarantee by validating the whole
+file first and inserting it with one ``insert_events`` call.
+
+Speed: the verifier used here recomputes each hash from the canonical state it has to write
+anyway, instead of parsing and serialising the event a second time; ``ChainVerifier.check``
+itself decides for any state of another layout, and re-checks one event in every thousand to
+prove that both agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple, Protocol, TextIO
+from uuid import UUID
+
+import psycopg
+import structlog
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from capledger.application.chain import (
+    CHAIN_KEY,
+    GENESIS,
+    META_KEY,
+    BrokenLink,
+    ChainVerifier,
+    unseal,
+)
+from capledger.application.errors import ApplicationError
+from capledger.application.ledger import Ledger
+
+log = structlog.get_logger(__name__)
+
+#: Events read from the notification log per query while exporting.
+EXPORT_PAGE = 5_000
+#: Lines checked and inserted per batch while importing.
+IMPORT_BATCH = 5_000
+#: Streams whose stored head is looked up per query (below SQLite's bound-parameter limit).
+HEAD_LOOKUP_CHUNK = 500
+KEYS = ("position", "stream", "version", "topic", "state")
+#: Every so many events, the import's hash check is compared with ChainVerifier.check's.
+CROSS_CHECK_EVERY = 1_000
+# What chain.canonical_json writes, with the encoder made once instead of once per call; for
+# a str, it writes what json.encoder.encode_basestring returns.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_LINK_KEYS = {"hash", "prev"}
+
+#: Called with ``(done, total)`` after each page or batch, as ``capledger.progress`` reporters
+#: are; ``total`` is 0 when unknown (an import reads its file once, without counting it first).
+Progress = Callable[[int, int], None]
+
+
+class ImportRefused(ApplicationError):
+    """An import file was refused as a whole; nothing of it was recorded.
+
+    ``reason`` says why (``malformed-line``, ``missing-key``, ``invalid-value``,
+    ``collision``, ``version-gap``, ``broken-chain``); ``line`` is the 1-based line number.
+    """
+
+    code = "import-refused"
+
+    def __init__(self, reason: str, message: str, *, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"import refused, nothing recorded: {where}{message}")
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def export_events(ledger: Ledger, stream: TextIO, progress: Progress | None = None) -> int:
+    """Write every event stored up to now as a JSON line; return how many were written."""
+    recorder = ledger.recorder
+    last = recorder.max_notification_id() or 0
+    start, written = 1, 0
+    while start <= last:
+        page = recorder.select_notifications(start=start, limit=EXPORT_PAGE, stop=last)
+        if not page:
+            break
+        stream.write("".join(export_line(notification) for notification in page))
+        written += len(page)
+        start = page[-1].id + 1
+        if progress is not None:
+            progress(written, last)
+    log.info("events_exported", events=written, last_position=last)
+    return written
+
+
+def export_line(notification: Notification) -> str:
+    head = json.dumps(
+        {
+            "position": notification.id,
+            "stream": str(notification.originator_id),
+            "version": notification.originator_version,
+            "topic": notification.topic,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return f'{head[:-1]},"state":{_state_text(notification.state)}}}\n'
+
+
+def _state_text(state: bytes) -> str:
+    """The stored state as it is: canonical JSON never holds a raw line break."""
+    text = state.decode("utf-8")
+    if "\n" in text or "\r" in text:
+        text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    return text
+
+
+# -- import: reading lines ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    stream_id: UUID
+    stream: str
+    version: int
+    topic: str
+    state: dict[str, Any]
+
+
+def _parse_line(number: int, text: str) -> _Line:
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise ImportRefused("malformed-line", f"not valid JSON ({error})", line=number) from None
+    if not isinstance(record, dict):
+        raise ImportRefused("malformed-line", "not a JSON object", line=number)
+    missing = [key for key in KEYS if key not in record]
+    if missing:
+        raise ImportRefused("missing-key", f"missing {', '.join(missing)}", line=number)
+    version, topic, state = record["version"], record["topic"], record["state"]
+    # json.loads gives int or bool: "type is int" leaves bools out.
+    if type(record["position"]) is not int or type(version) is not int or version < 1:
+        raise ImportRefused(
+            "invalid-value", "position and version must be integers, version from 1", line=number
+        )
+    if not isinstance(topic, str) or not topic:
+        raise ImportRefused("invalid-value", "topic must be a non-empty string", line=number)
+    if not isinstance(state, dict):
+        raise ImportRefused("invalid-value", "state must be a JSON object", line=number)
+    try:
+        stream_id = UUID(record["stream"])
+    except (TypeError, ValueError, AttributeError):
+        raise ImportRefused("invalid-value", "stream must be a UUID", line=number) from None
+    return _Line(number, stream_id, str(stream_id), version, topic, state)
+
+
+def _batches(stream: TextIO, size: int) -> Iterator[list[_Line]]:
+    batch: list[_Line] = []
+    for number, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        batch.append(_parse_line(number, text))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- import: checking chains ----------------------------------------------------------------
+
+
+class _Sealed(NamedTuple):
+    """A stored state cut into the canonical pieces its hash envelope is made of."""
+
+    data_json: bytes
+    meta_json: bytes
+    prev_json: bytes
+    prev: str
+    hash: str
+
+
+def _sealed_parts(state: dict[str, Any], encoded: bytes) -> _Sealed | None:
+    """The pieces, when the state has the layout ``seal`` writes; None otherwise.
+
+    Canonical JSON sorts keys: the canonical state starts with its ``_chain`` and ``_meta``
+    items exactly when no data key sorts before ``_meta``, and the data's items follow.
+    """
+    chain, meta = state.get(CHAIN_KEY), state.get(META_KEY)
+    if not (isinstance(chain, dict) and isinstance(meta, dict) and chain.keys() == _LINK_KEYS):
+        return None
+    prev, digest = chain["prev"], chain["hash"]
+    if not (isinstance(prev, str) and isinstance(digest, str)):
+        return None
+    prev_json = encode_basestring(prev).encode()
+    meta_json = _CANONICAL.encode(meta).encode()
+    prefix = b"".join((
+        b'{"_chain":{"hash":', encode_basestring(digest).encode(), b',"prev":', prev_json,
+        b'},"_meta":', meta_json,
+    ))  # fmt: skip
+    if not encoded.startswith(prefix):
+        return None
+    rest = encoded[len(prefix) :]
+    data_json = b"{}" if rest == b"}" else b"{" + rest[1:]
+    return _Sealed(data_json, meta_json, prev_json, prev, digest)
+
+
+def _verdict(
+    head: tuple[int, str], position: int, stream: str, version: int, topic: str, sealed: _Sealed
+) -> BrokenLink | None:
+    """What :meth:`ChainVerifier.check` says of the event, from its canonical pieces."""
+    last_version, last_hash = head
+    if version != last_version + 1:
+        reason = f"expected version {last_version + 1} after {last_version}"
+        return BrokenLink(position, stream, version, reason)
+    if sealed.prev != last_hash:
+        return BrokenLink(position, stream, version, "link to the previous event does not match")
+    envelope = b"".join((
+        b'{"data":', sealed.data_json, b',"meta":', sealed.meta_json,
+        b',"prev":', sealed.prev_json, b',"stream":', encode_basestring(stream).encode(),
+        b',"topic":', encode_basestring(topic).encode(), b',"version":', str(version).encode(),
+        b"}",
+    ))  # fmt: skip
+    if hashlib.sha256(envelope).hexdigest() != sealed.hash:
+        return BrokenLink(position, stream, version, "content does not match its hash")
+    return None
+
+
+class _ImportVerifier(ChainVerifier):
+    """A :class:`ChainVerifier` that also gives each event's canonical stored state.
+
+    An import writes every state canonically and recomputes every hash, whose envelope holds
+    the same canonical data and metadata: here the envelope is assembled from the canonical
+    state, so an event is parsed and serialised once, not twice as ``check()`` would. A state
+    without the layout ``seal`` writes goes through ``check()`` itself; so does every
+    ``CROSS_CHECK_EVERY``-th event a second time, and a disagreement stops the import.
+    """
+
+    def check_state(
+        self, position: int, stream: str, version: int, topic: str, state: dict[str, Any]
+    ) -> tuple[BrokenLink | None, bytes]:
+        encoded = _CANONICAL.encode(state).encode()
+        sealed = _sealed_parts(state, encoded)
+        if sealed is None:
+            return self.check(position, stream, version, topic, encoded), encoded
+        head = self.heads.get(stream, (0, GENESIS))
+        broken = _verdict(head, position, stream, version, topic, sealed)
+        if self.checked % CROSS_CHECK_EVERY == 0:
+            expected = ChainVerifier(heads={stream: head}).check(
+                position, stream, version, topic, encoded
+            )
+            if expected != broken:
+                raise RuntimeError(
+                    f"line {position}: the import's check ({broken}) disagrees with "
+                    f"ChainVerifier ({expected})"
+                )
+        self.checked += 1
+        if broken is None:
+            self.heads[stream] = (version, sealed.hash)
+        return broken, encoded
+
+
+class _Target(Protocol):
+    """Where an import goes: one open transaction (or a buffer) on the ledger's store."""
+
+    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]: ...
+
+    def insert(self, events: Sequence[StoredEvent]) -> None: ...
+
+
+class _Chains:
+    """Checks lines in file order; streams already stored continue from their stored head."""
+
+    def __init__(self, target: _Target, *, store_is_empty: bool) -> None:
+        self.target = target
+        self.store_is_empty = store_is_empty
+        self.verifier = _ImportVerifier(heads={})
+        self.stored_versions: dict[str, int] = {}
+
+    def check(self, batch: Sequence[_Line]) -> list[StoredEvent]:
+        """The batch's events as they are to be stored, once every one of them is checked."""
+        if not self.store_is_empty:
+            self._load_stored_heads(batch)
+        return [self._check_line(line) for line in batch]
+
+    def _load_stored_heads(self, batch: Sequence[_Line]) -> None:
+        heads = self.verifier.heads
+        unknown = {line.stream_id for line in batch if line.stream not in heads}
+        for stream_id, head in self.target.stored_heads(unknown).items():
+            heads[str(stream_id)] = head
+            self.stored_versions[str(stream_id)] = head[0]
+
+    def _check_line(self, line: _Line) -> StoredEvent:
+        number, stream, version = line.number, line.stream, line.version
+        last_version, _ = self.verifier.heads.get(stream, (0, GENESIS))
+        if version <= last_version:
+            stored = version <= self.stored_versions.get(stream, 0)
+            where = "is already stored" if stored else "appears earlier in the file"
+            raise ImportRefused(
+                "collision", f"version {version} of stream {stream} {where}", line=number
+            )
+        if version != last_version + 1:
+            raise ImportRefused(
+                "version-gap",
+                f"stream {stream} goes from version {last_version} to {version}",
+                line=number,
+            )
+        broken, state = self.verifier.check_state(number, stream, version, line.topic, line.state)
+        if broken is not None:
+            raise ImportRefused(
+                "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
+            )
+        return StoredEvent(line.stream_id, version, line.topic, state)
+
+
+# -- import: targets ------------------------------------------------------------------------
+
+
+class _SQLiteTarget:
+    def __init__(self, recorder: SQLiteApplicationRecorder, cursor: SQLiteCursor) -> None:
+        self.recorder = recorder
+        self.cursor = cursor
+
+    def is_empty(self) -> bool:
+        self.cursor.execute(f"SELECT MAX(rowid) FROM {self.recorder.events_table_name}")
+        return self.cursor.fetchone()[0] is None
+
+    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        by_key = {stream.hex: stream for stream in streams}
+        heads: dict[UUID, tuple[int, str]] = {}
+        for chunk in _chunks(list(by_key), HEAD_LOOKUP_CHUNK):
+            # SQLite takes the bare columns of a MAX() query from the row holding the maximum.
+            self.cursor.execute(
+                "SELECT originator_id, MAX(originator_version), state "
+                f"FROM {self.recorder.events_table_name} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
+            )
+            for key, version, state in self.cursor.fetchall():
+                heads[by_key[key]] = (int(version), unseal(state).hash)
+        return heads
+
+    def insert(self, events: Sequence[StoredEvent]) -> None:
+        # The aggregate recorder's executemany() of the same statement: the application
+        # recorder's own insert runs one statement per event to collect notification ids.
+        SQLiteAggregateRecorder._insert_events(self.recorder, self.cursor, events)
+
+
+class _PostgresTarget:
+    def __init__(
+        self, recorder: PostgresApplicationRecorder, cursor: psycopg.Cursor[DictRow]
+    ) -> None:
+        self.recorder = recorder
+        self.cursor = cursor
+        self.table = SQL("{schema}.{table}").format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+
+    def is_empty(self) -> bool:
+        self.cursor.execute(SQL("SELECT 1 AS found FROM {table} LIMIT 1").format(table=self.table))
+        return self.cursor.fetchone() is None
+
+    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        if not streams:
+            return {}
+        self.cursor.execute(
+            SQL(
+                "SELECT DISTINCT ON (originator_id) originator_id, originator_version, state "
+                "FROM {table} WHERE originator_id = ANY(%s) "
+                "ORDER BY originator_id, originator_version DESC"
+            ).format(table=self.table),
+            (list(streams),),
+        )
+        return {
+            UUID(str(row["originator_id"])): (
+                int(row["originator_version"]),
+                unseal(bytes(row["state"])).hash,
+            )
+            for row in self.cursor.fetchall()
+        }
+
+    def insert(self, events: Sequence[StoredEvent]) -> None:
+        # Takes the table lock the library takes for every insert, once per transaction.
+        self.recorder._insert_stored_events(self.cursor, events)
+
+
+class _BufferedTarget:
+    """Any other recorder: keep the checked events, insert them all at once at the end."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.events: list[StoredEvent] = []
+
+    def is_empty(self) -> bool:
+        return not self.recorder.max_notification_id()
+
+    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        heads: dict[UUID, tuple[int, str]] = {}
+        for stream in streams:
+            last = self.recorder.select_events(stream, desc=True, limit=1)
+            if last:
+                heads[stream] = (last[0].originator_version, unseal(last[0].state).hash)
+        return heads
+
+    def insert(self, events: Sequence[StoredEvent]) -> None:
+        self.events.extend(events)
+
+    def flush(self) -> None:
+        if self.events:
+            self.recorder.insert_events(self.events)
+
+
+@contextmanager
+def _transaction(recorder: ApplicationRecorder) -> Iterator[_SQLiteTarget | _PostgresTarget]:
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=True) as cursor:
+            yield _SQLiteTarget(recorder, cursor)
+    elif isinstance(recorder, PostgresApplicationRecorder):
+        with recorder.datastore.transaction(commit=True) as pg_cursor:
+            yield _PostgresTarget(recorder, pg_cursor)
+    else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
+        raise TypeError(f"no transactional import for {type(recorder).__name__}")
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+def import_events(ledger: Ledger, stream: TextIO, progress: Progress | None = None) -> int:
+    """Record the events of an export verbatim; all of them or, on any bad line, none.
+
+    Raises :class:`ImportRefused` naming the first bad line. Returns the number of events.
+    """
+    recorder = ledger.recorder
+    with ledger._lock:
+        if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+            with _transaction(recorder) as target:
+                imported = _import_into(target, stream, progress, store_is_empty=target.is_empty())
+        else:
+            buffered = _BufferedTarget(recorder)
+            imported = _import_into(buffered, stream, progress, store_is_empty=buffered.is_empty())
+            buffered.flush()
+        _forget_cached_aggregates(ledger)
+    log.info("events_imported", events=imported)
+    return imported
+
+
+def _import_into(
+    target: _Target, stream: TextIO, progress: Progress | None, *, store_is_empty: bool
+) -> int:
+    chains = _Chains(target, store_is_empty=store_is_empty)
+    imported = 0
+    for batch in _batches(stream, IMPORT_BATCH):
+        _insert(target, batch, chains.check(batch))
+        imported += len(batch)
+        if progress is not None:
+            progress(imported, 0)
+    return imported
+
+
+def _insert(target: _Target, batch: Sequence[_Line], events: Sequence[StoredEvent]) -> None:
+    try:
+        target.insert(events)
+    except (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError) as error:
+        first, last = batch[0].number, batch[-1].number
+        raise ImportRefused(
+            "collision",
+            f"lines {first}-{last} collide with events recorded meanwhile ({error})",
+            line=first,
+        ) from error
+
+
+def _forget_cached_aggregates(ledger: Ledger) -> None:
+    """Imported events may extend cached aggregates: drop them all, so none is served stale."""
+    cache = ledger.repository.cache
+    if cache is None:
+        return
+    for aggregate_id in list(cache.cache):
+        with suppress(KeyError):
+            cache.get(aggregate_id, evict=True)

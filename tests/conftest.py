@@ -1,0 +1,77 @@
+"""Fixtures shared by every tier: a fresh store and ledgers on it.
+
+``store`` is parametrized over the two stores the ledger runs on:
+
+- ``sqlite``: a fresh file under the test's ``tmp_path``;
+- ``postgres``: a fresh schema of the server that ``CAPLEDGER_POSTGRES_*`` points at, created
+  before the test and dropped after it. It runs only with ``CAPLEDGER_TEST_POSTGRES=1``::
+
+      bash deploy/postgres/pg.sh start
+      eval "$(bash deploy/postgres/pg.sh env)"
+      CAPLEDGER_TEST_POSTGRES=1 pytest -m integration
+
+``ledger`` is a Ledger on that store; ``open_ledger()`` opens another one on the same store (a
+second process, or a restart with an empty cache). Every ledger is closed after the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from builders import fresh_postgres_schema, sqlite_settings
+
+from capledger.application.ledger import Ledger
+from capledger.bootstrap import build_ledger
+from capledger.settings import Persistence, Settings
+
+POSTGRES_ENABLED = os.environ.get("CAPLEDGER_TEST_POSTGRES") == "1"
+POSTGRES_SKIP_REASON = (
+    "the PostgreSQL store is tested only with CAPLEDGER_TEST_POSTGRES=1: run "
+    '`bash deploy/postgres/pg.sh start` and `eval "$(bash deploy/postgres/pg.sh env)"` first'
+)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgres",
+            id="postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not POSTGRES_ENABLED, reason=POSTGRES_SKIP_REASON),
+            ],
+        ),
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a fresh, empty store: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield sqlite_settings(tmp_path / "store")
+        return
+    with fresh_postgres_schema(Settings(persistence=Persistence.POSTGRES)) as settings:
+        yield settings
+
+
+@pytest.fixture
+def open_ledger(store: Settings) -> Iterator[Callable[[], Ledger]]:
+    """Opens a new Ledger (own connections, empty cache) on the test's store on each call."""
+    opened: list[Ledger] = []
+
+    def open_() -> Ledger:
+        ledger = build_ledger(store)
+        opened.append(ledger)
+        return ledger
+
+    yield open_
+    for ledger in reversed(opened):
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(open_ledger: Callable[[], Ledger]) -> Ledger:
+    """A Ledger on the test's fresh store."""
+    return open_ledger()

@@ -1,0 +1,1 @@
+"""Integration tests: the ledger on a real store (SQLite file, PostgreSQL schema)."""
