@@ -1,0 +1,33 @@
+"""Folding a batch of events into one write transaction: what every runner does the same way.
+
+The embedded runner calls it with events decoded from the notification log; the Kafka runner
+calls it with events decoded from a batch of records, then moves its offsets in the same
+transaction (``writer.set_position(offset, log, partition)``) before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from capledger.application.published import PublishedEvent
+
+from .context import Overlay
+from .reducers import folds, reduce
+from .store import Writer
+
+
+def fold_batch(writer: Writer, overlay: Overlay, events: Iterable[PublishedEvent]) -> int:
+    """Reduce ``events`` in order over ``overlay`` (loading misses in ``writer``'s transaction)
+    and upsert the rows they changed; the number of rows written.
+
+    On an exception nothing has been written, but the overlay holds rows of the failed batch:
+    drop it (make a new one) before the next batch.
+    """
+    overlay.bind(writer)
+    try:
+        for event in events:
+            if folds(event.name):
+                overlay.put(reduce(event, overlay))
+    finally:
+        overlay.bind(None)
+    return writer.put(overlay.take_pending())

@@ -1,0 +1,182 @@
+"""The two SQL stores of the read model: SQLite (embedded) and PostgreSQL (servers).
+
+Both hold the same logical schema. A *namespace* is one complete copy of the read model's
+tables, so that a rebuild can fill a fresh one while the live one keeps serving; a pointer row
+in a control table names the live namespace and is switched in one transaction.
+
+- SQLite: every namespace lives in the one database file, its tables prefixed (``rm2_line``);
+  the control tables are ``readmodel_pointer`` and ``readmodel_namespace``. A pointer row (not a
+  file swapped by rename) because connections already open keep seeing a renamed-away file.
+- PostgreSQL: every namespace is a schema (``<base>_rm2``); the control tables live in the
+  schema ``<base>``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .rows import Column, ColumnType
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_name(name: str, what: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"{what} {name!r} must be lower-case letters, digits and underscores")
+    return name
+
+
+class Dialect(ABC):
+    name: str
+    #: Positional parameter marker.
+    placeholder: str
+    begin_write: str
+    begin_read: str
+    #: Row-lock clauses where the store has row locks (SQLite locks the whole file instead).
+    for_share: str = ""
+    for_update: str = ""
+    #: Upsert a table's rows in one statement of column arrays instead of one per row.
+    array_upsert: bool = False
+    array_options: Mapping[str, Any] = MappingProxyType({})
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """A DB-API connection in autocommit mode (transactions are begun explicitly)."""
+
+    @abstractmethod
+    def table(self, namespace: str, table: str) -> str: ...
+
+    @abstractmethod
+    def control(self, table: str) -> str: ...
+
+    @abstractmethod
+    def index(self, namespace: str, table: str, columns: tuple[str, ...]) -> str: ...
+
+    @abstractmethod
+    def column_type(self, column: Column) -> str: ...
+
+    @abstractmethod
+    def create_namespace(self, namespace: str) -> list[str]: ...
+
+    @abstractmethod
+    def drop_namespace(self, namespace: str, tables: list[str]) -> list[str]: ...
+
+    def create_control(self) -> list[str]:
+        return []
+
+    def serialise_setup(self) -> list[str]:
+        """Statements that make concurrent first-time setups wait for each other."""
+        return []
+
+    def params(self, sql: str) -> str:
+        """Turn ``:name`` parameters into the driver's style."""
+        return sql
+
+    @abstractmethod
+    def is_missing_table(self, error: Exception) -> bool: ...
+
+
+@dataclass(eq=False)
+class SqliteDialect(Dialect):
+    path: Path
+    name: str = "sqlite"
+    placeholder: str = "?"
+    begin_write: str = "BEGIN IMMEDIATE"
+    begin_read: str = "BEGIN"
+
+    def connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        # A read model is rebuilt from the log: losing the last commits to a power cut is
+        # recoverable, so WAL's NORMAL sync suffices.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def table(self, namespace: str, table: str) -> str:
+        return f'"{namespace}_{table}"'
+
+    def control(self, table: str) -> str:
+        return f'"readmodel_{table}"'
+
+    def index(self, namespace: str, table: str, columns: tuple[str, ...]) -> str:
+        return f'"{namespace}_{table}_{"_".join(columns)}"'
+
+    def column_type(self, column: Column) -> str:
+        return "TEXT" if column.type is ColumnType.TEXT else "INTEGER"
+
+    def create_namespace(self, namespace: str) -> list[str]:
+        return []
+
+    def drop_namespace(self, namespace: str, tables: list[str]) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.table(namespace, table)}" for table in tables]
+
+    def is_missing_table(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+
+@dataclass(eq=False)
+class PostgresDialect(Dialect):
+    conninfo: Mapping[str, Any] = field(default_factory=dict)
+    base_schema: str = "capledger_readmodel"
+    name: str = "postgres"
+    placeholder: str = "%s"
+    begin_write: str = "BEGIN ISOLATION LEVEL READ COMMITTED"
+    begin_read: str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    for_share: str = " FOR SHARE"
+    for_update: str = " FOR UPDATE"
+    array_upsert: bool = True
+    #: Binary parameters: arrays are sent without quoting every element as text.
+    array_options: Mapping[str, Any] = field(default_factory=lambda: {"binary": True})
+
+    def __post_init__(self) -> None:
+        check_name(self.base_schema, "read-model schema")
+
+    def connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(**self.conninfo, autocommit=True)
+
+    def table(self, namespace: str, table: str) -> str:
+        return f'"{self.base_schema}_{namespace}"."{table}"'
+
+    def control(self, table: str) -> str:
+        return f'"{self.base_schema}"."{table}"'
+
+    def index(self, namespace: str, table: str, columns: tuple[str, ...]) -> str:
+        return f'"{table}_{"_".join(columns)}"'
+
+    def column_type(self, column: Column) -> str:
+        if column.type is ColumnType.TEXT:
+            return "TEXT"
+        return "SMALLINT" if column.type is ColumnType.FLAG else "BIGINT"
+
+    def create_namespace(self, namespace: str) -> list[str]:
+        return [f'CREATE SCHEMA "{self.base_schema}_{namespace}"']
+
+    def drop_namespace(self, namespace: str, tables: list[str]) -> list[str]:
+        return [f'DROP SCHEMA IF EXISTS "{self.base_schema}_{namespace}" CASCADE']
+
+    def create_control(self) -> list[str]:
+        return [f'CREATE SCHEMA IF NOT EXISTS "{self.base_schema}"']
+
+    def serialise_setup(self) -> list[str]:
+        return [f"SELECT pg_advisory_xact_lock(hashtext('{self.base_schema}'))"]
+
+    def params(self, sql: str) -> str:
+        return _NAMED_PARAM.sub(r"%(\1)s", sql)
+
+    def is_missing_table(self, error: Exception) -> bool:
+        from psycopg import errors
+
+        return isinstance(error, errors.UndefinedTable | errors.InvalidSchemaName)

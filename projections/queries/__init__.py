@@ -1,0 +1,61 @@
+"""Queries of the read model for inspectors, the CLI and the API; typed results, int VND."""
+
+from .balances import Balance, BalanceFilter, Dimension, balances
+from .facts import LateEntry, late_entries
+from .plans import (
+    AdjustmentCount,
+    PlanCapital,
+    PlanVersion,
+    adjustment_counts,
+    plan_capital,
+    plan_versions,
+)
+from .rates import DisbursementRate, disbursement_rate, disbursement_rates
+from .series import Basis, Bunching, MonthlyPoint, MonthlySeries, bunching, monthly_series
+from .types import (
+    NO_EXCLUSIONS,
+    AsOf,
+    Denominator,
+    Exclusions,
+    Page,
+    QueryError,
+    Ratio,
+    Scope,
+)
+from .watch import WatchEntry, WatchLevel, WatchList, watch_list
+
+__all__ = [
+    "NO_EXCLUSIONS",
+    "AdjustmentCount",
+    "AsOf",
+    "Balance",
+    "BalanceFilter",
+    "Basis",
+    "Bunching",
+    "Denominator",
+    "Dimension",
+    "DisbursementRate",
+    "Exclusions",
+    "LateEntry",
+    "MonthlyPoint",
+    "MonthlySeries",
+    "Page",
+    "PlanCapital",
+    "PlanVersion",
+    "QueryError",
+    "Ratio",
+    "Scope",
+    "WatchEntry",
+    "WatchLevel",
+    "WatchList",
+    "adjustment_counts",
+    "balances",
+    "bunching",
+    "disbursement_rate",
+    "disbursement_rates",
+    "late_entries",
+    "monthly_series",
+    "plan_capital",
+    "plan_versions",
+    "watch_list",
+]

@@ -1,0 +1,207 @@
+"""Balances by any dimension, with filters, sorting and pagination, now or as of a date.
+
+Projects are grouped under the investor accountable *now*; movements keep the investor recorded
+at the time they happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from ..store import Reader, ReadModelStore
+from .sql import BALANCES, Params, line_source
+from .types import AsOfLike, Page, Ratio, as_of_point
+
+
+class Dimension(StrEnum):
+    PROJECT = "project"
+    PLAN = "plan"
+    SOURCE = "source"
+    INVESTOR = "investor"
+    PROGRAM = "program"
+    SECTOR = "sector"
+    PROVINCE = "province"
+    JURISDICTION = "jurisdiction"
+
+
+#: (group key, label) expressions per dimension.
+GROUPS: dict[Dimension, tuple[str, str]] = {
+    Dimension.PROJECT: ("l.project_code", "MAX(p.name)"),
+    Dimension.PLAN: ("l.plan_code", "MAX(COALESCE(pl.title, l.plan_code))"),
+    Dimension.SOURCE: ("l.source", "l.source"),
+    Dimension.INVESTOR: ("p.investor_code", "MAX(p.investor_name)"),
+    Dimension.PROGRAM: ("p.program", "p.program"),
+    Dimension.SECTOR: ("p.sector", "p.sector"),
+    Dimension.PROVINCE: ("p.province", "p.province"),
+    Dimension.JURISDICTION: ("COALESCE(pl.jurisdiction, '')", "COALESCE(pl.jurisdiction, '')"),
+}
+
+CAPITAL = "SUM(l.allocated) + SUM(l.transferred_in) - SUM(l.transferred_out) - SUM(l.cut)"
+UNDISBURSED = f"{CAPITAL} - SUM(l.disbursed) - SUM(l.lapsed)"
+SORTS: dict[str, str] = {
+    "key": "group_key",
+    **{column: f"SUM(l.{column})" for column in BALANCES},
+    "capital": CAPITAL,
+    "undisbursed": UNDISBURSED,
+}
+#: Sorting by rate is exact (fractions of integers), so it is done after the sums.
+RATE = "rate"
+
+
+@dataclass(frozen=True)
+class BalanceFilter:
+    project_code: str | None = None
+    plan_code: str | None = None
+    source: str | None = None
+    investor_code: str | None = None
+    program: str | None = None
+    sector: str | None = None
+    province: str | None = None
+    jurisdiction: str | None = None
+    fiscal_year: int | None = None
+    plan_kind: str | None = None
+    authority: str | None = None
+    status: str | None = None
+
+
+FILTER_COLUMNS: dict[str, str] = {
+    "project_code": "l.project_code",
+    "plan_code": "l.plan_code",
+    "source": "l.source",
+    "investor_code": "p.investor_code",
+    "program": "p.program",
+    "sector": "p.sector",
+    "province": "p.province",
+    "jurisdiction": "pl.jurisdiction",
+    "fiscal_year": "l.fiscal_year",
+    "plan_kind": "pl.kind",
+    "authority": "pl.authority",
+    "status": "p.status",
+}
+
+
+@dataclass(frozen=True)
+class Balance:
+    key: str
+    label: str
+    allocated: int
+    transferred_in: int
+    transferred_out: int
+    cut: int
+    disbursed: int
+    advances_outstanding: int
+    lapsed: int
+    extended: int
+    capital: int
+    undisbursed: int
+    disbursement_rate: Ratio
+
+    @classmethod
+    def from_sums(cls, key: str, label: str, sums: dict[str, int]) -> Balance:
+        capital = sums["allocated"] + sums["transferred_in"] - sums["transferred_out"] - sums["cut"]
+        return cls(
+            key=key,
+            label=label,
+            **sums,
+            capital=capital,
+            undisbursed=capital - sums["disbursed"] - sums["lapsed"],
+            disbursement_rate=Ratio(sums["disbursed"], capital),
+        )
+
+
+def balances(
+    store: ReadModelStore,
+    by: Dimension | str,
+    *,
+    filters: BalanceFilter | None = None,
+    sort: str = "key",
+    descending: bool = False,
+    limit: int | None = 50,
+    offset: int = 0,
+    as_of: AsOfLike = None,
+) -> Page[Balance]:
+    """Balances grouped by ``by``; ``sort`` is "key", a balance column, "capital",
+    "undisbursed" or "rate"."""
+    dimension = Dimension(by)
+    if offset and limit is None:
+        raise ValueError("an offset needs a limit")
+    if sort not in SORTS and sort != RATE:
+        raise ValueError(f"cannot sort by {sort!r}; choose one of {[*SORTS, RATE]}")
+    return store.read(
+        lambda reader: _balances(
+            reader, dimension, filters or BalanceFilter(), sort, descending, limit, offset, as_of
+        )
+    )
+
+
+def _balances(
+    reader: Reader,
+    dimension: Dimension,
+    filters: BalanceFilter,
+    sort: str,
+    descending: bool,
+    limit: int | None,
+    offset: int,
+    as_of: AsOfLike,
+) -> Page[Balance]:
+    params: Params = {}
+    grouped = _grouped_sql(dimension, filters, as_of, params)
+    total = int(reader.rows(f"SELECT COUNT(*) FROM ({grouped}) g", params)[0][0])
+    if sort == RATE:
+        items = sorted(_fetch(reader, grouped, params), key=_rate_order(descending))
+        end = None if limit is None else offset + limit
+        return Page(items[offset:end], total, limit, offset)
+    direction = "DESC" if descending else "ASC"
+    sql = f"{grouped} ORDER BY {SORTS[sort]} {direction}, group_key ASC"
+    if limit is not None:
+        sql += " LIMIT :limit OFFSET :offset"
+        params.update(limit=limit, offset=offset)
+    return Page(_fetch(reader, sql, params), total, limit, offset)
+
+
+def _grouped_sql(
+    dimension: Dimension, filters: BalanceFilter, as_of: AsOfLike, params: Params
+) -> str:
+    key, label = GROUPS[dimension]
+    sums = ", ".join(f"SUM(l.{column})" for column in BALANCES)
+    source = line_source(as_of_point(as_of), params)
+    return (
+        f"SELECT {key} AS group_key, {label} AS label, {sums} "
+        f"FROM {source} l JOIN {{project}} p ON p.project_code = l.project_code "
+        "LEFT JOIN {plan} pl ON pl.plan_code = l.plan_code "
+        f"WHERE 1 = 1{_filter_sql(filters, params)} GROUP BY {key}"
+    )
+
+
+def _filter_sql(filters: BalanceFilter, params: Params) -> str:
+    conditions = []
+    for field in fields(filters):
+        value = getattr(filters, field.name)
+        if value is not None:
+            params[f"f_{field.name}"] = value
+            conditions.append(f" AND {FILTER_COLUMNS[field.name]} = :f_{field.name}")
+    return "".join(conditions)
+
+
+def _fetch(reader: Reader, sql: str, params: Params) -> list[Balance]:
+    return [
+        Balance.from_sums(
+            str(row[0]), str(row[1]), dict(zip(BALANCES, map(int, row[2:]), strict=True))
+        )
+        for row in reader.rows(sql, params)
+    ]
+
+
+def _rate_order(descending: bool) -> Any:
+    """Exact rate order; groups with no capital last either way."""
+
+    def order(balance: Balance) -> tuple[int, Fraction, str]:
+        fraction = balance.disbursement_rate.fraction
+        if fraction is None:
+            return (1, Fraction(0), balance.key)
+        return (0, -fraction if descending else fraction, balance.key)
+
+    return order

@@ -1,0 +1,206 @@
+"""Disbursement rates: the scope's disbursement over a chosen plan's envelope.
+
+The numerator is all disbursement (net cash) of the annual-plan capital of the scope's plans:
+Hải Phòng's report quotes the same 4,600 billion against the city's plan and the Prime
+Minister's. The denominator is one plan's envelope at a version (the latest one known as of the
+date unless named), less the chosen exclusions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from ..rows import Movement
+from ..store import Reader, ReadModelStore
+from .sql import Params, as_of_condition, in_list, scope_condition
+from .types import (
+    NO_EXCLUSIONS,
+    AsOf,
+    AsOfLike,
+    Denominator,
+    Exclusions,
+    QueryError,
+    Ratio,
+    Scope,
+    as_of_point,
+)
+
+
+@dataclass(frozen=True)
+class PlanEnvelope:
+    plan_code: str
+    authority: str
+    plan_version: int
+    envelopes: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.envelopes.values())
+
+
+@dataclass(frozen=True)
+class DisbursementRate:
+    scope: Scope
+    plan_code: str
+    authority: str
+    plan_version: int
+    as_of: AsOf | None
+    exclusions: Exclusions
+    disbursed: int
+    envelope: int
+    excluded_extended: int
+    excluded_added_late: int
+    ratio: Ratio
+
+    @property
+    def denominator(self) -> int:
+        return self.ratio.denominator
+
+
+def disbursement_rate(
+    store: ReadModelStore,
+    scope: Scope,
+    denominator: Denominator,
+    *,
+    exclusions: Exclusions = NO_EXCLUSIONS,
+    as_of: AsOfLike = None,
+) -> DisbursementRate:
+    return disbursement_rates(store, scope, [denominator], exclusions=exclusions, as_of=as_of)[0]
+
+
+def disbursement_rates(
+    store: ReadModelStore,
+    scope: Scope,
+    denominators: Sequence[Denominator],
+    *,
+    exclusions: Exclusions = NO_EXCLUSIONS,
+    as_of: AsOfLike = None,
+) -> list[DisbursementRate]:
+    """One numerator against several denominators, from one snapshot (as reports quote them)."""
+    point = as_of_point(as_of)
+
+    def query(reader: Reader) -> list[DisbursementRate]:
+        disbursed = scope_disbursed(reader, scope, point, exclusions)
+        return [
+            rate_against(reader, scope, denominator, exclusions, point, disbursed)
+            for denominator in denominators
+        ]
+
+    return store.read(query)
+
+
+def scope_disbursed(
+    reader: Reader, scope: Scope, as_of: AsOf | None, exclusions: Exclusions
+) -> int:
+    params: Params = {"kind": Movement.DISBURSED.value}
+    sql = (
+        "SELECT COALESCE(SUM(m.amount), 0) FROM {movement} m "
+        "JOIN {plan} pl ON pl.plan_code = m.plan_code "
+        f"WHERE {scope_condition(scope, params)} AND m.kind = :kind"
+        f"{as_of_condition(as_of, params)}"
+    )
+    if exclusions.extended:
+        sql += " AND m.from_extension = 0"
+    return int(reader.rows(sql, params)[0][0])
+
+
+def rate_against(
+    reader: Reader,
+    scope: Scope,
+    denominator: Denominator,
+    exclusions: Exclusions,
+    as_of: AsOf | None,
+    disbursed: int,
+) -> DisbursementRate:
+    plan = envelope_of(reader, denominator, as_of)
+    extended = (
+        scope_extended(reader, scope, sorted(plan.envelopes), as_of) if exclusions.extended else 0
+    )
+    late = 0
+    if exclusions.added_after is not None:
+        late = added_after(reader, plan, exclusions.added_after, as_of)
+    return DisbursementRate(
+        scope=scope,
+        plan_code=plan.plan_code,
+        authority=plan.authority,
+        plan_version=plan.plan_version,
+        as_of=as_of,
+        exclusions=exclusions,
+        disbursed=disbursed,
+        envelope=plan.total,
+        excluded_extended=extended,
+        excluded_added_late=late,
+        ratio=Ratio(disbursed, max(0, plan.total - extended - late)),
+    )
+
+
+def envelope_of(reader: Reader, denominator: Denominator, as_of: AsOf | None) -> PlanEnvelope:
+    rows = reader.rows(
+        "SELECT authority FROM {plan} WHERE plan_code = :plan", {"plan": denominator.plan_code}
+    )
+    if not rows:
+        raise QueryError(f"no plan {denominator.plan_code} is in the read model")
+    version = denominator.plan_version
+    if version is None:
+        version = latest_version(reader, denominator.plan_code, as_of)
+    if version is None:
+        raise QueryError(f"plan {denominator.plan_code} had no version as of {as_of}")
+    envelopes = envelopes_at(reader, denominator.plan_code, version)
+    return PlanEnvelope(denominator.plan_code, str(rows[0][0]), version, envelopes)
+
+
+def latest_version(
+    reader: Reader,
+    plan_code: str,
+    as_of: AsOf | None,
+    *,
+    effective_by: date | None = None,
+    upto: int | None = None,
+) -> int | None:
+    """The newest version known as of the date, effective by ``effective_by`` and no newer
+    than ``upto`` when given; None if there is none."""
+    params: Params = {"plan": plan_code}
+    sql = "SELECT MAX(v.plan_version) FROM {plan_version} v WHERE v.plan_code = :plan"
+    sql += as_of_condition(as_of, params, alias="v")
+    if effective_by is not None:
+        sql += " AND v.effective_on <= :effective_by"
+        params["effective_by"] = effective_by.isoformat()
+    if upto is not None:
+        sql += " AND v.plan_version <= :upto"
+        params["upto"] = upto
+    found = reader.rows(sql, params)[0][0]
+    return None if found is None else int(found)
+
+
+def envelopes_at(reader: Reader, plan_code: str, version: int) -> dict[str, int]:
+    rows = reader.rows(
+        "SELECT source, amount FROM {plan_envelope} WHERE plan_code = :plan "
+        "AND plan_version = :version ORDER BY source",
+        {"plan": plan_code, "version": version},
+    )
+    if not rows:
+        raise QueryError(f"plan {plan_code} has no version {version}")
+    return {str(source): int(amount) for source, amount in rows}
+
+
+def scope_extended(reader: Reader, scope: Scope, sources: list[str], as_of: AsOf | None) -> int:
+    """Capital of the given sources extended into the next year across the scope."""
+    params: Params = {"kind": Movement.EXTENDED.value}
+    sql = (
+        "SELECT COALESCE(SUM(m.amount), 0) FROM {movement} m "
+        "JOIN {plan} pl ON pl.plan_code = m.plan_code "
+        f"WHERE {scope_condition(scope, params)} AND m.kind = :kind "
+        f"AND m.source IN {in_list('source', sources, params)}{as_of_condition(as_of, params)}"
+    )
+    return int(reader.rows(sql, params)[0][0])
+
+
+def added_after(reader: Reader, plan: PlanEnvelope, cutoff: date, as_of: AsOf | None) -> int:
+    """Envelope added, per source, between the version in force on the cut-off and ``plan``."""
+    before = latest_version(
+        reader, plan.plan_code, as_of, effective_by=cutoff, upto=plan.plan_version
+    )
+    earlier = {} if before is None else envelopes_at(reader, plan.plan_code, before)
+    return sum(max(0, amount - earlier.get(source, 0)) for source, amount in plan.envelopes.items())

@@ -1,0 +1,110 @@
+"""Parameters and results shared by the queries: scopes, as-of points, ratios, pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Context, Decimal
+from fractions import Fraction
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Rates are quotients of integer sums, divided once with 28 significant digits.
+RATE_CONTEXT = Context(prec=28)
+
+
+class QueryError(LookupError):
+    """A query names something the read model does not hold (a plan, a plan version)."""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``numerator / denominator`` of integer VND sums; ``rate`` is None when nothing is due."""
+
+    numerator: int
+    denominator: int
+    rate: Decimal | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rate = (
+            None
+            if self.denominator == 0
+            else RATE_CONTEXT.divide(Decimal(self.numerator), Decimal(self.denominator))
+        )
+        object.__setattr__(self, "rate", rate)
+
+    @property
+    def fraction(self) -> Fraction | None:
+        return None if self.denominator == 0 else Fraction(self.numerator, self.denominator)
+
+    def percent(self, places: int = 1) -> Decimal | None:
+        """The rate in percent, rounded half up (33.8 for 4,600 of 13,609)."""
+        if self.denominator == 0:
+            return None
+        exact = RATE_CONTEXT.divide(Decimal(self.numerator * 100), Decimal(self.denominator))
+        return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The capital of the annual plans of one jurisdiction for one fiscal year."""
+
+    jurisdiction: str
+    fiscal_year: int
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """What the ledger knew at the end of ``known`` (reporting time zone) about movements
+    effective on or before ``effective``. ``AsOf.on(day)`` is "as of that day"."""
+
+    effective: date
+    known: date
+
+    @classmethod
+    def on(cls, day: date) -> AsOf:
+        return cls(day, day)
+
+
+AsOfLike = date | AsOf | None
+
+
+def as_of_point(value: AsOfLike) -> AsOf | None:
+    if value is None or isinstance(value, AsOf):
+        return value
+    return AsOf.on(value)
+
+
+@dataclass(frozen=True)
+class Denominator:
+    """A plan's envelope as the denominator of a rate; its latest version as of the query's
+    date unless a version is named."""
+
+    plan_code: str
+    plan_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Capital left out of a rate.
+
+    ``extended``: capital extended into the next year (decided or automatic) leaves the
+    denominator, and disbursement drawn on extended capital leaves the numerator.
+    ``added_after``: envelope increases of the denominator plan by adjustments effective after
+    this date leave the denominator.
+    """
+
+    extended: bool = False
+    added_after: date | None = None
+
+
+NO_EXCLUSIONS = Exclusions()
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    limit: int | None
+    offset: int

@@ -1,0 +1,115 @@
+"""Helpers shared by the reducers: finding a stream's rows and writing movement facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from capledger.application.published import PublishedEvent
+
+from ..context import Context
+from ..events import MissingContext, days_between, iso_date, recording, subject_code
+from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row
+
+Rows = list[Row]
+Reducer = Callable[[PublishedEvent, Context], Rows]
+
+
+def project_code(event: PublishedEvent) -> str:
+    return subject_code(event, "project")
+
+
+def plan_code(event: PublishedEvent) -> str:
+    return subject_code(event, "plan")
+
+
+def current_project(event: PublishedEvent, ctx: Context) -> ProjectRow:
+    code = project_code(event)
+    project = ctx.get(ProjectRow, (code,))
+    if project is None:
+        raise MissingContext(
+            f"{event.name} at position {event.position}: project {code} was never registered"
+        )
+    return project
+
+
+def existing_line(event: PublishedEvent, ctx: Context, code: str) -> LineRow:
+    plan, source = event.data["plan_code"], event.data["source"]
+    line = ctx.get(LineRow, (code, plan, source))
+    if line is None:
+        raise MissingContext(
+            f"{event.name} at position {event.position}: project {code} has no allocation "
+            f"from plan {plan} ({source})"
+        )
+    return line
+
+
+def line_for(event: PublishedEvent, ctx: Context, code: str) -> LineRow:
+    """The line an allocation or a transfer in lands on, opened if it is new."""
+    data = event.data
+    line = ctx.get(LineRow, (code, data["plan_code"], data["source"]))
+    if line is not None:
+        return line
+    return LineRow(
+        project_code=code,
+        plan_code=data["plan_code"],
+        source=data["source"],
+        plan_kind=data["plan_kind"],
+        fiscal_year=int(data["fiscal_year"]),
+    )
+
+
+def extend(line: LineRow, amount: int, until: str) -> LineRow:
+    latest = until if line.extended_until is None else max(line.extended_until, until)
+    return replace(line, extended=line.extended + amount, extended_until=latest)
+
+
+def release_extension(line: LineRow) -> tuple[LineRow, int]:
+    """Capital moved away cannot stay earmarked for the extended period (as the domain does)."""
+    excess = line.extended_remaining - line.undisbursed
+    if excess <= 0:
+        return line, 0
+    return replace(line, extended=line.extended - excess), excess
+
+
+def movements(
+    event: PublishedEvent,
+    project: ProjectRow,
+    line: LineRow,
+    changes: Iterable[tuple[Movement, int]],
+    *,
+    from_extension: bool = False,
+    correction: bool = False,
+    entry_version: int | None = None,
+) -> list[MovementRow]:
+    """Movement facts of one event on one line; zero changes are left out."""
+    effective_on = iso_date(event.data["effective_on"])
+    recorded_at, recorded_on = recording(event)
+    nonzero = [(kind, amount) for kind, amount in changes if amount]
+    return [
+        MovementRow(
+            position=event.position,
+            seq=seq,
+            project_code=line.project_code,
+            plan_code=line.plan_code,
+            source=line.source,
+            fiscal_year=line.fiscal_year,
+            kind=kind.value,
+            amount=amount,
+            effective_on=effective_on,
+            recorded_at=recorded_at,
+            recorded_on=recorded_on,
+            lateness_days=days_between(effective_on, recorded_on),
+            from_extension=from_extension,
+            correction=correction,
+            entry_version=entry_version,
+            investor_code=project.investor_code,
+        )
+        for seq, (kind, amount) in enumerate(nonzero)
+    ]
+
+
+def decision_fields(data: dict[str, Any]) -> tuple[str, str, str]:
+    decision = data["decision"]
+    return str(decision["number"]), iso_date(decision["issued_on"]), str(decision["issuer"])

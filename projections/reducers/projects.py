@@ -1,0 +1,87 @@
+"""Reducers of a project's record: registration, investor, status, total investment, settlement."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from capledger.application.published import PublishedEvent
+
+from ..context import Context
+from ..events import amount, iso_date
+from ..rows import ProjectRow
+from .common import Reducer, Rows, current_project, project_code
+
+ON_TRACK = "on_track"
+SETTLED = "settled"
+
+
+def registered(event: PublishedEvent, ctx: Context) -> Rows:
+    code = project_code(event)
+    data = _upcast_registered(event.class_version, event.data)
+    return [
+        ProjectRow(
+            project_code=code,
+            name=str(data["name"]),
+            investor_code=str(data["investor_code"]),
+            investor_name=str(data["investor_name"]),
+            program=str(data["program"]),
+            sector=str(data["sector"]),
+            province=str(data["province"]),
+            total_investment=amount(data, "total_investment"),
+            status=ON_TRACK,
+            review_class=None,
+            registered_on=iso_date(data["effective_on"]),
+            settled_value=None,
+        )
+    ]
+
+
+def _upcast_registered(class_version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 recorded the investor's name only; that name stands as its code too."""
+    if class_version >= 2:
+        return data
+    name = data["investor"]
+    return {**data, "investor_code": name, "investor_name": name}
+
+
+def total_investment_adjusted(event: PublishedEvent, ctx: Context) -> Rows:
+    project = current_project(event, ctx)
+    return [replace(project, total_investment=amount(event.data, "total_investment"))]
+
+
+def investor_changed(event: PublishedEvent, ctx: Context) -> Rows:
+    project = current_project(event, ctx)
+    return [
+        replace(
+            project,
+            investor_code=str(event.data["investor_code"]),
+            investor_name=str(event.data["investor_name"]),
+        )
+    ]
+
+
+def status_changed(event: PublishedEvent, ctx: Context) -> Rows:
+    project = current_project(event, ctx)
+    return [
+        replace(
+            project, status=str(event.data["status"]), review_class=event.data.get("review_class")
+        )
+    ]
+
+
+def settled(event: PublishedEvent, ctx: Context) -> Rows:
+    project = current_project(event, ctx)
+    return [replace(project, status=SETTLED, settled_value=amount(event.data, "settled_value"))]
+
+
+REDUCERS: dict[str, Reducer] = {
+    "Project.Registered": registered,
+    "Project.TotalInvestmentAdjusted": total_investment_adjusted,
+    "Project.InvestorChanged": investor_changed,
+    "Project.StatusChanged": status_changed,
+    "Project.Settled": settled,
+}
+
+#: The newest class version each reducer understands (older ones are upcast).
+VERSIONS: dict[str, int] = {"Project.Registered": 2}

@@ -1,0 +1,383 @@
+"""Rows of the read model: one frozen dataclass per table, naming its table and key.
+
+Reducers return rows; a runner upserts them by key. Every row is owned by exactly one event
+stream (a project's rows by that project's stream, a plan's by the plan's stream, a movement by
+the event that made it), so a runner that keeps each stream in order may interleave streams in
+any way and still write the same rows.
+
+Dates are ISO 8601 text (``YYYY-MM-DD``), recording times UTC text of fixed width
+(``YYYY-MM-DDTHH:MM:SS.ffffffZ``): both compare correctly as text in every store. Amounts are
+integers of VND.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from operator import attrgetter
+from types import NoneType, UnionType
+from typing import Any, ClassVar
+
+
+class ColumnType(StrEnum):
+    INTEGER = "integer"
+    TEXT = "text"
+    FLAG = "flag"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool
+
+
+class Row:
+    """Base of every read-model row; subclasses are frozen dataclasses."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str]
+    KEY: ClassVar[tuple[str, ...]]
+    #: Secondary indexes, each a tuple of column names.
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.KEY)
+
+    def values(self) -> tuple[Any, ...]:
+        """Column values for a store: flags as 0/1, the same in every dialect."""
+        getter, flags = _value_getter(type(self))
+        values: tuple[Any, ...] = getter(self)
+        if not flags:
+            return values
+        listed = list(values)
+        for index in flags:
+            listed[index] = int(listed[index])
+        return tuple(listed)
+
+
+_COLUMNS: dict[type[Row], tuple[Column, ...]] = {}
+
+
+def columns(kind: type[Row]) -> tuple[Column, ...]:
+    """The columns of a row type, in field order, typed from the field annotations."""
+    found = _COLUMNS.get(kind)
+    if found is None:
+        hints = typing.get_type_hints(kind)
+        found = tuple(_column(field.name, hints[field.name]) for field in fields(kind))  # type: ignore[arg-type]
+        _COLUMNS[kind] = found
+    return found
+
+
+_GETTERS: dict[type[Row], tuple[attrgetter[Any], tuple[int, ...]]] = {}
+
+
+def _value_getter(kind: type[Row]) -> tuple[attrgetter[Any], tuple[int, ...]]:
+    found = _GETTERS.get(kind)
+    if found is None:
+        described = columns(kind)
+        flags = tuple(i for i, column in enumerate(described) if column.type is ColumnType.FLAG)
+        names = [column.name for column in described]
+        if len(names) < 2:  # attrgetter of one name returns the value, not a tuple
+            raise TypeError(f"row {kind.__name__} needs at least two columns")
+        found = _GETTERS[kind] = (attrgetter(*names), flags)
+    return found
+
+
+def _column(name: str, hint: Any) -> Column:
+    nullable = False
+    if isinstance(hint, UnionType):
+        members = [member for member in hint.__args__ if member is not NoneType]
+        nullable = len(members) != len(hint.__args__)
+        (hint,) = members
+    if hint is bool:
+        return Column(name, ColumnType.FLAG, nullable)
+    if hint is int:
+        return Column(name, ColumnType.INTEGER, nullable)
+    if hint is str:
+        return Column(name, ColumnType.TEXT, nullable)
+    raise TypeError(f"column {name}: unsupported type {hint!r}")
+
+
+def from_values(kind: type[Row], values: typing.Sequence[Any]) -> Row:
+    """Build a row from stored values (flags come back as integers, sums as decimals)."""
+    converted = [
+        _convert(column, value) for column, value in zip(columns(kind), values, strict=True)
+    ]
+    return kind(*converted)
+
+
+def _convert(column: Column, value: Any) -> Any:
+    if value is None:
+        return None
+    if column.type is ColumnType.FLAG:
+        return bool(value)
+    if column.type is ColumnType.INTEGER:
+        return int(value)
+    return str(value)
+
+
+class Movement(StrEnum):
+    """What a movement fact changes: one balance column of an allocation line."""
+
+    ALLOCATED = "allocated"
+    TRANSFERRED_IN = "transferred_in"
+    TRANSFERRED_OUT = "transferred_out"
+    CUT = "cut"
+    DISBURSED = "disbursed"
+    ADVANCES_OUTSTANDING = "advances_outstanding"
+    LAPSED = "lapsed"
+    EXTENDED = "extended"
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRow(Row):
+    """A project as it stands now; ``investor_*`` is the investor accountable now."""
+
+    TABLE: ClassVar[str] = "project"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code",)
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("investor_code",),
+        ("program",),
+        ("sector",),
+        ("province",),
+        ("status",),
+    )
+
+    project_code: str
+    name: str
+    investor_code: str
+    investor_name: str
+    program: str
+    sector: str
+    province: str
+    total_investment: int
+    status: str
+    review_class: str | None
+    registered_on: str
+    settled_value: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineRow(Row):
+    """Capital of one plan and one source on one project, mirroring the domain's line."""
+
+    TABLE: ClassVar[str] = "line"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "plan_code", "source")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "source"),
+        ("fiscal_year", "plan_kind"),
+        ("source",),
+    )
+
+    project_code: str
+    plan_code: str
+    source: str
+    plan_kind: str
+    fiscal_year: int
+    allocated: int = 0
+    transferred_in: int = 0
+    transferred_out: int = 0
+    cut: int = 0
+    disbursed: int = 0
+    advances_outstanding: int = 0
+    lapsed: int = 0
+    extended: int = 0
+    disbursed_after_deadline: int = 0
+    extended_until: str | None = None
+
+    @property
+    def capital(self) -> int:
+        """What the project was given from this plan and source."""
+        return self.allocated + self.transferred_in - self.transferred_out - self.cut
+
+    @property
+    def undisbursed(self) -> int:
+        return self.capital - self.disbursed - self.lapsed
+
+    @property
+    def extended_remaining(self) -> int:
+        return max(0, self.extended - self.disbursed_after_deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRow(Row):
+    TABLE: ClassVar[str] = "contract"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "contract_no")
+
+    project_code: str
+    contract_no: str
+    contractor: str
+    value: int
+    signed_on: str
+    advanced: int = 0
+    advance_outstanding: int = 0
+    completed_paid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow(Row):
+    """A payment or advance, kept by its stream version so that a reversal can find it."""
+
+    TABLE: ClassVar[str] = "entry"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "stream_version")
+
+    project_code: str
+    stream_version: int
+    position: int
+    kind: str  # "advance" | "completed_work"
+    plan_code: str
+    source: str
+    contract_no: str | None
+    amount: int
+    advance_recovered: int
+    from_extension: bool
+    effective_on: str
+    reversed_by: int | None = None
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.advance_recovered
+
+
+@dataclass(frozen=True, slots=True)
+class MovementRow(Row):
+    """One dated change of one balance of one allocation line: the facts of as-of queries.
+
+    ``investor_code`` is the investor recorded at the time; ``lateness_days`` is the recording
+    date (reporting time zone) minus the effective date.
+    """
+
+    TABLE: ClassVar[str] = "movement"
+    KEY: ClassVar[tuple[str, ...]] = ("position", "seq")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "kind", "effective_on"),
+        ("project_code", "kind"),
+        ("fiscal_year", "kind", "recorded_on"),
+    )
+
+    position: int
+    seq: int
+    project_code: str
+    plan_code: str
+    source: str
+    fiscal_year: int
+    kind: str
+    amount: int
+    effective_on: str
+    recorded_at: str
+    recorded_on: str
+    lateness_days: int
+    from_extension: bool
+    correction: bool
+    entry_version: int | None
+    investor_code: str
+
+
+# -- plans ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow(Row):
+    TABLE: ClassVar[str] = "plan"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code",)
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("jurisdiction", "start_year", "kind"),
+        ("authority",),
+    )
+
+    plan_code: str
+    title: str
+    kind: str
+    authority: str
+    jurisdiction: str
+    start_year: int
+    end_year: int
+    implements: str | None
+    plan_version: int
+    approved_on: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVersionRow(Row):
+    """Version 1 is the approval; every later version is an adjustment."""
+
+    TABLE: ClassVar[str] = "plan_version"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (("effective_on",),)
+
+    plan_code: str
+    plan_version: int
+    effective_on: str
+    recorded_at: str
+    recorded_on: str
+    decision_no: str
+    decision_issued_on: str
+    decision_issuer: str
+    reason: str | None
+    envelope_total: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEnvelopeRow(Row):
+    TABLE: ClassVar[str] = "plan_envelope"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version", "source")
+
+    plan_code: str
+    plan_version: int
+    source: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSourceRow(Row):
+    """A plan's current envelope and allocated capital (net of capital returned) per source."""
+
+    TABLE: ClassVar[str] = "plan_source"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
+
+    plan_code: str
+    source: str
+    envelope: int = 0
+    allocated: int = 0
+
+    @property
+    def unallocated(self) -> int:
+        return self.envelope - self.allocated
+
+
+# -- bookkeeping ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRow(Row):
+    """The last position applied from a log (partition 0 of the notification log, or a Kafka
+    partition); written in the same transaction as the rows it accounts for."""
+
+    TABLE: ClassVar[str] = "tracking"
+    KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
+
+    log: str
+    log_partition: int
+    position: int
+
+
+#: Rows that reducers produce.
+REDUCED_ROWS: tuple[type[Row], ...] = (
+    ProjectRow,
+    LineRow,
+    ContractRow,
+    EntryRow,
+    MovementRow,
+    PlanRow,
+    PlanVersionRow,
+    PlanEnvelopeRow,
+    PlanSourceRow,
+)
+#: Every table of a read-model namespace.
+ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow)

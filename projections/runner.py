@@ -1,0 +1,252 @@
+"""The embedded runner: follows the notification log into the read-model store.
+
+Each batch is one write transaction: read the tracking position, select the notifications after
+it, fold them with the reducers, upsert the rows and the new position, commit. A runner stopped
+anywhere (or a second runner on the same store) resumes after the last committed position, so
+nothing is counted twice. The recorder cannot push (SQLite has no ``subscribe()``), so it polls.
+
+An event the reducers cannot fold stops the runner at that batch: a read model that skipped it
+would give wrong numbers. The background thread logs the error and retries with backoff.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+from uuid import UUID
+
+import structlog
+from eventsourcing.persistence import Notification
+
+from capledger.application.published import PublishedEvent, event_name, publish
+
+from .batch import fold_batch
+from .context import Overlay
+from .reducers import folds
+from .store import NOTIFICATION_LOG, ReadModelStore, Writer
+
+log = structlog.get_logger(__name__)
+
+#: ``progress(done, total)``: positions applied so far and to reach, since the call began.
+Progress = Callable[[int, int], None]
+
+MAX_BACKOFF_S = 30.0
+
+
+class NotificationLog(Protocol):
+    """What the runner reads: the application recorder (``ledger.recorder``) fits."""
+
+    def select_notifications(self, start: int | None, limit: int) -> Sequence[Notification]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+class EmbeddedRunner:
+    def __init__(
+        self,
+        store: ReadModelStore,
+        notification_log: NotificationLog,
+        *,
+        namespace: str | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+        max_cached_rows: int = 500_000,
+    ) -> None:
+        """``namespace=None`` follows the live namespace (and a switch to a new one)."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.store = store
+        self.log = notification_log
+        self.namespace = namespace
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_cached_rows = max_cached_rows
+        self.notifications_applied = 0
+        self.last_error: Exception | None = None
+        self._uncommitted = 0
+        self._overlay: Overlay | None = None
+        self._overlay_namespace: str | None = None
+        self._applied = 0
+        self._step_lock = threading.Lock()
+        self._advanced = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def position(self) -> int:
+        """The last position this runner saw committed."""
+        return self._applied
+
+    # -- batches -------------------------------------------------------------------------------
+
+    def step(self, limit: int | None = None) -> int:
+        """Apply one batch; the number of notifications applied (0 when caught up)."""
+        with self._step_lock:
+            try:
+                with self.store.writer(self.namespace) as writer:
+                    start = self._begin(writer)
+                    position = self._apply(writer, start, limit or self.batch_size)
+            except BaseException:
+                self._forget()
+                raise
+            return self._committed(position)
+
+    def switch_live(self) -> str | None:
+        """Apply what is left and make this runner's namespace the live one, atomically;
+        the previously live namespace."""
+        if self.namespace is None:
+            raise ValueError("only a runner on an explicit namespace can switch to it")
+        with self._step_lock:
+            try:
+                with self.store.writer(self.namespace, lock_pointer=True) as writer:
+                    position = self._begin(writer)
+                    while (after := self._apply(writer, position, self.batch_size)) > position:
+                        position = after
+                    previous = writer.switch_pointer()
+            except BaseException:
+                self._forget()
+                raise
+            self._committed(position)
+        log.info(
+            "read_model_switched", namespace=self.namespace, previous=previous, position=position
+        )
+        return previous
+
+    def _begin(self, writer: Writer) -> int:
+        """The committed position; the cache is dropped if it mirrors anything else."""
+        start = writer.claim_position(NOTIFICATION_LOG)
+        stale = start != self._applied or writer.namespace != self._overlay_namespace
+        if self._overlay is None or stale:
+            self._overlay = Overlay(complete=start == 0, max_rows=self.max_cached_rows)
+            self._overlay_namespace = writer.namespace
+            self._applied = start
+        return start
+
+    def _apply(self, writer: Writer, start: int, limit: int) -> int:
+        """Fold the notifications after ``start`` into the transaction; the new position."""
+        assert self._overlay is not None
+        notifications = self.log.select_notifications(start + 1, limit)
+        if not notifications:
+            return start
+        rows = fold_batch(writer, self._overlay, _published(notifications))
+        position = notifications[-1].id
+        writer.set_position(position, NOTIFICATION_LOG)
+        self._uncommitted += len(notifications)
+        log.debug(
+            "projection_batch",
+            namespace=writer.namespace,
+            start=start + 1,
+            end=position,
+            notifications=len(notifications),
+            rows=rows,
+        )
+        return position
+
+    def _forget(self) -> None:
+        self._overlay = None
+        self._uncommitted = 0
+
+    def _committed(self, position: int) -> int:
+        count, self._uncommitted = self._uncommitted, 0
+        self.notifications_applied += count
+        with self._advanced:
+            self._applied = position
+            self._advanced.notify_all()
+        return count
+
+    # -- catching up and waiting ---------------------------------------------------------------
+
+    def stored_position(self) -> int:
+        """The position committed in this runner's namespace."""
+        return self.store.position(NOTIFICATION_LOG, namespace=self.namespace)
+
+    def catch_up(self, progress: Progress | None = None, *, until: int | None = None) -> int:
+        """Apply batches until the log's head (or ``until``) is reached; the position."""
+        start = self.stored_position()
+        target = (self.log.max_notification_id() or 0) if until is None else until
+        total = max(target - start, 0)
+        if progress is not None:
+            progress(0, total)
+        while self._applied < target and self.step() > 0:
+            if progress is not None:
+                done = self._applied - start
+                total = max(total, done)
+                progress(min(done, total), total)
+        log.info("projection_caught_up", position=self._applied, target=target)
+        return self._applied
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until ``position`` is applied (read-your-writes); False on timeout.
+
+        With the background thread running this waits for it; otherwise it applies batches
+        itself.
+        """
+        deadline = time.monotonic() + timeout
+        if self.running:
+            with self._advanced:
+                return self._advanced.wait_for(
+                    lambda: self._applied >= position, max(0.0, deadline - time.monotonic())
+                )
+        while self._applied < position:
+            if self.step() == 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                time.sleep(min(self.poll_interval, remaining))
+        return True
+
+    # -- background thread ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> EmbeddedRunner:
+        if not self.running:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="capledger-projections", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> EmbeddedRunner:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                applied = self.step()
+            except Exception as error:
+                self.last_error = error
+                log.exception("projection_batch_failed", position=self._applied)
+                self._stop.wait(backoff)
+                backoff = min(max(backoff, 0.05) * 2, MAX_BACKOFF_S)
+                continue
+            self.last_error = None
+            backoff = self.poll_interval
+            if applied == 0:
+                self._stop.wait(self.poll_interval)
+
+
+def _published(notifications: Sequence[Notification]) -> Iterator[PublishedEvent]:
+    """The published form of each notification the reducers fold; command receipts (half the
+    log) are skipped without being decoded."""
+    for note in notifications:
+        if not folds(event_name(note.topic)):
+            continue
+        stream = note.originator_id
+        stream = stream if isinstance(stream, UUID) else UUID(stream)
+        yield publish(note.id, stream, note.originator_version, note.topic, note.state)

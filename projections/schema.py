@@ -1,0 +1,66 @@
+"""DDL of the read model, generated for each dialect from the one logical schema in ``rows``.
+
+``python -m capledger.projections.schema sqlite|postgres [namespace]`` prints it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .dialects import Dialect, PostgresDialect, SqliteDialect
+from .rows import ALL_ROWS, Row, columns
+
+#: Control tables: the pointer to the live namespace and the register of namespaces.
+POINTER = "pointer"
+NAMESPACES = "namespace"
+
+
+def control_ddl(dialect: Dialect) -> list[str]:
+    return [
+        *dialect.create_control(),
+        f"CREATE TABLE IF NOT EXISTS {dialect.control(POINTER)} ("
+        "name TEXT NOT NULL PRIMARY KEY, namespace TEXT NOT NULL, switched_at TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {dialect.control(NAMESPACES)} ("
+        "namespace TEXT NOT NULL PRIMARY KEY, seq INTEGER NOT NULL, created_at TEXT NOT NULL, "
+        "dropped_at TEXT)",
+    ]
+
+
+def namespace_ddl(dialect: Dialect, namespace: str) -> list[str]:
+    statements = dialect.create_namespace(namespace)
+    for kind in ALL_ROWS:
+        statements.append(create_table(dialect, namespace, kind))
+        statements.extend(
+            f"CREATE INDEX {dialect.index(namespace, kind.TABLE, index)} "
+            f"ON {dialect.table(namespace, kind.TABLE)} ({', '.join(index)})"
+            for index in kind.INDEXES
+        )
+    return statements
+
+
+def create_table(dialect: Dialect, namespace: str, kind: type[Row]) -> str:
+    definitions = [
+        f"{column.name} {dialect.column_type(column)}{'' if column.nullable else ' NOT NULL'}"
+        for column in columns(kind)
+    ]
+    definitions.append(f"PRIMARY KEY ({', '.join(kind.KEY)})")
+    return f"CREATE TABLE {dialect.table(namespace, kind.TABLE)} ({', '.join(definitions)})"
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"sqlite", "postgres"}:
+        print("usage: python -m capledger.projections.schema sqlite|postgres [namespace]")
+        return 2
+    from pathlib import Path
+
+    dialect: Dialect = (
+        SqliteDialect(Path("projections.sqlite3")) if argv[0] == "sqlite" else PostgresDialect()
+    )
+    namespace = argv[1] if len(argv) > 1 else "rm1"
+    for statement in [*control_ddl(dialect), *namespace_ddl(dialect, namespace)]:
+        print(f"{statement};")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,371 @@
+"""The read-model store: namespaces, write transactions with tracking, read transactions.
+
+A write transaction upserts rows and moves the tracking position together, so a runner that
+stops anywhere resumes exactly after what it committed. Readers resolve the live namespace in
+the same snapshot as their query, so a switch never shows them half of two namespaces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from .dialects import Dialect, PostgresDialect, SqliteDialect, check_name
+from .rows import ALL_ROWS, Row, TrackingRow, columns, from_values
+from .schema import NAMESPACES, POINTER, control_ddl, namespace_ddl
+
+log = structlog.get_logger(__name__)
+
+R = TypeVar("R", bound=Row)
+T = TypeVar("T")
+
+#: The log the embedded runner follows (one partition: notification ids are global).
+NOTIFICATION_LOG = "notification_log"
+CURRENT = "current"
+TABLES = {kind.TABLE for kind in ALL_ROWS}
+
+
+class NotInitialised(RuntimeError):
+    pass
+
+
+class ReadModelStore:
+    def __init__(self, dialect: Dialect, *, pool_size: int = 4) -> None:
+        self.dialect = dialect
+        self.pool_size = pool_size
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def sqlite(cls, path: Path) -> ReadModelStore:
+        return cls(SqliteDialect(path))
+
+    @classmethod
+    def postgres(
+        cls, conninfo: Mapping[str, Any], base_schema: str = "capledger_readmodel"
+    ) -> ReadModelStore:
+        return cls(PostgresDialect(conninfo=dict(conninfo), base_schema=base_schema))
+
+    # -- namespaces ----------------------------------------------------------------------------
+
+    def initialise(self) -> str:
+        """Create the control tables and a first live namespace if missing; the live one."""
+        with self._transaction(self.dialect.begin_write) as cursor:
+            for statement in [*self.dialect.serialise_setup(), *control_ddl(self.dialect)]:
+                cursor.execute(statement)
+            current = self._pointer(cursor, "")
+            if current is not None:
+                return current
+            namespace = self._create_namespace(cursor)
+            self._set_pointer(cursor, namespace)
+            log.info("read_model_initialised", namespace=namespace)
+            return namespace
+
+    def current_namespace(self) -> str:
+        with self._transaction(self.dialect.begin_read) as cursor:
+            current = self._pointer(cursor, "")
+        if current is None:
+            raise NotInitialised("the read model has no live namespace; initialise it first")
+        return current
+
+    def create_namespace(self) -> str:
+        """A new, empty namespace (not live)."""
+        with self._transaction(self.dialect.begin_write) as cursor:
+            for statement in self.dialect.serialise_setup():
+                cursor.execute(statement)
+            return self._create_namespace(cursor)
+
+    def drop_namespace(self, namespace: str) -> None:
+        check_name(namespace, "namespace")
+        with self._transaction(self.dialect.begin_write) as cursor:
+            if self._pointer(cursor, self.dialect.for_update) == namespace:
+                raise ValueError(f"namespace {namespace} is live; switch away from it first")
+            for statement in self.dialect.drop_namespace(namespace, sorted(TABLES)):
+                cursor.execute(statement)
+            update = (
+                f"UPDATE {self.dialect.control(NAMESPACES)} SET dropped_at = :now "
+                "WHERE namespace = :namespace"
+            )
+            cursor.execute(self._sql(update), {"now": _now(), "namespace": namespace})
+        log.info("read_model_namespace_dropped", namespace=namespace)
+
+    def namespaces(self) -> list[str]:
+        """Namespaces not dropped, oldest first."""
+        with self._transaction(self.dialect.begin_read) as cursor:
+            cursor.execute(
+                f"SELECT namespace FROM {self.dialect.control(NAMESPACES)} "
+                "WHERE dropped_at IS NULL ORDER BY seq"
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(
+        self, namespace: str | None = None, *, lock_pointer: bool = False
+    ) -> Iterator[Writer]:
+        """A write transaction on ``namespace`` (the live one when None).
+
+        The pointer is read under a shared lock (exclusive with ``lock_pointer``), so a switch
+        waits for writers of the old namespace and they, after it, write to the new one.
+        """
+        suffix = self.dialect.for_update if lock_pointer else self.dialect.for_share
+        with self._transaction(self.dialect.begin_write) as cursor:
+            current = self._pointer(cursor, suffix)
+            target = namespace or current
+            if target is None:
+                raise NotInitialised("the read model has no live namespace; initialise it first")
+            yield Writer(self, cursor, check_name(target, "namespace"), current)
+
+    def read(self, query: Callable[[Reader], T], *, namespace: str | None = None) -> T:
+        """Run ``query`` in one read snapshot of the live namespace (or ``namespace``); retried
+        once if a switch dropped the namespace between resolving and reading it."""
+        for attempt in (1, 2):
+            try:
+                with self._transaction(self.dialect.begin_read) as cursor:
+                    target = namespace or self._pointer(cursor, "")
+                    if target is None:
+                        raise NotInitialised("the read model has no live namespace")
+                    return query(Reader(self, cursor, check_name(target, "namespace")))
+            except Exception as error:
+                if attempt == 2 or not self.dialect.is_missing_table(error):
+                    raise
+        raise AssertionError("unreachable")
+
+    def position(
+        self, log_name: str = NOTIFICATION_LOG, partition: int = 0, *, namespace: str | None = None
+    ) -> int:
+        """The last position applied to the live namespace (or ``namespace``)."""
+        return self.read(lambda reader: reader.position(log_name, partition), namespace=namespace)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Any]:
+        """A transaction on a pooled connection; a connection that saw an error is closed."""
+        conn = self._acquire()
+        healthy = False
+        try:
+            cursor = conn.cursor()
+            cursor.execute(begin)
+            try:
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                _rollback_quietly(cursor)
+                raise
+            healthy = True
+        finally:
+            self._release(conn, healthy)
+
+    def _acquire(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self.dialect.connect()
+
+    def _release(self, conn: Any, healthy: bool) -> None:
+        with self._lock:
+            if healthy and len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _sql(self, sql: str) -> str:
+        return self.dialect.params(sql)
+
+    def _pointer(self, cursor: Any, suffix: str) -> str | None:
+        select = f"SELECT namespace FROM {self.dialect.control(POINTER)} WHERE name = :name{suffix}"
+        try:
+            cursor.execute(self._sql(select), {"name": CURRENT})
+        except Exception as error:
+            if self.dialect.is_missing_table(error):
+                raise NotInitialised("the read model's control tables are missing") from error
+            raise
+        row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_pointer(self, cursor: Any, namespace: str) -> None:
+        upsert = (
+            f"INSERT INTO {self.dialect.control(POINTER)} (name, namespace, switched_at) "
+            "VALUES (:name, :namespace, :now) ON CONFLICT (name) DO UPDATE SET "
+            "namespace = excluded.namespace, switched_at = excluded.switched_at"
+        )
+        cursor.execute(self._sql(upsert), {"name": CURRENT, "namespace": namespace, "now": _now()})
+
+    def _create_namespace(self, cursor: Any) -> str:
+        cursor.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {self.dialect.control(NAMESPACES)}")
+        seq = int(cursor.fetchone()[0])
+        namespace = f"rm{seq}"
+        for statement in namespace_ddl(self.dialect, namespace):
+            cursor.execute(statement)
+        insert = (
+            f"INSERT INTO {self.dialect.control(NAMESPACES)} (namespace, seq, created_at) "
+            "VALUES (:namespace, :seq, :now)"
+        )
+        cursor.execute(self._sql(insert), {"namespace": namespace, "seq": seq, "now": _now()})
+        log.info("read_model_namespace_created", namespace=namespace)
+        return namespace
+
+
+class Writer:
+    """One write transaction on one namespace: load rows, upsert rows, move tracking."""
+
+    def __init__(self, store: ReadModelStore, cursor: Any, namespace: str, live: str | None):
+        self.store = store
+        self.cursor = cursor
+        self.namespace = namespace
+        self.live = live
+
+    def load(self, kind: type[R], key: tuple[Any, ...]) -> R | None:
+        self.cursor.execute(_select_by_key(self.store.dialect, self.namespace, kind), key)
+        row = self.cursor.fetchone()
+        return None if row is None else from_values(kind, row)  # type: ignore[return-value]
+
+    def put(self, rows: Iterable[Row], *, only_new: bool = False) -> int:
+        """Upsert rows by key (the last of several with one key wins; ``only_new``: leave
+        existing rows as they are); the number of rows written."""
+        by_kind: dict[type[Row], dict[tuple[Any, ...], Row]] = {}
+        for row in rows:
+            by_kind.setdefault(type(row), {})[row.key()] = row
+        dialect = self.store.dialect
+        for kind, unique in by_kind.items():
+            values = [row.values() for row in unique.values()]
+            if dialect.array_upsert:
+                # One statement per table: the columns as arrays, unnested server-side.
+                statement = _upsert_arrays(dialect, self.namespace, kind, only_new)
+                self.cursor.execute(
+                    statement, [list(column) for column in zip(*values, strict=True)]
+                )
+            else:
+                self.cursor.executemany(_upsert(dialect, self.namespace, kind, only_new), values)
+        return sum(len(unique) for unique in by_kind.values())
+
+    def claim_position(self, log_name: str = NOTIFICATION_LOG, partition: int = 0) -> int:
+        """The position, its row locked until commit: one runner at a time moves it."""
+        self.put([TrackingRow(log_name, partition, 0)], only_new=True)
+        table = self.store.dialect.table(self.namespace, TrackingRow.TABLE)
+        mark = self.store.dialect.placeholder
+        self.cursor.execute(
+            f"SELECT position FROM {table} WHERE log = {mark} AND log_partition = {mark}"
+            f"{self.store.dialect.for_update}",
+            (log_name, partition),
+        )
+        return int(self.cursor.fetchone()[0])
+
+    def set_position(
+        self, position: int, log_name: str = NOTIFICATION_LOG, partition: int = 0
+    ) -> None:
+        self.put([TrackingRow(log_name, partition, position)])
+
+    def switch_pointer(self) -> str | None:
+        """Make this namespace the live one when the transaction commits; the previous one."""
+        self.store._set_pointer(self.cursor, self.namespace)
+        return self.live
+
+
+class Reader:
+    """One read snapshot of one namespace. SQL names tables as ``{line}``, parameters ``:name``."""
+
+    def __init__(self, store: ReadModelStore, cursor: Any, namespace: str):
+        self.store = store
+        self.cursor = cursor
+        self.namespace = namespace
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self.cursor.execute(_prepare(self.store.dialect, self.namespace, sql), dict(params or {}))
+        return [tuple(_plain(value) for value in row) for row in self.cursor.fetchall()]
+
+    def position(self, log_name: str = NOTIFICATION_LOG, partition: int = 0) -> int:
+        rows = self.rows(
+            "SELECT position FROM {tracking} WHERE log = :log AND log_partition = :partition",
+            {"log": log_name, "partition": partition},
+        )
+        return int(rows[0][0]) if rows else 0
+
+
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+
+
+def _memo(key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build()
+    return statement
+
+
+def _prepare(dialect: Dialect, namespace: str, sql: str) -> str:
+    def build() -> str:
+        names = {table: dialect.table(namespace, table) for table in TABLES}
+        return dialect.params(sql.format(**names))
+
+    return _memo((dialect, namespace, sql), build)
+
+
+def _select_by_key(dialect: Dialect, namespace: str, kind: type[Row]) -> str:
+    def build() -> str:
+        names = ", ".join(column.name for column in columns(kind))
+        where = " AND ".join(f"{key} = {dialect.placeholder}" for key in kind.KEY)
+        return f"SELECT {names} FROM {dialect.table(namespace, kind.TABLE)} WHERE {where}"
+
+    return _memo((dialect, namespace, "select", kind), build)
+
+
+def _upsert(dialect: Dialect, namespace: str, kind: type[Row], only_new: bool) -> str:
+    return _memo(
+        (dialect, namespace, "upsert", kind, only_new),
+        lambda: _upsert_statement(dialect, namespace, kind, only_new),
+    )
+
+
+def _upsert_arrays(dialect: Dialect, namespace: str, kind: type[Row], only_new: bool) -> str:
+    def build() -> str:
+        arrays = ", ".join(
+            f"{dialect.placeholder}::{dialect.column_type(column)}[]" for column in columns(kind)
+        )
+        return _upsert_statement(
+            dialect, namespace, kind, only_new, f"SELECT * FROM unnest({arrays})"
+        )
+
+    return _memo((dialect, namespace, "arrays", kind, only_new), build)
+
+
+def _upsert_statement(
+    dialect: Dialect, namespace: str, kind: type[Row], only_new: bool, source: str | None = None
+) -> str:
+    names = [column.name for column in columns(kind)]
+    rows = source or "VALUES (" + ", ".join(dialect.placeholder for _ in names) + ")"
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in kind.KEY)
+    action = f"DO UPDATE SET {updates}" if updates and not only_new else "DO NOTHING"
+    return (
+        f"INSERT INTO {dialect.table(namespace, kind.TABLE)} ({', '.join(names)}) "
+        f"{rows} ON CONFLICT ({', '.join(kind.KEY)}) {action}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _rollback_quietly(cursor: Any) -> None:
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception as error:  # the connection is closed after this anyway
+        log.debug("read_model_rollback_failed", error=str(error))
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,53 @@
+"""Fixtures of the projections' integration tests: a read model beside the ledger, a clock.
+
+``read_model`` sits on the same kind of store as the test's ledger (``store`` is parametrized
+over SQLite and, with ``CAPLEDGER_TEST_POSTGRES=1``, PostgreSQL): a SQLite file, or a fresh
+PostgreSQL base schema dropped after the test with every namespace schema under it.
+
+``clock`` sets the time events are recorded at, so that "what the ledger knew on 20 June"
+can be tested with entries recorded before and after that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import eventsourcing.domain
+import pytest
+
+from capledger.projections import ReadModelStore
+from capledger.settings import Settings
+
+from .support import Clock, open_read_model
+
+
+@pytest.fixture
+def read_model(store: Settings, tmp_path: Path) -> Iterator[ReadModelStore]:
+    yield from open_read_model(store, tmp_path / "read-model")
+
+
+@pytest.fixture
+def open_second_read_model(
+    store: Settings, tmp_path: Path
+) -> Iterator[Callable[[], ReadModelStore]]:
+    """Opens further fresh read models on the same kind of store (closed after the test)."""
+    generators: list[Iterator[ReadModelStore]] = []
+
+    def open_() -> ReadModelStore:
+        generator = open_read_model(store, tmp_path / f"read-model-{len(generators) + 2}")
+        generators.append(generator)
+        return next(generator)
+
+    yield open_
+    for generator in generators:
+        for _ in generator:
+            pass
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Events are stamped by this clock instead of the wall clock."""
+    fake = Clock()
+    monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", fake)
+    return fake

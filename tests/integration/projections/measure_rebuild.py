@@ -1,0 +1,194 @@
+"""Measure the embedded rebuild against the raw notification-log read rate on the same store.
+
+    python tests/integration/projections/measure_rebuild.py [--notifications 100000]
+        [--dir DIR] [--postgres]
+
+Records a year of a province's capital through the Ledger until the log holds about the asked
+number of notifications (kept in DIR, reused on the next run), then times on that store:
+
+1. the raw read: ``select_notifications`` pages with no processing;
+2. the raw read plus decoding each notification into its published form;
+3. ``rebuild``: read, decode, reduce, upsert, track, switch.
+
+With ``--postgres`` the ledger and the read model live on the PostgreSQL server that
+``CAPLEDGER_POSTGRES_*`` name (a schema per run, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import structlog
+
+from capledger.application.ledger import Ledger
+from capledger.application.published import publish
+from capledger.bootstrap import build_ledger
+from capledger.domain import DomainError
+from capledger.projections import ReadModelStore, rebuild
+from capledger.settings import Persistence, Settings
+
+BN = 10**9
+PAGE = 1_000
+SOURCES = ("central_budget", "local_budget")
+
+
+def record(ledger: Ledger, target: int, seed: int = 7) -> None:
+    """Plans, projects, allocations, contracts, then payments (some reversed, some moved)."""
+    rng = random.Random(seed)
+    count = iter(range(10**9))
+
+    def cid() -> str:
+        return f"m-{next(count)}"
+
+    def decision(day: date) -> dict[str, Any]:
+        return {"decision_no": "QĐ", "decision_date": day, "decision_issuer": "UBND"}
+
+    start = date(2025, 1, 2)
+    ledger.approve_plan(
+        command_id=cid(), code="KH-2025", title="Kế hoạch 2025", kind="annual",
+        authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
+        envelopes=dict.fromkeys(SOURCES, 10 ** 9 * BN), effective_on=start,
+        **decision(start),
+    )  # fmt: skip
+    projects = [f"DA-{index:05d}" for index in range(max(10, target // 60))]
+    for code in projects:
+        ledger.register_project(
+            command_id=cid(), code=code, name=code, investor_code=f"BQL-{rng.randrange(40)}",
+            investor_name="Ban QLDA", program=f"program-{rng.randrange(6)}",
+            sector=rng.choice(["transport", "health", "education", "flood_control"]),
+            province="HN", total_investment=10**6 * BN, effective_on=start, **decision(start),
+        )  # fmt: skip
+        for source in SOURCES:
+            ledger.allocate(
+                command_id=cid(), plan_code="KH-2025", project_code=code, source=source,
+                amount=5_000 * BN, effective_on=start, **decision(start),
+            )  # fmt: skip
+        ledger.sign_contract(
+            command_id=cid(), project_code=code, contract_no="K1", contractor="Nhà thầu",
+            value=10_000 * BN, effective_on=start,
+        )  # fmt: skip
+    while (ledger.recorder.max_notification_id() or 0) < target:
+        code, source = rng.choice(projects), rng.choice(SOURCES)
+        day = start + timedelta(days=rng.randrange(360))
+        try:
+            _movement(ledger, rng, cid, decision, code, source, day, projects)
+        except DomainError:
+            continue
+
+
+def _movement(
+    ledger: Ledger,
+    rng: random.Random,
+    cid: Any,
+    decision: Any,
+    code: str,
+    source: str,
+    day: date,
+    projects: list[str],
+) -> None:
+    roll = rng.random()
+    if roll < 0.85:
+        outcome = ledger.pay_completed_work(
+            command_id=cid(), project_code=code, plan_code="KH-2025", source=source,
+            amount=rng.randrange(1, 20) * BN, treasury_ref="KB", effective_on=day,
+        )  # fmt: skip
+        if rng.random() < 0.05:
+            ledger.reverse_entry(
+                command_id=cid(), project_code=code,
+                entry_version=outcome.streams[f"project:{code}"], reason="sai",
+                effective_on=day,
+            )  # fmt: skip
+    elif roll < 0.95:
+        other = rng.choice(projects)
+        if other != code:
+            ledger.transfer(
+                command_id=cid(), plan_code="KH-2025", source=source, from_project=code,
+                to_project=other, amount=rng.randrange(1, 10) * BN, effective_on=day,
+                **decision(day),
+            )  # fmt: skip
+    else:
+        ledger.extend_disbursement_period(
+            command_id=cid(), project_code=code, plan_code="KH-2025", source=source,
+            amount=rng.randrange(1, 10) * BN, until=date(2026, 12, 31), effective_on=day,
+            **decision(day),
+        )  # fmt: skip
+
+
+def raw_read(ledger: Ledger, *, decode: bool) -> tuple[int, float]:
+    started, position, count = time.perf_counter(), 0, 0
+    while notes := ledger.recorder.select_notifications(position + 1, PAGE):
+        count += len(notes)
+        position = notes[-1].id
+        if decode:
+            for note in notes:
+                publish(note.id, note.originator_id, note.originator_version, note.topic,
+                        note.state)  # type: ignore[arg-type]  # fmt: skip
+    return count, time.perf_counter() - started
+
+
+def postgres_conninfo(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.postgres_host,
+        "port": settings.postgres_port,
+        "user": settings.postgres_user,
+        "password": settings.postgres_password.get_secret_value(),
+        "dbname": settings.postgres_dbname,
+    }
+
+
+def stores(args: argparse.Namespace) -> tuple[Settings, ReadModelStore, list[str]]:
+    if not args.postgres:
+        settings = Settings(persistence=Persistence.SQLITE, data_dir=args.dir)
+        return settings, ReadModelStore.sqlite(args.dir / "projections.sqlite3"), []
+    schema = f"measure_{uuid4().hex[:10]}"
+    settings = Settings(persistence=Persistence.POSTGRES, postgres_schema=schema)
+    with psycopg.connect(**postgres_conninfo(settings), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    read_model = ReadModelStore.postgres(postgres_conninfo(settings), base_schema=f"{schema}_rm")
+    return settings, read_model, [schema, f"{schema}_rm"]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notifications", type=int, default=100_000)
+    parser.add_argument("--dir", type=Path, default=Path("var/measure-rebuild"))
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args(argv)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    settings, read_model, schemas = stores(args)
+    ledger = build_ledger(settings)
+    try:
+        if (ledger.recorder.max_notification_id() or 0) < args.notifications:
+            started = time.perf_counter()
+            record(ledger, args.notifications)
+            print(f"recorded {ledger.recorder.max_notification_id()} notifications "
+                  f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        for decode in (False, True):
+            count, seconds = raw_read(ledger, decode=decode)
+            label = "raw read + decode" if decode else "raw read (pages of 1,000)"
+            print(f"{label:28s}: {count:>7} notifications in {seconds:6.2f} s = "
+                  f"{count / seconds:>9,.0f}/s")  # fmt: skip
+        report = rebuild(read_model, ledger.recorder, batch_size=PAGE)
+        print(f"{'rebuild (fold + write)':28s}: {report.notifications:>7} notifications in "
+              f"{report.seconds:6.2f} s = {report.notifications_per_second:>9,.0f}/s")  # fmt: skip
+    finally:
+        read_model.close()
+        ledger.close()
+        if schemas:
+            with psycopg.connect(**postgres_conninfo(settings), autocommit=True) as conn:
+                for schema in [*schemas, *(f"{schemas[1]}_rm{n}" for n in range(1, 4))]:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
