@@ -8,6 +8,7 @@ from pathlib import Path
 
 from capledger.application.ledger import Ledger
 from capledger.domain import RuleBook
+from capledger.projections import EmbeddedRunner, ReadModelStore
 
 from .settings import Persistence, Settings
 
@@ -45,3 +46,22 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 def build_ledger(settings: Settings | None = None) -> Ledger:
     settings = settings or Settings()
     return Ledger(eventsourcing_env(settings), rules=load_rules(settings.rules_file))
+
+
+def build_read_model(settings: Settings | None = None) -> ReadModelStore:
+    """The read-model store beside the event store: a SQLite file, or a PostgreSQL schema."""
+    settings = settings or Settings()
+    if settings.persistence is Persistence.POSTGRES:
+        store = ReadModelStore.postgres(
+            settings.postgres_conninfo(), base_schema=settings.readmodel_schema
+        )
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = ReadModelStore.sqlite(settings.readmodel_path)
+    store.initialise()
+    return store
+
+
+def build_embedded_runner(ledger: Ledger, store: ReadModelStore) -> EmbeddedRunner:
+    """Follows the ledger's notification log into the read models, in this process."""
+    return EmbeddedRunner(store, ledger.recorder)

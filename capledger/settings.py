@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     postgres_schema: str = "public"
     postgres_pool_size: int = 5
 
+    readmodel_file: str = "projections.sqlite3"
+    readmodel_schema: str = "capledger_readmodel"
+
     rules_file: Path | None = None
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
@@ -46,3 +49,16 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / self.sqlite_file
+
+    @property
+    def readmodel_path(self) -> Path:
+        return self.data_dir / self.readmodel_file
+
+    def postgres_conninfo(self) -> dict[str, str | int]:
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "user": self.postgres_user,
+            "password": self.postgres_password.get_secret_value(),
+            "dbname": self.postgres_dbname,
+        }
