@@ -27,6 +27,11 @@ from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
 from capledger.settings import Persistence, Settings
 
+# `eval "$(deploy/postgres/pg.sh env)"` exports CAPLEDGER_PERSISTENCE=postgres for the CLI; a
+# test that builds Settings(data_dir=...) must not silently land in the shared public schema.
+# Tests pick their store explicitly (the `store` fixture); only connection settings are inherited.
+os.environ.pop("CAPLEDGER_PERSISTENCE", None)
+
 POSTGRES_ENABLED = os.environ.get("CAPLEDGER_TEST_POSTGRES") == "1"
 POSTGRES_SKIP_REASON = (
     "the PostgreSQL store is tested only with CAPLEDGER_TEST_POSTGRES=1: run "

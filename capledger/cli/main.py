@@ -23,7 +23,7 @@ from capledger.domain import DomainError
 from capledger.observability import configure_logging, correlation
 from capledger.settings import Settings
 
-from . import demo, export_import, history, rules, verify
+from . import demo, export_import, history, rules, streaming, verify
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--where", action="store_true", help="print where the store is, then exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for command in (demo, history, verify, rules, export_import):
+    for command in (demo, history, verify, rules, export_import, streaming):
         command.register(subparsers)
     return parser
 

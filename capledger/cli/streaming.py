@@ -1,0 +1,137 @@
+"""``capledger subscribe``, ``capledger relay`` and ``capledger topics``: the Kafka side."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from capledger.streams import topics
+from capledger.streams.relay import Relay, RelayFenced, quiet_kafka_client_logs
+from capledger.streams.settings import KafkaSettings
+from capledger.streams.subscriber import OutputFormat, Start, parse_types, run_subscribe
+
+from .context import CliContext
+from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_subscribe(subparsers)
+    _register_relay(subparsers)
+    _register_topics(subparsers)
+
+
+def _register_subscribe(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    subscribe = subparsers.add_parser(
+        "subscribe",
+        help="print the ledger's events from Kafka (read_committed, consumer group)",
+        description=(
+            "Follow the events topic as a member of a consumer group, reading only committed "
+            "relay transactions, and print each event (JSON lines or one readable line). "
+            "Offsets are committed after each printed batch; without a start option the group "
+            "resumes where it committed (a new group starts at the beginning)."
+        ),
+    )
+    start = subscribe.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", action="store_true", help="every event, from the first")
+    start.add_argument("--from-now", action="store_true", help="only events published from now")
+    start.add_argument(
+        "--from-position", type=int, metavar="N", help="events at position N and later"
+    )
+    subscribe.add_argument(
+        "--group", metavar="ID", help="consumer group (default CAPLEDGER_KAFKA_SUBSCRIBER_GROUP)"
+    )
+    subscribe.add_argument(
+        "--types", metavar="T,...", help="e.g. Project.CompletedWorkPaid,Project.AdvancePaid"
+    )
+    subscribe.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        default="json",
+        help="json (one object per line, default) or line",
+    )
+    subscribe.add_argument("--max", type=int, metavar="N", help="stop after N events")
+    subscribe.set_defaults(handler=run_subscribe_command)
+
+
+def _register_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    relay = subparsers.add_parser(
+        "relay",
+        help="publish every recorded event to Kafka, exactly once (runs until stopped)",
+        description=(
+            "Follow the store's notification log and publish it to the events topic in Kafka "
+            "transactions, with the relay's position in the same transaction. Creates the "
+            "topics if missing. Stops on SIGTERM/SIGINT; fails if another relay with the "
+            "same transactional id takes over."
+        ),
+    )
+    relay.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        help="stop once everything recorded is published",
+    )
+    relay.set_defaults(handler=run_relay_command)
+
+
+def _register_topics(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    topics_parser = subparsers.add_parser(
+        "topics",
+        help="create the Kafka topics, or check them against the settings",
+        description="ensure: create missing topics; check: report drift (exit 1 if any).",
+    )
+    topics_parser.add_argument("action", choices=["ensure", "check"])
+    topics_parser.set_defaults(handler=run_topics_command)
+
+
+def _start(args: argparse.Namespace) -> Start:
+    if args.from_beginning:
+        return Start.beginning()
+    if args.from_now:
+        return Start.now()
+    if args.from_position is not None:
+        if args.from_position < 1:
+            raise CliError("usage", "--from-position must be 1 or more", EXIT_USAGE)
+        return Start.from_position(args.from_position)
+    return Start.committed()
+
+
+def run_subscribe_command(args: argparse.Namespace, context: CliContext) -> int:
+    quiet_kafka_client_logs()
+    return run_subscribe(
+        KafkaSettings(),
+        start=_start(args),
+        group=args.group,
+        types=parse_types(args.types),
+        output=OutputFormat(args.format),
+        max_events=args.max,
+        out=context.stdout,
+    )
+
+
+def run_relay_command(args: argparse.Namespace, context: CliContext) -> int:
+    quiet_kafka_client_logs()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    relay = Relay(context.ledger().recorder, KafkaSettings())
+    try:
+        relay.run(stop, until_caught_up=args.until_caught_up)
+    except RelayFenced as error:
+        raise CliError("relay-fenced", str(error), EXIT_FAILURE) from error
+    context.notice(f"relay stopped at position {relay.position}")
+    return EXIT_OK
+
+
+def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
+    quiet_kafka_client_logs()
+    settings = KafkaSettings()
+    drifts = topics.ensure_topics(settings) if args.action == "ensure" else topics.check(settings)
+    for drift in drifts:
+        print(f"drift: {drift}", file=context.stdout)
+    if drifts:
+        raise CliError("topic-drift", f"{len(drifts)} difference(s) from the settings")
+    print(
+        f"{settings.events_topic}, {settings.positions_topic}: as configured",
+        file=context.stdout,
+    )
+    return EXIT_OK

@@ -1,0 +1,91 @@
+"""Kafka settings, only from the environment (``CAPLEDGER_KAFKA_*``).
+
+Nothing here is needed to run the ledger embedded: Kafka is used only by the relay, the
+subscriber and the stream projector, which read these settings when they start.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Prefix of CloudEvents ``dataschema`` values; a schema's file name follows it.
+DEFAULT_SCHEMA_BASE_URI = "urn:capledger:schema:"
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_KAFKA_", extra="ignore")
+
+    #: ``host:port[,host:port…]`` of the brokers.
+    bootstrap: str = "127.0.0.1:9092"
+    client_id: str = "capledger"
+
+    # -- topics ------------------------------------------------------------------------
+    #: The permanent public log: every recorded event once, kept forever, keyed by subject.
+    events_topic: str = "capledger.events"
+    #: Compacted topic holding each relay's last committed position (key = relay name).
+    positions_topic: str = "capledger.relay-positions"
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    #: For the replicated deployment: 2 with a replication factor of 3.
+    min_insync_replicas: int = Field(default=1, ge=1)
+
+    # -- relay -------------------------------------------------------------------------
+    #: Names the relay's position record; also its transactional id unless one is set.
+    relay_name: str = "capledger-relay"
+    transactional_id: str | None = None
+    #: Most events per Kafka transaction. What is there is sent at once; this only caps it.
+    batch_size: int = Field(default=500, ge=1)
+    #: The producer's ``linger.ms``. The relay flushes before each commit, so this never
+    #: delays an event; it lets a transaction's records go out as few large requests.
+    linger_ms: int = Field(default=100, ge=0)
+    #: How long the relay sleeps when the notification log has nothing new (polling stores).
+    poll_interval_ms: int = Field(default=20, ge=1)
+    #: Follow PostgreSQL with ``recorder.subscribe()`` (LISTEN/NOTIFY) instead of polling.
+    postgres_subscribe: bool = True
+    #: Seconds between two ``relay_lag`` log lines.
+    lag_log_interval_s: float = Field(default=10.0, gt=0)
+    transaction_timeout_ms: int = Field(default=60_000, ge=1_000)
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    #: Ceiling of the clients' reconnection backoff, so they resume soon after a broker
+    #: returns (kafka-python's default grows to 30 s).
+    reconnect_backoff_max_ms: int = Field(default=1_000, ge=50)
+    #: Upper bound on blocking producer calls (``init_transactions``, metadata, a full buffer).
+    max_block_ms: int = Field(default=60_000, ge=1_000)
+    #: Seconds to wait before starting a new producer session after an error.
+    retry_backoff_s: float = Field(default=1.0, ge=0)
+    #: Fault injection for tests only: pause up to this many ms (at random) inside each
+    #: transaction, before committing it, so that a kill lands mid-transaction. Keep 0.
+    fault_pause_ms: int = Field(default=0, ge=0)
+
+    # -- CloudEvents ---------------------------------------------------------------------
+    #: The ledger's name in ``ce_source`` (``/capledger/<ledger_name>``).
+    ledger_name: str = "capledger"
+    #: ``ce_dataschema`` = this prefix + ``<Name>.v<version>.json`` (see capledger/schemas/).
+    schema_base_uri: str = DEFAULT_SCHEMA_BASE_URI
+
+    # -- subscriber ----------------------------------------------------------------------
+    subscriber_group: str = "capledger-subscriber"
+
+    @model_validator(mode="after")
+    def _check_replication(self) -> Self:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) cannot exceed "
+                f"replication_factor ({self.replication_factor}): no write could succeed"
+            )
+        return self
+
+    @property
+    def relay_transactional_id(self) -> str:
+        return self.transactional_id or self.relay_name
+
+    @property
+    def ce_source(self) -> str:
+        return f"/capledger/{self.ledger_name}"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [server.strip() for server in self.bootstrap.split(",") if server.strip()]

@@ -1,0 +1,251 @@
+"""Recorded events as Kafka messages: CloudEvents 1.0 in the Kafka binary content mode.
+
+One message per recorded event (``CommandReceipt`` bookkeeping events included):
+
+- key: the event's subject (``project:HP-001``, ``plan:HP-2021-HDND``, ``command:<id>``), so
+  every stream's history is ordered within one partition;
+- value: the event's published ``data`` as JSON (UTF-8, amounts as integers, dates ISO 8601);
+- headers: the CloudEvents attributes (``ce_*`` and ``content-type``) and the ledger's own
+  (``capledger_*``): global position, stream, stream version, chain hashes, who and which
+  command recorded it.
+
+An event recorded under an older ``class_version`` is published upcast to the current one
+(the domain's own ``upcast_vN_vN+1`` functions), so every ``ce_type`` has a current schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+
+from capledger.application.chain import CHAIN_KEY, META_KEY, unseal
+from capledger.application.published import TYPE_PREFIX, event_name, plain
+
+from .schemas import schema_file_name
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+# CloudEvents attributes in the Kafka binary content mode.
+CE_SPECVERSION = "ce_specversion"
+CE_ID = "ce_id"
+CE_SOURCE = "ce_source"
+CE_TYPE = "ce_type"
+CE_TIME = "ce_time"
+CE_SUBJECT = "ce_subject"
+CE_DATASCHEMA = "ce_dataschema"
+CONTENT_TYPE_HEADER = "content-type"
+# The ledger's own headers.
+POSITION = "capledger_position"
+STREAM = "capledger_stream"
+STREAM_VERSION = "capledger_stream_version"
+HASH = "capledger_hash"
+PREV_HASH = "capledger_prev_hash"
+PRINCIPAL = "capledger_principal"
+COMMAND_ID = "capledger_command_id"
+CORRELATION_ID = "capledger_correlation_id"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class WireMessage:
+    """What the relay sends for one recorded event."""
+
+    position: int
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    """How events are stamped: the ``ce_source`` and the prefix of ``ce_dataschema``."""
+
+    source: str
+    schema_base_uri: str
+
+
+def event_id(stream: UUID | str, stream_version: int) -> str:
+    """The CloudEvents ``id``: stable across redeliveries, unique per recorded event."""
+    return f"{stream}:{stream_version}"
+
+
+def to_message(notification: Notification, wire: WireFormat) -> WireMessage:
+    """The Kafka message of one entry of the notification log.
+
+    The relay's hot path: the stored state is decoded once, unwrapping the transcoder's
+    ``{"_type_", "_data_"}`` wrappers as it is parsed. It yields exactly the ``data``, ``meta``
+    and chain of ``application.published.publish`` (a unit test holds the two together).
+    """
+    document: dict[str, Any] = _DECODER.decode(notification.state.decode("utf-8"))
+    chain = document.pop(CHAIN_KEY, None) or {}
+    meta = document.pop(META_KEY, None) or {}
+    class_version = int(document.pop("class_version", 1))
+    recorded_at = str(document.pop("timestamp", ""))
+    document.pop("originator_topic", None)
+    topic = notification.topic
+    stream = str(notification.originator_id)
+    current = current_class_version(topic)
+    if class_version < current:
+        document = upcast_data(topic, notification.state, class_version, current)
+        class_version = current
+    subject = meta.get("subject") or f"stream:{stream}"
+    ce_type, dataschema = _type_headers(event_name(topic), class_version, wire.schema_base_uri)
+    position = notification.id
+    headers: Headers = [
+        (CE_SPECVERSION, b"1.0"),
+        (CE_ID, f"{stream}:{notification.originator_version}".encode()),
+        (CE_SOURCE, wire.source.encode()),
+        (CE_TYPE, ce_type),
+        (CE_TIME, recorded_at.encode()),
+        (CE_SUBJECT, subject.encode()),
+        (CONTENT_TYPE_HEADER, b"application/json"),
+        (CE_DATASCHEMA, dataschema),
+        (POSITION, str(position).encode()),
+        (STREAM, stream.encode()),
+        (STREAM_VERSION, str(notification.originator_version).encode()),
+        (HASH, str(chain.get("hash", "")).encode()),
+        (PREV_HASH, str(chain.get("prev", "")).encode()),
+        (PRINCIPAL, str(meta.get("principal") or "").encode()),
+        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
+    ]
+    correlation_id = meta.get("correlation_id")
+    if correlation_id:
+        headers.append((CORRELATION_ID, str(correlation_id).encode()))
+    return WireMessage(position, subject.encode(), _ENCODER.encode(document).encode(), headers)
+
+
+def _unwrap(document: dict[str, Any]) -> Any:
+    if len(document) == 2 and "_type_" in document and "_data_" in document:
+        return document["_data_"]
+    return document
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"cannot publish a {type(value).__name__}")
+
+
+_DECODER = json.JSONDecoder(object_hook=_unwrap)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+@lru_cache(maxsize=1024)
+def _type_headers(name: str, class_version: int, schema_base_uri: str) -> tuple[bytes, bytes]:
+    """``ce_type`` and ``ce_dataschema`` of an event name and version."""
+    ce_type = f"{TYPE_PREFIX}.{name}.v{class_version}"
+    return ce_type.encode(), (schema_base_uri + schema_file_name(name, class_version)).encode()
+
+
+@lru_cache(maxsize=256)
+def current_class_version(topic: str) -> int:
+    try:
+        cls = resolve_topic(topic)
+    except Exception:  # an event class that no longer exists: publish as recorded
+        return 0
+    return int(getattr(cls, "class_version", 1))
+
+
+def upcast_data(topic: str, state: bytes, from_version: int, to_version: int) -> dict[str, Any]:
+    """The published data of an old event, upcast with the event class's own upcasters."""
+    cls = resolve_topic(topic)
+    data = dict(unseal(state).data)
+    for key in ("class_version", "timestamp", "originator_topic"):
+        data.pop(key, None)
+    for version in range(from_version, to_version):
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
+    upcast: dict[str, Any] = plain(json.loads(json.dumps(data, default=_json_default)))
+    return upcast
+
+
+# -- reading messages back -----------------------------------------------------------------
+
+
+def header_map(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:
+    return dict(headers or ())
+
+
+def text(headers: Mapping[str, bytes], name: str, default: str = "") -> str:
+    value = headers.get(name)
+    return default if value is None else value.decode()
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """A message of the events topic, as a subscriber sees it."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: str
+    dataschema: str
+    position: int
+    stream: str
+    stream_version: int
+    hash: str
+    prev: str
+    principal: str
+    command_id: str
+    data: Any
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def name(self) -> str:
+        """``Project.CompletedWorkPaid`` of ``vn.capledger.Project.CompletedWorkPaid.v1``."""
+        return type_name(self.type)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def type_name(ce_type: str) -> str:
+    body = ce_type.removeprefix(f"{TYPE_PREFIX}.")
+    name, _, version = body.rpartition(".v")
+    return name if version.isdigit() else body
+
+
+def received(
+    topic: str,
+    partition: int,
+    offset: int,
+    headers: Sequence[tuple[str, bytes]] | None,
+    value: bytes | None,
+) -> ReceivedEvent:
+    found = header_map(headers)
+    return ReceivedEvent(
+        id=text(found, CE_ID),
+        type=text(found, CE_TYPE),
+        source=text(found, CE_SOURCE),
+        subject=text(found, CE_SUBJECT),
+        time=text(found, CE_TIME),
+        dataschema=text(found, CE_DATASCHEMA),
+        position=int(text(found, POSITION, "0")),
+        stream=text(found, STREAM),
+        stream_version=int(text(found, STREAM_VERSION, "0")),
+        hash=text(found, HASH),
+        prev=text(found, PREV_HASH),
+        principal=text(found, PRINCIPAL),
+        command_id=text(found, COMMAND_ID),
+        data=None if value is None else json.loads(value),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )

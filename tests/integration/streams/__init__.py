@@ -1,0 +1,1 @@
+"""Tests of capledger.streams against a real Kafka broker (CAPLEDGER_TEST_KAFKA=1)."""

@@ -1,0 +1,1 @@
+"""Unit tests of capledger.streams: wire format, schemas, topics, relay (with fakes)."""

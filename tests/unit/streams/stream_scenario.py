@@ -1,0 +1,116 @@
+"""A ledger history in which every event type of the domain is recorded at least once.
+
+Shared by the unit tests of the wire format and the broker tests of the relay (imported by
+file location there: test folders have no ``__init__.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from capledger.application.ledger import Ledger
+
+DECISION: dict[str, Any] = {
+    "decision_no": "15/NQ-HDND",
+    "decision_date": date(2024, 1, 10),
+    "decision_issuer": "HĐND tỉnh Hà Nam",
+}
+SOURCE = "central_budget"
+BILLION = 1_000_000_000
+
+
+def record_every_event_type(ledger: Ledger, prefix: str = "") -> None:
+    """Record a short history that emits every event type (with nulls and non-nulls)."""
+    plan, late_plan = f"{prefix}KH-2024", f"{prefix}KH-2025"
+    first, second = f"{prefix}DA-001", f"{prefix}DA-002"
+    cid = iter(range(1, 1000))
+
+    def command() -> str:
+        return f"{prefix}cmd-{next(cid)}"
+
+    for code, year in ((plan, 2024), (late_plan, 2025)):
+        ledger.approve_plan(
+            command_id=command(), code=code, title=f"Kế hoạch đầu tư công năm {year}",
+            kind="annual", authority="provincial_council", jurisdiction="HNA",
+            start_year=year, end_year=year, envelopes={SOURCE: 50 * BILLION},
+            effective_on=date(year, 1, 10), principal="officer@hanam", **DECISION,
+        )  # fmt: skip
+    ledger.adjust_plan(
+        command_id=command(), code=plan, envelopes={SOURCE: 60 * BILLION, "oda": 0},
+        reason="bổ sung vốn", effective_on=date(2024, 3, 1), **DECISION,
+    )  # fmt: skip
+    for code in (first, second):
+        ledger.register_project(
+            command_id=command(), code=code, name=f"Đường tỉnh {code}",
+            investor_code="BQLDA-HNA", investor_name="Ban QLDA tỉnh Hà Nam", program="giao thông",
+            sector="transport", province="HNA", total_investment=40 * BILLION,
+            effective_on=date(2024, 1, 15), **DECISION,
+        )  # fmt: skip
+    ledger.adjust_total_investment(
+        command_id=command(), project_code=first, total_investment=45 * BILLION,
+        effective_on=date(2024, 2, 1), **DECISION,
+    )  # fmt: skip
+    ledger.change_investor(
+        command_id=command(), project_code=first, investor_code="BQLDA-GT",
+        investor_name="Ban QLDA giao thông", reason="sáp nhập", effective_on=date(2024, 2, 2),
+    )  # fmt: skip
+    ledger.change_status(
+        command_id=command(), project_code=second, status="slow", reason="giải phóng mặt bằng",
+        effective_on=date(2024, 2, 3),
+    )  # fmt: skip
+    for code in (first, second):
+        ledger.allocate(
+            command_id=command(), plan_code=plan, project_code=code, source=SOURCE,
+            amount=20 * BILLION, effective_on=date(2024, 3, 5), **DECISION,
+        )  # fmt: skip
+    ledger.allocate(  # after 30 September 2025: extended automatically
+        command_id=command(), plan_code=late_plan, project_code=first, source=SOURCE,
+        amount=BILLION, effective_on=date(2025, 10, 15), **DECISION,
+    )  # fmt: skip
+    ledger.transfer(
+        command_id=command(), plan_code=plan, source=SOURCE, from_project=second,
+        to_project=first, amount=2 * BILLION, effective_on=date(2024, 6, 1), **DECISION,
+    )  # fmt: skip
+    ledger.cut(
+        command_id=command(), plan_code=plan, project_code=second, source=SOURCE,
+        amount=BILLION, reason="chậm giải ngân", effective_on=date(2024, 7, 1), **DECISION,
+    )  # fmt: skip
+    ledger.sign_contract(
+        command_id=command(), project_code=first, contract_no="HD-01", contractor="Cienco 8",
+        value=10 * BILLION, effective_on=date(2024, 4, 1),
+    )  # fmt: skip
+    ledger.pay_advance(
+        command_id=command(), project_code=first, contract_no="HD-01", plan_code=plan,
+        source=SOURCE, amount=2 * BILLION, treasury_ref="KBNN-0001",
+        effective_on=date(2024, 4, 10),
+    )  # fmt: skip
+    ledger.pay_completed_work(
+        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
+        amount=5 * BILLION, treasury_ref="KBNN-0002", effective_on=date(2024, 8, 1),
+        contract_no="HD-01", advance_recovered=BILLION,
+    )  # fmt: skip
+    wrong = ledger.pay_completed_work(
+        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
+        amount=123_456_789, treasury_ref="KBNN-0003", effective_on=date(2024, 8, 2),
+    )  # fmt: skip
+    ledger.reverse_entry(
+        command_id=command(), project_code=first, entry_version=wrong.streams[f"project:{first}"],
+        reason="nhập sai số tiền", effective_on=date(2024, 8, 3),
+    )  # fmt: skip
+    ledger.extend_disbursement_period(
+        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
+        amount=BILLION, until=date(2025, 12, 31), effective_on=date(2025, 1, 20), **DECISION,
+    )  # fmt: skip
+    ledger.lapse(
+        command_id=command(), project_code=second, plan_code=plan, source=SOURCE,
+        as_of=date(2025, 2, 15),
+    )  # fmt: skip
+    ledger.change_status(
+        command_id=command(), project_code=second, status="completed", reason="hoàn thành",
+        effective_on=date(2025, 3, 1), review_class="A", **DECISION,
+    )  # fmt: skip
+    ledger.settle(
+        command_id=command(), project_code=second, settled_value=17 * BILLION,
+        effective_on=date(2025, 6, 1), **DECISION,
+    )  # fmt: skip
