@@ -7,19 +7,22 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
+    JSONTranscoder,
     Mapper,
     Notification,
     Recording,
     StoredEvent,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 
 from capledger.domain.values import Decision
 
@@ -72,15 +75,14 @@ def seal_once(
     """
     data_json = _CANONICAL.encode(data).encode()
     meta_json = _CANONICAL.encode(meta).encode()
-    prev_json = _CANONICAL.encode(prev).encode()
+    prev_json = _scalar_json(prev)
     envelope = b"".join((
         b'{"data":', data_json, b',"meta":', meta_json, b',"prev":', prev_json,
-        b',"stream":', _CANONICAL.encode(stream).encode(),
-        b',"topic":', _CANONICAL.encode(topic).encode(),
-        b',"version":', _CANONICAL.encode(version).encode(), b"}",
+        b',"stream":', _scalar_json(stream), b',"topic":', _scalar_json(topic),
+        b',"version":', _scalar_json(version), b"}",
     ))  # fmt: skip
     digest = hashlib.sha256(envelope).hexdigest()
-    if not all(key > META_KEY for key in data):
+    if data and min(data) <= META_KEY:
         state = {**data, META_KEY: dict(meta), CHAIN_KEY: {"hash": digest, "prev": prev}}
         return canonical_json(state), digest
     rest = b"," + data_json[1:] if data else b"}"
@@ -88,8 +90,60 @@ def seal_once(
     return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + rest, digest
 
 
+def _scalar_json(value: object) -> bytes:
+    """Canonical JSON of a str or an int, without the encoder's per-call set-up."""
+    if type(value) is str:
+        return encode_basestring(value).encode()
+    if type(value) is int:
+        return str(value).encode()
+    return _CANONICAL.encode(value).encode()
+
+
+class PlainEvent(NamedTuple):
+    """An event about to be sealed: its stream, version, topic and data as JSON values."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    data: dict[str, Any]
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_JSON_NATIVE = (str, int, float, dict, list, tuple)
+
+
+class _NotPlain(Exception):
+    """A value the direct conversion does not reproduce exactly: take the JSON round trip."""
+
+
 class LedgerMapper(Mapper[UUID]):
     """Maps events to stored events; strips the chain and metadata keys when reading back."""
+
+    def to_plain(self, domain_event: DomainEventProtocol[UUID]) -> PlainEvent:
+        """``json.loads(self.to_stored_event(event).state)`` and the event's identity.
+
+        The event's state is converted to JSON values directly, as the JSON transcoder would
+        write it: exact types only (str, int, float, bool, None, dict with str keys, list,
+        tuple and the registered transcodings). Anything else, or a compressor or cipher,
+        takes the round trip through JSON text.
+        """
+        transcoder = self.transcoder
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        topic = get_topic(type(domain_event))
+        if self.compressor is None and self.cipher is None and type(transcoder) is JSONTranscoder:
+            class_version = getattr(type(domain_event), "class_version", 1)
+            if class_version > 1:
+                state["class_version"] = class_version
+            try:
+                data = {key: _plain(value, transcoder) for key, value in state.items()}
+            except (_NotPlain, RecursionError):
+                pass
+            else:
+                return PlainEvent(originator_id, originator_version, topic, data)
+        stored = self.to_stored_event(domain_event)
+        return PlainEvent(originator_id, originator_version, topic, json.loads(stored.state))
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         domain_event = super().to_domain_event(stored_event)
@@ -97,6 +151,24 @@ class LedgerMapper(Mapper[UUID]):
         for key in RESERVED_KEYS:
             state.pop(key, None)
         return domain_event
+
+
+def _plain(value: Any, transcoder: JSONTranscoder) -> Any:
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is dict:
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        return {key: _plain(item, transcoder) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(item, transcoder) for item in value]
+    # json writes subclasses of its own types (an IntEnum, a StrEnum...) as those types, never
+    # through a transcoding: leave them to the round trip.
+    transcoding = None if issubclass(kind, _JSON_NATIVE) else transcoder.types.get(kind)
+    if transcoding is None:
+        raise _NotPlain
+    return {"_type_": transcoding.name, "_data_": _plain(transcoding.encode(value), transcoder)}
 
 
 class ChainedEventStore(EventStore[UUID]):
@@ -121,7 +193,7 @@ class ChainedEventStore(EventStore[UUID]):
         sealed: list[StoredEvent] = []
         new_heads: dict[UUID, tuple[int, str]] = {}
         for domain_event in domain_events:
-            plain = self.mapper.to_stored_event(domain_event)
+            plain = self._plain(domain_event)
             originator_id = plain.originator_id
             assert isinstance(originator_id, UUID)
             version = plain.originator_version
@@ -130,7 +202,7 @@ class ChainedEventStore(EventStore[UUID]):
                 stream=str(originator_id),
                 version=version,
                 topic=plain.topic,
-                data=json.loads(plain.state),
+                data=plain.data,
                 meta={**meta, "subject": subjects.get(originator_id)},
                 prev=prev,
             )
@@ -178,6 +250,15 @@ class ChainedEventStore(EventStore[UUID]):
         self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None
     ) -> list[StoredEvent]:
         return list(self.recorder.select_events(originator_id=originator_id, gt=gt, lte=lte))
+
+    def _plain(self, domain_event: DomainEventProtocol[UUID]) -> PlainEvent:
+        if isinstance(self.mapper, LedgerMapper):
+            return self.mapper.to_plain(domain_event)
+        stored = self.mapper.to_stored_event(domain_event)
+        assert isinstance(stored.originator_id, UUID)
+        return PlainEvent(
+            stored.originator_id, stored.originator_version, stored.topic, json.loads(stored.state)
+        )
 
     def _prev_hash(
         self, originator_id: UUID, version: int, in_batch: Mapping[UUID, tuple[int, str]]

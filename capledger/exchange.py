@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -38,7 +39,7 @@ import psycopg
 import structlog
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -62,6 +63,8 @@ IMPORT_BATCH = 5_000
 #: Streams whose stored head is looked up per query (below SQLite's bound-parameter limit).
 HEAD_LOOKUP_CHUNK = 500
 KEYS = ("position", "stream", "version", "topic", "state")
+#: A UUID as str(UUID) writes it (and export writes it).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: Every so many events, the import's hash check is compared with ChainVerifier.check's.
 CROSS_CHECK_EVERY = 1_000
 # What chain.canonical_json writes, with the encoder made once instead of once per call; for
@@ -139,11 +142,16 @@ def _state_text(state: bytes) -> str:
 @dataclass(frozen=True, slots=True)
 class _Line:
     number: int
-    stream_id: UUID
-    stream: str
+    stream: str  # the UUID's canonical text, as hashed
+    key: str  # the UUID's 32 hex digits
     version: int
     topic: str
     state: dict[str, Any]
+
+
+#: An event as it is inserted: stream (32 hex digits), version, topic, state. Plain tuples of
+#: str, int and bytes are left alone by the garbage collector while a batch waits.
+_Row = tuple[str, int, str, bytes]
 
 
 def _parse_line(number: int, text: str) -> _Line:
@@ -166,19 +174,23 @@ def _parse_line(number: int, text: str) -> _Line:
         raise ImportRefused("invalid-value", "topic must be a non-empty string", line=number)
     if not isinstance(state, dict):
         raise ImportRefused("invalid-value", "state must be a JSON object", line=number)
-    try:
-        stream_id = UUID(record["stream"])
+    stream = record["stream"]
+    if type(stream) is str and _CANONICAL_UUID.fullmatch(stream):
+        return _Line(number, stream, stream.replace("-", ""), version, topic, state)
+    try:  # another spelling of a UUID: its canonical text is what was hashed
+        stream_id = UUID(stream)
     except (TypeError, ValueError, AttributeError):
         raise ImportRefused("invalid-value", "stream must be a UUID", line=number) from None
-    return _Line(number, stream_id, str(stream_id), version, topic, state)
+    return _Line(number, str(stream_id), stream_id.hex, version, topic, state)
 
 
-def _batches(stream: TextIO, size: int) -> Iterator[list[_Line]]:
-    batch: list[_Line] = []
+def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
+    """The file's non-blank lines with their numbers, ``size`` at a time."""
+    batch: list[tuple[int, str]] = []
     for number, text in enumerate(stream, start=1):
         if not text.strip():
             continue
-        batch.append(_parse_line(number, text))
+        batch.append((number, text))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -279,37 +291,57 @@ class _ImportVerifier(ChainVerifier):
         return broken, encoded
 
 
-class _Target(Protocol):
+class _Heads(Protocol):
+    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Version and hash of the last stored event of each of these streams that has one."""
+        ...
+
+
+class _Target(_Heads, Protocol):
     """Where an import goes: one open transaction (or a buffer) on the ledger's store."""
 
-    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]: ...
-
-    def insert(self, events: Sequence[StoredEvent]) -> None: ...
+    def insert(self, rows: Sequence[_Row]) -> None: ...
 
 
 class _Chains:
     """Checks lines in file order; streams already stored continue from their stored head."""
 
-    def __init__(self, target: _Target, *, store_is_empty: bool) -> None:
-        self.target = target
+    def __init__(self, store: _Heads, *, store_is_empty: bool) -> None:
+        self.store = store
         self.store_is_empty = store_is_empty
         self.verifier = _ImportVerifier(heads={})
         self.stored_versions: dict[str, int] = {}
 
-    def check(self, batch: Sequence[_Line]) -> list[StoredEvent]:
-        """The batch's events as they are to be stored, once every one of them is checked."""
-        if not self.store_is_empty:
-            self._load_stored_heads(batch)
-        return [self._check_line(line) for line in batch]
+    def check(self, batch: Sequence[tuple[int, str]]) -> list[_Row]:
+        """The batch's events as they are to be stored, once every one of them is checked.
+
+        Lines are refused in file order: the first bad line is the one named.
+        """
+        if self.store_is_empty:
+            # Parsed and checked one by one: each parsed line is garbage at once.
+            return [self._check_line(_parse_line(number, text)) for number, text in batch]
+        parsed: list[_Line] = []
+        unparsable: ImportRefused | None = None
+        for number, text in batch:
+            try:
+                parsed.append(_parse_line(number, text))
+            except ImportRefused as error:
+                unparsable = error
+                break
+        self._load_stored_heads(parsed)
+        rows = [self._check_line(line) for line in parsed]
+        if unparsable is not None:
+            raise unparsable
+        return rows
 
     def _load_stored_heads(self, batch: Sequence[_Line]) -> None:
         heads = self.verifier.heads
-        unknown = {line.stream_id for line in batch if line.stream not in heads}
-        for stream_id, head in self.target.stored_heads(unknown).items():
+        unknown = {UUID(line.stream) for line in batch if line.stream not in heads}
+        for stream_id, head in self.store.stored_heads(unknown).items():
             heads[str(stream_id)] = head
             self.stored_versions[str(stream_id)] = head[0]
 
-    def _check_line(self, line: _Line) -> StoredEvent:
+    def _check_line(self, line: _Line) -> _Row:
         number, stream, version = line.number, line.stream, line.version
         last_version, _ = self.verifier.heads.get(stream, (0, GENESIS))
         if version <= last_version:
@@ -329,7 +361,7 @@ class _Chains:
             raise ImportRefused(
                 "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
             )
-        return StoredEvent(line.stream_id, version, line.topic, state)
+        return (line.key, version, line.topic, state)
 
 
 # -- import: targets ------------------------------------------------------------------------
@@ -359,10 +391,10 @@ class _SQLiteTarget:
                 heads[by_key[key]] = (int(version), unseal(state).hash)
         return heads
 
-    def insert(self, events: Sequence[StoredEvent]) -> None:
-        # The aggregate recorder's executemany() of the same statement: the application
-        # recorder's own insert runs one statement per event to collect notification ids.
-        SQLiteAggregateRecorder._insert_events(self.recorder, self.cursor, events)
+    def insert(self, rows: Sequence[_Row]) -> None:
+        # The recorder's own statement, run once for all the rows: the application recorder
+        # inserts one event at a time to collect notification ids, which an import needs not.
+        self.cursor.executemany(self.recorder.insert_events_statement, rows)
 
 
 class _PostgresTarget:
@@ -399,9 +431,9 @@ class _PostgresTarget:
             for row in self.cursor.fetchall()
         }
 
-    def insert(self, events: Sequence[StoredEvent]) -> None:
+    def insert(self, rows: Sequence[_Row]) -> None:
         # Takes the table lock the library takes for every insert, once per transaction.
-        self.recorder._insert_stored_events(self.cursor, events)
+        self.recorder._insert_stored_events(self.cursor, _stored_events(rows))
 
 
 class _BufferedTarget:
@@ -422,8 +454,8 @@ class _BufferedTarget:
                 heads[stream] = (last[0].originator_version, unseal(last[0].state).hash)
         return heads
 
-    def insert(self, events: Sequence[StoredEvent]) -> None:
-        self.events.extend(events)
+    def insert(self, rows: Sequence[_Row]) -> None:
+        self.events.extend(_stored_events(rows))
 
     def flush(self) -> None:
         if self.events:
@@ -440,6 +472,12 @@ def _transaction(recorder: ApplicationRecorder) -> Iterator[_SQLiteTarget | _Pos
             yield _PostgresTarget(recorder, pg_cursor)
     else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
         raise TypeError(f"no transactional import for {type(recorder).__name__}")
+
+
+def _stored_events(rows: Sequence[_Row]) -> list[StoredEvent]:
+    return [
+        StoredEvent(UUID(hex=key), version, topic, state) for key, version, topic, state in rows
+    ]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -482,11 +520,11 @@ def _import_into(
     return imported
 
 
-def _insert(target: _Target, batch: Sequence[_Line], events: Sequence[StoredEvent]) -> None:
+def _insert(target: _Target, batch: Sequence[tuple[int, str]], rows: Sequence[_Row]) -> None:
     try:
-        target.insert(events)
+        target.insert(rows)
     except (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError) as error:
-        first, last = batch[0].number, batch[-1].number
+        first, last = batch[0][0], batch[-1][0]
         raise ImportRefused(
             "collision",
             f"lines {first}-{last} collide with events recorded meanwhile ({error})",

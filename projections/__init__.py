@@ -12,10 +12,11 @@ See projections/README.md for the design.
 from .batch import fold_batch
 from .context import Context, Overlay
 from .events import MissingContext, ProjectionError, UnknownEvent
+from .log import NotificationLog
 from .memory import MemoryReadModel
 from .rebuild import RebuildReport, rebuild
 from .reducers import folds, reduce
-from .runner import EmbeddedRunner, NotificationLog, Progress
+from .runner import EmbeddedRunner, Progress
 from .store import NOTIFICATION_LOG, NotInitialised, Reader, ReadModelStore, Writer
 
 __all__ = [

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from capledger.application.published import PublishedEvent
 
-from .context import Overlay
+from .context import Overlay, RowSource
 from .reducers import folds, reduce
 from .store import Writer
 
@@ -23,11 +23,23 @@ def fold_batch(writer: Writer, overlay: Overlay, events: Iterable[PublishedEvent
     On an exception nothing has been written, but the overlay holds rows of the failed batch:
     drop it (make a new one) before the next batch.
     """
-    overlay.bind(writer)
+    fold(overlay, writer, events)
+    return flush(writer, overlay)
+
+
+def fold(overlay: Overlay, source: RowSource, events: Iterable[PublishedEvent]) -> None:
+    """Reduce ``events`` in order into ``overlay``'s pending rows (loading misses from
+    ``source``), writing nothing: a runner may fold several pages before one ``flush``."""
+    overlay.bind(source)
     try:
+        put = overlay.put
         for event in events:
             if folds(event.name):
-                overlay.put(reduce(event, overlay))
+                put(reduce(event, overlay))
     finally:
         overlay.bind(None)
-    return writer.put(overlay.take_pending())
+
+
+def flush(writer: Writer, overlay: Overlay) -> int:
+    """Upsert the overlay's pending rows (each key once, its last value); the rows written."""
+    return writer.put_tables(overlay.take_pending_tables())

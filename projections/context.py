@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
-from .rows import Row
+from .rows import MovementRow, Row
 
 R = TypeVar("R", bound=Row)
 
@@ -30,13 +30,18 @@ class Overlay:
 
     ``complete`` says the cache holds every row of the store (it started from an empty store
     and never evicted), so a miss means "no such row" without asking the store.
+
+    Rows of ``WRITE_ONLY`` kinds (movement facts: no reducer reads them back, and they are half
+    of all rows) are kept only until they are taken, not cached: a read of one asks the store.
     """
+
+    WRITE_ONLY: frozenset[type[Row]] = frozenset({MovementRow})
 
     def __init__(self, *, complete: bool = False, max_rows: int = 500_000) -> None:
         self.complete = complete
         self.max_rows = max_rows
-        self._rows: dict[tuple[type[Row], tuple[Any, ...]], Row | None] = {}
-        self._pending: dict[tuple[type[Row], tuple[Any, ...]], Row] = {}
+        self._rows: dict[type[Row], dict[tuple[Any, ...], Row | None]] = {}
+        self._pending: dict[type[Row], dict[tuple[Any, ...], Row]] = {}
         self._source: RowSource | None = None
 
     def bind(self, source: RowSource | None) -> None:
@@ -44,33 +49,63 @@ class Overlay:
         self._source = source
 
     def get(self, kind: type[R], key: tuple[Any, ...]) -> R | None:
-        slot = (kind, key)
-        if slot in self._rows:
-            return self._rows[slot]  # type: ignore[return-value]
+        cached = self._rows.get(kind)
+        if cached is None:
+            if kind in self.WRITE_ONLY:
+                return self._uncached(kind, key)
+            cached = self._rows[kind] = {}
+        elif key in cached:
+            return cached[key]  # type: ignore[return-value]
         if self.complete:
             row = None
         elif self._source is None:
             raise RuntimeError("an incomplete overlay needs a row source to load from")
         else:
             row = self._source.load(kind, key)
-        self._rows[slot] = row
+        cached[key] = row
         return row
 
+    def _uncached(self, kind: type[R], key: tuple[Any, ...]) -> R | None:
+        pending = self._pending.get(kind)
+        if pending is not None and key in pending:
+            return pending[key]  # type: ignore[return-value]
+        if self._source is None:
+            raise RuntimeError(f"{kind.__name__} rows are not cached; reading one needs a store")
+        return self._source.load(kind, key)
+
     def put(self, rows: Iterable[Row]) -> None:
+        pending, cache = self._pending, self._rows
+        write_only = self.WRITE_ONLY
         for row in rows:
-            slot = (type(row), row.key())
-            self._rows[slot] = row
-            self._pending[slot] = row
+            kind = type(row)
+            key = row.key()
+            table = pending.get(kind)
+            if table is None:
+                table = pending[kind] = {}
+            table[key] = row
+            if kind not in write_only:
+                cached = cache.get(kind)
+                if cached is None:
+                    cached = cache[kind] = {}
+                cached[key] = row
 
     def take_pending(self) -> list[Row]:
         """The rows written since the last call, each key once with its last value."""
-        pending = list(self._pending.values())
-        self._pending.clear()
-        if len(self._rows) > self.max_rows:
-            self._rows.clear()
+        return [row for table in self.take_pending_tables().values() for row in table]
+
+    def take_pending_tables(self) -> dict[type[Row], list[Row]]:
+        """``take_pending`` grouped by kind of row."""
+        tables = {kind: list(table.values()) for kind, table in self._pending.items() if table}
+        self._pending = {}
+        if self.cached_count > self.max_rows:
+            self._rows = {}
             self.complete = False
-        return pending
+        return tables
 
     @property
     def pending_count(self) -> int:
-        return len(self._pending)
+        return sum(len(table) for table in self._pending.values())
+
+    @property
+    def cached_count(self) -> int:
+        return sum(len(table) for table in self._rows.values())

@@ -13,11 +13,13 @@ integers of VND.
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
 from enum import StrEnum
-from operator import attrgetter
 from types import NoneType, UnionType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+R = TypeVar("R", bound="Row")
 
 
 class ColumnType(StrEnum):
@@ -43,18 +45,11 @@ class Row:
     INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.KEY)
+        return _accessors(type(self)).key(self)
 
     def values(self) -> tuple[Any, ...]:
         """Column values for a store: flags as 0/1, the same in every dialect."""
-        getter, flags = _value_getter(type(self))
-        values: tuple[Any, ...] = getter(self)
-        if not flags:
-            return values
-        listed = list(values)
-        for index in flags:
-            listed[index] = int(listed[index])
-        return tuple(listed)
+        return _accessors(type(self)).values(self)
 
 
 _COLUMNS: dict[type[Row], tuple[Column, ...]] = {}
@@ -70,19 +65,64 @@ def columns(kind: type[Row]) -> tuple[Column, ...]:
     return found
 
 
-_GETTERS: dict[type[Row], tuple[attrgetter[Any], tuple[int, ...]]] = {}
+class _Accessors:
+    """Functions generated once per row type from its columns: attribute reads compiled into
+    one tuple expression, faster than a generic loop on the folding and writing paths."""
 
-
-def _value_getter(kind: type[Row]) -> tuple[attrgetter[Any], tuple[int, ...]]:
-    found = _GETTERS.get(kind)
-    if found is None:
+    def __init__(self, kind: type[Row]) -> None:
         described = columns(kind)
-        flags = tuple(i for i, column in enumerate(described) if column.type is ColumnType.FLAG)
         names = [column.name for column in described]
-        if len(names) < 2:  # attrgetter of one name returns the value, not a tuple
-            raise TypeError(f"row {kind.__name__} needs at least two columns")
-        found = _GETTERS[kind] = (attrgetter(*names), flags)
+        stored = [_stored(column) for column in described]
+        self.fields: Callable[[Any], tuple[Any, ...]] = _compile(names)
+        self.values: Callable[[Any], tuple[Any, ...]] = _compile(stored)
+        self.key: Callable[[Any], tuple[Any, ...]] = _compile(list(kind.KEY))
+        self.positions = {name: index for index, name in enumerate(names)}
+
+
+def _stored(column: Column) -> str:
+    if column.type is not ColumnType.FLAG:
+        return column.name
+    flag = f"(1 if row.{column.name} else 0)"
+    return f"(None if row.{column.name} is None else {flag})" if column.nullable else flag
+
+
+def _compile(expressions: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """``lambda row: (row.a, row.b, …)``; an expression starting with "(" is used as is."""
+    items = [item if item.startswith("(") else f"row.{item}" for item in expressions]
+    namespace: dict[str, Any] = {}
+    exec(f"def get(row):\n    return ({', '.join(items)},)\n", namespace)  # column names only
+    function: Callable[[Any], tuple[Any, ...]] = namespace["get"]
+    return function
+
+
+_ACCESSORS: dict[type[Row], _Accessors] = {}
+
+
+def _accessors(kind: type[Row]) -> _Accessors:
+    found = _ACCESSORS.get(kind)
+    if found is None:
+        found = _ACCESSORS[kind] = _Accessors(kind)
     return found
+
+
+def value_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
+    """``row.values()`` as a function of the row, for rows of one kind."""
+    return _accessors(kind).values
+
+
+def evolve(row: R, /, **changes: Any) -> R:
+    """``dataclasses.replace`` for rows (every field is an ``__init__`` argument), without
+    its introspection on every call: the reducers' hot path."""
+    kind = type(row)
+    accessors = _accessors(kind)
+    values = list(accessors.fields(row))
+    positions = accessors.positions
+    for name, value in changes.items():
+        try:
+            values[positions[name]] = value
+        except KeyError:
+            raise TypeError(f"{kind.__name__} has no field {name!r}") from None
+    return kind(*values)
 
 
 def _column(name: str, hint: Any) -> Column:
@@ -381,3 +421,51 @@ REDUCED_ROWS: tuple[type[Row], ...] = (
 )
 #: Every table of a read-model namespace.
 ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow)
+
+
+# -- construction -----------------------------------------------------------------------------
+
+
+def _install_fast_init(kind: type[Row]) -> None:
+    """Give a frozen row class an ``__init__`` three times faster than the dataclass one.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (a call per field), which
+    makes building rows the largest cost of folding an event. This ``__init__`` has the same
+    signature and leaves the same instance, but sets the fields with plain attribute stores: for
+    the duration of the stores the instance's class is an unfrozen twin with the same slots
+    (an allowed ``__class__`` assignment, layouts being identical), then the row class again.
+    Instances stay frozen, hashable, comparable and picklable; ``tests/unit/projections``
+    compares both constructors on every row type.
+    """
+    described = fields(kind)  # type: ignore[arg-type]
+    twin = type(f"_Unfrozen{kind.__name__}", (Row,), {"__slots__": kind.__slots__})
+    namespace: dict[str, Any] = {"_set": object.__setattr__, "_twin": twin, "_kind": kind}
+    params = []
+    for field in described:
+        if field.default is not MISSING:
+            namespace[f"_default_{field.name}"] = field.default
+            params.append(f"{field.name}=_default_{field.name}")
+        elif field.default_factory is not MISSING:
+            raise TypeError(f"{kind.__name__}.{field.name}: default factories are not supported")
+        else:
+            params.append(field.name)
+    body = "".join(f"    self.{field.name} = {field.name}\n" for field in described)
+    source = (
+        f"def __init__(self, {', '.join(params)}):\n"
+        "    _set(self, '__class__', _twin)\n"
+        f"{body}"
+        "    _set(self, '__class__', _kind)\n"
+    )
+    exec(source, namespace)  # generated from the dataclass's own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{kind.__qualname__}.__init__"
+    init.__doc__ = kind.__init__.__doc__
+    kind.__init__ = init  # type: ignore[method-assign]
+
+
+#: The dataclass-generated constructors, kept for the test that compares them with the fast ones.
+DATACLASS_INITS: dict[type[Row], Callable[..., None]] = {}
+for _kind in ALL_ROWS:
+    DATACLASS_INITS[_kind] = _kind.__init__
+    _install_fast_init(_kind)
+del _kind

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
-from uuid import UUID
+from collections.abc import Callable
 
 import structlog
-from eventsourcing.persistence import Notification
 
-from capledger.application.published import PublishedEvent, event_name, publish
-
-from .batch import fold_batch
+from .batch import flush, fold
 from .context import Overlay
-from .reducers import folds
+from .log import NotificationLog, log_reader
+from .pipeline import Batch, BatchWriter, Diverged, NoLoads
 from .store import NOTIFICATION_LOG, ReadModelStore, Writer
 
 log = structlog.get_logger(__name__)
@@ -35,14 +31,6 @@ Progress = Callable[[int, int], None]
 MAX_BACKOFF_S = 30.0
 
 
-class NotificationLog(Protocol):
-    """What the runner reads: the application recorder (``ledger.recorder``) fits."""
-
-    def select_notifications(self, start: int | None, limit: int) -> Sequence[Notification]: ...
-
-    def max_notification_id(self) -> int | None: ...
-
-
 class EmbeddedRunner:
     def __init__(
         self,
@@ -51,16 +39,23 @@ class EmbeddedRunner:
         *,
         namespace: str | None = None,
         batch_size: int = 500,
+        page_size: int = 1_000,
         poll_interval: float = 0.2,
         max_cached_rows: int = 500_000,
     ) -> None:
-        """``namespace=None`` follows the live namespace (and a switch to a new one)."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        """``namespace=None`` follows the live namespace (and a switch to a new one).
+
+        A batch (one transaction) applies up to ``batch_size`` notifications, read from the log
+        in pages of ``page_size``; its rows are written once at its end, each changed row once.
+        """
+        if batch_size < 1 or page_size < 1:
+            raise ValueError("batch_size and page_size must be at least 1")
         self.store = store
         self.log = notification_log
+        self._reader = log_reader(notification_log)
         self.namespace = namespace
         self.batch_size = batch_size
+        self.page_size = page_size
         self.poll_interval = poll_interval
         self.max_cached_rows = max_cached_rows
         self.notifications_applied = 0
@@ -125,21 +120,29 @@ class EmbeddedRunner:
         return start
 
     def _apply(self, writer: Writer, start: int, limit: int) -> int:
-        """Fold the notifications after ``start`` into the transaction; the new position."""
+        """Fold up to ``limit`` positions after ``start`` into the transaction, read in pages,
+        and write the rows they changed once; the new position."""
         assert self._overlay is not None
-        notifications = self.log.select_notifications(start + 1, limit)
-        if not notifications:
+        position = start
+        while position - start < limit:
+            events, after = self._reader.read(
+                position, min(self.page_size, start + limit - position)
+            )
+            if after == position:
+                break
+            fold(self._overlay, writer, events)
+            position = after
+        if position == start:
             return start
-        rows = fold_batch(writer, self._overlay, _published(notifications))
-        position = notifications[-1].id
+        rows = flush(writer, self._overlay)
         writer.set_position(position, NOTIFICATION_LOG)
-        self._uncommitted += len(notifications)
+        self._uncommitted += position - start
         log.debug(
             "projection_batch",
             namespace=writer.namespace,
             start=start + 1,
             end=position,
-            notifications=len(notifications),
+            notifications=position - start,
             rows=rows,
         )
         return position
@@ -162,20 +165,101 @@ class EmbeddedRunner:
         """The position committed in this runner's namespace."""
         return self.store.position(NOTIFICATION_LOG, namespace=self.namespace)
 
-    def catch_up(self, progress: Progress | None = None, *, until: int | None = None) -> int:
-        """Apply batches until the log's head (or ``until``) is reached; the position."""
+    def catch_up(
+        self,
+        progress: Progress | None = None,
+        *,
+        until: int | None = None,
+        pipelined: bool = True,
+    ) -> int:
+        """Apply batches until the log's head (or ``until``) is reached; the position.
+
+        With ``pipelined`` (and more than one batch to go, on a runner whose cache holds every
+        row, as after a rebuild's start) each batch is written by a second thread while the
+        next one is folded; the batches and their transactions are the same as ``step``'s.
+        """
         start = self.stored_position()
         target = (self.log.max_notification_id() or 0) if until is None else until
         total = max(target - start, 0)
         if progress is not None:
             progress(0, total)
-        while self._applied < target and self.step() > 0:
+
+        def report(position: int) -> None:
+            nonlocal total
             if progress is not None:
-                done = self._applied - start
+                done = position - start
                 total = max(total, done)
                 progress(min(done, total), total)
+
+        if pipelined and total > self.batch_size and not self.running:
+            self._catch_up_pipelined(target, report)
+        while self._applied < target and self.step() > 0:
+            report(self._applied)
         log.info("projection_caught_up", position=self._applied, target=target)
         return self._applied
+
+    def _catch_up_pipelined(self, target: int, report: Callable[[int], None]) -> None:
+        """Fold batches here and commit them in a writer thread, while the cache is complete
+        (a miss must not read the store behind the batches in flight); ``step`` does the rest.
+        A namespace that moved under the pipeline makes it stop early, not fail. Progress
+        counts the batches handed to the writer (at most one is not committed yet)."""
+        with self._step_lock:
+            try:
+                with self.store.writer(self.namespace) as writer:
+                    position = self._begin(writer)
+                    namespace = writer.namespace
+            except BaseException:
+                self._forget()
+                raise
+            overlay = self._overlay
+            if overlay is None or not overlay.complete:
+                return
+            batches = BatchWriter(self.store, namespace, self._committed_batch)
+            no_loads = NoLoads()
+            try:
+                while position < target and overlay.complete and not batches.failed:
+                    start = position
+                    while position - start < self.batch_size:
+                        limit = min(self.page_size, start + self.batch_size - position)
+                        events, after = self._reader.read(position, limit)
+                        if after == position:
+                            break
+                        fold(overlay, no_loads, events)
+                        position = after
+                    if position == start:
+                        break
+                    tables = overlay.take_pending_tables()
+                    batches.submit(Batch(start, position, position - start, tables))
+                    report(position)
+            except Diverged:
+                pass  # raised again by ``close`` below
+            except BaseException:
+                self._forget()
+                _close_quietly(batches)
+                raise
+            try:
+                batches.close()
+            except Diverged as diverged:
+                log.info("projection_pipeline_stopped", reason=str(diverged))
+                self._forget()
+            except BaseException:
+                self._forget()
+                raise
+
+    def _committed_batch(self, batch: Batch) -> None:
+        """A batch the writer thread committed."""
+        with self._advanced:
+            self.notifications_applied += batch.notifications
+            self._applied = batch.end
+            self._advanced.notify_all()
+        log.debug(
+            "projection_batch",
+            namespace=self._overlay_namespace,
+            start=batch.start + 1,
+            end=batch.end,
+            notifications=batch.notifications,
+            rows=sum(len(rows) for rows in batch.tables.values()),
+        )
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until ``position`` is applied (read-your-writes); False on timeout.
@@ -241,12 +325,9 @@ class EmbeddedRunner:
                 self._stop.wait(self.poll_interval)
 
 
-def _published(notifications: Sequence[Notification]) -> Iterator[PublishedEvent]:
-    """The published form of each notification the reducers fold; command receipts (half the
-    log) are skipped without being decoded."""
-    for note in notifications:
-        if not folds(event_name(note.topic)):
-            continue
-        stream = note.originator_id
-        stream = stream if isinstance(stream, UUID) else UUID(stream)
-        yield publish(note.id, stream, note.originator_version, note.topic, note.state)
+def _close_quietly(batches: BatchWriter) -> None:
+    """Let the writer thread finish (what it commits is whole batches) after a failure here."""
+    try:
+        batches.close()
+    except BaseException as error:
+        log.debug("projection_pipeline_writer_failed", error=str(error))

@@ -26,16 +26,32 @@ def control_ddl(dialect: Dialect) -> list[str]:
     ]
 
 
-def namespace_ddl(dialect: Dialect, namespace: str) -> list[str]:
+def namespace_ddl(dialect: Dialect, namespace: str, *, indexes: bool = True) -> list[str]:
+    """The tables of a namespace, with their secondary indexes unless ``indexes`` is False
+    (a rebuild fills the tables first and indexes them once, see ``index_ddl``)."""
     statements = dialect.create_namespace(namespace)
     for kind in ALL_ROWS:
         statements.append(create_table(dialect, namespace, kind))
-        statements.extend(
-            f"CREATE INDEX {dialect.index(namespace, kind.TABLE, index)} "
-            f"ON {dialect.table(namespace, kind.TABLE)} ({', '.join(index)})"
-            for index in kind.INDEXES
-        )
+        if indexes:
+            statements.extend(_create_indexes(dialect, namespace, kind))
     return statements
+
+
+def index_ddl(dialect: Dialect, namespace: str) -> list[str]:
+    """The secondary indexes of a namespace; statements that skip those that exist."""
+    return [
+        statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
+        for kind in ALL_ROWS
+        for statement in _create_indexes(dialect, namespace, kind)
+    ]
+
+
+def _create_indexes(dialect: Dialect, namespace: str, kind: type[Row]) -> list[str]:
+    return [
+        f"CREATE INDEX {dialect.index(namespace, kind.TABLE, index)} "
+        f"ON {dialect.table(namespace, kind.TABLE)} ({', '.join(index)})"
+        for index in kind.INDEXES
+    ]
 
 
 def create_table(dialect: Dialect, namespace: str, kind: type[Row]) -> str:

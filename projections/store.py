@@ -8,18 +8,19 @@ the same snapshot as their query, so a switch never shows them half of two names
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
 from .dialects import Dialect, PostgresDialect, SqliteDialect, check_name
-from .rows import ALL_ROWS, Row, TrackingRow, columns, from_values
-from .schema import NAMESPACES, POINTER, control_ddl, namespace_ddl
+from .rows import ALL_ROWS, Row, TrackingRow, columns, from_values, value_getter
+from .schema import NAMESPACES, POINTER, control_ddl, index_ddl, namespace_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -75,12 +76,22 @@ class ReadModelStore:
             raise NotInitialised("the read model has no live namespace; initialise it first")
         return current
 
-    def create_namespace(self) -> str:
-        """A new, empty namespace (not live)."""
+    def create_namespace(self, *, indexes: bool = True) -> str:
+        """A new, empty namespace (not live). ``indexes=False`` leaves out the secondary
+        indexes: filling the tables first and indexing them once with ``create_indexes`` is
+        several times faster than maintaining the indexes row by row (a rebuild does it)."""
         with self._transaction(self.dialect.begin_write) as cursor:
             for statement in self.dialect.serialise_setup():
                 cursor.execute(statement)
-            return self._create_namespace(cursor)
+            return self._create_namespace(cursor, indexes=indexes)
+
+    def create_indexes(self, namespace: str) -> None:
+        """Create the secondary indexes of a namespace that lacks them (idempotent)."""
+        check_name(namespace, "namespace")
+        with self._transaction(self.dialect.begin_write) as cursor:
+            for statement in index_ddl(self.dialect, namespace):
+                cursor.execute(statement)
+        log.info("read_model_namespace_indexed", namespace=namespace)
 
     def drop_namespace(self, namespace: str) -> None:
         check_name(namespace, "namespace")
@@ -204,11 +215,11 @@ class ReadModelStore:
         )
         cursor.execute(self._sql(upsert), {"name": CURRENT, "namespace": namespace, "now": _now()})
 
-    def _create_namespace(self, cursor: Any) -> str:
+    def _create_namespace(self, cursor: Any, *, indexes: bool = True) -> str:
         cursor.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {self.dialect.control(NAMESPACES)}")
         seq = int(cursor.fetchone()[0])
         namespace = f"rm{seq}"
-        for statement in namespace_ddl(self.dialect, namespace):
+        for statement in namespace_ddl(self.dialect, namespace, indexes=indexes):
             cursor.execute(statement)
         insert = (
             f"INSERT INTO {self.dialect.control(NAMESPACES)} (namespace, seq, created_at) "
@@ -239,9 +250,22 @@ class Writer:
         by_kind: dict[type[Row], dict[tuple[Any, ...], Row]] = {}
         for row in rows:
             by_kind.setdefault(type(row), {})[row.key()] = row
+        return self.put_tables(
+            {kind: list(unique.values()) for kind, unique in by_kind.items()}, only_new=only_new
+        )
+
+    def put_tables(
+        self, tables: Mapping[type[Row], Sequence[Row]], *, only_new: bool = False
+    ) -> int:
+        """Upsert rows grouped by kind, each key at most once per kind (as an overlay's
+        pending rows are): one statement per table; the number of rows written."""
         dialect = self.store.dialect
-        for kind, unique in by_kind.items():
-            values = [row.values() for row in unique.values()]
+        written = 0
+        for kind, rows in tables.items():
+            if not rows:
+                continue
+            written += len(rows)
+            values = list(map(value_getter(kind), rows))
             if dialect.array_upsert:
                 # One statement per table: the columns as arrays, unnested server-side.
                 statement = _upsert_arrays(dialect, self.namespace, kind, only_new)
@@ -249,8 +273,25 @@ class Writer:
                     statement, [list(column) for column in zip(*values, strict=True)]
                 )
             else:
-                self.cursor.executemany(_upsert(dialect, self.namespace, kind, only_new), values)
-        return sum(len(unique) for unique in by_kind.values())
+                self._upsert_many(kind, values, only_new)
+        return written
+
+    def _upsert_many(self, kind: type[Row], values: list[tuple[Any, ...]], only_new: bool) -> None:
+        """Several rows per statement (``VALUES (…), (…), …``): a statement per row costs
+        more in the driver than the rows themselves."""
+        dialect = self.store.dialect
+        per_statement = max(1, MAX_PARAMETERS // len(columns(kind)))
+        whole = len(values) - len(values) % per_statement
+        if whole:
+            statement = _upsert(dialect, self.namespace, kind, only_new, per_statement)
+            flat = list(chain.from_iterable(values[:whole]))
+            width = per_statement * len(values[0])
+            self.cursor.executemany(
+                statement, [flat[at : at + width] for at in range(0, len(flat), width)]
+            )
+        if whole < len(values):
+            statement = _upsert(dialect, self.namespace, kind, only_new)
+            self.cursor.executemany(statement, values[whole:])
 
     def claim_position(self, log_name: str = NOTIFICATION_LOG, partition: int = 0) -> int:
         """The position, its row locked until commit: one runner at a time moves it."""
@@ -295,6 +336,8 @@ class Reader:
         return int(rows[0][0]) if rows else 0
 
 
+#: Parameters of one statement: SQLite's historical default limit (newer builds allow more).
+MAX_PARAMETERS = 999
 _STATEMENTS: dict[tuple[Any, ...], str] = {}
 
 
@@ -322,11 +365,15 @@ def _select_by_key(dialect: Dialect, namespace: str, kind: type[Row]) -> str:
     return _memo((dialect, namespace, "select", kind), build)
 
 
-def _upsert(dialect: Dialect, namespace: str, kind: type[Row], only_new: bool) -> str:
-    return _memo(
-        (dialect, namespace, "upsert", kind, only_new),
-        lambda: _upsert_statement(dialect, namespace, kind, only_new),
-    )
+def _upsert(
+    dialect: Dialect, namespace: str, kind: type[Row], only_new: bool, rows: int = 1
+) -> str:
+    def build() -> str:
+        row = "(" + ", ".join(dialect.placeholder for _ in columns(kind)) + ")"
+        values = "VALUES " + ", ".join([row] * rows)
+        return _upsert_statement(dialect, namespace, kind, only_new, values)
+
+    return _memo((dialect, namespace, "upsert", kind, only_new, rows), build)
 
 
 def _upsert_arrays(dialect: Dialect, namespace: str, kind: type[Row], only_new: bool) -> str:
@@ -342,15 +389,15 @@ def _upsert_arrays(dialect: Dialect, namespace: str, kind: type[Row], only_new: 
 
 
 def _upsert_statement(
-    dialect: Dialect, namespace: str, kind: type[Row], only_new: bool, source: str | None = None
+    dialect: Dialect, namespace: str, kind: type[Row], only_new: bool, source: str
 ) -> str:
+    """``INSERT … {source} ON CONFLICT …``: the rows of ``source`` (VALUES or a SELECT)."""
     names = [column.name for column in columns(kind)]
-    rows = source or "VALUES (" + ", ".join(dialect.placeholder for _ in names) + ")"
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in kind.KEY)
     action = f"DO UPDATE SET {updates}" if updates and not only_new else "DO NOTHING"
     return (
         f"INSERT INTO {dialect.table(namespace, kind.TABLE)} ({', '.join(names)}) "
-        f"{rows} ON CONFLICT ({', '.join(kind.KEY)}) {action}"
+        f"{source} ON CONFLICT ({', '.join(kind.KEY)}) {action}"
     )
 
 

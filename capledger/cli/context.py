@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
+from capledger.progress import ProgressReporter
+from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.settings import Persistence, Settings
 
-from .errors import CliError
+from .errors import EXIT_FAILURE, CliError
 
 
 def store_location(settings: Settings) -> str:
@@ -22,6 +24,12 @@ def store_location(settings: Settings) -> str:
     return f"sqlite file {settings.sqlite_path}"
 
 
+def read_model_location(settings: Settings) -> str:
+    if settings.persistence is Persistence.POSTGRES:
+        return f"postgresql schema {settings.readmodel_schema}_<namespace>"
+    return f"sqlite file {settings.readmodel_path}"
+
+
 @dataclass
 class CliContext:
     settings: Settings
@@ -29,6 +37,8 @@ class CliContext:
     stdout: TextIO
     stderr: TextIO
     _ledger: Ledger | None = field(default=None, init=False)
+    _read_model: ReadModelStore | None = field(default=None, init=False)
+    _runner: EmbeddedRunner | None = field(default=None, init=False)
 
     @property
     def location(self) -> str:
@@ -53,11 +63,48 @@ class CliContext:
                 "(set CAPLEDGER_DATA_DIR, or record one first, e.g. with `capledger demo`)",
             )
 
+    def read_model(self) -> ReadModelStore:
+        """The read-model store beside the ledger (created on first use, never without one)."""
+        if self._read_model is None:
+            self.ledger(must_exist=True)
+            self._read_model = build_read_model(self.settings)
+        return self._read_model
+
+    def runner(self) -> EmbeddedRunner:
+        """The embedded runner that follows the ledger's log into the read model."""
+        if self._runner is None:
+            read_model = self.read_model()  # first: it refuses to create a missing store
+            self._runner = build_embedded_runner(self.ledger(), read_model)
+        return self._runner
+
+    def caught_up(self) -> ReadModelStore:
+        """The read model, first brought up to the head of the log (progress on stderr), so
+        that it shows everything recorded so far: this process has no background runner."""
+        runner = self.runner()
+        head = self.ledger().recorder.max_notification_id() or 0
+        position = runner.stored_position()
+        if position > head:
+            raise CliError(
+                "read-model-mismatch",
+                f"the read model ({read_model_location(self.settings)}) is at position "
+                f"{position:,} but the ledger ends at {head:,}: it was made from another "
+                "store; run `capledger projections rebuild`",
+                EXIT_FAILURE,
+            )
+        if position < head:
+            with ProgressReporter("projections") as progress:
+                runner.catch_up(progress, until=head)
+        return runner.store
+
     def notice(self, message: str) -> None:
         """A line for the person at the terminal, kept off stdout."""
         print(f"capledger: {message}", file=self.stderr)
 
     def close(self) -> None:
+        self._runner = None
+        if self._read_model is not None:
+            self._read_model.close()
+            self._read_model = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from capledger.application.ledger import Ledger
 from capledger.progress import ProgressReporter
+from capledger.projections import EmbeddedRunner
 from capledger.settings import Persistence
 
 from .context import CliContext
@@ -22,7 +23,7 @@ from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, CliError
 if TYPE_CHECKING:
     from capledger.demo import DemoReport
 
-RunDemo = Callable[[Ledger, Callable[[int, int], None] | None], "DemoReport"]
+RunDemo = Callable[[Ledger, EmbeddedRunner, Callable[[int, int], None] | None], "DemoReport"]
 #: Files SQLite keeps next to the store while it is in use.
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -33,8 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="record the demonstration scenario and print its figures",
         description=(
             "Record a demonstration of plans, allocations, transfers, cuts, advances, payments, "
-            "corrections, extensions and lapses, then print the figures it yields. Running it "
-            "again on the same store records nothing new and prints the same figures."
+            "corrections, extensions and lapses, bring the read models up to date, then print "
+            "the figures they give. Running it again on the same store records nothing new and "
+            "prints the same figures."
         ),
     )
     parser.add_argument(
@@ -53,8 +55,9 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     ledger = context.ledger()
     if args.fresh:
         _refuse_non_empty(ledger, context)
+    runner = context.runner()
     with ProgressReporter("demo") as progress:
-        report = run_demo(ledger, progress)
+        report = run_demo(ledger, runner, progress)
     print(report.render(), file=context.stdout)
     return EXIT_OK
 
@@ -76,10 +79,14 @@ def _start_fresh(context: CliContext) -> None:
     if context.settings.persistence is not Persistence.SQLITE:
         return
     store = context.settings.sqlite_path
-    if not store.exists() or store.stat().st_size == 0:
-        return
-    aside = move_aside(store)
-    context.notice(f"moved the existing store aside to {aside}")
+    if store.exists() and store.stat().st_size > 0:
+        aside = move_aside(store)
+        context.notice(f"moved the existing store aside to {aside}")
+    # The read models were made from the store moved aside: they go with it.
+    read_model = context.settings.readmodel_path
+    if read_model.exists():
+        aside = move_aside(read_model)
+        context.notice(f"moved its read models aside to {aside}")
 
 
 def move_aside(store: Path) -> Path:

@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="record the events of an export, all or none",
         description=(
             "Record the events of an export file verbatim. Every line's hash-chain link is "
-            "checked; on the first bad line nothing at all is recorded and the command exits 4."
+            "checked; on the first bad line nothing at all is recorded and the command exits 4. "
+            "The read models are brought up to date before the command ends."
         ),
     )
     import_.add_argument("file", metavar="FILE|-", help="the export to read; '-' is stdin")
@@ -69,7 +70,13 @@ def run_import(args: argparse.Namespace, context: CliContext) -> int:
         ledger = context.ledger()
         with ProgressReporter("import") as reporter:
             imported = import_events(ledger, stream, _with_total(reporter, total))
+    # Read-your-writes: the read models show the imported events before this command ends.
+    store = context.caught_up()
     print(f"imported {imported:,} events into {context.location}", file=context.stdout)
+    print(
+        f"read models up to date at position {store.position():,}",
+        file=context.stdout,
+    )
     return EXIT_OK
 
 

@@ -2,7 +2,7 @@
 
 Exit statuses: 0 done; 1 failure that is not the user's (store unreachable, disk, bug);
 2 usage or input error; 3 ``verify`` found a broken hash chain; 4 the ledger refused the
-command (nothing was recorded).
+command (nothing was recorded), or a query names a project or plan the ledger does not hold.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
 from capledger import __version__
+from capledger.api import cli as api_cli
 from capledger.application.errors import ApplicationError
 from capledger.domain import DomainError
 from capledger.observability import configure_logging, correlation
 from capledger.settings import Settings
 
-from . import demo, export_import, history, rules, streaming, verify
+from . import demo, export_import, history, projections, queries, rules, streaming, verify
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 
@@ -38,11 +39,16 @@ configuration (environment):
   CAPLEDGER_PERSISTENCE  sqlite (default) or postgres, with CAPLEDGER_POSTGRES_HOST, _PORT,
                          _USER, _PASSWORD, _DBNAME, _SCHEMA
   CAPLEDGER_RULES_FILE   the law's rules as JSON (default: built in)
+  CAPLEDGER_READMODEL_FILE, CAPLEDGER_READMODEL_SCHEMA
+                         where the read models live beside the store (default:
+                         projections.sqlite3 in the data directory; PostgreSQL schemas
+                         capledger_readmodel_*)
   CAPLEDGER_LOG_FORMAT   auto (default), json or console; logs go to stderr
   CAPLEDGER_LOG_LEVEL    DEBUG, INFO (default), WARNING, ERROR
 
 exit status: 0 done, 1 failure (e.g. store unreachable), 2 usage error,
-             3 broken hash chain (verify), 4 refused by the ledger (nothing recorded)
+             3 broken hash chain (verify), 4 refused by the ledger (nothing recorded) or
+             names a project or plan the ledger does not hold
 """
 
 
@@ -56,7 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--where", action="store_true", help="print where the store is, then exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for command in (demo, history, verify, rules, export_import, streaming):
+    for command in (
+        demo,
+        history,
+        verify,
+        rules,
+        export_import,
+        queries,
+        projections,
+        streaming,
+        api_cli,
+    ):
         command.register(subparsers)
     return parser
 

@@ -1,28 +1,32 @@
-"""The demo's report, computed from the aggregates' own state.
+"""The demo's report, read from the read models (``capledger.projections``).
 
-This is the one seam to move when read models exist: :func:`build_report` reads each plan and
-project the scenario created through :class:`StateSource` (``Ledger.plan`` / ``Ledger.project``)
-and folds their current state. Nothing here knows a published figure; every amount comes from the
-ledger, and rates are computed from integer VND sums (half-up to one decimal).
+:func:`build_report` reads balances and rates through ``capledger.projections.queries`` on a read
+model that has caught up with the ledger, and the few attributes no query returns (a plan's
+title and the plan it implements, a project's status, investor, sector and name, its corrected
+entries) from the same read model's tables. Nothing here knows a published figure: every amount
+comes from the ledger's events, and rates are quotients of integer VND sums rounded half up to
+one decimal.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any
 
-from capledger.domain import CapitalPlan, Project, ProjectStatus
+from capledger.domain import ProjectStatus
+from capledger.projections import Reader, ReadModelStore
+from capledger.projections import queries as q
 
 from .amounts import BILLION
 from .index import HaiPhongIndex, HcmcIndex, ScenarioIndex
 
 CLASSROOMS = re.compile(r"\((\d+) phòng học\)")
-PERMILLE = 1_000
 RULE_WIDTH = 78
+NO_RATE = "—"
 QUIET_STATUSES = frozenset({ProjectStatus.ON_TRACK.value, ProjectStatus.COMPLETED.value})
 SECTOR_LABELS = {
     "culture_sports": "culture and sports",
@@ -34,27 +38,13 @@ SECTOR_LABELS = {
 }
 
 
-class StateSource(Protocol):
-    """Where the report reads state from: the Ledger today, read models later."""
-
-    def plan(self, code: str) -> CapitalPlan: ...
-
-    def project(self, code: str) -> Project: ...
-
-
 # -- figures -----------------------------------------------------------------------------------
 
 
-def rate_permille(part: int, whole: int) -> int:
-    """``part / whole`` in tenths of a percent, rounded half-up, from integers only."""
-    if whole <= 0:
-        raise ValueError("a rate needs a positive denominator")
-    return (2 * PERMILLE * part + whole) // (2 * whole)
-
-
-def format_rate(permille: int) -> str:
-    whole, tenth = divmod(permille, 10)
-    return f"{whole}.{tenth}%"
+def format_rate(ratio: q.Ratio) -> str:
+    """ "33.8%": the rate in percent rounded half up to one decimal; "—" when nothing is due."""
+    percent = ratio.percent(1)
+    return NO_RATE if percent is None else f"{percent}%"
 
 
 def format_billion(vnd: int, decimals: int = 1) -> str:
@@ -68,7 +58,7 @@ def format_billion(vnd: int, decimals: int = 1) -> str:
 
 @dataclass(frozen=True)
 class PlanRate:
-    """Disbursement against one plan: what was paid from it or from the plans implementing it."""
+    """The scope's disbursement against one plan's envelope, as the read model gives it."""
 
     code: str
     title: str
@@ -76,14 +66,11 @@ class PlanRate:
     envelope: int
     disbursed: int
     implemented_by: tuple[str, ...]
-
-    @property
-    def rate_permille(self) -> int:
-        return rate_permille(self.disbursed, self.envelope)
+    ratio: q.Ratio
 
     @property
     def rate(self) -> str:
-        return format_rate(self.rate_permille)
+        return format_rate(self.ratio)
 
 
 @dataclass(frozen=True)
@@ -98,6 +85,18 @@ class Balance:
     lapsed: int = 0
     advance_outstanding: int = 0
 
+    @classmethod
+    def of(cls, balance: q.Balance) -> Balance:
+        return cls(
+            allocated=balance.allocated,
+            transferred_in=balance.transferred_in,
+            transferred_out=balance.transferred_out,
+            cut=balance.cut,
+            disbursed=balance.disbursed,
+            lapsed=balance.lapsed,
+            advance_outstanding=balance.advances_outstanding,
+        )
+
     @property
     def capital(self) -> int:
         return self.allocated + self.transferred_in - self.transferred_out - self.cut
@@ -106,16 +105,10 @@ class Balance:
     def undisbursed(self) -> int:
         return self.capital - self.disbursed - self.lapsed
 
-    def __add__(self, other: Balance) -> Balance:
-        return Balance(
-            self.allocated + other.allocated,
-            self.transferred_in + other.transferred_in,
-            self.transferred_out + other.transferred_out,
-            self.cut + other.cut,
-            self.disbursed + other.disbursed,
-            self.lapsed + other.lapsed,
-            self.advance_outstanding + other.advance_outstanding,
-        )
+    @property
+    def rate(self) -> str:
+        """Disbursed over capital."""
+        return format_rate(q.Ratio(self.disbursed, self.capital))
 
 
 @dataclass(frozen=True)
@@ -126,8 +119,7 @@ class SectorLine:
 
     @property
     def rate(self) -> str:
-        capital = self.balance.capital
-        return format_rate(rate_permille(self.balance.disbursed, capital)) if capital else "—"
+        return self.balance.rate
 
 
 @dataclass(frozen=True)
@@ -142,8 +134,7 @@ class WatchedProject:
 
     @property
     def rate(self) -> str:
-        capital = self.balance.capital
-        return format_rate(rate_permille(self.balance.disbursed, capital)) if capital else "—"
+        return self.balance.rate
 
 
 @dataclass(frozen=True)
@@ -215,94 +206,179 @@ class DemoReport:
         return "\n".join([*render_hai_phong(self.hai_phong), "", *render_hcmc(self.hcmc)])
 
 
-# -- reading state -----------------------------------------------------------------------------
+# -- reading the read model ----------------------------------------------------------------
 
 
-def build_report(source: StateSource, index: ScenarioIndex) -> DemoReport:
-    return DemoReport(hai_phong_figures(source, index.hai_phong), hcmc_figures(source, index.hcmc))
+@dataclass(frozen=True)
+class PlanRecord:
+    code: str
+    title: str
+    authority: str
+    jurisdiction: str
+    start_year: int
+    end_year: int
+    implements: str | None
 
 
-def hai_phong_figures(source: StateSource, index: HaiPhongIndex) -> HaiPhongFigures:
-    plans = [source.plan(code) for code in (index.city_plan, index.pm_plan)]
-    projects = [source.project(code) for code in index.projects]
-    city = plans[0]
+@dataclass(frozen=True)
+class ProjectRecord:
+    code: str
+    name: str
+    investor_code: str
+    program: str
+    sector: str
+    status: str
+    total_investment: int
+
+
+def plan_records(store: ReadModelStore) -> dict[str, PlanRecord]:
+    def query(reader: Reader) -> list[tuple[Any, ...]]:
+        return reader.rows(
+            "SELECT plan_code, title, authority, jurisdiction, start_year, end_year, implements "
+            "FROM {plan} ORDER BY plan_code"
+        )
+
+    records = [
+        PlanRecord(code, title, authority, jurisdiction, int(start), int(end), implements)
+        for code, title, authority, jurisdiction, start, end, implements in store.read(query)
+    ]
+    return {record.code: record for record in records}
+
+
+def project_records(store: ReadModelStore, codes: Iterable[str]) -> dict[str, ProjectRecord]:
+    """The named projects as they stand now, in the order named."""
+
+    def query(reader: Reader) -> list[tuple[Any, ...]]:
+        return reader.rows(
+            "SELECT project_code, name, investor_code, program, sector, status, total_investment "
+            "FROM {project}"
+        )
+
+    records = [
+        ProjectRecord(code, name, investor, program, sector, status, int(total))
+        for code, name, investor, program, sector, status, total in store.read(query)
+    ]
+    found = {record.code: record for record in records}
+    return {code: found[code] for code in codes if code in found}
+
+
+def corrections_by_project(store: ReadModelStore) -> dict[str, int]:
+    """Cash entries later reversed, per project."""
+
+    def query(reader: Reader) -> list[tuple[Any, ...]]:
+        return reader.rows(
+            "SELECT project_code, COUNT(*) FROM {entry} WHERE reversed_by IS NOT NULL "
+            "GROUP BY project_code"
+        )
+
+    return {code: int(count) for code, count in store.read(query)}
+
+
+def project_balances(store: ReadModelStore, plan_code: str) -> dict[str, Balance]:
+    """Each project's balance of one plan's capital, by project code."""
+    page = q.balances(
+        store, q.Dimension.PROJECT, filters=q.BalanceFilter(plan_code=plan_code), limit=None
+    )
+    return {item.key: Balance.of(item) for item in page.items}
+
+
+def build_report(store: ReadModelStore, index: ScenarioIndex) -> DemoReport:
+    """The report from a read model that has caught up with the scenario's commands."""
+    plans = plan_records(store)
+    return DemoReport(
+        hai_phong_figures(store, plans, index.hai_phong),
+        hcmc_figures(store, plans, index.hcmc),
+    )
+
+
+def hai_phong_figures(
+    store: ReadModelStore, plans: Mapping[str, PlanRecord], index: HaiPhongIndex
+) -> HaiPhongFigures:
+    city = plans[index.city_plan]
+    denominators = [q.Denominator(code) for code in (index.city_plan, index.pm_plan)]
+    scope = q.Scope(city.jurisdiction, city.start_year)
+    rates = q.disbursement_rates(store, scope, denominators)
+    by_project = project_balances(store, city.code)
+    projects = project_records(store, [code for code in index.projects if code in by_project])
+    plan_total = q.balances(
+        store, q.Dimension.PLAN, filters=q.BalanceFilter(plan_code=city.code), limit=None
+    )
     return HaiPhongFigures(
         as_of=index.as_of,
         projects=len(projects),
-        rates=tuple(plan_rate(plan, plans, projects) for plan in plans),
-        balance=sum((line_balance(p, {city.code}) for p in projects), Balance()),
-        unallocated=sum(city.unallocated(source) for source in city.envelopes),
-        by_sector=sector_lines(projects, city.code),
-        by_status=status_counts(projects),
-        watched=watched_projects(projects, city.code),
+        rates=tuple(plan_rate(rate, plans) for rate in rates),
+        balance=Balance.of(plan_total.items[0]) if plan_total.items else Balance(),
+        unallocated=sum(line.unallocated for line in q.plan_capital(store, city.code)),
+        by_sector=sector_lines(store, city.code, projects),
+        by_status=status_counts(projects.values()),
+        watched=watched_projects(projects, by_project, corrections_by_project(store)),
     )
 
 
-def plan_rate(
-    plan: CapitalPlan, plans: Sequence[CapitalPlan], projects: Sequence[Project]
-) -> PlanRate:
-    """Disbursed from ``plan`` and from the plans that implement it, against its envelope."""
-    implementing = tuple(other.code for other in plans if other.implements == plan.code)
-    covering = {plan.code, *implementing}
-    disbursed = sum(line_balance(project, covering).disbursed for project in projects)
+def plan_rate(rate: q.DisbursementRate, plans: Mapping[str, PlanRecord]) -> PlanRate:
+    plan = plans[rate.plan_code]
+    implementing = tuple(code for code, other in plans.items() if other.implements == plan.code)
     return PlanRate(
-        plan.code, plan.title, plan.authority, plan.total_envelope, disbursed, implementing
+        plan.code, plan.title, rate.authority, rate.envelope, rate.disbursed, implementing,
+        rate.ratio,
+    )  # fmt: skip
+
+
+def sector_lines(
+    store: ReadModelStore, plan_code: str, projects: Mapping[str, ProjectRecord]
+) -> tuple[SectorLine, ...]:
+    """Sectors by capital, largest first, with their number of projects."""
+    page = q.balances(
+        store,
+        q.Dimension.SECTOR,
+        filters=q.BalanceFilter(plan_code=plan_code),
+        sort="capital",
+        descending=True,
+        limit=None,
+    )
+    counts: dict[str, int] = {}
+    for project in projects.values():
+        counts[project.sector] = counts.get(project.sector, 0) + 1
+    return tuple(
+        SectorLine(item.key, counts.get(item.key, 0), Balance.of(item)) for item in page.items
     )
 
 
-def line_balance(project: Project, plan_codes: set[str]) -> Balance:
-    lines = [line for line in project.lines.values() if line.plan_code in plan_codes]
-    advance = sum(contract.advance_outstanding for contract in project.contracts.values())
-    return Balance(
-        allocated=sum(line.allocated for line in lines),
-        transferred_in=sum(line.transferred_in for line in lines),
-        transferred_out=sum(line.transferred_out for line in lines),
-        cut=sum(line.cut for line in lines),
-        disbursed=sum(line.disbursed for line in lines),
-        lapsed=sum(line.lapsed for line in lines),
-        advance_outstanding=advance if lines else 0,
-    )
-
-
-def sector_lines(projects: Iterable[Project], plan_code: str) -> tuple[SectorLine, ...]:
-    sectors: dict[str, list[Project]] = {}
-    for project in projects:
-        sectors.setdefault(project.sector, []).append(project)
-    lines = [
-        SectorLine(sector, len(members), sum((line_balance(p, {plan_code}) for p in members),
-                                             Balance()))
-        for sector, members in sectors.items()
-    ]  # fmt: skip
-    return tuple(sorted(lines, key=lambda line: -line.balance.capital))
-
-
-def status_counts(projects: Iterable[Project]) -> tuple[tuple[str, int], ...]:
+def status_counts(projects: Iterable[ProjectRecord]) -> tuple[tuple[str, int], ...]:
     counts: dict[str, int] = {}
     for project in projects:
         counts[project.status] = counts.get(project.status, 0) + 1
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def watched_projects(projects: Iterable[Project], plan_code: str) -> tuple[WatchedProject, ...]:
+def watched_projects(
+    projects: Mapping[str, ProjectRecord],
+    balances: Mapping[str, Balance],
+    corrections: Mapping[str, int],
+) -> tuple[WatchedProject, ...]:
     watched = []
-    for project in projects:
-        balance = line_balance(project, {plan_code})
-        corrections = sum(1 for entry in project.entries.values() if entry.reversed)
-        moved = balance.transferred_in or balance.transferred_out or balance.cut or corrections
+    for code, project in projects.items():
+        balance = balances[code]
+        corrected = corrections.get(code, 0)
+        moved = balance.transferred_in or balance.transferred_out or balance.cut or corrected
         if moved or project.status not in QUIET_STATUSES:
             watched.append(
-                WatchedProject(project.code, project.status, project.investor_code, balance,
-                               corrections)
-            )  # fmt: skip
+                WatchedProject(code, project.status, project.investor_code, balance, corrected)
+            )
     return tuple(watched)
 
 
-def hcmc_figures(source: StateSource, index: HcmcIndex) -> HcmcFigures:
-    plan = source.plan(index.plan)
+def hcmc_figures(
+    store: ReadModelStore, plans: Mapping[str, PlanRecord], index: HcmcIndex
+) -> HcmcFigures:
+    plan = plans[index.plan]
+    by_project = project_balances(store, plan.code)
     completed = [
-        p for p in map(source.project, index.projects) if p.status == ProjectStatus.COMPLETED.value
+        project
+        for project in project_records(store, index.projects).values()
+        if project.status == ProjectStatus.COMPLETED.value and project.code in by_project
     ]
-    groups: dict[tuple[str, str], list[Project]] = {}
+    groups: dict[tuple[str, str], list[ProjectRecord]] = {}
     for project in completed:
         groups.setdefault((project.program, project.sector), []).append(project)
     return HcmcFigures(
@@ -310,8 +386,8 @@ def hcmc_figures(source: StateSource, index: HcmcIndex) -> HcmcFigures:
         plan_title=plan.title,
         start_year=plan.start_year,
         end_year=plan.end_year,
-        envelope=plan.total_envelope,
-        allocated_to_completed=sum(line_balance(p, {plan.code}).allocated for p in completed),
+        envelope=sum(line.envelope for line in q.plan_capital(store, plan.code)),
+        allocated_to_completed=sum(by_project[p.code].allocated for p in completed),
         groups=tuple(
             group_line(program, sector, members, sector in index.assumed_total_sectors)
             for (program, sector), members in groups.items()
@@ -320,7 +396,7 @@ def hcmc_figures(source: StateSource, index: HcmcIndex) -> HcmcFigures:
 
 
 def group_line(
-    program: str, sector: str, members: Sequence[Project], assumed_total: bool
+    program: str, sector: str, members: Sequence[ProjectRecord], assumed_total: bool
 ) -> GroupLine:
     return GroupLine(
         program=program,

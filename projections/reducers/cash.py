@@ -8,13 +8,11 @@ be negative while the project's total is right).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, ProjectionError, amount, iso_date
-from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow
+from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow, evolve
 from .common import Reducer, Rows, current_project, existing_line, movements
 
 ADVANCE = "advance"
@@ -40,7 +38,7 @@ def advance_paid(event: PublishedEvent, ctx: Context) -> Rows:
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is None:
         raise ProjectionError(f"the advance at position {event.position} names no contract")
-    contract = replace(
+    contract = evolve(
         contract,
         advanced=contract.advanced + entry.amount,
         advance_outstanding=contract.advance_outstanding + entry.amount,
@@ -54,7 +52,7 @@ def completed_work_paid(event: PublishedEvent, ctx: Context) -> Rows:
     entry = _entry(event, project, COMPLETED_WORK, amount(event.data, "advance_recovered"))
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is not None:
-        contract = replace(
+        contract = evolve(
             contract,
             completed_paid=contract.completed_paid + entry.amount,
             advance_outstanding=contract.advance_outstanding - entry.advance_recovered,
@@ -74,13 +72,13 @@ def entry_reversed(event: PublishedEvent, ctx: Context) -> Rows:
         )
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is not None and entry.kind == ADVANCE:
-        contract = replace(
+        contract = evolve(
             contract,
             advanced=contract.advanced - entry.amount,
             advance_outstanding=contract.advance_outstanding - entry.amount,
         )
     elif contract is not None:
-        contract = replace(
+        contract = evolve(
             contract,
             completed_paid=contract.completed_paid - entry.amount,
             advance_outstanding=contract.advance_outstanding + entry.advance_recovered,
@@ -88,7 +86,7 @@ def entry_reversed(event: PublishedEvent, ctx: Context) -> Rows:
     line = ctx.get(LineRow, (project.project_code, entry.plan_code, entry.source))
     if line is None:
         raise MissingContext(f"the entry at version {version} points at a missing line")
-    reversed_entry = replace(entry, reversed_by=event.stream_version)
+    reversed_entry = evolve(entry, reversed_by=event.stream_version)
     return _book(event, project, line, reversed_entry, contract, sign=-1)
 
 
@@ -135,7 +133,7 @@ def _book(
     """Apply an entry (sign 1) or its reversal (sign -1) to its line, with movement facts."""
     net = sign * entry.net
     advances = sign * (entry.amount if entry.kind == ADVANCE else -entry.advance_recovered)
-    line = replace(
+    line = evolve(
         line,
         disbursed=line.disbursed + net,
         advances_outstanding=line.advances_outstanding + advances,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, days_between, iso_date, recording, subject_code
-from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row
+from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row, evolve
 
 Rows = list[Row]
 Reducer = Callable[[PublishedEvent, Context], Rows]
@@ -62,7 +61,7 @@ def line_for(event: PublishedEvent, ctx: Context, code: str) -> LineRow:
 
 def extend(line: LineRow, amount: int, until: str) -> LineRow:
     latest = until if line.extended_until is None else max(line.extended_until, until)
-    return replace(line, extended=line.extended + amount, extended_until=latest)
+    return evolve(line, extended=line.extended + amount, extended_until=latest)
 
 
 def release_extension(line: LineRow) -> tuple[LineRow, int]:
@@ -70,7 +69,7 @@ def release_extension(line: LineRow) -> tuple[LineRow, int]:
     excess = line.extended_remaining - line.undisbursed
     if excess <= 0:
         return line, 0
-    return replace(line, extended=line.extended - excess), excess
+    return evolve(line, extended=line.extended - excess), excess
 
 
 def movements(
@@ -86,28 +85,35 @@ def movements(
     """Movement facts of one event on one line; zero changes are left out."""
     effective_on = iso_date(event.data["effective_on"])
     recorded_at, recorded_on = recording(event)
-    nonzero = [(kind, amount) for kind, amount in changes if amount]
-    return [
-        MovementRow(
-            position=event.position,
-            seq=seq,
-            project_code=line.project_code,
-            plan_code=line.plan_code,
-            source=line.source,
-            fiscal_year=line.fiscal_year,
-            kind=kind.value,
-            amount=amount,
-            effective_on=effective_on,
-            recorded_at=recorded_at,
-            recorded_on=recorded_on,
-            lateness_days=days_between(effective_on, recorded_on),
-            from_extension=from_extension,
-            correction=correction,
-            entry_version=entry_version,
-            investor_code=project.investor_code,
-        )
-        for seq, (kind, amount) in enumerate(nonzero)
-    ]
+    lateness_days = days_between(effective_on, recorded_on)
+    facts: list[MovementRow] = []
+    for kind, amount in changes:
+        if amount:
+            facts.append(
+                MovementRow(
+                    position=event.position,
+                    seq=len(facts),
+                    project_code=line.project_code,
+                    plan_code=line.plan_code,
+                    source=line.source,
+                    fiscal_year=line.fiscal_year,
+                    kind=_KIND_TEXT[kind],
+                    amount=amount,
+                    effective_on=effective_on,
+                    recorded_at=recorded_at,
+                    recorded_on=recorded_on,
+                    lateness_days=lateness_days,
+                    from_extension=from_extension,
+                    correction=correction,
+                    entry_version=entry_version,
+                    investor_code=project.investor_code,
+                )
+            )
+    return facts
+
+
+#: The plain text of each kind of movement (what a row holds), without the enum's lookup.
+_KIND_TEXT: dict[Movement, str] = {kind: kind.value for kind in Movement}
 
 
 def decision_fields(data: dict[str, Any]) -> tuple[str, str, str]:

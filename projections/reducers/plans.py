@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, amount, amounts, iso_date, recording
-from ..rows import PlanEnvelopeRow, PlanRow, PlanSourceRow, PlanVersionRow
+from ..rows import PlanEnvelopeRow, PlanRow, PlanSourceRow, PlanVersionRow, evolve
 from .common import Reducer, Rows, decision_fields, plan_code
 
 
@@ -34,7 +32,7 @@ def adjusted(event: PublishedEvent, ctx: Context) -> Rows:
     version = plan.plan_version + 1
     reason = str(event.data["reason"])
     return [
-        replace(plan, plan_version=version),
+        evolve(plan, plan_version=version),
         *_version(event, ctx, plan.plan_code, version, reason=reason),
     ]
 
@@ -71,7 +69,7 @@ def _version(
     for source, envelope in sorted(envelopes.items()):
         rows.append(PlanEnvelopeRow(code, version, source, envelope))
         current = ctx.get(PlanSourceRow, (code, source)) or PlanSourceRow(code, source)
-        rows.append(replace(current, envelope=envelope))
+        rows.append(evolve(current, envelope=envelope))
     return rows
 
 
@@ -90,7 +88,7 @@ def _allocated_change(event: PublishedEvent, ctx: Context, change: int) -> PlanS
         raise MissingContext(
             f"{event.name} at position {event.position}: plan {code} has no source {source}"
         )
-    return replace(current, allocated=current.allocated + change)
+    return evolve(current, allocated=current.allocated + change)
 
 
 REDUCERS: dict[str, Reducer] = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import amount, iso_date
-from ..rows import ProjectRow
+from ..rows import ProjectRow, evolve
 from .common import Reducer, Rows, current_project, project_code
 
 ON_TRACK = "on_track"
@@ -47,13 +46,13 @@ def _upcast_registered(class_version: int, data: dict[str, Any]) -> dict[str, An
 
 def total_investment_adjusted(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
-    return [replace(project, total_investment=amount(event.data, "total_investment"))]
+    return [evolve(project, total_investment=amount(event.data, "total_investment"))]
 
 
 def investor_changed(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
     return [
-        replace(
+        evolve(
             project,
             investor_code=str(event.data["investor_code"]),
             investor_name=str(event.data["investor_name"]),
@@ -64,7 +63,7 @@ def investor_changed(event: PublishedEvent, ctx: Context) -> Rows:
 def status_changed(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
     return [
-        replace(
+        evolve(
             project, status=str(event.data["status"]), review_class=event.data.get("review_class")
         )
     ]
@@ -72,7 +71,7 @@ def status_changed(event: PublishedEvent, ctx: Context) -> Rows:
 
 def settled(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
-    return [replace(project, status=SETTLED, settled_value=amount(event.data, "settled_value"))]
+    return [evolve(project, status=SETTLED, settled_value=amount(event.data, "settled_value"))]
 
 
 REDUCERS: dict[str, Reducer] = {

@@ -6,6 +6,7 @@ and import), then read, verified, tampered with, exported and imported through t
 
 from __future__ import annotations
 
+import csv
 import importlib
 import io
 import json
@@ -44,7 +45,10 @@ OFFICER = "finance-officer:lan"
 ISSUER = "UBND Hà Nội"
 DECIDED_ON = date(2025, 1, 2)
 CENTRAL = "central_budget"
-SUBCOMMANDS = ("demo", "history", "verify", "rules", "export", "import")
+SUBCOMMANDS = ("demo", "history", "verify", "rules", "export", "import", "rate", "balances",
+               "watchlist", "projections")  # fmt: skip
+#: Commands under a command, whose help is tested too.
+NESTED = (("projections", "rebuild"), ("projections", "status"))
 EXPORT_KEYS = {"position", "stream", "version", "topic", "state"}
 
 
@@ -282,7 +286,7 @@ def tamper_with_amount(data_dir: Path, project_code: str, version: int, amount: 
 # -- help and version -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [(), *((name,) for name in SUBCOMMANDS)])
+@pytest.mark.parametrize("command", [(), *((name,) for name in SUBCOMMANDS), *NESTED])
 def test_every_command_prints_its_help(tmp_path: Path, command: tuple[str, ...]) -> None:
     result = run_cli(tmp_path, *command, "--help")
 
@@ -295,7 +299,7 @@ def test_top_level_help_lists_every_command_and_where_the_store_is(tmp_path: Pat
     result = run_cli(tmp_path, "--help")
 
     for name in SUBCOMMANDS:
-        assert f"\n    {name} " in result.stdout
+        assert re.search(rf"\n    {name}[ \n]", result.stdout), name
     assert f"store: sqlite file {tmp_path / 'ledger.sqlite3'}" in result.stdout
 
 
@@ -765,10 +769,15 @@ def test_demo_fresh_moves_the_previous_store_aside(demo_run: DemoRun, tmp_path: 
 
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout == demo_run.result.stdout
-    aside = [path for path in data_dir.iterdir() if path.name.endswith(".sqlite3")]
+    aside = list(data_dir.glob("ledger*.sqlite3"))
     aside.remove(data_dir / "ledger.sqlite3")
     assert len(aside) == 1 and ".aside-" in aside[0].name
     assert f"moved the existing store aside to {aside[0]}" in fresh.stderr
+    # The read models of the old store went aside with it; the new ones follow the new store.
+    read_models = list(data_dir.glob("projections*.sqlite3"))
+    read_models.remove(data_dir / "projections.sqlite3")
+    assert len(read_models) == 1 and ".aside-" in read_models[0].name
+    assert f"moved its read models aside to {read_models[0]}" in fresh.stderr
     assert stored_count(data_dir) == demo_run.stored
     with sqlite3.connect(aside[0]) as kept:
         assert kept.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == demo_run.stored
@@ -786,3 +795,194 @@ def test_demo_events_carry_the_correlation_id_of_the_invocation_that_recorded_th
 
     assert len(invocation) == 1
     assert {line["state"]["_meta"]["correlation_id"] for line in exported} == invocation
+
+
+# -- read models: rates, balances, watch lists, rebuild -------------------------------------
+
+HP_RATE = ("rate", "--jurisdiction", "HP", "--year", "2021",
+           "--plan", "HP-KHV-2021-HDND", "--plan", "HP-KHV-2021-TTG")  # fmt: skip
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr without the JSON log lines."""
+    return [line for line in result.stderr.splitlines() if not line.startswith("{")]
+
+
+def test_rate_quotes_the_same_disbursement_against_the_city_and_the_prime_minister(
+    demo_run: DemoRun,
+) -> None:
+    result = run_cli(demo_run.data_dir, *HP_RATE)
+
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line.split()[0]: line.split() for line in result.stdout.splitlines() if line[:3] == "HP-"
+    }
+    assert rows["HP-KHV-2021-HDND"][-1] == "33.8%"
+    assert rows["HP-KHV-2021-TTG"][-1] == "63.1%"
+    assert "disbursed: 4,603,180,000,000" in result.stdout
+
+
+def test_rate_as_json_gives_integer_vnd_and_the_rate_as_text(demo_run: DemoRun) -> None:
+    result = run_cli(demo_run.data_dir, *HP_RATE, "--as-of", "2021-06-20",
+                     "--known-by", "2100-01-01", "--format", "json")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line, parse_float=no_floats) for line in result.stdout.splitlines()]
+    assert [(r["plan"], r["rate_percent"]) for r in records] == [
+        ("HP-KHV-2021-HDND", "33.8"),
+        ("HP-KHV-2021-TTG", "63.1"),
+    ]
+    assert {r["disbursed"] for r in records} == {4_603_180_000_000}
+    assert records[0]["as_of"] == {"effective": "2021-06-20", "known": "2100-01-01"}
+
+
+def test_rate_as_of_a_day_before_the_plan_was_recorded_is_refused(demo_run: DemoRun) -> None:
+    # The demo's events were recorded today: on 20 June 2021 the ledger knew no plan yet.
+    result = run_cli(demo_run.data_dir, *HP_RATE, "--as-of", "2021-06-20")
+
+    assert result.returncode == 4
+    assert error_lines(result) == [
+        "capledger: error: unknown-plan: plan HP-KHV-2021-HDND had no version as of 2021-06-20"
+    ]
+
+
+def test_rate_of_an_unknown_plan_fails_with_one_line_and_exit_4(demo_run: DemoRun) -> None:
+    result = run_cli(demo_run.data_dir, "rate", "--jurisdiction", "HP", "--year", "2021",
+                     "--plan", "NO-SUCH-PLAN")  # fmt: skip
+
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert error_lines(result) == [
+        "capledger: error: unknown-plan: no plan NO-SUCH-PLAN is in the read model"
+    ]
+
+
+def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
+    result = run_cli(tmp_path / "nothing-here", *HP_RATE)
+
+    assert result.returncode == 1
+    assert error_lines(result)[0].startswith("capledger: error: no-store: ")
+    assert not (tmp_path / "nothing-here").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rate", "--jurisdiction", "HP", "--year", "2021"),
+        ("rate", "--jurisdiction", "HP", "--year", "2021", "--plan", "P@0"),
+        ("balances", "--by", "colour"),
+        ("balances", "--by", "plan", "--as-of", "20 June"),
+        ("watchlist", "--jurisdiction", "HP", "--year", "2021", "--below", "fast"),
+        ("projections",),
+    ],
+)
+def test_malformed_query_commands_are_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run_cli(tmp_path, *args)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert not (tmp_path / "ledger.sqlite3").exists()
+
+
+def test_balances_by_sector_as_csv_sum_to_the_plans_capital(demo_run: DemoRun) -> None:
+    by_sector = run_cli(demo_run.data_dir, "balances", "--by", "sector", "--plan",
+                        "HP-KHV-2021-HDND", "--format", "csv", "--limit", "0")  # fmt: skip
+    by_plan = run_cli(demo_run.data_dir, "balances", "--by", "plan", "--plan",
+                      "HP-KHV-2021-HDND", "--format", "json")  # fmt: skip
+
+    assert by_sector.returncode == by_plan.returncode == 0, by_sector.stderr + by_plan.stderr
+    rows = list(csv.DictReader(io.StringIO(by_sector.stdout)))
+    assert len(rows) == 8
+    (plan,) = [json.loads(line, parse_float=no_floats) for line in by_plan.stdout.splitlines()]
+    for column in ("capital", "disbursed", "cut", "advances_outstanding"):
+        assert sum(int(row[column]) for row in rows) == plan[column]
+    assert plan["capital"] == 13_121 * BILLION and plan["rate_percent"] == "35.1"
+
+
+def test_balances_table_sorted_by_rate_pages_through_the_projects(demo_run: DemoRun) -> None:
+    result = run_cli(demo_run.data_dir, "balances", "--by", "project", "--jurisdiction", "HP",
+                     "--sort", "rate", "--limit", "3")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Balances by project, now; amounts in VND"
+    projects = [line.split()[0] for line in lines[3:6]]
+    assert projects[0] == "HP21-008"  # the slowest first
+    assert lines[-1] == "1–3 of 38 project groups"
+
+
+def test_watchlist_names_the_slowest_project_and_its_investor_first(demo_run: DemoRun) -> None:
+    table = run_cli(demo_run.data_dir, "watchlist", "--jurisdiction", "HP", "--year", "2021")
+    below = run_cli(demo_run.data_dir, "watchlist", "--jurisdiction", "HP", "--year", "2021",
+                    "--below", "20", "--format", "json")  # fmt: skip
+
+    assert table.returncode == below.returncode == 0, table.stderr + below.stderr
+    first = table.stdout.splitlines()[3].split()
+    assert first[:4] == ["HP21-008", "slow", "HP-BQLDA-GT", "280,000,000,000"]
+    assert "below the scope's average of 35.1%" in table.stdout
+    entries = [json.loads(line, parse_float=no_floats) for line in below.stdout.splitlines()]
+    assert [entry["key"] for entry in entries] == ["HP21-008"]
+    assert entries[0]["shortfall"] == 280 * BILLION // 5 - entries[0]["disbursed"]
+
+
+def test_projections_status_after_the_demo_shows_no_lag(demo_run: DemoRun) -> None:
+    result = run_cli(demo_run.data_dir, "projections", "status")
+
+    assert result.returncode == 0, result.stderr
+    assert f"position: {demo_run.stored:,}" in result.stdout
+    assert f"ledger head: {demo_run.stored:,}" in result.stdout
+    assert "lag: 0 notifications" in result.stdout
+
+
+def test_projections_rebuild_switches_to_a_new_read_model_with_the_same_figures(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    data_dir = copy_of(demo_run, tmp_path)
+    before = run_cli(data_dir, *HP_RATE, "--format", "json")
+
+    rebuilt = run_cli(data_dir, "projections", "rebuild")
+    status = run_cli(data_dir, "projections", "status")
+    after = run_cli(data_dir, *HP_RATE, "--format", "json")
+
+    assert rebuilt.returncode == status.returncode == 0, rebuilt.stderr + status.stderr
+    assert re.search(
+        rf"rebuilt the read model rm2 from {demo_run.stored:,} notifications "
+        rf"\(to position {demo_run.stored:,}\) in [\d.]+ s: [\d,]+ events/s",
+        rebuilt.stdout,
+    ), rebuilt.stdout
+    assert "dropped the previous read model rm1" in rebuilt.stdout
+    assert "live namespace: rm2" in status.stdout and "lag: 0 notifications" in status.stdout
+    assert after.stdout == before.stdout and after.stdout
+
+
+def test_a_read_model_of_another_store_is_refused_until_rebuilt(
+    demo_run: DemoRun, recorded: Path
+) -> None:
+    shutil.copy(demo_run.data_dir / "projections.sqlite3", recorded / "projections.sqlite3")
+
+    refused = run_cli(recorded, "balances", "--by", "project")
+    rebuilt = run_cli(recorded, "projections", "rebuild")
+    answered = run_cli(recorded, "balances", "--by", "project", "--format", "json")
+
+    assert refused.returncode == 1
+    assert error_lines(refused)[0].startswith("capledger: error: read-model-mismatch: ")
+    assert rebuilt.returncode == answered.returncode == 0, rebuilt.stderr + answered.stderr
+    assert [json.loads(line)["key"] for line in answered.stdout.splitlines()] == [PROJECT, OTHER]
+
+
+def test_import_brings_the_read_models_up_to_date_before_it_ends(
+    recorded: Path, tmp_path: Path
+) -> None:
+    export = run_cli(recorded, "export").stdout
+    target = tmp_path / "copy"
+
+    imported = run_cli(target, "import", "-", stdin=export)
+
+    assert imported.returncode == 0, imported.stderr
+    count = stored_count(recorded)
+    assert f"read models up to date at position {count:,}" in imported.stdout
+    with sqlite3.connect(target / "projections.sqlite3") as read_model:
+        (position,) = read_model.execute(
+            "SELECT position FROM rm1_tracking WHERE log = 'notification_log'"
+        ).fetchone()
+    assert position == count

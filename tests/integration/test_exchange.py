@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
 from builders import (
@@ -29,7 +29,8 @@ from builders import (
     sqlite_settings,
     transfer,
 )
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from capledger import exchange
@@ -109,8 +110,8 @@ def refused(ledger: Ledger, text: str) -> ImportRefused:
 def target_store(store: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A second fresh store of the same kind as ``store``."""
     if store.persistence is Persistence.POSTGRES:
-        with fresh_postgres_schema(store) as settings:
-            yield settings
+        with fresh_postgres_schema(store) as schema:
+            yield schema
     else:
         yield sqlite_settings(tmp_path / "target")
 
@@ -206,6 +207,17 @@ def test_round_trip_into_a_fresh_store_gives_identical_events(
         assert reopened.project(code).lines == ledger.project(code).lines
 
 
+def test_streams_may_be_spelled_as_any_uuid(ledger: Ledger, history: str, target: Ledger) -> None:
+    records = [json.loads(line) for line in lines_of(history)]
+    for record in records:
+        record["stream"] = UUID(record["stream"]).hex.upper()
+    respelled = "".join(json.dumps(record) + "\n" for record in records)
+
+    import_text(target, respelled)
+
+    assert stored_events(target) == stored_events(ledger)
+
+
 def test_imported_store_takes_new_commands_on_the_same_chains(
     ledger: Ledger, history: str, target: Ledger
 ) -> None:
@@ -274,6 +286,23 @@ def test_a_malformed_line_is_refused_naming_its_line(
 
     assert (error.line, error.reason) == (number, reason)
     assert f"line {number}:" in str(error)
+
+
+@pytest.mark.parametrize("target_holds_events", [False, True], ids=["empty", "not-empty"])
+def test_the_first_bad_line_is_named_when_several_are_bad(
+    history: str, target: Ledger, target_holds_events: bool
+) -> None:
+    if target_holds_events:  # stored heads are looked up: lines are parsed ahead of checking
+        approve_annual_plan(target, code="KH-TARGET")
+    number = line_number(history, "CompletedWorkPaid")
+    record = json.loads(lines_of(history)[number - 1])
+    record["state"]["amount"] += 1
+    tampered = replace_line(history, number, json.dumps(record) + "\n")
+    both = replace_line(tampered, len(lines_of(history)) - 1, "{not json\n")
+
+    error = refused(target, both)
+
+    assert (error.line, error.reason) == (number, "broken-chain")
 
 
 def test_importing_the_same_file_twice_is_refused_the_second_time(
@@ -392,7 +421,7 @@ def sealed_lines(datas: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]
     return lines
 
 
-@settings(max_examples=300, deadline=None)
+@hypothesis_settings(max_examples=300, deadline=None)
 @given(
     datas=st.lists(st.dictionaries(keys, values, max_size=5), min_size=1, max_size=3),
     meta=st.dictionaries(st.text(max_size=5), values, max_size=3),

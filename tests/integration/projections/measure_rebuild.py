@@ -177,7 +177,7 @@ def main(argv: list[str]) -> int:
             label = "raw read + decode" if decode else "raw read (pages of 1,000)"
             print(f"{label:28s}: {count:>7} notifications in {seconds:6.2f} s = "
                   f"{count / seconds:>9,.0f}/s")  # fmt: skip
-        report = rebuild(read_model, ledger.recorder, batch_size=PAGE)
+        report = rebuild(read_model, ledger.recorder)
         print(f"{'rebuild (fold + write)':28s}: {report.notifications:>7} notifications in "
               f"{report.seconds:6.2f} s = {report.notifications_per_second:>9,.0f}/s")  # fmt: skip
     finally:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from capledger.projections import Overlay
-from capledger.projections.rows import PlanSourceRow, Row
+from capledger.projections.rows import MovementRow, PlanSourceRow, Row
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,40 @@ def test_a_cache_grown_past_its_bound_is_emptied_and_no_longer_complete() -> Non
     overlay.bind(source)
     assert overlay.get(PlanSourceRow, ("P", "oda")) == PlanSourceRow("P", "oda", 1, 0)
     assert source.loads == 1
+
+
+def movement(position: int, amount: int = 1) -> MovementRow:
+    return MovementRow(
+        position, 0, "P-1", "KH", "oda", 2021, "disbursed", amount, "2021-01-01",
+        "2021-01-01T00:00:00.000000Z", "2021-01-01", 0, False, False, None, "BQL",
+    )  # fmt: skip
+
+
+def test_movement_facts_are_written_but_not_kept_in_the_cache() -> None:
+    overlay = Overlay(complete=True)
+    overlay.put([movement(1), PlanSourceRow("P", "oda", 1, 0), movement(2)])
+
+    assert overlay.cached_count == 1
+    tables = overlay.take_pending_tables()
+    assert tables == {
+        MovementRow: [movement(1), movement(2)],
+        PlanSourceRow: [PlanSourceRow("P", "oda", 1, 0)],
+    }
+    assert overlay.pending_count == 0
+
+
+def test_reading_a_movement_fact_sees_the_pending_one_or_asks_the_store_even_when_complete() -> (
+    None
+):
+    source = CountingSource([movement(7, amount=70)])
+    overlay = Overlay(complete=True)
+    overlay.bind(source)
+    overlay.put([movement(1, amount=10)])
+
+    assert overlay.get(MovementRow, (1, 0)) == movement(1, amount=10)
+    assert source.loads == 0
+    assert overlay.get(MovementRow, (7, 0)) == movement(7, amount=70)
+    assert source.loads == 1
+    overlay.bind(None)
+    with pytest.raises(RuntimeError, match="not cached"):
+        overlay.get(MovementRow, (7, 0))

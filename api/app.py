@@ -1,0 +1,145 @@
+"""The app factory: ``create_app(settings, api_settings)`` wires the ledger, the read model, the
+embedded runner and the API's own store into a FastAPI app.
+
+Routers are plain ``APIRouter`` objects included here; another router (an inspector page, a
+benchmark's helpers) is added with ``app.include_router(...)`` after ``create_app``, and static
+files with ``app.mount("/inspector", StaticFiles(...))`` — the context they need is
+``app.state.ctx`` (see :mod:`capledger.api.deps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from capledger import __version__
+from capledger.application.ledger import Ledger
+from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
+from capledger.projections import EmbeddedRunner, ReadModelStore
+from capledger.settings import Settings
+
+from . import problems
+from .context import ApiContext
+from .middleware import BodyLimit, RequestContext
+from .routers import admin, audit, commands, exports, ops, queries
+from .settings import ApiSettings
+from .store import ApiStore
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """\
+The HTTP API of capledger, the event-sourced ledger of Vietnam's public investment capital.
+
+* **Commands** record movements; each carries a client-chosen `Idempotency-Key`.
+* **Queries** read the projections: balances, rates against chosen denominators, as of any date.
+* **Audit** reads the event store: histories, past states, hash-chain verification.
+* **Exports**: CSV, IATI activities, a Fiscal Data Package.
+
+Amounts are whole VND: send a JSON integer or a string of digits, read strings.
+Errors are `application/problem+json` with a stable `code`. See docs/api.md.
+"""
+
+TAGS = [
+    {"name": "commands", "description": "Record movements (idempotent, read-your-writes)."},
+    {"name": "queries", "description": "Balances, rates, series, watch lists, plans."},
+    {"name": "audit", "description": "Histories, past states, chain verification, digests."},
+    {"name": "exports", "description": "CSV, IATI, Fiscal Data Package."},
+    {"name": "administration", "description": "API keys."},
+    {"name": "operations", "description": "Health, readiness, metrics."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+    *,
+    ledger: Ledger | None = None,
+    read_model: ReadModelStore | None = None,
+    store: ApiStore | None = None,
+) -> FastAPI:
+    """Build the app. What is passed in is used as is (and left open); what is not is built
+    from the settings and closed when the app shuts down."""
+    settings = settings or Settings()
+    api_settings = api_settings or ApiSettings()
+    closers: list[Any] = []
+    if ledger is None:
+        ledger = build_ledger(settings)
+        closers.append(ledger.close)
+    if read_model is None:
+        read_model = build_read_model(settings)
+        closers.append(read_model.close)
+    if store is None:
+        store = ApiStore.from_settings(settings, api_settings)
+    store.initialise()
+    runner: EmbeddedRunner | None = None
+    if api_settings.embedded_runner:
+        runner = build_embedded_runner(ledger, read_model)
+    ctx = ApiContext(
+        settings=settings,
+        api_settings=api_settings,
+        ledger=ledger,
+        read_model=read_model,
+        runner=runner,
+        store=store,
+        closers=closers,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Lifespans may overlap (a test client and a fuzzer's): the last one closes.
+        ctx.enter()
+        log.info("api_started", embedded_runner=runner is not None)
+        try:
+            yield
+        finally:
+            ctx.leave()
+            log.info("api_stopped")
+
+    app = FastAPI(
+        title="capledger",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        root_path=api_settings.root_path,
+        docs_url="/docs" if api_settings.docs else None,
+        redoc_url="/redoc" if api_settings.docs else None,
+    )
+    app.state.ctx = ctx
+    app.state.problem_base = api_settings.problem_base
+    problems.install(app)
+    for router in (
+        commands.router,
+        queries.router,
+        audit.router,
+        exports.router,
+        admin.router,
+        ops.router,
+    ):
+        app.include_router(router)
+    # Outermost first: request ids and access logs see every response, the 413 included.
+    app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=ctx.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version="3.1.0",
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Problem", problems.Problem.model_json_schema())
+        app.openapi_schema = schema
+    return app.openapi_schema

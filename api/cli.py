@@ -1,0 +1,192 @@
+"""Command-line pieces for ``capledger``: ``serve``, ``api-key`` and ``digest``.
+
+The CLI plugs them in with ``api_cli.register(subparsers)``; each handler takes
+``(args, context)`` like the CLI's own commands and returns an exit status. The functions
+:func:`create_api_key`, :func:`revoke_api_key` and :func:`publish_heads_digest` work without
+the CLI too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
+
+from capledger.application.verify import verify_store
+from capledger.settings import Settings
+
+from .roles import Role
+from .settings import ApiSettings
+from .store import ApiKey, ApiStore, IssuedKey, PublishedDigest
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BROKEN_CHAIN = 3
+
+
+class Context(Protocol):
+    settings: Settings
+    stdout: TextIO
+    stderr: TextIO
+
+
+def _store(settings: Settings | None, api_settings: ApiSettings | None) -> ApiStore:
+    return ApiStore.from_settings(
+        settings or Settings(), api_settings or ApiSettings()
+    ).initialise()
+
+
+def create_api_key(
+    name: str,
+    role: Role | str,
+    *,
+    investors: Sequence[str] = (),
+    provinces: Sequence[str] = (),
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+) -> IssuedKey:
+    """Create a key; its token is in the result and nowhere else (only its hash is stored)."""
+    return _store(settings, api_settings).create_key(
+        name, Role(role), investors=investors, provinces=provinces
+    )
+
+
+def revoke_api_key(
+    key_id: str, *, settings: Settings | None = None, api_settings: ApiSettings | None = None
+) -> ApiKey:
+    return _store(settings, api_settings).revoke(key_id)
+
+
+def list_api_keys(
+    *, settings: Settings | None = None, api_settings: ApiSettings | None = None
+) -> list[ApiKey]:
+    return _store(settings, api_settings).all_keys()
+
+
+def publish_heads_digest(
+    principal: str = "system:cli",
+    *,
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+) -> PublishedDigest | None:
+    """Verify every chain and publish the heads digest; None if a chain is broken."""
+    from capledger.bootstrap import build_ledger
+
+    settings = settings or Settings()
+    ledger = build_ledger(settings)
+    try:
+        position = int(ledger.recorder.max_notification_id() or 0)
+        report = verify_store(ledger.recorder)
+    finally:
+        ledger.close()
+    if not report.ok:
+        return None
+    return _store(settings, api_settings).publish_digest(
+        report.heads_digest,
+        position=position,
+        streams=report.streams,
+        checked=report.checked,
+        principal=principal,
+    )
+
+
+# -- argparse ------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the HTTP API (uvicorn, embedded)",
+        description="Serve the HTTP API. Settings: CAPLEDGER_API_HOST, CAPLEDGER_API_PORT and "
+        "the other CAPLEDGER_API_* variables (see docs/api.md).",
+    )
+    serve.add_argument("--host", help="address to listen on (default CAPLEDGER_API_HOST)")
+    serve.add_argument("--port", type=int, help="port (default CAPLEDGER_API_PORT)")
+    serve.set_defaults(handler=run_serve)
+
+    keys = subparsers.add_parser("api-key", help="create, list or revoke API keys")
+    actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="create a key and print its token once")
+    create.add_argument("name", help="unique name; writes are recorded as <role>:<name>")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--investor", action="append", default=[], help="scope (repeatable)")
+    create.add_argument("--province", action="append", default=[], help="scope (repeatable)")
+    create.set_defaults(handler=run_create_key)
+    listing = actions.add_parser("list", help="list keys (never their tokens)")
+    listing.set_defaults(handler=run_list_keys)
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=run_revoke_key)
+
+    digest = subparsers.add_parser(
+        "digest", help="verify every hash chain and publish the heads digest"
+    )
+    digest.set_defaults(handler=run_publish_digest)
+
+
+def run_serve(args: argparse.Namespace, context: Context) -> int:
+    from .server import serve
+
+    serve(context.settings, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def run_create_key(args: argparse.Namespace, context: Context) -> int:
+    try:
+        issued = create_api_key(
+            args.name,
+            args.role,
+            investors=args.investor,
+            provinces=args.province,
+            settings=context.settings,
+        )
+    except ValueError as error:
+        print(f"capledger: error: invalid-key: {error}", file=context.stderr)
+        return 2
+    _print(context, {**_key(issued.key), "token": issued.token})
+    print("capledger: keep the token now: it is stored only hashed", file=context.stderr)
+    return EXIT_OK
+
+
+def run_list_keys(args: argparse.Namespace, context: Context) -> int:
+    for key in list_api_keys(settings=context.settings):
+        _print(context, _key(key))
+    return EXIT_OK
+
+
+def run_revoke_key(args: argparse.Namespace, context: Context) -> int:
+    try:
+        key = revoke_api_key(args.key_id, settings=context.settings)
+    except LookupError as error:
+        print(f"capledger: error: unknown-key: {error}", file=context.stderr)
+        return 2
+    _print(context, _key(key))
+    return EXIT_OK
+
+
+def run_publish_digest(args: argparse.Namespace, context: Context) -> int:
+    digest = publish_heads_digest(settings=context.settings)
+    if digest is None:
+        print("capledger: error: broken-chain: not published (run capledger verify)",
+              file=context.stderr)  # fmt: skip
+        return EXIT_BROKEN_CHAIN
+    _print(context, {**vars(digest), "published_at": digest.published_at.isoformat()})
+    return EXIT_OK
+
+
+def _key(key: ApiKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "role": key.role.value,
+        "principal": key.principal,
+        "investors": sorted(key.scope.investors),
+        "provinces": sorted(key.scope.provinces),
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+    }
+
+
+def _print(context: Context, record: dict[str, Any]) -> None:
+    print(json.dumps(record, ensure_ascii=False), file=context.stdout)

@@ -1,0 +1,167 @@
+"""What every request needs: the ledger, the read model, the runner, keys, limits, metrics.
+
+One :class:`ApiContext` per app, built by :func:`capledger.api.app.create_app` and kept on
+``app.state.ctx``. Routers reach it through :func:`capledger.api.deps.context`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from capledger.application.ledger import Ledger
+from capledger.projections import EmbeddedRunner, ReadModelStore
+from capledger.settings import Settings
+
+from .audit import Auditor
+from .metrics import Metrics
+from .ratelimit import TokenBuckets
+from .settings import ApiSettings
+from .store import ApiKey, ApiStore
+
+log = structlog.get_logger(__name__)
+
+#: Seconds an authenticated key is trusted before its record is read again (revocation by
+#: another process takes effect within this time; in this process at once).
+KEY_CACHE_TTL_S = 5.0
+KEY_CACHE_SIZE = 1_024
+EXTERNAL_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """A named check for /readyz: returns None when ready, or what is wrong. The Kafka relay's
+    lag check plugs in here (``ctx.readiness_checks.append(...)``)."""
+
+    name: str
+    check: Callable[[], str | None]
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    api_settings: ApiSettings
+    ledger: Ledger
+    read_model: ReadModelStore
+    runner: EmbeddedRunner | None
+    store: ApiStore
+    metrics: Metrics = field(default_factory=Metrics)
+    buckets: TokenBuckets | None = None
+    readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    auditor: Auditor | None = None
+    _users: int = 0
+    _users_lock: threading.Lock = field(default_factory=threading.Lock)
+    _keys: OrderedDict[str, tuple[float, ApiKey | None]] = field(default_factory=OrderedDict)
+    _keys_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.auditor is None:
+            self.auditor = Auditor(self.ledger)
+        if self.buckets is None:
+            self.buckets = TokenBuckets(
+                self.api_settings.write_rate_per_s, self.api_settings.write_burst
+            )
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        now = time.monotonic()
+        with self._keys_lock:
+            cached = self._keys.get(token)
+            if cached is not None and now - cached[0] < KEY_CACHE_TTL_S:
+                self._keys.move_to_end(token)
+                return cached[1]
+        key = self.store.authenticate(token)
+        with self._keys_lock:
+            self._keys[token] = (now, key)
+            if len(self._keys) > KEY_CACHE_SIZE:
+                self._keys.popitem(last=False)
+        return key
+
+    def forget_keys(self) -> None:
+        with self._keys_lock:
+            self._keys.clear()
+
+    # -- positions -----------------------------------------------------------------------
+
+    def ledger_position(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def projection_position(self) -> int:
+        if self.runner is not None and self.runner.running:
+            return max(self.runner.position, 0)
+        return self.read_model.position()
+
+    def read_your_writes(self, position: int | None) -> bool:
+        """Wait (bounded) until the read model holds ``position``; whether it does."""
+        if position is None:
+            return True
+        timeout = self.api_settings.read_your_writes_timeout_s
+        if self.runner is not None:
+            if self.runner.position >= position:
+                return True
+            try:
+                # Apply it now rather than wait for the runner's next poll.
+                self.runner.step()
+            except Exception:
+                log.warning("projection_step_failed", exc_info=True, position=position)
+                return False
+            if self.runner.position >= position:
+                return True
+            try:
+                return self.runner.wait_for(position, timeout)
+            except Exception:
+                log.warning("projection_wait_failed", exc_info=True, position=position)
+                return False
+        deadline = time.monotonic() + timeout
+        while self.read_model.position() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(EXTERNAL_POLL_S)
+        return True
+
+    def refresh_gauges(self) -> None:
+        ledger, projection = self.ledger_position(), self.projection_position()
+        self.metrics.ledger_position.set(ledger)
+        self.metrics.projection_position.set(projection)
+        self.metrics.projection_lag.set(max(0, ledger - projection))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.runner is not None and self.api_settings.embedded_runner:
+            self.runner.start()
+
+    def enter(self) -> None:
+        """A lifespan begins (a server, a test client): start the runner on the first."""
+        with self._users_lock:
+            self._users += 1
+            if self._users == 1:
+                self.start()
+
+    def leave(self) -> None:
+        """A lifespan ends: close everything when the last one does."""
+        with self._users_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+        self.close()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def close(self) -> None:
+        self.stop()
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:
+                log.warning("close_failed", exc_info=True)
+        self.closers.clear()

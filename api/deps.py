@@ -1,0 +1,105 @@
+"""Dependencies of the routes: the context, the authenticated caller, roles and write limits.
+
+A key is sent as ``X-API-Key: <token>`` or ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from .context import ApiContext
+from .problems import ApiProblem
+from .roles import Caller, Role
+
+API_KEY_HEADER = "X-API-Key"
+
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key (`clk_…`), created with `capledger api-key create`.",
+)
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="Bearer", description="The same API key as a bearer token."
+)
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+def authenticated(
+    request: Request,
+    ctx: Ctx,
+    api_key: Annotated[str | None, Security(api_key_header)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> Caller:
+    token = api_key or (credentials.credentials if credentials is not None else None)
+    if not token:
+        raise ApiProblem(
+            401,
+            "unauthenticated",
+            f"send an API key in the {API_KEY_HEADER} header or as a bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="capledger"'},
+        )
+    key = ctx.authenticate(token.strip())
+    if key is None:
+        raise ApiProblem(
+            401,
+            "unauthenticated",
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer realm="capledger", error="invalid_token"'},
+        )
+    caller = Caller(key.key_id, key.name, key.role, key.scope)
+    # The access log (middleware) names the principal of every request.
+    request.state.principal = caller.principal
+    return caller
+
+
+def reader(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+    """Any role reads (finance officers within their scope)."""
+    return caller
+
+
+def writer(caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx) -> Caller:
+    """Finance officers and administrators write; each key's writes are rate limited."""
+    if not caller.can_write:
+        raise ApiProblem(403, "forbidden", f"the {caller.role.value} role cannot record commands")
+    assert ctx.buckets is not None
+    wait = ctx.buckets.take(caller.key_id)
+    if wait:
+        raise ApiProblem(
+            429,
+            "rate-limited",
+            f"too many writes with this key; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return caller
+
+
+def administrator(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+    if caller.role is not Role.ADMINISTRATOR:
+        raise ApiProblem(403, "forbidden", "only an administrator may do this")
+    return caller
+
+
+def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+    """Ledger-wide reads that are not split by scope (whole-store verification, digests)."""
+    if caller.scoped:
+        raise ApiProblem(
+            403, "forbidden", "ledger-wide checks are for inspectors and administrators"
+        )
+    return caller
+
+
+Reader = Annotated[Caller, Depends(reader)]
+Writer = Annotated[Caller, Depends(writer)]
+Admin = Annotated[Caller, Depends(administrator)]
+Inspector = Annotated[Caller, Depends(inspector_or_admin)]

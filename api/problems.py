@@ -1,0 +1,248 @@
+"""Errors as ``application/problem+json`` (RFC 9457), one stable ``type`` per error code.
+
+Every domain and application error carries a stable ``code`` (``over-disbursement``,
+``deadline-passed``, ``version-conflict``…); its problem ``type`` is ``<problem base><code>``
+and the body repeats the ``code`` so clients can branch on it without parsing the URI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from capledger.application.errors import (
+    ApplicationError,
+    ConcurrencyConflict,
+    DuplicatePlan,
+    DuplicateProject,
+    IdempotencyConflict,
+    UnknownPlan,
+    UnknownProject,
+)
+from capledger.domain import DomainError
+from capledger.projections import NotInitialised
+from capledger.projections.queries import QueryError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+#: Seconds a client should wait before retrying a command that met concurrent writers.
+CONFLICT_RETRY_AFTER_S = 1
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+STATUS_CODES: dict[int, str] = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Where the value is: `body.amount`, `query.limit`, `header…`.")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457). ``code`` is stable; ``detail`` is for people."""
+
+    type: str = Field(description="URI of the problem type: `<base><code>`.")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="The stable error code, e.g. `over-disbursement`.")
+    instance: str | None = Field(default=None, description="The request path.")
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="For validation errors: each field and what is wrong with it."
+    )
+
+
+class ApiProblem(Exception):
+    """An error the API raises itself (authentication, scope, limits, unknown resources)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: Sequence[FieldProblem] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.errors = list(errors) if errors is not None else None
+
+
+def title_of(code: str) -> str:
+    return code.replace("-", " ").capitalize()
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: Sequence[FieldProblem] | None = None,
+) -> JSONResponse:
+    app = request.scope.get("app")
+    base = getattr(getattr(app, "state", None), "problem_base", "/problems/")
+    problem = Problem(
+        type=f"{base}{code}",
+        title=title_of(code),
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        errors=list(errors) if errors is not None else None,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def status_of(error: Exception) -> tuple[int, dict[str, str]]:
+    """The HTTP status (and headers) of a ledger or read-model error."""
+    if isinstance(error, UnknownProject | UnknownPlan | QueryError):
+        return 404, {}
+    if isinstance(error, DuplicateProject | DuplicatePlan):
+        return 409, {}
+    if isinstance(error, ConcurrencyConflict):
+        return 409, {"Retry-After": str(CONFLICT_RETRY_AFTER_S)}
+    if isinstance(error, IdempotencyConflict):
+        return 422, {}
+    return 422, {}
+
+
+def _code_of(error: Exception) -> str:
+    if isinstance(error, QueryError):
+        return "not-found"
+    return str(getattr(error, "code", "domain-error"))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    async def api_problem(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ApiProblem)
+        return problem_response(
+            request,
+            error.status,
+            error.code,
+            error.detail,
+            headers=error.headers,
+            errors=error.errors,
+        )
+
+    async def ledger_error(request: Request, error: Exception) -> JSONResponse:
+        status, headers = status_of(error)
+        return problem_response(request, status, _code_of(error), str(error), headers=headers)
+
+    async def validation_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = [field_problem(item) for item in error.errors()]
+        fields = ", ".join(problem.field for problem in problems)
+        return problem_response(
+            request,
+            422,
+            "validation-error",
+            f"the request is not valid: {fields}" if fields else "the request is not valid",
+            errors=problems,
+        )
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        code = STATUS_CODES.get(error.status_code, "error")
+        return problem_response(
+            request,
+            error.status_code,
+            code,
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.warning("store_unavailable", error=str(error), error_type=type(error).__name__)
+        return problem_response(
+            request,
+            503,
+            "store-unavailable",
+            "the ledger's store cannot be reached; retry later",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+        )
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected_error", exc_info=error, path=request.url.path)
+        return problem_response(
+            request, 500, "internal-error", "an unexpected error; it has been logged"
+        )
+
+    app.add_exception_handler(ApiProblem, api_problem)
+    app.add_exception_handler(DomainError, ledger_error)
+    app.add_exception_handler(ApplicationError, ledger_error)
+    app.add_exception_handler(QueryError, ledger_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(PersistenceError, unavailable)
+    app.add_exception_handler(NotInitialised, unavailable)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def field_problem(item: Mapping[str, Any]) -> FieldProblem:
+    location = [str(part) for part in item.get("loc", ())]
+    return FieldProblem(
+        field=".".join(location) or "request",
+        message=str(item.get("msg", "invalid")),
+        type=str(item.get("type", "value_error")),
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    descriptions = {
+        400: "Bad request",
+        401: "No valid API key",
+        403: "The key's role or scope does not allow it",
+        404: "Unknown project, plan or resource",
+        409: "Conflict (duplicate, or concurrent writers: retry after `Retry-After`)",
+        413: "Request body too large",
+        422: "Invalid request, or refused by a rule of the ledger (see `code`)",
+        429: "Too many writes for this key: retry after `Retry-After`",
+        503: "Store unreachable",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

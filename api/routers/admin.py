@@ -1,0 +1,103 @@
+"""Administration: API keys (created, listed, revoked by administrators)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..deps import Admin, Ctx
+from ..problems import ApiProblem, problem_responses
+from ..roles import Role
+from ..store import ApiKey, DuplicateKeyName, UnknownKey
+from ..types import Label
+
+router = APIRouter(prefix="/admin", tags=["administration"])
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Label = Field(description="Unique; the principal recorded is `<role>:<name>`.")
+    role: Role
+    investors: list[Label] = Field(default_factory=list, max_length=500)
+    provinces: list[Label] = Field(default_factory=list, max_length=100)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    name: str
+    role: Role
+    principal: str
+    investors: list[str]
+    provinces: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(KeyOut):
+    token: str = Field(description="The API key itself: shown once, stored only hashed.")
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        key_id=key.key_id,
+        name=key.name,
+        role=key.role,
+        principal=key.principal,
+        investors=sorted(key.scope.investors),
+        provinces=sorted(key.scope.provinces),
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@router.post(
+    "/keys",
+    operation_id="create_api_key",
+    summary="Create an API key",
+    status_code=201,
+    response_model=IssuedKeyOut,
+    responses=problem_responses(400, 401, 403, 409, 413, 422),
+)
+def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
+    try:
+        issued = ctx.store.create_key(
+            body.name, body.role, investors=body.investors, provinces=body.provinces
+        )
+    except DuplicateKeyName as error:
+        raise ApiProblem(409, "duplicate-key-name", str(error)) from None
+    except ValueError as error:
+        raise ApiProblem(422, "invalid-key", str(error)) from None
+    return IssuedKeyOut(**key_out(issued.key).model_dump(), token=issued.token)
+
+
+@router.get(
+    "/keys",
+    operation_id="api_keys",
+    summary="API keys (never their tokens)",
+    response_model=list[KeyOut],
+    responses=problem_responses(401, 403),
+)
+def list_keys(caller: Admin, ctx: Ctx) -> list[KeyOut]:
+    return [key_out(key) for key in ctx.store.all_keys()]
+
+
+@router.delete(
+    "/keys/{key_id}",
+    operation_id="revoke_api_key",
+    summary="Revoke an API key",
+    response_model=KeyOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def revoke_key(
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Admin, ctx: Ctx
+) -> KeyOut:
+    try:
+        key = ctx.store.revoke(key_id)
+    except UnknownKey as error:
+        raise ApiProblem(404, "not-found", str(error)) from None
+    ctx.forget_keys()
+    return key_out(key)

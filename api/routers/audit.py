@@ -1,0 +1,606 @@
+"""Audit: a project's history from the event store, its state at any point, the difference
+between two points, hash-chain verification and published heads digests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from capledger.application.errors import UnknownProject
+from capledger.application.verify import verify_store
+
+from ..audit import Auditor, HistoryEntry, ProjectState
+from ..context import ApiContext
+from ..deps import Admin, Ctx, Inspector, Reader
+from ..problems import ApiProblem, problem_responses
+from ..roles import Caller
+from ..schemas import BalancesOut, balances_out, money_fields
+from ..scope import check_project
+from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
+
+router = APIRouter(tags=["audit"])
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
+MAX_VERSION = 2**31 - 1
+
+
+def auditor(ctx: ApiContext) -> Auditor:
+    assert ctx.auditor is not None
+    return ctx.auditor
+
+
+def _in_scope(ctx: ApiContext, caller: Caller, code: str) -> None:
+    check_project(ctx, caller, code, write=False)
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+class DecisionOut(BaseModel):
+    number: str
+    issued_on: str
+    issuer: str
+
+
+class HistoryEntryOut(BaseModel):
+    version: int = Field(description="Stream version: the cursor of this history.")
+    event: str
+    class_version: int
+    effective_on: date | None
+    recorded_at: datetime | None
+    late: bool = Field(description="Recorded (Vietnam time) after the day it took effect.")
+    lateness_days: int | None
+    principal: str | None = Field(description="Who recorded it (the API key's principal).")
+    command: str | None
+    command_id: str | None
+    correlation_id: str | None
+    decision: DecisionOut | None
+    amount: Money | None = Field(
+        description="What the event moves; negative when capital or cash leaves the project."
+    )
+    plan_code: str | None
+    source: str | None
+    data: dict[str, Any] = Field(description="The event's data (amounts as strings).")
+    hash: str
+    prev: str
+    balances: BalancesOut = Field(description="The project's balances right after the event.")
+
+
+class HistoryPage(BaseModel):
+    project_code: str
+    head_version: int
+    items: list[HistoryEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page.")
+
+
+def history_out(entry: HistoryEntry) -> HistoryEntryOut:
+    decision = entry.decision
+    return HistoryEntryOut(
+        version=entry.version,
+        event=entry.event,
+        class_version=entry.class_version,
+        effective_on=entry.effective_on,
+        recorded_at=entry.recorded_at,
+        late=entry.late,
+        lateness_days=entry.lateness_days,
+        principal=entry.principal,
+        command=entry.command,
+        command_id=entry.command_id,
+        correlation_id=entry.correlation_id,
+        decision=None
+        if decision is None
+        else DecisionOut(
+            number=str(decision.get("number", "")),
+            issued_on=str(decision.get("issued_on", "")),
+            issuer=str(decision.get("issuer", "")),
+        ),
+        amount=None if entry.amount is None else money(entry.amount),
+        plan_code=entry.plan_code,
+        source=entry.source,
+        data=money_fields(entry.data),
+        hash=entry.hash,
+        prev=entry.prev,
+        balances=balances_out(entry.balances),
+    )
+
+
+@router.get(
+    "/projects/{project_code}/history",
+    operation_id="project_history",
+    summary="A project's events in order, with the running balance after each",
+    response_model=HistoryPage,
+    responses=READ_RESPONSES,
+)
+def get_history(
+    project_code: ProjectCode,
+    caller: Reader,
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    after: Annotated[int, Query(ge=0, le=MAX_VERSION, description="Stream version cursor.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> HistoryPage:
+    _in_scope(ctx, caller, project_code)
+    reader = auditor(ctx)
+    head = reader.head_version(project_code)
+    if after > head:
+        raise ApiProblem(404, "not-found", f"project {project_code} has no version {after}")
+    entries = reader.history(project_code, after=after, limit=limit)
+    last = entries[-1].version if entries else after
+    following = last if last < head else None
+    if following is not None:
+        url = request.url.include_query_params(after=following, limit=limit)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return HistoryPage(
+        project_code=project_code,
+        head_version=head,
+        items=[history_out(entry) for entry in entries],
+        next_after=following,
+    )
+
+
+# -- states --------------------------------------------------------------------------------
+
+
+class PointQuery(BaseModel):
+    """One point in a project's life: a version, a recording time, or an effective date."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    recorded_at: datetime | None = Field(
+        default=None, description="What the ledger held at this moment (ISO 8601; UTC if naive)."
+    )
+    effective_on: Day | None = Field(default=None, description="Movements effective by this date…")
+    known: Day | None = Field(
+        default=None, description="…and recorded by the end of this day (Vietnam time)."
+    )
+
+    @model_validator(mode="after")
+    def _one_point(self) -> PointQuery:
+        chosen = [self.version, self.recorded_at, self.effective_on]
+        if sum(value is not None for value in chosen) > 1:
+            raise ValueError("choose one of version, recorded_at and effective_on")
+        if self.known is not None and self.effective_on is None:
+            raise ValueError("known goes with effective_on")
+        if self.recorded_at is not None and not (
+            MIN_DATE.year <= self.recorded_at.year <= MAX_DATE.year
+        ):
+            raise ValueError(f"recorded_at must lie between {MIN_DATE} and {MAX_DATE}")
+        return self
+
+
+class LineOut(BaseModel):
+    plan_code: str
+    source: str
+    fiscal_year: int | None
+    balances: BalancesOut
+
+
+class ContractOut(BaseModel):
+    contract_no: str
+    contractor: str
+    value: Money
+    advanced: Money
+    advance_outstanding: Money
+    completed_paid: Money
+
+
+class PointOut(BaseModel):
+    mode: Literal["version", "recorded_at", "effective_on", "now"]
+    version: int | None = None
+    recorded_at: datetime | None = None
+    effective_on: date | None = None
+    known: date | None = None
+
+
+class ProjectStateOut(BaseModel):
+    project_code: str
+    point: PointOut
+    exists: bool = Field(description="False before the project was registered at that point.")
+    version: int = Field(description="The last stream version counted.")
+    name: str | None = None
+    investor_code: str | None = None
+    investor_name: str | None = None
+    program: str | None = None
+    sector: str | None = None
+    province: str | None = None
+    total_investment: Money | None = None
+    status: str | None = None
+    review_class: str | None = None
+    settled_value: Money | None = None
+    totals: BalancesOut | None = None
+    lines: list[LineOut] = Field(default_factory=list)
+    contracts: list[ContractOut] | None = Field(
+        default=None, description="Contracts (not given for an effective-date point)."
+    )
+
+
+def _point_state(
+    ctx: ApiContext, code: str, query: PointQuery
+) -> tuple[PointOut, ProjectState | None]:
+    reader = auditor(ctx)
+    head = reader.head_version(code)
+    if query.effective_on is not None:
+        point = PointOut(mode="effective_on", effective_on=query.effective_on, known=query.known)
+        return point, reader.state_by_effective_date(code, query.effective_on, query.known)
+    if query.recorded_at is not None:
+        version = reader.version_recorded_by(code, query.recorded_at)
+        point = PointOut(mode="recorded_at", recorded_at=query.recorded_at, version=version)
+        return point, reader.state_by_version(code, version)
+    if query.version is not None:
+        if query.version > head:
+            raise ApiProblem(404, "not-found", f"project {code} has no version {query.version}")
+        return PointOut(mode="version", version=query.version), reader.state_by_version(
+            code, query.version
+        )
+    return PointOut(mode="now", version=head), reader.state_by_version(code, head)
+
+
+def state_out(code: str, point: PointOut, state: ProjectState | None) -> ProjectStateOut:
+    if state is None:
+        return ProjectStateOut(project_code=code, point=point, exists=False, version=0)
+    return ProjectStateOut(
+        project_code=code,
+        point=point,
+        exists=True,
+        version=state.version,
+        name=state.name,
+        investor_code=state.investor_code,
+        investor_name=state.investor_name,
+        program=state.program,
+        sector=state.sector,
+        province=state.province,
+        total_investment=money(state.total_investment),
+        status=state.status,
+        review_class=state.review_class,
+        settled_value=None if state.settled_value is None else money(state.settled_value),
+        totals=balances_out(state.totals),
+        lines=[
+            LineOut(
+                plan_code=line.plan_code,
+                source=line.source,
+                fiscal_year=line.fiscal_year,
+                balances=balances_out(line.balances),
+            )
+            for line in state.lines
+        ],
+        contracts=None
+        if state.contracts is None
+        else [
+            ContractOut(
+                contract_no=contract.contract_no,
+                contractor=contract.contractor,
+                value=money(contract.value),
+                advanced=money(contract.advanced),
+                advance_outstanding=money(contract.advance_outstanding),
+                completed_paid=money(contract.completed_paid),
+            )
+            for contract in state.contracts
+        ],
+    )
+
+
+@router.get(
+    "/projects/{project_code}",
+    operation_id="project",
+    summary="A project now, as the ledger holds it",
+    response_model=ProjectStateOut,
+    responses=READ_RESPONSES,
+)
+def get_project(project_code: ProjectCode, caller: Reader, ctx: Ctx) -> ProjectStateOut:
+    _in_scope(ctx, caller, project_code)
+    point, state = _point_state(ctx, project_code, PointQuery())
+    return state_out(project_code, point, state)
+
+
+@router.get(
+    "/projects/{project_code}/state",
+    operation_id="project_state",
+    summary="A project as of a version, a recording time or an effective date",
+    response_model=ProjectStateOut,
+    responses=READ_RESPONSES,
+)
+def get_state(
+    project_code: ProjectCode,
+    query: Annotated[PointQuery, Query()],
+    caller: Reader,
+    ctx: Ctx,
+) -> ProjectStateOut:
+    _in_scope(ctx, caller, project_code)
+    point, state = _point_state(ctx, project_code, query)
+    return state_out(project_code, point, state)
+
+
+class DiffQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    from_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    to_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    from_recorded_at: datetime | None = None
+    to_recorded_at: datetime | None = None
+    from_effective_on: Day | None = None
+    to_effective_on: Day | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> DiffQuery:
+        pairs = [
+            (self.from_version, self.to_version),
+            (self.from_recorded_at, self.to_recorded_at),
+            (self.from_effective_on, self.to_effective_on),
+        ]
+        given = [pair for pair in pairs if pair != (None, None)]
+        if len(given) != 1 or None in given[0]:
+            raise ValueError(
+                "give one pair: from_version and to_version, from_recorded_at and "
+                "to_recorded_at, or from_effective_on and to_effective_on"
+            )
+        for moment in (self.from_recorded_at, self.to_recorded_at):
+            if moment is not None and not MIN_DATE.year <= moment.year <= MAX_DATE.year:
+                raise ValueError(f"times must lie between {MIN_DATE} and {MAX_DATE}")
+        return self
+
+    def points(self) -> tuple[PointQuery, PointQuery]:
+        if self.from_version is not None:
+            return PointQuery(version=self.from_version), PointQuery(version=self.to_version)
+        if self.from_recorded_at is not None:
+            return (
+                PointQuery(recorded_at=self.from_recorded_at),
+                PointQuery(recorded_at=self.to_recorded_at),
+            )
+        return (
+            PointQuery(effective_on=self.from_effective_on),
+            PointQuery(effective_on=self.to_effective_on),
+        )
+
+
+class LineChangeOut(BaseModel):
+    plan_code: str
+    source: str
+    change: BalancesOut
+
+
+class DiffOut(BaseModel):
+    project_code: str
+    before: ProjectStateOut
+    after: ProjectStateOut
+    attributes: dict[str, list[str | None]] = Field(
+        description="Attributes that changed: name → [before, after]."
+    )
+    totals: BalancesOut = Field(description="after − before.")
+    lines: list[LineChangeOut]
+    versions_between: int | None = Field(
+        description="Events recorded between two versions or recording times."
+    )
+
+
+ATTRIBUTES = (
+    "name", "investor_code", "investor_name", "program", "sector", "province",
+    "total_investment", "status", "review_class", "settled_value",
+)  # fmt: skip
+
+
+@router.get(
+    "/projects/{project_code}/diff",
+    operation_id="project_diff",
+    summary="What changed in a project between two points",
+    response_model=DiffOut,
+    responses=READ_RESPONSES,
+)
+def get_diff(
+    project_code: ProjectCode,
+    query: Annotated[DiffQuery, Query()],
+    caller: Reader,
+    ctx: Ctx,
+) -> DiffOut:
+    from ..audit import Balances
+
+    _in_scope(ctx, caller, project_code)
+    first, second = query.points()
+    before_point, before = _point_state(ctx, project_code, first)
+    after_point, after = _point_state(ctx, project_code, second)
+    old, new = (
+        state_out(project_code, before_point, before),
+        state_out(project_code, after_point, after),
+    )
+    attributes = {
+        name: [getattr(old, name), getattr(new, name)]
+        for name in ATTRIBUTES
+        if getattr(old, name) != getattr(new, name)
+    }
+    empty = Balances(advances_outstanding=0)
+    lines_before = {
+        (line.plan_code, line.source): line.balances for line in (before.lines if before else ())
+    }
+    lines_after = {
+        (line.plan_code, line.source): line.balances for line in (after.lines if after else ())
+    }
+    lines = [
+        LineChangeOut(
+            plan_code=plan,
+            source=source,
+            change=balances_out(
+                lines_after.get((plan, source), empty).minus(
+                    lines_before.get((plan, source), empty)
+                )
+            ),
+        )
+        for plan, source in sorted(set(lines_before) | set(lines_after))
+    ]
+    totals = (after.totals if after else empty).minus(before.totals if before else empty)
+    between = None
+    if query.from_effective_on is None:
+        between = (after.version if after else 0) - (before.version if before else 0)
+    return DiffOut(
+        project_code=project_code,
+        before=old,
+        after=new,
+        attributes={name: [_text(a), _text(b)] for name, (a, b) in attributes.items()},
+        totals=balances_out(totals),
+        lines=lines,
+        versions_between=between,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- verification and digests --------------------------------------------------------------
+
+
+class BrokenLinkOut(BaseModel):
+    position: int | None
+    stream: str | None
+    version: int
+    reason: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    streams: int
+    broken: BrokenLinkOut | None
+    heads_digest: str | None = Field(description="SHA-256 over every stream head (when ok).")
+    position: int = Field(description="The ledger's last position when the check began.")
+
+
+@router.get(
+    "/verify",
+    operation_id="verify_store",
+    summary="Recompute every hash chain in the store",
+    response_model=VerifyOut,
+    responses=problem_responses(401, 403, 503),
+)
+def get_verify(caller: Inspector, ctx: Ctx) -> VerifyOut:
+    position = ctx.ledger_position()
+    report = verify_store(ctx.ledger.recorder)
+    broken = report.broken
+    return VerifyOut(
+        ok=report.ok,
+        checked=report.checked,
+        streams=report.streams,
+        broken=None
+        if broken is None
+        else BrokenLinkOut(
+            position=broken.position,
+            stream=broken.stream,
+            version=broken.version,
+            reason=broken.reason,
+        ),
+        heads_digest=report.heads_digest or None,
+        position=position,
+    )
+
+
+class ProjectVerifyOut(BaseModel):
+    project_code: str
+    ok: bool
+    checked: int
+    head_version: int
+    head_hash: str | None
+    broken: BrokenLinkOut | None
+
+
+@router.get(
+    "/projects/{project_code}/verify",
+    operation_id="verify_project",
+    summary="Recompute one project's hash chain",
+    response_model=ProjectVerifyOut,
+    responses=READ_RESPONSES,
+)
+def get_verify_project(project_code: ProjectCode, caller: Reader, ctx: Ctx) -> ProjectVerifyOut:
+    _in_scope(ctx, caller, project_code)
+    check = auditor(ctx).verify(project_code)
+    return ProjectVerifyOut(
+        project_code=project_code,
+        ok=check.broken_version is None,
+        checked=check.checked,
+        head_version=check.head_version,
+        head_hash=check.head_hash,
+        broken=None
+        if check.broken_version is None
+        else BrokenLinkOut(
+            position=None, stream=None, version=check.broken_version, reason=check.reason or ""
+        ),
+    )
+
+
+class DigestOut(BaseModel):
+    digest_id: int
+    heads_digest: str
+    position: int = Field(description="The ledger's last position covered by the digest.")
+    streams: int
+    checked: int
+    published_at: datetime
+    principal: str
+
+
+def publish_digest(ctx: ApiContext, principal: str) -> DigestOut:
+    """Verify every chain; if intact, keep its heads digest as a published one."""
+    position = ctx.ledger_position()
+    report = verify_store(ctx.ledger.recorder)
+    if not report.ok:
+        assert report.broken is not None
+        raise ApiProblem(
+            409,
+            "broken-chain",
+            f"not published: the chain breaks at position {report.broken.position} "
+            f"({report.broken.reason})",
+        )
+    digest = ctx.store.publish_digest(
+        report.heads_digest,
+        position=position,
+        streams=report.streams,
+        checked=report.checked,
+        principal=principal,
+    )
+    return DigestOut(**vars(digest))
+
+
+@router.post(
+    "/digests",
+    operation_id="publish_digest",
+    summary="Verify every chain and publish the heads digest",
+    status_code=201,
+    response_model=DigestOut,
+    responses=problem_responses(401, 403, 409, 503),
+)
+def post_digest(caller: Admin, ctx: Ctx) -> DigestOut:
+    return publish_digest(ctx, caller.principal)
+
+
+@router.get(
+    "/digests/latest",
+    operation_id="latest_digest",
+    summary="The latest published heads digest",
+    response_model=DigestOut,
+    responses=problem_responses(401, 403, 404, 503),
+)
+def get_latest_digest(caller: Inspector, ctx: Ctx) -> DigestOut:
+    latest = ctx.store.latest_digest()
+    if latest is None:
+        raise ApiProblem(404, "not-found", "no heads digest has been published yet")
+    return DigestOut(**vars(latest))
+
+
+@router.get(
+    "/digests",
+    operation_id="digests",
+    summary="Published heads digests, newest first",
+    response_model=list[DigestOut],
+    responses=problem_responses(401, 403, 422, 503),
+)
+def get_digests(
+    caller: Inspector,
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> list[DigestOut]:
+    return [DigestOut(**vars(item)) for item in ctx.store.digests(limit=limit, before=before)]
+
+
+__all__ = ["UnknownProject", "router"]

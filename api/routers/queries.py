@@ -1,0 +1,884 @@
+"""Queries of the read model: balances by any dimension, rates against chosen denominators,
+the monthly series, year-end bunching, watch lists, late entries, plans and projects.
+
+Every query can be asked "as of" a point: ``as_of`` (movements effective by that date) and
+``known`` (recorded by the end of that day, Vietnam time; ``as_of`` when absent).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
+from capledger.projections.queries import (
+    AsOf,
+    Basis,
+    Denominator,
+    Dimension,
+    Exclusions,
+    QueryError,
+    Scope,
+    WatchLevel,
+    adjustment_counts,
+    balances,
+    bunching,
+    disbursement_rates,
+    late_entries,
+    monthly_series,
+    plan_capital,
+    plan_versions,
+    watch_list,
+)
+from capledger.projections.queries.balances import SORTS, BalanceFilter
+
+from .. import readmodel
+from ..context import ApiContext
+from ..deps import Ctx, Reader
+from ..problems import ApiProblem, problem_responses
+from ..roles import Caller
+from ..schemas import (
+    AsOfOut,
+    PageInfo,
+    RateOut,
+    as_of_out,
+    page_info,
+    rate_out,
+)
+from ..scope import check_jurisdiction, check_plan, pinned_filter
+from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, money
+
+router = APIRouter(tags=["queries"])
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+
+BalanceSort = StrEnum("BalanceSort", {name: name for name in [*SORTS, "rate"]})  # type: ignore[misc]
+DENOMINATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}(@[1-9][0-9]{0,8})?$"
+MAX_OFFSET = 10**9
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AsOfQuery(_Query):
+    as_of: Day | None = Field(
+        default=None, description="Count movements effective on or before this date."
+    )
+    known: Day | None = Field(
+        default=None,
+        description="…and recorded by the end of this day (Vietnam time); `as_of` if absent.",
+    )
+
+    @model_validator(mode="after")
+    def _known_needs_as_of(self) -> AsOfQuery:
+        if self.known is not None and self.as_of is None:
+            raise ValueError("known needs as_of")
+        return self
+
+    def point(self) -> AsOf | None:
+        if self.as_of is None:
+            return None
+        return AsOf(self.as_of, self.known or self.as_of)
+
+
+class ScopeQuery(AsOfQuery):
+    jurisdiction: Label = Field(description="Jurisdiction of the plans (province code).")
+    fiscal_year: Year
+
+    def scope(self) -> Scope:
+        return Scope(self.jurisdiction, self.fiscal_year)
+
+
+class ExclusionQuery(ScopeQuery):
+    exclude_extended: bool = Field(
+        default=False, description="Leave out capital extended into the next year."
+    )
+    added_after: Day | None = Field(
+        default=None, description="Leave out envelope added by adjustments after this date."
+    )
+    places: int = Field(default=1, ge=0, le=6, description="Decimal places of percentages.")
+
+    def exclusions(self) -> Exclusions:
+        return Exclusions(extended=self.exclude_extended, added_after=self.added_after)
+
+
+def denominator(spec: str) -> Denominator:
+    code, _, version = spec.partition("@")
+    return Denominator(code, int(version) if version else None)
+
+
+# -- balances ------------------------------------------------------------------------------
+
+
+class BalanceQuery(AsOfQuery):
+    by: Dimension = Dimension.PROJECT
+    project_code: Code | None = None
+    plan_code: Code | None = None
+    source: CapitalSource | None = None
+    investor_code: Label | None = None
+    program: OptionalText | None = None
+    sector: Label | None = None
+    province: Label | None = None
+    jurisdiction: Label | None = None
+    fiscal_year: Year | None = None
+    plan_kind: PlanKind | None = None
+    authority: Authority | None = None
+    status: ProjectStatus | None = None
+    sort: BalanceSort = BalanceSort["key"]
+    order: Literal["asc", "desc"] = "asc"
+    limit: int = Field(default=50, ge=1, le=10_000)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    places: int = Field(default=1, ge=0, le=6)
+
+    def filters(self, caller: Caller) -> BalanceFilter:
+        investor_code, province = pinned_filter(
+            caller,
+            investor_code=self.investor_code,
+            province=self.province,
+            jurisdiction=self.jurisdiction,
+        )
+        return BalanceFilter(
+            project_code=self.project_code,
+            plan_code=self.plan_code,
+            source=None if self.source is None else self.source.value,
+            investor_code=investor_code,
+            program=self.program,
+            sector=self.sector,
+            province=province,
+            jurisdiction=self.jurisdiction,
+            fiscal_year=self.fiscal_year,
+            plan_kind=None if self.plan_kind is None else self.plan_kind.value,
+            authority=None if self.authority is None else self.authority.value,
+            status=None if self.status is None else self.status.value,
+        )
+
+
+class BalanceOut(BaseModel):
+    key: str
+    label: str
+    allocated: Money
+    transferred_in: Money
+    transferred_out: Money
+    cut: Money
+    capital: Money
+    disbursed: Money
+    advances_outstanding: Money
+    lapsed: Money
+    extended: Money
+    undisbursed: Money
+    disbursement_rate: RateOut
+
+
+class BalancePage(BaseModel):
+    by: Dimension
+    as_of: AsOfOut | None
+    items: list[BalanceOut]
+    page: PageInfo
+
+
+def balance_out(item: Any, places: int) -> BalanceOut:
+    return BalanceOut(
+        key=item.key,
+        label=item.label,
+        allocated=money(item.allocated),
+        transferred_in=money(item.transferred_in),
+        transferred_out=money(item.transferred_out),
+        cut=money(item.cut),
+        capital=money(item.capital),
+        disbursed=money(item.disbursed),
+        advances_outstanding=money(item.advances_outstanding),
+        lapsed=money(item.lapsed),
+        extended=money(item.extended),
+        undisbursed=money(item.undisbursed),
+        disbursement_rate=rate_out(item.disbursement_rate, places),
+    )
+
+
+def query_balances(
+    ctx: ApiContext, caller: Caller, query: BalanceQuery, *, limit: int | None
+) -> tuple[list[Any], int]:
+    page = balances(
+        ctx.read_model,
+        query.by,
+        filters=query.filters(caller),
+        sort=str(query.sort.value),
+        descending=query.order == "desc",
+        limit=limit,
+        offset=query.offset if limit is not None else 0,
+        as_of=query.point(),
+    )
+    return page.items, page.total
+
+
+@router.get(
+    "/balances",
+    operation_id="balances",
+    summary="Balances grouped by a dimension",
+    response_model=BalancePage,
+    responses=READ_RESPONSES,
+)
+def get_balances(query: Annotated[BalanceQuery, Query()], caller: Reader, ctx: Ctx) -> BalancePage:
+    limit = min(query.limit, ctx.api_settings.max_page_size)
+    items, total = query_balances(ctx, caller, query, limit=limit)
+    return BalancePage(
+        by=query.by,
+        as_of=as_of_out(query.point()),
+        items=[balance_out(item, query.places) for item in items],
+        page=page_info(total, limit, query.offset, len(items)),
+    )
+
+
+class ChangesQuery(BalanceQuery):
+    from_date: Day = Field(alias="from", description="The earlier point (effective and known).")
+    to_date: Day = Field(alias="to", description="The later point (effective and known).")
+
+
+class ChangeOut(BaseModel):
+    key: str
+    label: str
+    before: BalanceOut
+    after: BalanceOut
+    change: dict[str, Money] = Field(description="after − before, per balance.")
+
+
+class ChangePage(BaseModel):
+    by: Dimension
+    before: AsOfOut
+    after: AsOfOut
+    items: list[ChangeOut]
+    page: PageInfo
+
+
+CHANGE_FIELDS = (
+    "allocated", "transferred_in", "transferred_out", "cut", "capital", "disbursed",
+    "advances_outstanding", "lapsed", "extended", "undisbursed",
+)  # fmt: skip
+
+
+@router.get(
+    "/balances/changes",
+    operation_id="balance_changes",
+    summary="What changed in the balances between two dates",
+    response_model=ChangePage,
+    responses=READ_RESPONSES,
+)
+def get_balance_changes(
+    query: Annotated[ChangesQuery, Query()], caller: Reader, ctx: Ctx
+) -> ChangePage:
+    filters = query.filters(caller)
+    points = (AsOf.on(query.from_date), AsOf.on(query.to_date))
+    before_page, after_page = (
+        balances(ctx.read_model, query.by, filters=filters, limit=None, as_of=point)
+        for point in points
+    )
+    before = {item.key: item for item in before_page.items}
+    after = {item.key: item for item in after_page.items}
+    keys = sorted(set(before) | set(after))
+    limit = min(query.limit, ctx.api_settings.max_page_size)
+    chosen = keys[query.offset : query.offset + limit]
+    items = []
+    for key in chosen:
+        old = balance_out(before[key], query.places) if key in before else _zero(key, after[key])
+        new = balance_out(after[key], query.places) if key in after else _zero(key, before[key])
+        change = {
+            name: money(int(getattr(new, name)) - int(getattr(old, name))) for name in CHANGE_FIELDS
+        }
+        items.append(ChangeOut(key=key, label=new.label, before=old, after=new, change=change))
+    return ChangePage(
+        by=query.by,
+        before=AsOfOut(effective=query.from_date, known=query.from_date),
+        after=AsOfOut(effective=query.to_date, known=query.to_date),
+        items=items,
+        page=page_info(len(keys), limit, query.offset, len(items)),
+    )
+
+
+def _zero(key: str, other: Any) -> BalanceOut:
+    zero = dict.fromkeys(CHANGE_FIELDS, "0")
+    return BalanceOut(
+        key=key,
+        label=other.label,
+        disbursement_rate=RateOut(numerator="0", denominator="0", rate=None, percent=None),
+        **zero,
+    )
+
+
+# -- rates ---------------------------------------------------------------------------------
+
+
+class RateQuery(ExclusionQuery):
+    plan: list[Annotated[str, Field(pattern=DENOMINATOR_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Denominator plans, `CODE` or `CODE@VERSION` (repeat for several); "
+        "all annual plans of the jurisdiction and year when absent.",
+    )
+
+
+class RateEntry(BaseModel):
+    plan_code: str
+    authority: str
+    plan_version: int
+    envelope: Money
+    excluded_extended: Money
+    excluded_added_late: Money
+    denominator: Money
+    rate: RateOut
+
+
+class RatesOut(BaseModel):
+    jurisdiction: str
+    fiscal_year: int
+    as_of: AsOfOut | None
+    exclude_extended: bool
+    added_after: date | None
+    disbursed: Money = Field(description="The numerator: net disbursement of the scope.")
+    rates: list[RateEntry]
+
+
+def rate_entry(rate: Any, places: int) -> RateEntry:
+    return RateEntry(
+        plan_code=rate.plan_code,
+        authority=rate.authority,
+        plan_version=rate.plan_version,
+        envelope=money(rate.envelope),
+        excluded_extended=money(rate.excluded_extended),
+        excluded_added_late=money(rate.excluded_added_late),
+        denominator=money(rate.denominator),
+        rate=rate_out(rate.ratio, places),
+    )
+
+
+def _denominators(ctx: ApiContext, query: RateQuery) -> list[Denominator]:
+    if query.plan:
+        return [denominator(spec) for spec in query.plan]
+    codes = readmodel.annual_plan_codes(ctx.read_model, query.jurisdiction, query.fiscal_year)
+    if not codes:
+        raise QueryError(
+            f"no annual plan of {query.jurisdiction} for {query.fiscal_year} is in the read model"
+        )
+    return [Denominator(code) for code in codes]
+
+
+def _scope_reader(query: ScopeQuery, caller: Caller) -> None:
+    check_jurisdiction(caller, query.jurisdiction)
+
+
+@router.get(
+    "/rates",
+    operation_id="disbursement_rates",
+    summary="Disbursement rates of a jurisdiction and year against chosen plans",
+    response_model=RatesOut,
+    responses=READ_RESPONSES,
+)
+def get_rates(query: Annotated[RateQuery, Query()], caller: Reader, ctx: Ctx) -> RatesOut:
+    _scope_reader(query, caller)
+    found = disbursement_rates(
+        ctx.read_model,
+        query.scope(),
+        _denominators(ctx, query),
+        exclusions=query.exclusions(),
+        as_of=query.point(),
+    )
+    return RatesOut(
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        as_of=as_of_out(query.point()),
+        exclude_extended=query.exclude_extended,
+        added_after=query.added_after,
+        disbursed=money(found[0].disbursed if found else 0),
+        rates=[rate_entry(rate, query.places) for rate in found],
+    )
+
+
+class SeriesQuery(ExclusionQuery):
+    basis: Basis = Basis.EFFECTIVE
+    plan: Annotated[str, Field(pattern=DENOMINATOR_PATTERN)] | None = Field(
+        default=None, description="Denominator for the cumulative rate, `CODE[@VERSION]`."
+    )
+
+
+class PointOut(BaseModel):
+    month: str
+    disbursed: Money
+    cumulative: Money
+    cumulative_rate: RateOut | None
+
+
+class SeriesOut(BaseModel):
+    jurisdiction: str
+    fiscal_year: int
+    basis: Basis
+    as_of: AsOfOut | None
+    denominator: RateEntry | None
+    points: list[PointOut]
+
+
+@router.get(
+    "/rates/monthly",
+    operation_id="monthly_series",
+    summary="Monthly disbursement, cumulated (the S-curve)",
+    response_model=SeriesOut,
+    responses=READ_RESPONSES,
+)
+def get_series(query: Annotated[SeriesQuery, Query()], caller: Reader, ctx: Ctx) -> SeriesOut:
+    _scope_reader(query, caller)
+    series = monthly_series(
+        ctx.read_model,
+        query.scope(),
+        basis=query.basis,
+        denominator=None if query.plan is None else denominator(query.plan),
+        exclusions=query.exclusions(),
+        as_of=query.point(),
+    )
+    return SeriesOut(
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        basis=series.basis,
+        as_of=as_of_out(series.as_of),
+        denominator=None
+        if series.denominator is None
+        else rate_entry(series.denominator, query.places),
+        points=[
+            PointOut(
+                month=point.month,
+                disbursed=money(point.disbursed),
+                cumulative=money(point.cumulative),
+                cumulative_rate=None
+                if point.cumulative_rate is None
+                else rate_out(point.cumulative_rate, query.places),
+            )
+            for point in series.points
+        ],
+    )
+
+
+class BunchingOut(BaseModel):
+    jurisdiction: str
+    fiscal_year: int
+    as_of: AsOfOut | None
+    before_year: Money
+    quarters: list[Money]
+    december: Money
+    after_year_end: Money
+    in_year: Money
+    last_quarter_share: RateOut
+    december_share: RateOut
+
+
+class BunchingQuery(ScopeQuery):
+    places: int = Field(default=1, ge=0, le=6)
+
+
+@router.get(
+    "/rates/bunching",
+    operation_id="bunching",
+    summary="Year-end bunching: quarters, December, shares",
+    response_model=BunchingOut,
+    responses=READ_RESPONSES,
+)
+def get_bunching(query: Annotated[BunchingQuery, Query()], caller: Reader, ctx: Ctx) -> BunchingOut:
+    _scope_reader(query, caller)
+    found = bunching(ctx.read_model, query.scope(), as_of=query.point())
+    return BunchingOut(
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        as_of=as_of_out(found.as_of),
+        before_year=money(found.before_year),
+        quarters=[money(amount) for amount in found.quarters],
+        december=money(found.december),
+        after_year_end=money(found.after_year_end),
+        in_year=money(found.in_year),
+        last_quarter_share=rate_out(found.last_quarter_share, query.places),
+        december_share=rate_out(found.december_share, query.places),
+    )
+
+
+# -- watch lists and late entries ----------------------------------------------------------
+
+
+class WatchQuery(ScopeQuery):
+    level: WatchLevel = WatchLevel.PROJECT
+    threshold_percent: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        max_digits=9,
+        decimal_places=4,
+        description="List those below this rate (e.g. the national average, 45.5); "
+        "below the scope's own average when absent.",
+    )
+    limit: int = Field(default=100, ge=1, le=10_000)
+    places: int = Field(default=1, ge=0, le=6)
+
+
+class WatchEntryOut(BaseModel):
+    key: str
+    label: str
+    investor_code: str
+    investor_name: str
+    projects: int
+    status: str | None
+    capital: Money
+    disbursed: Money
+    rate: RateOut
+    shortfall: Money = Field(description="What it would take to reach the reference rate.")
+
+
+class WatchListOut(BaseModel):
+    jurisdiction: str
+    fiscal_year: int
+    level: WatchLevel
+    as_of: AsOfOut | None
+    reference_rate: str
+    reference_is_scope_average: bool
+    scope_rate: RateOut
+    entries: list[WatchEntryOut]
+
+
+def build_watch_list(ctx: ApiContext, caller: Caller, query: WatchQuery) -> WatchListOut:
+    # Officers scoped by investor see their own entries of the jurisdiction's list.
+    if not caller.covers_jurisdiction(query.jurisdiction) and not caller.scope.investors:
+        check_jurisdiction(caller, query.jurisdiction)
+    threshold = None
+    if query.threshold_percent is not None:
+        threshold = query.threshold_percent / Decimal(100)
+    found = watch_list(
+        ctx.read_model,
+        query.scope(),
+        level=query.level,
+        threshold=threshold,
+        as_of=query.point(),
+        limit=None,
+    )
+    entries = [
+        entry
+        for entry in found.entries
+        if caller.covers_jurisdiction(query.jurisdiction)
+        or entry.investor_code in caller.scope.investors
+    ][: query.limit]
+    return WatchListOut(
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        level=found.level,
+        as_of=as_of_out(found.as_of),
+        reference_rate=format(found.reference, "f"),
+        reference_is_scope_average=found.reference_is_scope_average,
+        scope_rate=rate_out(found.scope_ratio, query.places),
+        entries=[
+            WatchEntryOut(
+                key=entry.key,
+                label=entry.label,
+                investor_code=entry.investor_code,
+                investor_name=entry.investor_name,
+                projects=entry.projects,
+                status=entry.status,
+                capital=money(entry.capital),
+                disbursed=money(entry.disbursed),
+                rate=rate_out(entry.ratio, query.places),
+                shortfall=money(entry.shortfall),
+            )
+            for entry in entries
+        ],
+    )
+
+
+@router.get(
+    "/watch-list",
+    operation_id="watch_list",
+    summary="Projects or investors disbursing below a threshold or the average",
+    response_model=WatchListOut,
+    responses=READ_RESPONSES,
+)
+def get_watch_list(query: Annotated[WatchQuery, Query()], caller: Reader, ctx: Ctx) -> WatchListOut:
+    return build_watch_list(ctx, caller, query)
+
+
+class LateQuery(ScopeQuery):
+    min_days: int = Field(default=1, ge=0, le=100_000)
+    limit: int = Field(default=100, ge=1, le=1_000)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class LateEntryOut(BaseModel):
+    position: int
+    project_code: str
+    plan_code: str
+    source: str
+    amount: Money
+    effective_on: date
+    recorded_on: date
+    lateness_days: int
+    correction: bool
+    investor_code: str
+
+
+class LatePage(BaseModel):
+    jurisdiction: str
+    fiscal_year: int
+    items: list[LateEntryOut]
+    page: PageInfo
+
+
+@router.get(
+    "/late-entries",
+    operation_id="late_entries",
+    summary="Disbursements recorded late (after their effective date)",
+    response_model=LatePage,
+    responses=READ_RESPONSES,
+)
+def get_late_entries(query: Annotated[LateQuery, Query()], caller: Reader, ctx: Ctx) -> LatePage:
+    _scope_reader(query, caller)
+    page = late_entries(
+        ctx.read_model,
+        query.scope(),
+        min_days=query.min_days,
+        as_of=query.point(),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return LatePage(
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        items=[
+            LateEntryOut(
+                position=item.position,
+                project_code=item.project_code,
+                plan_code=item.plan_code,
+                source=item.source,
+                amount=money(item.amount),
+                effective_on=item.effective_on,
+                recorded_on=item.recorded_on,
+                lateness_days=item.lateness_days,
+                correction=item.correction,
+                investor_code=item.investor_code,
+            )
+            for item in page.items
+        ],
+        page=page_info(page.total, query.limit, query.offset, len(page.items)),
+    )
+
+
+# -- plans ---------------------------------------------------------------------------------
+
+PlanCode = Annotated[str, Path(pattern=CODE_PATTERN)]
+ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN)]
+
+
+class PlanOut(BaseModel):
+    plan_code: str
+    title: str
+    kind: str
+    authority: str
+    jurisdiction: str
+    start_year: int
+    end_year: int
+    implements: str | None
+    plan_version: int
+    approved_on: str
+
+
+class PlansQuery(_Query):
+    jurisdiction: Label | None = None
+    fiscal_year: Year | None = None
+    kind: PlanKind | None = None
+
+
+@router.get(
+    "/plans",
+    operation_id="plans",
+    summary="Plans in the read model",
+    response_model=list[PlanOut],
+    responses=READ_RESPONSES,
+)
+def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -> list[PlanOut]:
+    found = readmodel.plans(
+        ctx.read_model,
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        kind=None if query.kind is None else query.kind.value,
+        jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
+    )
+    return [PlanOut(**vars(plan)) for plan in found]
+
+
+class PlanVersionOut(BaseModel):
+    plan_code: str
+    plan_version: int
+    effective_on: date
+    recorded_on: date
+    decision_no: str
+    decision_issued_on: date
+    decision_issuer: str
+    reason: str | None
+    envelopes: dict[str, Money]
+    total: Money
+
+
+@router.get(
+    "/plans/{plan_code}/versions",
+    operation_id="plan_versions",
+    summary="A plan's versions: the approval and each adjustment, with envelopes",
+    response_model=list[PlanVersionOut],
+    responses=READ_RESPONSES,
+)
+def get_plan_versions(plan_code: PlanCode, caller: Reader, ctx: Ctx) -> list[PlanVersionOut]:
+    check_plan(ctx, caller, plan_code, write=False)
+    return [
+        PlanVersionOut(
+            plan_code=version.plan_code,
+            plan_version=version.plan_version,
+            effective_on=version.effective_on,
+            recorded_on=version.recorded_on,
+            decision_no=version.decision_no,
+            decision_issued_on=version.decision_issued_on,
+            decision_issuer=version.decision_issuer,
+            reason=version.reason,
+            envelopes={source: money(amount) for source, amount in version.envelopes.items()},
+            total=money(version.total),
+        )
+        for version in plan_versions(ctx.read_model, plan_code)
+    ]
+
+
+class PlanCapitalOut(BaseModel):
+    plan_code: str
+    source: str
+    envelope: Money
+    allocated: Money
+    unallocated: Money
+
+
+@router.get(
+    "/plans/{plan_code}/capital",
+    operation_id="plan_capital",
+    summary="A plan's envelope, allocated and unallocated capital per source",
+    response_model=list[PlanCapitalOut],
+    responses=READ_RESPONSES,
+)
+def get_plan_capital(plan_code: PlanCode, caller: Reader, ctx: Ctx) -> list[PlanCapitalOut]:
+    check_plan(ctx, caller, plan_code, write=False)
+    found = plan_capital(ctx.read_model, plan_code)
+    if not found:
+        raise QueryError(f"no plan {plan_code} is in the read model")
+    return [
+        PlanCapitalOut(
+            plan_code=item.plan_code,
+            source=item.source,
+            envelope=money(item.envelope),
+            allocated=money(item.allocated),
+            unallocated=money(item.unallocated),
+        )
+        for item in found
+    ]
+
+
+class AdjustmentQuery(_Query):
+    jurisdiction: Label | None = None
+    year: Year | None = None
+    plan_code: Code | None = None
+
+
+class AdjustmentCountOut(BaseModel):
+    plan_code: str
+    jurisdiction: str
+    year: int
+    adjustments: int
+
+
+@router.get(
+    "/plans-adjustments",
+    operation_id="adjustment_counts",
+    summary="How many times plans were adjusted, per plan and year",
+    response_model=list[AdjustmentCountOut],
+    responses=READ_RESPONSES,
+)
+def get_adjustment_counts(
+    query: Annotated[AdjustmentQuery, Query()], caller: Reader, ctx: Ctx
+) -> list[AdjustmentCountOut]:
+    if caller.scoped:
+        if query.jurisdiction is None:
+            raise ApiProblem(403, "scope-filter-required", "filter by one of this key's provinces")
+        check_jurisdiction(caller, query.jurisdiction)
+    found = adjustment_counts(
+        ctx.read_model, jurisdiction=query.jurisdiction, year=query.year, plan_code=query.plan_code
+    )
+    return [AdjustmentCountOut(**vars(item)) for item in found]
+
+
+# -- projects ------------------------------------------------------------------------------
+
+
+class ProjectsQuery(_Query):
+    investor_code: Label | None = None
+    province: Label | None = None
+    sector: Label | None = None
+    program: OptionalText | None = None
+    status: ProjectStatus | None = None
+    jurisdiction: Label | None = Field(
+        default=None, description="Projects with capital from this jurisdiction's plans."
+    )
+    fiscal_year: Year | None = None
+    limit: int = Field(default=50, ge=1, le=10_000)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class ProjectOut(BaseModel):
+    project_code: str
+    name: str
+    investor_code: str
+    investor_name: str
+    program: str
+    sector: str
+    province: str
+    total_investment: Money
+    status: str
+    review_class: str | None
+    registered_on: str
+    settled_value: Money | None
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectOut]
+    page: PageInfo
+
+
+def project_out(record: readmodel.ProjectRecord) -> ProjectOut:
+    values = vars(record) | {
+        "total_investment": money(record.total_investment),
+        "settled_value": None if record.settled_value is None else money(record.settled_value),
+    }
+    return ProjectOut(**values)
+
+
+@router.get(
+    "/projects",
+    operation_id="projects",
+    summary="Projects in the read model (within the key's scope)",
+    response_model=ProjectPage,
+    responses=READ_RESPONSES,
+)
+def get_projects(query: Annotated[ProjectsQuery, Query()], caller: Reader, ctx: Ctx) -> ProjectPage:
+    limit = min(query.limit, ctx.api_settings.max_page_size)
+    found, total = readmodel.projects(
+        ctx.read_model,
+        caller,
+        investor_code=query.investor_code,
+        province=query.province,
+        sector=query.sector,
+        program=query.program,
+        status=None if query.status is None else query.status.value,
+        jurisdiction=query.jurisdiction,
+        fiscal_year=query.fiscal_year,
+        limit=limit,
+        offset=query.offset,
+    )
+    return ProjectPage(
+        items=[project_out(item) for item in found],
+        page=page_info(total, limit, query.offset, len(found)),
+    )

@@ -1,0 +1,111 @@
+"""Response models shared by the routers, and their conversions from query results.
+
+Every amount is a string of whole VND; rates are decimal strings (28 significant digits) with
+a rounded percentage beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from capledger.projections.queries import AsOf, Ratio
+
+from .audit import Balances
+from .types import Money, money
+
+
+class RateOut(BaseModel):
+    numerator: Money
+    denominator: Money
+    rate: str | None = Field(
+        description="numerator ÷ denominator as a decimal string; null when nothing is due."
+    )
+    percent: str | None = Field(description="The rate in percent, rounded half up.")
+
+
+def rate_out(ratio: Ratio, places: int = 1) -> RateOut:
+    percent = ratio.percent(places)
+    return RateOut(
+        numerator=money(ratio.numerator),
+        denominator=money(ratio.denominator),
+        rate=None if ratio.rate is None else format(ratio.rate, "f"),
+        percent=None if percent is None else format(percent, "f"),
+    )
+
+
+class AsOfOut(BaseModel):
+    effective: date = Field(description="Movements effective on or before this date…")
+    known: date = Field(description="…and recorded by the end of this day (Vietnam time).")
+
+
+def as_of_out(point: AsOf | None) -> AsOfOut | None:
+    return None if point is None else AsOfOut(effective=point.effective, known=point.known)
+
+
+class BalancesOut(BaseModel):
+    allocated: Money
+    transferred_in: Money
+    transferred_out: Money
+    cut: Money
+    capital: Money = Field(description="allocated + transferred in − transferred out − cut")
+    disbursed: Money = Field(description="Net cash paid (advances + work − advance recovered).")
+    lapsed: Money
+    undisbursed: Money = Field(description="capital − disbursed − lapsed")
+    extended: Money
+    advances_outstanding: Money | None
+
+
+def balances_out(balances: Balances) -> BalancesOut:
+    advances = balances.advances_outstanding
+    return BalancesOut(
+        allocated=money(balances.allocated),
+        transferred_in=money(balances.transferred_in),
+        transferred_out=money(balances.transferred_out),
+        cut=money(balances.cut),
+        capital=money(balances.capital),
+        disbursed=money(balances.disbursed),
+        lapsed=money(balances.lapsed),
+        undisbursed=money(balances.undisbursed),
+        extended=money(balances.extended),
+        advances_outstanding=None if advances is None else money(advances),
+    )
+
+
+def money_fields(data: Any, key: str | None = None) -> Any:
+    """Event data with its amounts as strings (envelopes included)."""
+    from .audit import MONEY_KEYS
+
+    if isinstance(data, dict):
+        if key == "envelopes":
+            return {
+                name: str(value)
+                if isinstance(value, int) and not isinstance(value, bool)
+                else value
+                for name, value in data.items()
+            }
+        return {name: money_fields(value, name) for name, value in data.items()}
+    if isinstance(data, list):
+        return [money_fields(item) for item in data]
+    if key in MONEY_KEYS and isinstance(data, int) and not isinstance(data, bool):
+        return str(data)
+    return data
+
+
+class PageInfo(BaseModel):
+    total: int
+    limit: int | None
+    offset: int
+    next_offset: int | None
+
+
+def page_info(total: int, limit: int | None, offset: int, returned: int) -> PageInfo:
+    following = offset + returned
+    return PageInfo(
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=following if limit is not None and following < total else None,
+    )

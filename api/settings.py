@@ -1,0 +1,62 @@
+"""Settings of the HTTP API, only from the environment (``CAPLEDGER_API_*``).
+
+The ledger's own settings (store, rules, logging) stay in :class:`capledger.settings.Settings`;
+these are the API's: where it listens, where API keys and published digests are kept, and the
+limits it enforces on clients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from capledger.settings import Persistence, Settings
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    #: Mount point behind a reverse proxy (``/capledger``), for links and the docs page.
+    root_path: str = ""
+
+    #: Where API keys and published heads digests live. SQLite: this file (default
+    #: ``<data dir>/api.sqlite3``); PostgreSQL (when the ledger is on PostgreSQL): a schema.
+    store_file: Path | None = None
+    store_schema: str = "capledger_api"
+
+    #: Run the embedded projection runner in the API process (off when a separate projector,
+    #: such as the Kafka one, keeps the read model).
+    embedded_runner: bool = True
+    #: How long a command waits for the read model to reach its position (read-your-writes).
+    read_your_writes_timeout_s: float = Field(default=5.0, ge=0, le=60)
+    #: /readyz fails when the read model is more than this many positions behind the ledger.
+    ready_max_lag: int = Field(default=1_000, ge=0)
+
+    #: Requests with a larger body are refused (413) before they are read whole.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
+    #: Writes per API key: a token bucket refilled at this rate with this capacity (429 beyond).
+    write_rate_per_s: float = Field(default=10.0, gt=0)
+    write_burst: int = Field(default=100, ge=1)
+
+    #: Default and largest page of list endpoints.
+    page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=1_000, ge=1)
+
+    #: Base of problem ``type`` URIs: ``<base><code>``, e.g. ``…/problems/over-disbursement``.
+    problem_base: str = "https://capledger.vn/problems/"
+    #: Serve the interactive docs (/docs, /redoc); the schema is always at /openapi.json.
+    docs: bool = True
+
+
+def store_location(settings: Settings, api_settings: ApiSettings) -> str:
+    if settings.persistence is Persistence.POSTGRES:
+        return f"postgresql schema {api_settings.store_schema}"
+    return f"sqlite file {api_store_path(settings, api_settings)}"
+
+
+def api_store_path(settings: Settings, api_settings: ApiSettings) -> Path:
+    return api_settings.store_file or settings.data_dir / "api.sqlite3"

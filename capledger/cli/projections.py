@@ -1,0 +1,104 @@
+"""``capledger projections rebuild|status``: the read models beside the ledger.
+
+The read models are derived from the ledger's notification log and can be rebuilt from it at
+any time: a rebuild replays every notification from the first into a fresh namespace while the
+live one keeps answering, then switches to it in one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from capledger.progress import ProgressReporter
+from capledger.projections import rebuild
+
+from .context import CliContext, read_model_location
+from .errors import EXIT_OK, EXIT_USAGE, CliError
+
+#: Notifications per transaction of a rebuild (one batch is written while the next is folded).
+REBUILD_BATCH = 20_000
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "projections",
+        help="rebuild the read models, or show how far they have followed the ledger",
+        description=(
+            "The read models (balances, rates, watch lists) are projections of the ledger's "
+            "notification log, kept beside the store. `rebuild` replays the whole log into a "
+            "fresh copy and switches to it atomically when it has caught up; `status` shows the "
+            "live copy's position and how far it lags behind the ledger."
+        ),
+    )
+    parser.set_defaults(handler=_usage(parser))
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", title="actions")
+    rebuild_parser = actions.add_parser(
+        "rebuild",
+        help="replay the log from notification 1 into a fresh read model, then switch to it",
+        description=(
+            "Replay the ledger's notification log from the first notification into a fresh "
+            "namespace of the read model, with progress on stderr, while the live one keeps "
+            "answering; once caught up, switch to the new one in one transaction and drop the "
+            "old one. Prints the notifications applied and the rate."
+        ),
+    )
+    rebuild_parser.set_defaults(handler=run_rebuild)
+    status_parser = actions.add_parser(
+        "status",
+        help="the live read model, its position and its lag behind the ledger",
+        description=(
+            "Print where the read model is, its live namespace, the last notification it "
+            "applied, the ledger's last notification and the lag between them. Nothing is "
+            "applied: a command that reads the read model catches it up first."
+        ),
+    )
+    status_parser.set_defaults(handler=run_status)
+
+
+def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, CliContext], int]:
+    def handler(args: argparse.Namespace, context: CliContext) -> int:
+        parser.print_usage(context.stderr)
+        raise CliError("usage", "an action is required: rebuild or status", EXIT_USAGE)
+
+    return handler
+
+
+def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
+    ledger = context.ledger(must_exist=True)
+    store = context.read_model()
+    with ProgressReporter("rebuild") as progress:
+        report = rebuild(store, ledger.recorder, batch_size=REBUILD_BATCH, progress=progress)
+    rate = f"{round(report.notifications_per_second):,}"
+    print(
+        f"rebuilt the read model {report.namespace} from {report.notifications:,} "
+        f"notifications (to position {report.position:,}) in {report.seconds:.1f} s: "
+        f"{rate} events/s",
+        file=context.stdout,
+    )
+    if report.previous is not None and report.previous != report.namespace:
+        print(f"dropped the previous read model {report.previous}", file=context.stdout)
+    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace, context: CliContext) -> int:
+    ledger = context.ledger(must_exist=True)
+    store = context.read_model()
+    namespace = store.current_namespace()
+    position = store.position()
+    head = ledger.recorder.max_notification_id() or 0
+    lag = head - position
+    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
+    print(f"live namespace: {namespace}", file=context.stdout)
+    print(f"position: {position:,}", file=context.stdout)
+    print(f"ledger head: {head:,} ({context.location})", file=context.stdout)
+    if lag >= 0:
+        print(f"lag: {lag:,} notifications", file=context.stdout)
+    else:
+        print(
+            f"lag: {lag:,} notifications: ahead of the ledger, made from another store; "
+            "run `capledger projections rebuild`",
+            file=context.stdout,
+        )
+    return EXIT_OK

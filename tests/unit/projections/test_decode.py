@@ -1,0 +1,112 @@
+"""The runner's one-pass decoder gives exactly what ``publish`` gives, and skips receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import Notification
+
+from capledger.application.eventstore import seal_once
+from capledger.application.published import publish
+from capledger.projections import decode
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "capledger.domain.project:Project.CompletedWorkPaid"
+RECEIPT = "capledger.application.receipts:CommandReceipt.Accepted"
+STREAM = UUID("3f2b8c1e-8d4a-4c1e-9a7b-1d2e3f4a5b6c")
+
+
+def wrapped(kind: str, value: Any) -> dict[str, Any]:
+    return {"_type_": kind, "_data_": value}
+
+
+def stored(data: dict[str, Any], topic: str = TOPIC, version: int = 3) -> bytes:
+    meta = {"command": "pay", "command_id": "c-1", "principal": "lan", "subject": "project:P-1"}
+    state, _ = seal_once(
+        stream=str(STREAM), version=version, topic=topic, data=data, meta=meta, prev="0" * 64
+    )
+    return state
+
+
+DOCUMENTS = {
+    "payment": {
+        "amount": 11 * 10**9,
+        "advance_recovered": 0,
+        "contract_no": None,
+        "effective_on": wrapped("date_iso", "2021-06-20"),
+        "from_extension": False,
+        "plan_code": "HP-KHV-2021",
+        "source": "central_budget",
+        "timestamp": wrapped("datetime_iso", "2021-06-20T03:00:00.000001+00:00"),
+        "originator_topic": "capledger.domain.project:Project",
+    },
+    "nested wrappers, lists and unicode": {
+        "class_version": 2,
+        "decision": wrapped(
+            "decision",
+            {"issued_on": wrapped("date_iso", "2021-01-05"), "issuer": "Thủ tướng", "number": "1"},
+        ),
+        "envelopes": {"central_budget": 10**18, "local_budget": 5},
+        "history": [wrapped("date_iso", "2021-01-01"), {"x": [wrapped("date_iso", "2021-02-02")]}],
+        "name": "Cầu Rào 2 (120 phòng học)",
+        "timestamp": wrapped("datetime_iso", "2021-06-20T03:00:00+00:00"),
+    },
+    "an integer beyond 64 bits": {
+        "amount": 2**70,
+        "timestamp": wrapped("datetime_iso", "2021-06-20T03:00:00+00:00"),
+    },
+    "fractions, deep and on top": {"ratio": 0.25, "nested": {"deep": [{"x": 1.5}]}},
+    "no timestamp nor version": {"amount": 1},
+}
+
+
+@pytest.mark.parametrize("data", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+@pytest.mark.parametrize("parser", ["default", "standard library"])
+def test_the_one_pass_decoder_gives_what_publish_gives(
+    data: dict[str, Any], parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if parser != "default":
+        monkeypatch.setattr(decode, "parse_state", decode._parse_with_hook)
+    state = stored(data)
+
+    fast = decode.published_event(42, STREAM, 3, TOPIC, "Project.CompletedWorkPaid", state)
+
+    assert fast == publish(42, STREAM, 3, TOPIC, state)
+    assert vars(fast) == vars(publish(42, STREAM, 3, TOPIC, state))
+
+
+def test_an_integer_beyond_64_bits_stays_an_exact_integer() -> None:
+    state = stored(DOCUMENTS["an integer beyond 64 bits"])
+
+    event = decode.published_event(1, STREAM, 3, TOPIC, "Project.CompletedWorkPaid", state)
+
+    assert event.data["amount"] == 2**70 and type(event.data["amount"]) is int
+
+
+def test_receipts_are_skipped_undecoded_and_the_others_keep_their_order() -> None:
+    notes = [
+        Notification(id=1, originator_id=STREAM, originator_version=1, topic=TOPIC,
+                     state=stored(DOCUMENTS["payment"], version=1)),
+        Notification(id=2, originator_id=uuid4(), originator_version=1, topic=RECEIPT,
+                     state=b"not even JSON"),
+        Notification(id=3, originator_id=str(STREAM), originator_version=2, topic=TOPIC,
+                     state=stored(DOCUMENTS["payment"], version=2)),
+    ]  # fmt: skip
+
+    events = list(decode.published(notes))
+
+    assert [(event.position, event.stream, event.stream_version) for event in events] == [
+        (1, STREAM, 1),
+        (3, STREAM, 2),
+    ]
+    assert events[0].name == "Project.CompletedWorkPaid"
+
+
+def test_an_event_of_a_folded_aggregate_without_a_reducer_is_decoded_not_skipped() -> None:
+    unknown = "capledger.domain.project:Project.Teleported"
+
+    assert decode.folded_name(unknown) == "Project.Teleported"
+    assert decode.folded_name(RECEIPT) is None

@@ -1,0 +1,94 @@
+"""Rows built and copied on the hot path behave exactly as the dataclasses they are."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+
+from capledger.projections.rows import (
+    ALL_ROWS,
+    DATACLASS_INITS,
+    ColumnType,
+    EntryRow,
+    LineRow,
+    MovementRow,
+    Row,
+    columns,
+    evolve,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def sample(kind: type[Row], seed: int = 1) -> dict[str, Any]:
+    """A value for every field, distinct per field, of the field's type."""
+    values: dict[str, Any] = {}
+    for index, column in enumerate(columns(kind)):
+        if column.type is ColumnType.FLAG:
+            values[column.name] = bool((index + seed) % 2)
+        elif column.type is ColumnType.INTEGER:
+            values[column.name] = 1_000 * seed + index
+        else:
+            values[column.name] = f"{column.name}-{seed}"
+    return values
+
+
+def built_by_dataclass(kind: type[Row], values: dict[str, Any]) -> Row:
+    row = object.__new__(kind)
+    DATACLASS_INITS[kind](row, **values)
+    return row
+
+
+@pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
+def test_the_fast_constructor_builds_the_row_the_dataclass_builds(kind: type[Row]) -> None:
+    values = sample(kind)
+
+    fast, reference = kind(**values), built_by_dataclass(kind, values)
+    positional = kind(*values.values())
+
+    assert fast == reference == positional
+    assert type(fast) is kind
+    assert dataclasses.asdict(fast) == dataclasses.asdict(reference) == values  # type: ignore[call-overload]
+    assert hash(fast) == hash(reference)
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert copy.copy(fast) == fast
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.__setattr__(columns(kind)[0].name, "changed")
+
+
+def test_defaults_and_argument_errors_are_those_of_the_dataclass() -> None:
+    line = LineRow("P-1", "KH", "central_budget", "annual", 2021)
+
+    assert (line.allocated, line.extended_until) == (0, None)
+    with pytest.raises(TypeError):
+        LineRow("P-1", "KH")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        LineRow("P-1", "KH", "central_budget", "annual", 2021, colour="red")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
+def test_evolve_is_dataclasses_replace(kind: type[Row]) -> None:
+    row = kind(**sample(kind))
+    changes = {name: value for name, value in sample(kind, seed=2).items() if name[0] < "p"}
+
+    assert evolve(row, **changes) == dataclasses.replace(row, **changes)  # type: ignore[type-var]
+    assert evolve(row) == row
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        evolve(row, colour="red")
+
+
+def test_key_and_values_give_the_key_columns_and_flags_as_integers() -> None:
+    movement = MovementRow(**sample(MovementRow))
+    entry = EntryRow(**sample(EntryRow))
+
+    assert movement.key() == (movement.position, movement.seq)
+    assert entry.key() == (entry.project_code, entry.stream_version)
+    values = movement.values()
+    assert values == tuple(
+        int(value) if isinstance(value, bool) else value for value in dataclasses.astuple(movement)
+    )
+    assert {type(values[12]), type(values[13])} == {int}
