@@ -11,8 +11,7 @@ rounds so that a change in the machine's load hits every side alike:
 - ``raw``: ``recorder.select_notifications`` pages of 1,000, no processing (the reference);
 - ``raw + publish``: the same, every notification decoded with ``application.published.publish``;
 - ``rebuild``: ``projections.rebuild`` into a fresh read-model file (read, decode, reduce,
-  upsert, track, index, switch), its batches written by a second thread (pipelined);
-- ``rebuild, one thread``: the same with ``pipelined=False``.
+  upsert, track, index, switch).
 
 Each figure is the best of the rounds, in wall-clock time and in this process's CPU time (on a
 machine shared with other work, CPU time shows the work done; wall time what a user waits for).
@@ -85,10 +84,10 @@ def fresh_read_model(directory: Path) -> ReadModelStore:
     return ReadModelStore.sqlite(path)
 
 
-def rebuild_once(ledger: Ledger, directory: Path, args: argparse.Namespace, pipelined: bool) -> int:
+def rebuild_once(ledger: Ledger, directory: Path, args: argparse.Namespace) -> int:
     store = fresh_read_model(directory)
     try:
-        options: dict[str, Any] = {"pipelined": pipelined}
+        options: dict[str, Any] = {}
         if args.batch_size is not None:
             options["batch_size"] = args.batch_size
         return rebuild(store, ledger.recorder, **options).notifications
@@ -119,8 +118,7 @@ def main(argv: list[str]) -> int:
         sides: dict[str, Callable[[], object]] = {
             "raw": lambda: read_all(ledger, decode=False),
             "raw + publish": lambda: read_all(ledger, decode=True),
-            "rebuild": lambda: rebuild_once(ledger, args.dir, args, pipelined=True),
-            "rebuild, one thread": lambda: rebuild_once(ledger, args.dir, args, pipelined=False),
+            "rebuild": lambda: rebuild_once(ledger, args.dir, args),
         }
         best: dict[str, Timing] = {}
         for round_ in range(1, args.rounds + 1):
@@ -143,18 +141,16 @@ def main(argv: list[str]) -> int:
             key = label.replace(" + ", "_").replace(", ", "_").replace(" ", "_")
             result[f"{key}_per_s"] = round(rate(label))
             result[f"{key}_cpu_per_s"] = round(rate(label, cpu=True))
-        for label in ("rebuild", "rebuild, one thread"):
-            key = label.replace(", ", "_").replace(" ", "_")
-            result[f"ratio_{key}"] = round(rate(label) / rate("raw"), 3)
-            result[f"ratio_{key}_cpu"] = round(rate(label, True) / rate("raw", True), 3)
+        result["ratio"] = round(rate("rebuild") / rate("raw"), 3)
+        result["ratio_cpu"] = round(rate("rebuild", True) / rate("raw", True), 3)
         if args.profile is not None:
             profiler = cProfile.Profile()
-            profiler.runcall(rebuild_once, ledger, args.dir, args, False)
+            profiler.runcall(rebuild_once, ledger, args.dir, args)
             profiler.dump_stats(args.profile)
-            print(f"profile of one rebuild (one thread) in {args.profile}")
+            print(f"profile of one rebuild in {args.profile}")
         if args.memory:
             tracemalloc.start()
-            rebuild_once(ledger, args.dir, args, pipelined=True)
+            rebuild_once(ledger, args.dir, args)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             result["rebuild_peak_python_mib"] = round(peak / 2**20, 1)

@@ -30,7 +30,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, Protocol, TextIO
 from uuid import UUID
@@ -67,10 +66,37 @@ KEYS = ("position", "stream", "version", "topic", "state")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: Every so many events, the import's hash check is compared with ChainVerifier.check's.
 CROSS_CHECK_EVERY = 1_000
-# What chain.canonical_json writes, with the encoder made once instead of once per call; for
-# a str, it writes what json.encoder.encode_basestring returns.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _LINK_KEYS = {"hash", "prev"}
+
+
+def _canonical_encoder() -> Callable[[Any], str]:
+    """What ``chain.canonical_json`` writes (as text), at the least cost per call.
+
+    ``json.dumps`` makes an encoder per call, and so does ``JSONEncoder.encode`` underneath;
+    the C encoder the standard library builds there is made once here instead (without the
+    check for circular references, which JSON read from a file cannot have). Where that C
+    encoder is missing or does not write exactly what ``JSONEncoder`` writes, the latter is
+    used. (For a str, canonical JSON is what ``encode_basestring`` returns.)
+    """
+    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    try:
+        iterencode = make(
+            None, encoder.default, encode_basestring, None, ":", ",", True, False, True
+        )
+
+        def fast(value: Any) -> str:
+            return "".join(iterencode(value, 0))
+
+        sample = {"b": [1, 2.5, None, True], "a": {"é": '\u2028"\n'}, "_": -(10**30)}
+        return fast if fast(sample) == encoder.encode(sample) else encoder.encode
+    except (TypeError, ValueError):
+        return encoder.encode
+
+
+_canonical = _canonical_encoder()
 
 #: Called with ``(done, total)`` after each page or batch, as ``capledger.progress`` reporters
 #: are; ``total`` is 0 when unknown (an import reads its file once, without counting it first).
@@ -139,8 +165,7 @@ def _state_text(state: bytes) -> str:
 # -- import: reading lines ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(NamedTuple):
     number: int
     stream: str  # the UUID's canonical text, as hashed
     key: str  # the UUID's 32 hex digits
@@ -224,7 +249,7 @@ def _sealed_parts(state: dict[str, Any], encoded: bytes) -> _Sealed | None:
     if not (isinstance(prev, str) and isinstance(digest, str)):
         return None
     prev_json = encode_basestring(prev).encode()
-    meta_json = _CANONICAL.encode(meta).encode()
+    meta_json = _canonical(meta).encode()
     prefix = b"".join((
         b'{"_chain":{"hash":', encode_basestring(digest).encode(), b',"prev":', prev_json,
         b'},"_meta":', meta_json,
@@ -270,7 +295,7 @@ class _ImportVerifier(ChainVerifier):
     def check_state(
         self, position: int, stream: str, version: int, topic: str, state: dict[str, Any]
     ) -> tuple[BrokenLink | None, bytes]:
-        encoded = _CANONICAL.encode(state).encode()
+        encoded = _canonical(state).encode()
         sealed = _sealed_parts(state, encoded)
         if sealed is None:
             return self.check(position, stream, version, topic, encoded), encoded

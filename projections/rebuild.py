@@ -40,15 +40,13 @@ def rebuild(
     batch_size: int = 20_000,
     progress: Progress | None = None,
     drop_previous: bool = True,
-    pipelined: bool = True,
 ) -> RebuildReport:
     """Replay the log into a fresh namespace and switch to it; what it took.
 
     Batches are large: a row changed many times within one (a project's line, paid every
     month) is written once per batch, and intermediate commits buy nothing here, since a failed
-    rebuild is dropped whole. Memory stays bounded by two batches of rows (one folding, one
-    being written by the runner's writer thread) and the runner's row cache. ``pipelined=False``
-    folds and writes in turn, in this thread only.
+    rebuild is dropped whole. Memory stays bounded by one batch of pending rows and the
+    runner's row cache.
     """
     store.initialise()
     started = time.perf_counter()
@@ -56,7 +54,7 @@ def rebuild(
     fresh = store.create_namespace(indexes=False)
     runner = EmbeddedRunner(store, notification_log, namespace=fresh, batch_size=batch_size)
     try:
-        runner.catch_up(progress, pipelined=pipelined)
+        runner.catch_up(progress)
         store.create_indexes(fresh)
         previous = runner.switch_live()
     except BaseException:

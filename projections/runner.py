@@ -20,7 +20,6 @@ import structlog
 from .batch import flush, fold
 from .context import Overlay
 from .log import NotificationLog, log_reader
-from .pipeline import Batch, BatchWriter, Diverged, NoLoads
 from .store import NOTIFICATION_LOG, ReadModelStore, Writer
 
 log = structlog.get_logger(__name__)
@@ -165,101 +164,20 @@ class EmbeddedRunner:
         """The position committed in this runner's namespace."""
         return self.store.position(NOTIFICATION_LOG, namespace=self.namespace)
 
-    def catch_up(
-        self,
-        progress: Progress | None = None,
-        *,
-        until: int | None = None,
-        pipelined: bool = True,
-    ) -> int:
-        """Apply batches until the log's head (or ``until``) is reached; the position.
-
-        With ``pipelined`` (and more than one batch to go, on a runner whose cache holds every
-        row, as after a rebuild's start) each batch is written by a second thread while the
-        next one is folded; the batches and their transactions are the same as ``step``'s.
-        """
+    def catch_up(self, progress: Progress | None = None, *, until: int | None = None) -> int:
+        """Apply batches until the log's head (or ``until``) is reached; the position."""
         start = self.stored_position()
         target = (self.log.max_notification_id() or 0) if until is None else until
         total = max(target - start, 0)
         if progress is not None:
             progress(0, total)
-
-        def report(position: int) -> None:
-            nonlocal total
+        while self._applied < target and self.step() > 0:
             if progress is not None:
-                done = position - start
+                done = self._applied - start
                 total = max(total, done)
                 progress(min(done, total), total)
-
-        if pipelined and total > self.batch_size and not self.running:
-            self._catch_up_pipelined(target, report)
-        while self._applied < target and self.step() > 0:
-            report(self._applied)
         log.info("projection_caught_up", position=self._applied, target=target)
         return self._applied
-
-    def _catch_up_pipelined(self, target: int, report: Callable[[int], None]) -> None:
-        """Fold batches here and commit them in a writer thread, while the cache is complete
-        (a miss must not read the store behind the batches in flight); ``step`` does the rest.
-        A namespace that moved under the pipeline makes it stop early, not fail. Progress
-        counts the batches handed to the writer (at most one is not committed yet)."""
-        with self._step_lock:
-            try:
-                with self.store.writer(self.namespace) as writer:
-                    position = self._begin(writer)
-                    namespace = writer.namespace
-            except BaseException:
-                self._forget()
-                raise
-            overlay = self._overlay
-            if overlay is None or not overlay.complete:
-                return
-            batches = BatchWriter(self.store, namespace, self._committed_batch)
-            no_loads = NoLoads()
-            try:
-                while position < target and overlay.complete and not batches.failed:
-                    start = position
-                    while position - start < self.batch_size:
-                        limit = min(self.page_size, start + self.batch_size - position)
-                        events, after = self._reader.read(position, limit)
-                        if after == position:
-                            break
-                        fold(overlay, no_loads, events)
-                        position = after
-                    if position == start:
-                        break
-                    tables = overlay.take_pending_tables()
-                    batches.submit(Batch(start, position, position - start, tables))
-                    report(position)
-            except Diverged:
-                pass  # raised again by ``close`` below
-            except BaseException:
-                self._forget()
-                _close_quietly(batches)
-                raise
-            try:
-                batches.close()
-            except Diverged as diverged:
-                log.info("projection_pipeline_stopped", reason=str(diverged))
-                self._forget()
-            except BaseException:
-                self._forget()
-                raise
-
-    def _committed_batch(self, batch: Batch) -> None:
-        """A batch the writer thread committed."""
-        with self._advanced:
-            self.notifications_applied += batch.notifications
-            self._applied = batch.end
-            self._advanced.notify_all()
-        log.debug(
-            "projection_batch",
-            namespace=self._overlay_namespace,
-            start=batch.start + 1,
-            end=batch.end,
-            notifications=batch.notifications,
-            rows=sum(len(rows) for rows in batch.tables.values()),
-        )
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until ``position`` is applied (read-your-writes); False on timeout.
@@ -323,11 +241,3 @@ class EmbeddedRunner:
             backoff = self.poll_interval
             if applied == 0:
                 self._stop.wait(self.poll_interval)
-
-
-def _close_quietly(batches: BatchWriter) -> None:
-    """Let the writer thread finish (what it commits is whole batches) after a failure here."""
-    try:
-        batches.close()
-    except BaseException as error:
-        log.debug("projection_pipeline_writer_failed", error=str(error))

@@ -16,7 +16,7 @@ from capledger.projections import rebuild
 from .context import CliContext, read_model_location
 from .errors import EXIT_OK, EXIT_USAGE, CliError
 
-#: Notifications per transaction of a rebuild (one batch is written while the next is folded).
+#: Positions per transaction of a rebuild (each changed row is written once per batch).
 REBUILD_BATCH = 20_000
 
 

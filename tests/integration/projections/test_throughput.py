@@ -1,9 +1,9 @@
 """What makes the embedded runner fast must not change what it writes.
 
 - the one-pass decoder reads every notification of a real ledger as ``publish`` does;
-- a catch-up that writes batches in a second thread (pipelined) writes the rows a sequential
-  one writes, falls back when another runner moves the namespace under it, and leaves whole
-  batches only when its writer fails;
+- the SQL reader of the known recorders and the paged reader of any log fold the same events,
+  and both stop at an event of a folded aggregate that no reducer knows;
+- batches of many pages write what batches of one notification write;
 - many rows per statement, and indexes built after the rows, give the same tables.
 """
 
@@ -20,11 +20,9 @@ from capledger.application.eventstore import seal_once
 from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, rebuild
-from capledger.projections import pipeline as pipeline_module
-from capledger.projections import store as store_module
 from capledger.projections.decode import published
 from capledger.projections.log import PagedLogReader, log_reader
-from capledger.projections.rows import MovementRow, TrackingRow
+from capledger.projections.rows import MovementRow
 from capledger.projections.schema import index_ddl
 
 from .haiphong import record_hai_phong
@@ -35,9 +33,9 @@ pytestmark = pytest.mark.integration
 OpenReadModel = Callable[[], ReadModelStore]
 
 
-def sequential(ledger: Ledger, open_second_read_model: OpenReadModel) -> dict[str, Any]:
+def small_batches(ledger: Ledger, open_second_read_model: OpenReadModel) -> dict[str, Any]:
     reference = open_second_read_model()
-    EmbeddedRunner(reference, ledger.recorder, batch_size=7).catch_up(pipelined=False)
+    EmbeddedRunner(reference, ledger.recorder, batch_size=1).catch_up()
     return dump(reference)
 
 
@@ -55,79 +53,17 @@ def test_the_one_pass_decoder_reads_a_ledger_as_publish_does(ledger: Ledger, clo
     ]
 
 
-def test_a_pipelined_catch_up_writes_what_a_sequential_one_writes(
+def test_batches_larger_than_a_page_write_what_small_batches_write(
     ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
 ) -> None:
     recorded = record_hai_phong(ledger, clock)
-    runner = EmbeddedRunner(read_model, ledger.recorder, batch_size=7, page_size=3)
-    progress: list[tuple[int, int]] = []
+    runner = EmbeddedRunner(read_model, ledger.recorder, batch_size=25, page_size=3)
 
-    assert runner.catch_up(lambda *p: progress.append(p)) == recorded.last.position
-
-    assert dump(read_model) == sequential(ledger, open_second_read_model)
-    assert read_model.position() == recorded.last.position
-    assert runner.notifications_applied == recorded.last.position
-    assert progress[-1] == (recorded.last.position, recorded.last.position)
-    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
-
-
-def test_a_namespace_moved_under_the_pipeline_makes_it_fall_back_without_double_counting(
-    ledger: Ledger,
-    clock: Clock,
-    read_model: ReadModelStore,
-    open_second_read_model: OpenReadModel,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    recorded = record_hai_phong(ledger, clock)
-    pipelined = EmbeddedRunner(read_model, ledger.recorder, batch_size=5)
-    intruder = EmbeddedRunner(read_model, ledger.recorder, batch_size=3)
-    real_write = pipeline_module.BatchWriter._write
-    writes = 0
-
-    def write(self: pipeline_module.BatchWriter, batch: pipeline_module.Batch) -> None:
-        nonlocal writes
-        writes += 1
-        if writes == 2:  # another runner commits a batch between the pipeline's first two
-            intruder.step()
-        real_write(self, batch)
-
-    monkeypatch.setattr(pipeline_module.BatchWriter, "_write", write)
-
-    assert pipelined.catch_up() == recorded.last.position
-
-    assert intruder.notifications_applied == 3
-    assert pipelined.notifications_applied + 3 == recorded.last.position
-    assert dump(read_model) == sequential(ledger, open_second_read_model)
-
-
-def test_a_writer_that_fails_leaves_whole_batches_and_the_next_catch_up_completes(
-    ledger: Ledger,
-    clock: Clock,
-    read_model: ReadModelStore,
-    open_second_read_model: OpenReadModel,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    recorded = record_hai_phong(ledger, clock)
-    runner = EmbeddedRunner(read_model, ledger.recorder, batch_size=10)
-    real_put_tables = store_module.Writer.put_tables
-    writes = 0
-
-    def fail_third(self: store_module.Writer, tables: Any, **kwargs: Any) -> int:
-        nonlocal writes
-        if TrackingRow not in tables:  # a batch's rows, not its position
-            writes += 1
-            if writes == 3:
-                raise OSError("disk full")
-        return real_put_tables(self, tables, **kwargs)
-
-    monkeypatch.setattr(store_module.Writer, "put_tables", fail_third)
-    with pytest.raises(OSError, match="disk full"):
-        runner.catch_up()
-
-    assert read_model.position() == runner.position == 20  # two whole batches of ten
-    monkeypatch.setattr(store_module.Writer, "put_tables", real_put_tables)
+    assert runner.step() == 25
     assert runner.catch_up() == recorded.last.position
-    assert dump(read_model) == sequential(ledger, open_second_read_model)
+
+    assert dump(read_model) == small_batches(ledger, open_second_read_model)
+    assert runner.notifications_applied == recorded.last.position
 
 
 def test_a_rebuild_indexes_the_fresh_namespace_once_it_is_full(
@@ -146,7 +82,7 @@ def test_a_rebuild_indexes_the_fresh_namespace_once_it_is_full(
     assert index_names(read_model, report.namespace) == {
         name.replace(fresh, report.namespace) for name in expected
     }
-    assert dump(read_model) == sequential(ledger, open_second_read_model)
+    assert dump(read_model) == small_batches(ledger, open_second_read_model)
 
 
 def index_names(read_model: ReadModelStore, namespace: str) -> set[str]:
@@ -207,7 +143,7 @@ def test_any_notification_log_is_read_in_pages_to_the_same_rows(
 
     assert EmbeddedRunner(read_model, log, batch_size=6).catch_up() == recorded.last.position
 
-    assert dump(read_model) == sequential(ledger, open_second_read_model)
+    assert dump(read_model) == small_batches(ledger, open_second_read_model)
 
 
 def record_raw(ledger: Ledger, topic: str) -> int:

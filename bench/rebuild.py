@@ -1,0 +1,511 @@
+"""Rebuild benchmark: the Faust runner and the embedded runner against their raw read rates.
+
+    python bench/rebuild.py [--quick] [--events N] [--read-model auto|postgres|sqlite]
+
+Needs the Kafka broker (``bash deploy/kafka/kafka.sh start``; ``CAPLEDGER_KAFKA_BOOTSTRAP``)
+and, for a PostgreSQL read model, the server (``eval "$(bash deploy/postgres/pg.sh env)"``).
+In one run, in a temporary directory and on fresh topics:
+
+(a) fills a SQLite ledger store with N events (default 1,000,000; ``--quick``: 100,000). A seed
+    of about ``--seed-events`` events is recorded through the Ledger's own commands (plans,
+    projects, allocations, contracts, payments, reversals, transfers, extensions: every
+    command checked by the domain, every event hash-chained). The seed is then multiplied with
+    ``capledger.exchange``: each copy is the seed's export with every code renamed (project,
+    plan, investor, command ids carry a ``BX<k>`` tag), new stream ids and every hash chain
+    re-sealed, imported with ``import_events`` (which checks every chain link). The last copy
+    is cut to reach N exactly (a prefix of a log is a valid history). Not timed;
+(b) relays the N events with the real outbox ``Relay`` to a fresh events topic (P partitions,
+    default 6) — timed as ``relay_eps``, for information;
+(c) ``raw_eps``: a raw kafka-python consumer (``read_committed``, no group, no processing)
+    reads the whole topic, in a subprocess;
+(d) ``faust_eps``: ``rebuild_from_kafka`` — the Faust projector replaying from offset 0 into a
+    fresh namespace of a fresh read model (PostgreSQL if reachable, else SQLite: see
+    ``read_model`` in the result), then the switch — in a subprocess. Rate = records / seconds
+    from the first batch to the switch (``faust_wall_eps`` includes the consumer group's
+    start-up);
+(e) ``embedded_eps``: the embedded runner's ``rebuild`` over the same N on the SQLite
+    notification log, into a fresh SQLite read model, in a subprocess;
+(f) ``embedded_raw_eps``: raw ``select_notifications`` pages of 1,000 over the same log, no
+    processing, in a subprocess.
+
+Both runners handle every record (command receipts included: half the log). ``peak_rss_mb`` is
+the largest peak RSS (``ru_maxrss``) of the two runner subprocesses. The last line of output is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import structlog
+from kafka import KafkaConsumer, TopicPartition
+from psycopg import sql
+
+from capledger.application.chain import GENESIS, seal
+from capledger.application.ledger import Ledger
+from capledger.bootstrap import build_ledger
+from capledger.domain import DomainError
+from capledger.exchange import export_events, import_events
+from capledger.projections import ReadModelStore, rebuild
+from capledger.settings import Persistence, Settings
+from capledger.streams.projector import ProjectorSettings, quiet_libraries
+from capledger.streams.projector_rebuild import rebuild_from_kafka
+from capledger.streams.relay import Relay, quiet_kafka_client_logs
+from capledger.streams.settings import KafkaSettings
+from capledger.streams.topics import admin_client, ensure_topics
+
+FULL_EVENTS = 1_000_000
+QUICK_EVENTS = 100_000
+SEED_EVENTS = 20_000
+PARTITIONS = 6
+PAGE = 1_000
+BN = 10**9
+TAG = "BX0"  # in every code of the seed; copy k renames it BX<k>
+SOURCES = ("central_budget", "local_budget")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def quiet() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.basicConfig(level=logging.WARNING)
+    quiet_kafka_client_logs()
+    quiet_libraries()
+    # kafka-python's selector warns whenever its pure-Python CRC work holds its I/O loop.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+
+
+# -- (a) the ledger store -------------------------------------------------------------------
+
+
+def record_seed(ledger: Ledger, target: int, seed: int = 7) -> None:
+    """A year of a province through the Ledger: about ``target`` events."""
+    rng = random.Random(seed)
+    counter = iter(range(10**9))
+
+    def cid() -> str:
+        return f"{TAG}-c{next(counter)}"
+
+    def decision(day: date) -> dict[str, Any]:
+        return {"decision_no": f"QĐ-{TAG}", "decision_date": day, "decision_issuer": "UBND"}
+
+    start = date(2025, 1, 2)
+    plan = f"KH-2025-{TAG}"
+    ledger.approve_plan(
+        command_id=cid(), code=plan, title="Kế hoạch 2025", kind="annual",
+        authority="provincial_council", jurisdiction=f"J{TAG}", start_year=2025,
+        end_year=2025, envelopes=dict.fromkeys(SOURCES, 10**9 * BN), effective_on=start,
+        **decision(start),
+    )  # fmt: skip
+    projects = [f"DA-{TAG}-{index:05d}" for index in range(max(10, target // 60))]
+    for code in projects:
+        ledger.register_project(
+            command_id=cid(), code=code, name=code, investor_code=f"BQL-{TAG}-{rng.randrange(40)}",
+            investor_name="Ban QLDA", program=f"program-{rng.randrange(6)}",
+            sector=rng.choice(["transport", "health", "education", "flood_control"]),
+            province="HN", total_investment=10**6 * BN, effective_on=start, **decision(start),
+        )  # fmt: skip
+        for source in SOURCES:
+            ledger.allocate(
+                command_id=cid(), plan_code=plan, project_code=code, source=source,
+                amount=5_000 * BN, effective_on=start, **decision(start),
+            )  # fmt: skip
+        ledger.sign_contract(
+            command_id=cid(), project_code=code, contract_no="K1", contractor="Nhà thầu",
+            value=10_000 * BN, effective_on=start,
+        )  # fmt: skip
+    while (ledger.recorder.max_notification_id() or 0) < target:
+        code, source = rng.choice(projects), rng.choice(SOURCES)
+        day = start + timedelta(days=rng.randrange(360))
+        try:
+            _movement(ledger, rng, cid, decision, plan, code, source, day, projects)
+        except DomainError:
+            continue
+
+
+def _movement(
+    ledger: Ledger,
+    rng: random.Random,
+    cid: Callable[[], str],
+    decision: Callable[[date], dict[str, Any]],
+    plan: str,
+    code: str,
+    source: str,
+    day: date,
+    projects: list[str],
+) -> None:
+    roll = rng.random()
+    if roll < 0.85:
+        outcome = ledger.pay_completed_work(
+            command_id=cid(), project_code=code, plan_code=plan, source=source,
+            amount=rng.randrange(1, 20) * BN, treasury_ref=f"KB-{TAG}", effective_on=day,
+        )  # fmt: skip
+        if rng.random() < 0.05:
+            ledger.reverse_entry(
+                command_id=cid(), project_code=code,
+                entry_version=outcome.streams[f"project:{code}"], reason="sai",
+                effective_on=day,
+            )  # fmt: skip
+    elif roll < 0.95:
+        other = rng.choice(projects)
+        if other != code:
+            ledger.transfer(
+                command_id=cid(), plan_code=plan, source=source, from_project=code,
+                to_project=other, amount=rng.randrange(1, 10) * BN, effective_on=day,
+                **decision(day),
+            )  # fmt: skip
+    else:
+        ledger.extend_disbursement_period(
+            command_id=cid(), project_code=code, plan_code=plan, source=source,
+            amount=rng.randrange(1, 10) * BN, until=date(2026, 12, 31), effective_on=day,
+            **decision(day),
+        )  # fmt: skip
+
+
+def renamed_copy(seed: Path, target: Path, copy: int, limit: int) -> int:
+    """The seed's export with every code tagged for ``copy``, new stream ids, chains re-sealed;
+    at most ``limit`` lines (a prefix of the log)."""
+    tag = f"BX{copy}"
+    heads: dict[str, str] = {}
+    written = 0
+    with seed.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
+        for line in lines:
+            if written >= limit:
+                break
+            record = json.loads(line.replace(TAG, tag))
+            stream = str(uuid.uuid5(uuid.UUID(record["stream"]), tag))
+            state = record["state"]
+            meta = state.pop("_meta", {})
+            state.pop("_chain", None)
+            sealed, digest = seal(
+                stream=stream, version=record["version"], topic=record["topic"], data=state,
+                meta=meta, prev=heads.get(stream, GENESIS),
+            )  # fmt: skip
+            heads[stream] = digest
+            out.write(
+                f'{{"position":{record["position"]},"stream":"{stream}",'
+                f'"version":{record["version"]},"topic":{json.dumps(record["topic"])},'
+                f'"state":{sealed.decode()}}}\n'
+            )
+            written += 1
+    return written
+
+
+def ledger_settings(directory: Path) -> Settings:
+    """Always a SQLite file of this run (whatever ``CAPLEDGER_PERSISTENCE`` says)."""
+    return Settings(persistence=Persistence.SQLITE, data_dir=directory)
+
+
+def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
+    if ledger.recorder.max_notification_id():
+        raise SystemExit("the benchmark's ledger store is not empty")
+    started = time.perf_counter()
+    record_seed(ledger, min(events, seed_events))
+    seeded = ledger.recorder.max_notification_id() or 0
+    say(f"(a) recorded {seeded:,} events through the Ledger in "
+        f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    seed = directory / "seed.jsonl"
+    with seed.open("w", encoding="utf-8") as out:
+        export_events(ledger, out)
+    copies = 0
+    while (have := ledger.recorder.max_notification_id() or 0) < events:
+        copies += 1
+        renamed = directory / "copy.jsonl"
+        renamed_copy(seed, renamed, copies, events - have)
+        with renamed.open(encoding="utf-8") as lines:
+            import_events(ledger, lines)
+        renamed.unlink()
+        say(f"    copy {copies}: {ledger.recorder.max_notification_id():,} events")
+    seed.unlink()
+    total = ledger.recorder.max_notification_id() or 0
+    say(f"(a) {total:,} events ({copies} renamed copies imported) in "
+        f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    return total
+
+
+# -- (b) the relay --------------------------------------------------------------------------
+
+
+def relay(ledger: Ledger, kafka: KafkaSettings) -> float:
+    ensure_topics(kafka)
+    stats = Relay(ledger.recorder, kafka).run(until_caught_up=True)
+    say(f"(b) relayed {stats.events:,} events: {stats.events_per_s:,.0f}/s")
+    return stats.events_per_s
+
+
+# -- the measured phases, each in its own process ---------------------------------------------
+
+
+def phase_raw_kafka(config: dict[str, Any]) -> dict[str, Any]:
+    topic = config["topic"]
+    consumer = KafkaConsumer(
+        bootstrap_servers=config["bootstrap"],
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id="capledger-bench-raw",
+        max_poll_records=config["batch_size"],
+        fetch_max_bytes=50 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        count, first = 0, None
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            batches = consumer.poll(timeout_ms=500)
+            if first is None and batches:
+                first = time.perf_counter()
+            for records in batches.values():
+                count += len(records)
+        seconds = time.perf_counter() - (first or time.perf_counter())
+    finally:
+        consumer.close()
+    return {"records": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def phase_faust(config: dict[str, Any]) -> dict[str, Any]:
+    kafka = KafkaSettings(bootstrap=config["bootstrap"], events_topic=config["topic"],
+                          client_id="capledger-bench")  # fmt: skip
+    store = open_read_model(config)
+    try:
+        settings = ProjectorSettings(
+            group=f"bench-rebuild-{uuid.uuid4().hex[:8]}", batch_size=config["batch_size"],
+            max_poll_records=config["batch_size"], lag_log_interval_s=3600,
+        )  # fmt: skip
+        report = rebuild_from_kafka(kafka, store, settings)
+    finally:
+        store.close()
+    return {
+        "records": report.records,
+        "events": report.events,
+        "seconds": report.processing_seconds,
+        "wall_seconds": report.seconds,
+        "tail_records": report.tail_records,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def phase_embedded(config: dict[str, Any]) -> dict[str, Any]:
+    ledger = build_ledger(ledger_settings(Path(config["ledger_dir"])))
+    store = ReadModelStore.sqlite(Path(config["dir"]) / "embedded.sqlite3")
+    try:
+        report = rebuild(store, ledger.recorder, batch_size=PAGE)
+    finally:
+        store.close()
+        ledger.close()
+    return {"records": report.notifications, "seconds": report.seconds, "rss_mb": peak_rss_mb()}
+
+
+def phase_embedded_raw(config: dict[str, Any]) -> dict[str, Any]:
+    ledger = build_ledger(ledger_settings(Path(config["ledger_dir"])))
+    try:
+        started, position, count = time.perf_counter(), 0, 0
+        while notes := ledger.recorder.select_notifications(position + 1, PAGE):
+            count += len(notes)
+            position = notes[-1].id
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    return {"records": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "raw_kafka": phase_raw_kafka,
+    "faust": phase_faust,
+    "embedded": phase_embedded,
+    "embedded_raw": phase_embedded_raw,
+}
+
+
+def run_phase(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run one measured phase in a fresh Python process; its result."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--phase", name, "--config", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        raise SystemExit(f"phase {name} failed with status {completed.returncode}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    rate = result["records"] / result["seconds"] if result["seconds"] > 0 else 0.0
+    result["eps"] = rate
+    say(f"    {name}: {result['records']:,} records in {result['seconds']:.2f} s = "
+        f"{rate:,.0f}/s, peak RSS {result['rss_mb']:.0f} MB")  # fmt: skip
+    return result
+
+
+# -- read models ----------------------------------------------------------------------------
+
+
+def postgres_conninfo() -> dict[str, Any]:
+    settings = Settings(persistence=Persistence.POSTGRES)
+    return {
+        "host": settings.postgres_host,
+        "port": settings.postgres_port,
+        "user": settings.postgres_user,
+        "password": settings.postgres_password.get_secret_value(),
+        "dbname": settings.postgres_dbname,
+        "connect_timeout": 5,
+    }
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(**postgres_conninfo()) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def open_read_model(config: dict[str, Any]) -> ReadModelStore:
+    if config["read_model"] == "postgres":
+        return ReadModelStore.postgres(postgres_conninfo(), base_schema=config["schema"])
+    return ReadModelStore.sqlite(Path(config["dir"]) / "faust.sqlite3")
+
+
+def drop_postgres_schemas(base: str) -> None:
+    with psycopg.connect(**postgres_conninfo(), autocommit=True) as connection:
+        schemas = connection.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name = %s OR schema_name LIKE %s",
+            (base, f"{base}\\_rm%"),
+        ).fetchall()
+        for (schema,) in schemas:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+
+
+def delete_topics(kafka: KafkaSettings) -> None:
+    with admin_client(kafka) as admin:
+        present = set(admin.list_topics())
+        names = [t for t in (kafka.events_topic, kafka.positions_topic) if t in present]
+        if names:
+            admin.delete_topics(names)
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--seed-events", type=int, default=SEED_EVENTS)
+    parser.add_argument("--partitions", type=int, default=PARTITIONS)
+    parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument("--read-model", choices=("auto", "postgres", "sqlite"), default="auto")
+    parser.add_argument("--keep", type=Path, default=None, help="work in DIR and keep it")
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    quiet()
+    if args.phase:
+        print(json.dumps(PHASES[args.phase](json.loads(args.config))), flush=True)
+        return 0
+    events = args.events or (QUICK_EVENTS if args.quick else FULL_EVENTS)
+    read_model = args.read_model
+    if read_model == "auto":
+        read_model = "postgres" if postgres_available() else "sqlite"
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return run(args, events, read_model, args.keep)
+    with tempfile.TemporaryDirectory(prefix="capledger-bench-rebuild-") as directory:
+        return run(args, events, read_model, Path(directory))
+
+
+def run(args: argparse.Namespace, events: int, read_model: str, directory: Path) -> int:
+    started = time.perf_counter()
+    suffix = uuid.uuid4().hex[:8]
+    kafka = KafkaSettings(
+        events_topic=f"bench.rebuild.events.{suffix}",
+        positions_topic=f"bench.rebuild.positions.{suffix}",
+        relay_name=f"bench-rebuild-{suffix}",
+        partitions=args.partitions,
+        batch_size=2_000,
+    )
+    ledger_dir = directory / "ledger"
+    schema = f"bench_rebuild_{suffix}"
+    say(f"capledger rebuild benchmark: {events:,} events, {args.partitions} partitions, "
+        f"Faust read model on {read_model}")  # fmt: skip
+    try:
+        ledger = build_ledger(ledger_settings(ledger_dir))
+        try:
+            total = fill(ledger, directory, events, args.seed_events)
+            relay_eps = relay(ledger, kafka)
+        finally:
+            ledger.close()
+        config = {
+            "bootstrap": kafka.bootstrap,
+            "topic": kafka.events_topic,
+            "batch_size": args.batch_size,
+            "ledger_dir": str(ledger_dir),
+            "dir": str(directory),
+            "read_model": read_model,
+            "schema": schema,
+        }
+        say("(c)-(f) measured phases, each in its own process")
+        raw = run_phase("raw_kafka", config)
+        if raw["records"] != total:
+            raise SystemExit(f"the topic holds {raw['records']} records, not {total}")
+        faust = run_phase("faust", config)
+        embedded = run_phase("embedded", config)
+        embedded_raw = run_phase("embedded_raw", config)
+    finally:
+        delete_topics(kafka)
+        if read_model == "postgres":
+            drop_postgres_schemas(schema)
+    faust_wall_eps = faust["records"] / faust["wall_seconds"]
+    result = {
+        "events": total,
+        "faust_eps": round(faust["eps"], 1),
+        "embedded_eps": round(embedded["eps"], 1),
+        "raw_eps": round(raw["eps"], 1),
+        "embedded_raw_eps": round(embedded_raw["eps"], 1),
+        "faust_ratio": round(faust["eps"] / raw["eps"], 3),
+        "embedded_ratio": round(embedded["eps"] / embedded_raw["eps"], 3),
+        "peak_rss_mb": round(max(faust["rss_mb"], embedded["rss_mb"]), 1),
+        "faust_rss_mb": round(faust["rss_mb"], 1),
+        "embedded_rss_mb": round(embedded["rss_mb"], 1),
+        "faust_wall_eps": round(faust_wall_eps, 1),
+        "faust_tail_records": faust["tail_records"],
+        "relay_eps": round(relay_eps, 1),
+        "read_model": read_model,
+        "partitions": args.partitions,
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
