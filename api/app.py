@@ -25,8 +25,9 @@ from capledger.settings import Settings
 
 from . import problems
 from .context import ApiContext
+from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext
-from .routers import admin, audit, commands, exports, ops, queries
+from .routers import admin, audit, commands, exports, inspector, ops, queries
 from .settings import ApiSettings
 from .store import ApiStore
 
@@ -77,7 +78,7 @@ def create_app(
         store = ApiStore.from_settings(settings, api_settings)
     store.initialise()
     runner: EmbeddedRunner | None = None
-    if api_settings.embedded_runner:
+    if api_settings.embedded_runner and not settings.projected_from_kafka:
         runner = build_embedded_runner(ledger, read_model)
     ctx = ApiContext(
         settings=settings,
@@ -88,6 +89,8 @@ def create_app(
         store=store,
         closers=closers,
     )
+
+    ctx.readiness_checks.extend(kafka_checks(settings, api_settings, ledger, read_model))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +123,7 @@ def create_app(
         exports.router,
         admin.router,
         ops.router,
+        inspector.router,
     ):
         app.include_router(router)
     # Outermost first: request ids and access logs see every response, the 413 included.

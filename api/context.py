@@ -70,13 +70,22 @@ class ApiContext:
 
     # -- keys ----------------------------------------------------------------------------
 
-    def authenticate(self, token: str) -> ApiKey | None:
-        now = time.monotonic()
+    def cached_key(self, token: str) -> tuple[bool, ApiKey | None]:
+        """``(True, key)`` when the token was authenticated (or refused, ``key`` None) less
+        than the cache's TTL ago; ``(False, None)`` when the store must be asked. Reads no
+        store, so the event loop may call it."""
         with self._keys_lock:
             cached = self._keys.get(token)
-            if cached is not None and now - cached[0] < KEY_CACHE_TTL_S:
-                self._keys.move_to_end(token)
-                return cached[1]
+            if cached is None or time.monotonic() - cached[0] >= KEY_CACHE_TTL_S:
+                return False, None
+            self._keys.move_to_end(token)
+            return True, cached[1]
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        found, key = self.cached_key(token)
+        if found:
+            return key
+        now = time.monotonic()
         key = self.store.authenticate(token)
         with self._keys_lock:
             self._keys[token] = (now, key)
@@ -102,6 +111,10 @@ class ApiContext:
         """Wait (bounded) until the read model holds ``position``; whether it does."""
         if position is None:
             return True
+        if self.settings.projected_from_kafka:
+            # The projector folds Kafka offsets, not store positions, in another process:
+            # the read model follows within its lag (see /readyz), it is not awaited here.
+            return False
         timeout = self.api_settings.read_your_writes_timeout_s
         if self.runner is not None:
             if self.runner.position >= position:

@@ -1,6 +1,10 @@
 """Dependencies of the routes: the context, the authenticated caller, roles and write limits.
 
 A key is sent as ``X-API-Key: <token>`` or ``Authorization: Bearer <token>``.
+
+The dependencies are ``async``: FastAPI would run plain functions in the thread pool, one hop
+each per request (see :mod:`capledger.api.routing`). None of them waits on anything but a key
+the cache does not hold, which is looked up in the store in the thread pool.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from .context import ApiContext
 from .problems import ApiProblem
@@ -27,7 +32,7 @@ bearer = HTTPBearer(
 )
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
 
@@ -35,7 +40,7 @@ def context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     ctx: Ctx,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
@@ -49,7 +54,10 @@ def authenticated(
             f"send an API key in the {API_KEY_HEADER} header or as a bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="capledger"'},
         )
-    key = ctx.authenticate(token.strip())
+    token = token.strip()
+    found, key = ctx.cached_key(token)
+    if not found:
+        key = await run_in_threadpool(ctx.authenticate, token)
     if key is None:
         raise ApiProblem(
             401,
@@ -63,12 +71,7 @@ def authenticated(
     return caller
 
 
-def reader(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
-    """Any role reads (finance officers within their scope)."""
-    return caller
-
-
-def writer(caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx) -> Caller:
+async def writer(caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx) -> Caller:
     """Finance officers and administrators write; each key's writes are rate limited."""
     if not caller.can_write:
         raise ApiProblem(403, "forbidden", f"the {caller.role.value} role cannot record commands")
@@ -84,13 +87,13 @@ def writer(caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx) -> Calle
     return caller
 
 
-def administrator(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+async def administrator(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
     if caller.role is not Role.ADMINISTRATOR:
         raise ApiProblem(403, "forbidden", "only an administrator may do this")
     return caller
 
 
-def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+async def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
     """Ledger-wide reads that are not split by scope (whole-store verification, digests)."""
     if caller.scoped:
         raise ApiProblem(
@@ -99,7 +102,8 @@ def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) -> Cal
     return caller
 
 
-Reader = Annotated[Caller, Depends(reader)]
+#: Any role reads (finance officers within their scope): being authenticated is enough.
+Reader = Annotated[Caller, Depends(authenticated)]
 Writer = Annotated[Caller, Depends(writer)]
 Admin = Annotated[Caller, Depends(administrator)]
 Inspector = Annotated[Caller, Depends(inspector_or_admin)]

@@ -7,6 +7,7 @@ as if it did not exist (404), so that the API does not tell one scope what anoth
 from __future__ import annotations
 
 from capledger.application.errors import UnknownPlan, UnknownProject
+from capledger.domain import CapitalPlan, Project
 
 from . import readmodel
 from .context import ApiContext
@@ -25,8 +26,7 @@ def check_project(ctx: ApiContext, caller: Caller, code: str, *, write: bool) ->
         return
     found = None if write else readmodel.project_scope(ctx.read_model, code)
     if found is None:
-        project = ctx.ledger.project(code)
-        found = (project.investor_code, project.province)
+        found = ctx.ledger.peek_project(code, _investor_and_province)
     if not caller.covers_project(*found):
         if write:
             raise out_of_scope(f"project {code}")
@@ -38,11 +38,19 @@ def check_plan(ctx: ApiContext, caller: Caller, code: str, *, write: bool) -> No
         return
     jurisdiction = None if write else readmodel.plan_jurisdiction(ctx.read_model, code)
     if jurisdiction is None:
-        jurisdiction = ctx.ledger.plan(code).jurisdiction
+        jurisdiction = ctx.ledger.peek_plan(code, _jurisdiction)
     if not caller.covers_jurisdiction(jurisdiction):
         if write:
             raise out_of_scope(f"plan {code} (jurisdiction {jurisdiction})")
         raise UnknownPlan(f"no plan {code} is recorded")
+
+
+def _investor_and_province(project: Project) -> tuple[str, str]:
+    return project.investor_code, project.province
+
+
+def _jurisdiction(plan: CapitalPlan) -> str:
+    return plan.jurisdiction
 
 
 def check_new_project(caller: Caller, investor_code: str, province: str) -> None:

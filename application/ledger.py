@@ -53,6 +53,7 @@ log = structlog.get_logger(__name__)
 SYSTEM = "system"
 MAX_ATTEMPTS = 5
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -673,6 +674,22 @@ class Ledger(Application[UUID]):
         with self._lock:
             return self._get(CapitalPlan, plan_id(code), f"plan {code}", UnknownPlan)
 
+    def peek_project(self, code: str, read: Callable[[Project], T]) -> T:
+        """``read(project)`` on the project's current state, without the copy :meth:`project`
+        hands out: for a check of a field or two before a command (the API's scope checks).
+        The copy is of the whole state, every entry included, so it grows with the project's
+        history; ``read`` runs under the command lock and must not change the project."""
+        with self._lock:
+            project = self._get(Project, project_id(code), f"project {code}", UnknownProject,
+                                copy=False)  # fmt: skip
+            return read(project)
+
+    def peek_plan(self, code: str, read: Callable[[CapitalPlan], T]) -> T:
+        """``read(plan)`` on the plan's current state, uncopied (see :meth:`peek_project`)."""
+        with self._lock:
+            plan = self._get(CapitalPlan, plan_id(code), f"plan {code}", UnknownPlan, copy=False)
+            return read(plan)
+
     def stored_stream(self, aggregate_id: UUID) -> list[StoredEvent]:
         assert isinstance(self.events, ChainedEventStore)
         return self.events.select_stored(aggregate_id)
@@ -733,9 +750,17 @@ class Ledger(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, Aggregate) else None
 
-    def _get(self, kind: type[A], aggregate_id: UUID, label: str, missing: type[Exception]) -> A:
+    def _get(
+        self,
+        kind: type[A],
+        aggregate_id: UUID,
+        label: str,
+        missing: type[Exception],
+        *,
+        copy: bool = True,
+    ) -> A:
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             raise missing(f"no {label} is recorded") from None
         if not isinstance(aggregate, kind):

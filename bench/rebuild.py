@@ -73,6 +73,7 @@ FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 100_000
 SEED_EVENTS = 20_000
 PARTITIONS = 6
+#: Notifications per ``select_notifications`` call of the raw reference.
 PAGE = 1_000
 BN = 10**9
 TAG = "BX0"  # in every code of the seed; copy k renames it BX<k>
@@ -313,7 +314,7 @@ def phase_embedded(config: dict[str, Any]) -> dict[str, Any]:
     ledger = build_ledger(ledger_settings(Path(config["ledger_dir"])))
     store = ReadModelStore.sqlite(Path(config["dir"]) / "embedded.sqlite3")
     try:
-        report = rebuild(store, ledger.recorder, batch_size=PAGE)
+        report = rebuild(store, ledger.recorder)  # its own batches (see projections/README.md)
     finally:
         store.close()
         ledger.close()
@@ -422,7 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=PARTITIONS)
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--read-model", choices=("auto", "postgres", "sqlite"), default="auto")
-    parser.add_argument("--keep", type=Path, default=None, help="work in DIR and keep it")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="work in DIR and keep it; a ledger of exactly N events already there is reused",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -458,7 +464,12 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
     try:
         ledger = build_ledger(ledger_settings(ledger_dir))
         try:
-            total = fill(ledger, directory, events, args.seed_events)
+            have = ledger.recorder.max_notification_id() or 0
+            if args.keep is not None and have == events:
+                say(f"(a) reusing the {have:,} events of {ledger_dir}")
+                total = have
+            else:
+                total = fill(ledger, directory, events, args.seed_events)
             relay_eps = relay(ledger, kafka)
         finally:
             ledger.close()

@@ -24,6 +24,14 @@ class Persistence(StrEnum):
     POSTGRES = "postgres"
 
 
+class ProjectionsRunner(StrEnum):
+    """Who writes the read models: the embedded runner (notification log, in the CLI's and the
+    API's process) or the Kafka projector (``capledger projector``, a process of its own)."""
+
+    EMBEDDED = "embedded"
+    KAFKA = "kafka"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAPLEDGER_", extra="ignore")
 
@@ -41,10 +49,17 @@ class Settings(BaseSettings):
 
     readmodel_file: str = "projections.sqlite3"
     readmodel_schema: str = "capledger_readmodel"
+    #: A read model has one writer kind: with ``kafka`` no process here runs the embedded
+    #: runner on it (the CLI and the API only read it, and report the projector's lag).
+    projections_runner: ProjectionsRunner = ProjectionsRunner.EMBEDDED
 
     rules_file: Path | None = None
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
+
+    @property
+    def projected_from_kafka(self) -> bool:
+        return self.projections_runner is ProjectionsRunner.KAFKA
 
     @property
     def sqlite_path(self) -> Path:

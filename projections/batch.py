@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from capledger.application.published import PublishedEvent
 
 from .context import Overlay, RowSource
-from .reducers import folds, reduce
+from .reducers import REDUCERS, VERSIONS, folds, reduce
 from .store import Writer
 
 
@@ -33,9 +33,14 @@ def fold(overlay: Overlay, source: RowSource, events: Iterable[PublishedEvent]) 
     overlay.bind(source)
     try:
         put = overlay.put
+        reducer_of, newest = REDUCERS.get, VERSIONS.get
         for event in events:
-            if folds(event.name):
-                put(reduce(event, overlay))
+            name = event.name
+            reducer = reducer_of(name)
+            if reducer is not None and event.class_version <= newest(name, 1):
+                put(reducer(event, overlay))  # ``reduce`` without its checks, the usual case
+            elif folds(name):
+                put(reduce(event, overlay))  # an event no reducer knows stops the runner
     finally:
         overlay.bind(None)
 

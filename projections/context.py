@@ -7,6 +7,7 @@ store that also holds the rows a batch has written but not yet flushed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -25,6 +26,10 @@ class RowSource(Protocol):
     def load(self, kind: type[R], key: tuple[Any, ...]) -> R | None: ...
 
 
+#: What ``dict.get`` returns for a key the cache does not hold (None means "no such row").
+_MISSING: Any = object()
+
+
 class Overlay:
     """A write-back cache of rows: reads see earlier writes; writes wait for ``take_pending``.
 
@@ -40,8 +45,9 @@ class Overlay:
     def __init__(self, *, complete: bool = False, max_rows: int = 500_000) -> None:
         self.complete = complete
         self.max_rows = max_rows
-        self._rows: dict[type[Row], dict[tuple[Any, ...], Row | None]] = {}
-        self._pending: dict[type[Row], dict[tuple[Any, ...], Row]] = {}
+        # Tables appear on first use (``get`` reads with ``.get``, never creating one).
+        self._rows: defaultdict[type[Row], dict[tuple[Any, ...], Row | None]] = defaultdict(dict)
+        self._pending: defaultdict[type[Row], dict[tuple[Any, ...], Row]] = defaultdict(dict)
         self._source: RowSource | None = None
 
     def bind(self, source: RowSource | None) -> None:
@@ -53,9 +59,11 @@ class Overlay:
         if cached is None:
             if kind in self.WRITE_ONLY:
                 return self._uncached(kind, key)
-            cached = self._rows[kind] = {}
-        elif key in cached:
-            return cached[key]  # type: ignore[return-value]
+            cached = self._rows[kind]
+        else:
+            found: R | None = cached.get(key, _MISSING)  # type: ignore[assignment]
+            if found is not _MISSING:
+                return found
         if self.complete:
             row = None
         elif self._source is None:
@@ -79,15 +87,9 @@ class Overlay:
         for row in rows:
             kind = type(row)
             key = row.key()
-            table = pending.get(kind)
-            if table is None:
-                table = pending[kind] = {}
-            table[key] = row
+            pending[kind][key] = row
             if kind not in write_only:
-                cached = cache.get(kind)
-                if cached is None:
-                    cached = cache[kind] = {}
-                cached[key] = row
+                cache[kind][key] = row
 
     def take_pending(self) -> list[Row]:
         """The rows written since the last call, each key once with its last value."""
@@ -96,9 +98,9 @@ class Overlay:
     def take_pending_tables(self) -> dict[type[Row], list[Row]]:
         """``take_pending`` grouped by kind of row."""
         tables = {kind: list(table.values()) for kind, table in self._pending.items() if table}
-        self._pending = {}
+        self._pending = defaultdict(dict)
         if self.cached_count > self.max_rows:
-            self._rows = {}
+            self._rows = defaultdict(dict)
             self.complete = False
         return tables
 

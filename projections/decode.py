@@ -87,7 +87,14 @@ def _parser() -> Callable[[bytes], dict[str, Any]]:
             if type(document) is not dict:
                 raise ValueError("a stored state must be a JSON object")
             for key, value in document.items():
-                if type(value) in _WALKED and key not in _RESERVED:
+                kind = type(value)
+                if kind is str or kind is int or key in _RESERVED:
+                    continue
+                if kind is dict and len(value) == 2 and _TYPE in value:
+                    # A wrapped date, time or decision, the usual case: unwrapped here.
+                    data = value.get(_DATA, value)
+                    document[key] = _plain(data) if type(data) in _WALKED else data
+                elif kind in _WALKED:
                     document[key] = _plain(value)
         except (decode_error, _Inexact):
             # What orjson refuses or would read inexactly, the standard parser reads exactly.
@@ -99,6 +106,45 @@ def _parser() -> Callable[[bytes], dict[str, Any]]:
 
 #: ``parse(state) -> document`` with every transcoder wrapper unwrapped.
 parse_state = _parser()
+
+
+def _json_parser() -> Callable[[bytes], Any]:
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+
+    def parse(text: bytes) -> Any:
+        try:
+            document = loads(text)
+            _refuse_floats(document)
+        except (decode_error, _Inexact):
+            return json.loads(text)  # exact where orjson would not be (see ``_Inexact``)
+        return document
+
+    return parse
+
+
+def _refuse_floats(value: Any) -> None:
+    kind = type(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) in _WALKED:
+                _refuse_floats(item)
+    elif kind is list:
+        for item in value:
+            if type(item) in _WALKED:
+                _refuse_floats(item)
+    elif kind is float:
+        raise _Inexact
+
+
+#: ``parse_json(text)``: ``json.loads``, the same result, with orjson when it is installed (a
+#: Kafka record's value is plain JSON: no wrappers to unwrap).
+parse_json = _json_parser()
 
 
 @lru_cache(maxsize=1024)
@@ -132,6 +178,11 @@ def published_event(
         "hash": str(chain.get("hash", "")),
         "prev": str(chain.get("prev", "")),
     }
+    return event_of(values)
+
+
+def event_of(values: dict[str, Any]) -> PublishedEvent:
+    """``PublishedEvent(**values)``, ``values`` naming every field in order (and kept)."""
     if not _SET_AT_ONCE:
         return PublishedEvent(**values)
     # The frozen dataclass's own ``__init__`` sets its twelve fields one ``object.__setattr__``

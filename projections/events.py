@@ -51,6 +51,8 @@ def _subject_code(subject: str | None, kind: str) -> str | None:
 
 def amount(data: dict[str, Any], key: str = "amount") -> int:
     value = data[key]
+    if type(value) is int:  # the usual case, answered by one test
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProjectionError(f"{key} must be an integer number of VND, got {value!r}")
     return value
@@ -62,15 +64,22 @@ def amounts(values: dict[str, Any]) -> dict[str, int]:
 
 def iso_date(value: Any) -> str:
     """A date as ISO text, checked (the published form carries dates as ISO strings)."""
+    checked = _ISO_DATES.get(value) if type(value) is str else None
+    if checked is not None:
+        return checked
+    checked = date.fromisoformat(str(value)).isoformat()
     if type(value) is str:
-        return _iso_date_text(value)
-    return date.fromisoformat(str(value)).isoformat()
+        # A year of events names a few hundred distinct dates: each is parsed once.
+        if len(_ISO_DATES) >= _MAX_CACHED:
+            _ISO_DATES.clear()
+        _ISO_DATES[value] = checked
+    return checked
 
 
-@lru_cache(maxsize=4096)
-def _iso_date_text(value: str) -> str:
-    # A year of events names a few hundred distinct dates: each is parsed once.
-    return date.fromisoformat(value).isoformat()
+#: Date texts already checked, and their ISO form: a dictionary rather than ``lru_cache``
+#: (a plain lookup on the reducers' hot path), emptied when it reaches ``_MAX_CACHED``.
+_ISO_DATES: dict[str, str] = {}
+_MAX_CACHED = 65_536
 
 
 def recording(event: PublishedEvent) -> tuple[str, str]:
@@ -78,11 +87,14 @@ def recording(event: PublishedEvent) -> tuple[str, str]:
     recorded_at = event.recorded_at
     if not recorded_at:
         raise ProjectionError(f"event at position {event.position} has no recording time")
-    if _UTC_ISO.fullmatch(recorded_at):
+    if _utc_iso(recorded_at):
         # The ledger's own form, ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``, rewritten as text: the
         # same result as the general case below, without a datetime per event.
-        next_day = recorded_at[11:13] >= _UTC_HOUR_OF_NEXT_DAY
-        return recorded_at[:26] + "Z", _reporting_date(recorded_at[:10], next_day)
+        hour = recorded_at[:13]
+        recorded_on = _REPORTING_DATES.get(hour)
+        if recorded_on is None:
+            recorded_on = _reporting_date(hour)
+        return recorded_at[:26] + "Z", recorded_on
     moment = datetime.fromisoformat(recorded_at)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -90,15 +102,26 @@ def recording(event: PublishedEvent) -> tuple[str, str]:
     return utc_text, moment.astimezone(REPORTING_TZ).date().isoformat()
 
 
-_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}\+00:00", re.ASCII)
+_utc_iso = re.compile(
+    r"\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}\+00:00", re.ASCII
+).fullmatch
 #: From 17:00 UTC it is already the next day in the reporting zone (UTC+7).
 _UTC_HOUR_OF_NEXT_DAY = f"{24 - 7:02d}"
 
 
-@lru_cache(maxsize=4096)
-def _reporting_date(utc_day: str, next_day: bool) -> str:
-    day = date.fromisoformat(utc_day)
-    return (day + timedelta(days=1) if next_day else day).isoformat()
+def _reporting_date(utc_hour: str) -> str:
+    """The reporting date of an hour ``YYYY-MM-DDTHH`` in UTC (a few thousand a year), kept
+    in ``_REPORTING_DATES``."""
+    day = date.fromisoformat(utc_hour[:10])
+    next_day = utc_hour[11:13] >= _UTC_HOUR_OF_NEXT_DAY
+    found = (day + timedelta(days=1) if next_day else day).isoformat()
+    if len(_REPORTING_DATES) >= _MAX_CACHED:
+        _REPORTING_DATES.clear()
+    _REPORTING_DATES[utc_hour] = found
+    return found
+
+
+_REPORTING_DATES: dict[str, str] = {}
 
 
 @lru_cache(maxsize=65536)

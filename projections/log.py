@@ -82,13 +82,14 @@ class _SqlLogReader:
         stop = min(after + limit, head)
         if stop <= after:
             return [], after
-        events = []
+        events: list[PublishedEvent] = []
+        append = events.append
         for position, stream, version, topic, state in rows:
             name = folded_name(topic)
             if name is not None:  # the query's filter, checked as the reducers see it
-                events.append(
-                    published_event(position, _uuid(stream), version, topic, name, bytes(state))
-                )
+                if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
+                    state = bytes(state)
+                append(published_event(position, _uuid(stream), version, topic, name, state))
         return events, stop
 
     def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
@@ -110,10 +111,12 @@ class SqliteLogReader(_SqlLogReader):
 
     def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
         with self.recorder.datastore.transaction(commit=False) as cursor:
+            # Plain tuples rather than the recorder's ``sqlite3.Row`` objects (this cursor only).
+            cursor.sqlite_cursor.row_factory = None
             cursor.execute(self._head)
             head = int(cursor.fetchone()[0] or 0)
             cursor.execute(self._rows, (after, min(stop, head), *self._patterns))
-            rows: list[tuple[Any, ...]] = cursor.fetchall()  # rows that unpack as tuples do
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
             return head, rows
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from . import collector
 from .log import NotificationLog
 from .runner import EmbeddedRunner, Progress
 from .store import ReadModelStore
@@ -37,7 +38,8 @@ def rebuild(
     store: ReadModelStore,
     notification_log: NotificationLog,
     *,
-    batch_size: int = 20_000,
+    batch_size: int = 50_000,
+    page_size: int = 10_000,
     progress: Progress | None = None,
     drop_previous: bool = True,
 ) -> RebuildReport:
@@ -45,16 +47,20 @@ def rebuild(
 
     Batches are large: a row changed many times within one (a project's line, paid every
     month) is written once per batch, and intermediate commits buy nothing here, since a failed
-    rebuild is dropped whole. Memory stays bounded by one batch of pending rows and the
-    runner's row cache.
+    rebuild is dropped whole. Memory stays bounded by one batch of pending rows, one page of
+    decoded events and the runner's row cache.
     """
     store.initialise()
     started = time.perf_counter()
     # Secondary indexes are built once the tables are full: much faster than row by row.
     fresh = store.create_namespace(indexes=False)
-    runner = EmbeddedRunner(store, notification_log, namespace=fresh, batch_size=batch_size)
+    runner = EmbeddedRunner(
+        store, notification_log, namespace=fresh, batch_size=batch_size, page_size=page_size
+    )
     try:
-        runner.catch_up(progress)
+        # Collections between batches walk only what the rebuild made (see ``collector``).
+        with collector.frozen():
+            runner.catch_up(progress)
         store.create_indexes(fresh)
         previous = runner.switch_live()
     except BaseException:

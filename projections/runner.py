@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import structlog
 
+from . import collector
 from .batch import flush, fold
 from .context import Overlay
 from .log import NotificationLog, log_reader
@@ -77,7 +78,7 @@ class EmbeddedRunner:
 
     def step(self, limit: int | None = None) -> int:
         """Apply one batch; the number of notifications applied (0 when caught up)."""
-        with self._step_lock:
+        with self._step_lock, collector.paused():
             try:
                 with self.store.writer(self.namespace) as writer:
                     start = self._begin(writer)
@@ -92,7 +93,7 @@ class EmbeddedRunner:
         the previously live namespace."""
         if self.namespace is None:
             raise ValueError("only a runner on an explicit namespace can switch to it")
-        with self._step_lock:
+        with self._step_lock, collector.paused():
             try:
                 with self.store.writer(self.namespace, lock_pointer=True) as writer:
                     position = self._begin(writer)

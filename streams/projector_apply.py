@@ -26,7 +26,6 @@ manual reset), the records in between are not in the batch and applying it would
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,15 @@ import structlog
 from eventsourcing.utils import get_topic
 
 from capledger.application.published import TYPE_PREFIX, PublishedEvent
-from capledger.projections import NOTIFICATION_LOG, Overlay, ReadModelStore, fold_batch, folds
+from capledger.projections import (
+    NOTIFICATION_LOG,
+    Overlay,
+    ReadModelStore,
+    collector,
+    fold_batch,
+    folds,
+)
+from capledger.projections.decode import event_of, parse_json
 from capledger.projections.store import Writer
 
 from . import wire
@@ -126,20 +133,28 @@ def decode(headers: Iterable[tuple[str, bytes]], value: bytes | None) -> Publish
         text = found.get(header)
         if text:
             meta[key] = text.decode()
-    return PublishedEvent(
-        position=int(found[wire.POSITION]),
-        stream=UUID(found[wire.STREAM].decode()),
-        stream_version=int(found[wire.STREAM_VERSION]),
-        topic=event_topic(name),
-        name=name,
-        class_version=class_version,
-        subject=meta.get("subject"),
-        recorded_at=found[wire.CE_TIME].decode(),
-        data=json.loads(value) if value else {},
-        meta=meta,
-        hash=found.get(wire.HASH, b"").decode(),
-        prev=found.get(wire.PREV_HASH, b"").decode(),
+    return event_of(
+        {
+            "position": int(found[wire.POSITION]),
+            "stream": _stream(found[wire.STREAM]),
+            "stream_version": int(found[wire.STREAM_VERSION]),
+            "topic": event_topic(name),
+            "name": name,
+            "class_version": class_version,
+            "subject": meta.get("subject"),
+            "recorded_at": found[wire.CE_TIME].decode(),
+            "data": parse_json(value) if value else {},
+            "meta": meta,
+            "hash": found.get(wire.HASH, b"").decode(),
+            "prev": found.get(wire.PREV_HASH, b"").decode(),
+        }
     )
+
+
+@lru_cache(maxsize=65_536)
+def _stream(header: bytes) -> UUID:
+    """A stream's id from its header: one ``UUID`` per stream, not per record."""
+    return UUID(header.decode())
 
 
 _META_HEADERS = (
@@ -225,7 +240,7 @@ class OffsetApplier:
         already. ``before_commit`` runs inside the transaction, last (fault injection)."""
         if not records:
             return Applied()
-        with self._lock:
+        with self._lock, collector.paused():
             try:
                 with self.store.writer(self.namespace) as writer:
                     applied = self._apply(writer, records, decoded)

@@ -20,6 +20,9 @@ class KafkaSettings(BaseSettings):
 
     #: ``host:port[,host:port…]`` of the brokers.
     bootstrap: str = "127.0.0.1:9092"
+    #: A relay publishes this ledger to Kafka: the API's /readyz then checks the relay's lag.
+    #: (The relay and the subscriber themselves run whatever this says.)
+    enabled: bool = False
     client_id: str = "capledger"
 
     # -- topics ------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..deps import Admin, Ctx
 from ..problems import ApiProblem, problem_responses
 from ..roles import Role
+from ..routing import ThreadedRoute
 from ..store import ApiKey, DuplicateKeyName, UnknownKey
 from ..types import Label
 
-router = APIRouter(prefix="/admin", tags=["administration"])
+router = APIRouter(prefix="/admin", tags=["administration"], route_class=ThreadedRoute)
 
 
 class NewKey(BaseModel):

@@ -17,11 +17,12 @@ from ..context import ApiContext
 from ..deps import Admin, Ctx, Inspector, Reader
 from ..problems import ApiProblem, problem_responses
 from ..roles import Caller
+from ..routing import ThreadedRoute
 from ..schemas import BalancesOut, balances_out, money_fields
 from ..scope import check_project
 from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
 READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1

@@ -24,10 +24,11 @@ from ..context import ApiContext
 from ..deps import Ctx, Writer
 from ..problems import problem_responses
 from ..roles import Caller
+from ..routing import ThreadedRoute
 from ..scope import check_jurisdiction, check_new_project, check_plan, check_project
 from ..types import CODE_PATTERN, Amount, Code, Day, Envelope, Label, OptionalText, Text, Year
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(tags=["commands"], route_class=ThreadedRoute)
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -379,7 +380,8 @@ def change_investor(
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
     if caller.scoped:
-        check_new_project(caller, body.investor_code, ctx.ledger.project(project_code).province)
+        province = ctx.ledger.peek_project(project_code, lambda project: project.province)
+        check_new_project(caller, body.investor_code, province)
     args = {
         "project_code": project_code,
         "investor_code": body.investor_code,

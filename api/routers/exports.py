@@ -20,12 +20,13 @@ from .. import fdp, iati, readmodel
 from ..context import ApiContext
 from ..deps import Ctx, Reader
 from ..problems import problem_responses
+from ..routing import ThreadedRoute
 from ..scope import check_jurisdiction
 from ..types import Label, Year
 from .audit import auditor
 from .queries import BalanceQuery, WatchQuery, build_watch_list, query_balances
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(prefix="/exports", tags=["exports"], route_class=ThreadedRoute)
 READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
 CSV = "text/csv; charset=utf-8"
 BOM = "\ufeff"

@@ -72,6 +72,13 @@ class CliContext:
 
     def runner(self) -> EmbeddedRunner:
         """The embedded runner that follows the ledger's log into the read model."""
+        if self.settings.projected_from_kafka:
+            raise CliError(
+                "projector-owns-read-model",
+                "the Kafka projector writes this read model (CAPLEDGER_PROJECTIONS_RUNNER="
+                "kafka): the embedded runner must not fold it too",
+                EXIT_FAILURE,
+            )
         if self._runner is None:
             read_model = self.read_model()  # first: it refuses to create a missing store
             self._runner = build_embedded_runner(self.ledger(), read_model)
@@ -79,7 +86,10 @@ class CliContext:
 
     def caught_up(self) -> ReadModelStore:
         """The read model, first brought up to the head of the log (progress on stderr), so
-        that it shows everything recorded so far: this process has no background runner."""
+        that it shows everything recorded so far: this process has no background runner.
+        A read model kept by the Kafka projector is read as it is (it has one writer)."""
+        if self.settings.projected_from_kafka:
+            return self.read_model()
         runner = self.runner()
         head = self.ledger().recorder.max_notification_id() or 0
         position = runner.stored_position()

@@ -43,6 +43,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "old one. Prints the notifications applied and the rate."
         ),
     )
+    rebuild_parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("log", "kafka"),
+        help=(
+            "replay the store's notification log from notification 1 (the embedded runner), or "
+            "the Kafka events topic from offset 0 (the Kafka projector); default: whichever "
+            "CAPLEDGER_PROJECTIONS_RUNNER names"
+        ),
+    )
+    rebuild_parser.add_argument(
+        "--keep-previous",
+        action="store_true",
+        help="keep the previous namespace instead of dropping it after the switch",
+    )
     rebuild_parser.set_defaults(handler=run_rebuild)
     status_parser = actions.add_parser(
         "status",
@@ -65,10 +80,22 @@ def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Cli
 
 
 def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
+    from_kafka = context.settings.projected_from_kafka
+    if args.source is not None and (args.source == "kafka") != from_kafka:
+        runner = context.settings.projections_runner.value
+        raise CliError(
+            "projector-owns-read-model",
+            f"--from {args.source}: this read model is written by the {runner} runner "
+            "(CAPLEDGER_PROJECTIONS_RUNNER); a read model has one writer kind",
+            EXIT_USAGE,
+        )
+    if from_kafka:
+        return _rebuild_from_kafka(args, context)
     ledger = context.ledger(must_exist=True)
     store = context.read_model()
     with ProgressReporter("rebuild") as progress:
-        report = rebuild(store, ledger.recorder, batch_size=REBUILD_BATCH, progress=progress)
+        report = rebuild(store, ledger.recorder, batch_size=REBUILD_BATCH, progress=progress,
+                         drop_previous=not args.keep_previous)  # fmt: skip
     rate = f"{round(report.notifications_per_second):,}"
     print(
         f"rebuilt the read model {report.namespace} from {report.notifications:,} "
@@ -82,7 +109,38 @@ def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK
 
 
+def _rebuild_from_kafka(args: argparse.Namespace, context: CliContext) -> int:
+    from capledger.streams.projector import ProjectorSettings, quiet_libraries
+    from capledger.streams.projector_rebuild import rebuild_from_kafka
+    from capledger.streams.settings import KafkaSettings
+
+    quiet_libraries()
+    store = context.read_model()
+    with ProgressReporter("rebuild from kafka") as progress:
+        report = rebuild_from_kafka(
+            KafkaSettings(),
+            store,
+            ProjectorSettings(),
+            progress=progress,
+            drop_previous=not args.keep_previous,
+        )
+    offsets = ", ".join(f"{p}:{o:,}" for p, o in sorted(report.offsets.items()))
+    print(
+        f"rebuilt the read model {report.namespace} from {report.records:,} Kafka records "
+        f"({report.events:,} events; offsets {offsets}) in {report.seconds:.1f} s: "
+        f"{round(report.records_per_second):,} records/s",
+        file=context.stdout,
+    )
+    if report.previous is not None and report.previous != report.namespace:
+        verb = "kept" if args.keep_previous else "dropped"
+        print(f"{verb} the previous read model {report.previous}", file=context.stdout)
+    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
+    return EXIT_OK
+
+
 def run_status(args: argparse.Namespace, context: CliContext) -> int:
+    if context.settings.projected_from_kafka:
+        return _kafka_status(context)
     ledger = context.ledger(must_exist=True)
     store = context.read_model()
     namespace = store.current_namespace()
@@ -101,4 +159,30 @@ def run_status(args: argparse.Namespace, context: CliContext) -> int:
             "run `capledger projections rebuild`",
             file=context.stdout,
         )
+    return EXIT_OK
+
+
+def _kafka_status(context: CliContext) -> int:
+    from capledger.streams.health import relay_lag
+    from capledger.streams.projector import projector_lag, quiet_libraries
+    from capledger.streams.settings import KafkaSettings
+
+    quiet_libraries()
+    kafka = KafkaSettings()
+    store = context.read_model()
+    ledger = context.ledger(must_exist=True)
+    lags = projector_lag(kafka, store)
+    print(f"read model: {read_model_location(context.settings)} (Kafka projector)",
+          file=context.stdout)  # fmt: skip
+    print(f"live namespace: {store.current_namespace()}", file=context.stdout)
+    for item in lags.values():
+        print(
+            f"partition {item.partition}: applied to offset {item.stored:,} of {item.end:,}, "
+            f"lag {item.lag:,}",
+            file=context.stdout,
+        )
+    print(f"projector lag: {sum(i.lag for i in lags.values()):,} records", file=context.stdout)
+    head = int(ledger.recorder.max_notification_id() or 0)
+    relay = relay_lag(kafka, lambda: head)
+    print(f"relay lag: {relay:,} events ({context.location})", file=context.stdout)
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_subscribe(subparsers)
     _register_relay(subparsers)
     _register_topics(subparsers)
+    _register_projector(subparsers)
 
 
 def _register_subscribe(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,6 +85,23 @@ def _register_topics(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     topics_parser.set_defaults(handler=run_topics_command)
 
 
+def _register_projector(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    projector = subparsers.add_parser(
+        "projector",
+        help="fold the Kafka events topic into the read model (a worker), or show its lag",
+        description=(
+            "run: a Faust worker of the projector's consumer group; it reads the events topic "
+            "(read_committed) in batches and writes each batch to the read model together with "
+            "its offsets, in one transaction. Workers of one group share the partitions. Stops "
+            "on SIGTERM/SIGINT. lag: per partition, the topic's end, the offset applied and the "
+            "lag, as one JSON line. Needs CAPLEDGER_PROJECTIONS_RUNNER=kafka (a read model has "
+            "one writer kind); settings CAPLEDGER_PROJECTOR_* (docs/projections-kafka.md)."
+        ),
+    )
+    projector.add_argument("action", nargs="?", default="run", choices=["run", "lag"])
+    projector.set_defaults(handler=run_projector_command)
+
+
 def _start(args: argparse.Namespace) -> Start:
     if args.from_beginning:
         return Start.beginning()
@@ -135,3 +154,34 @@ def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
         file=context.stdout,
     )
     return EXIT_OK
+
+
+def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
+    from capledger.streams.projector import (
+        ProjectorSettings,
+        projector_lag,
+        quiet_libraries,
+        run_worker,
+    )
+
+    if not context.settings.projected_from_kafka:
+        raise CliError(
+            "embedded-runner-owns-read-model",
+            "the embedded runner writes this read model: set CAPLEDGER_PROJECTIONS_RUNNER=kafka "
+            "(and give the projector a read model of its own) to run the Kafka projector",
+            EXIT_USAGE,
+        )
+    quiet_libraries()
+    kafka = KafkaSettings()
+    store = context.read_model()
+    if args.action == "lag":
+        lags = projector_lag(kafka, store)
+        document = {
+            "topic": kafka.events_topic,
+            "lag": sum(item.lag for item in lags.values()),
+            "partitions": [item.as_dict() for item in lags.values()],
+        }
+        print(json.dumps(document), file=context.stdout)
+        return EXIT_OK
+    # A failed worker has written its one line to stderr; its status tells why (3: fatal).
+    return run_worker(kafka, store, ProjectorSettings())

@@ -149,17 +149,34 @@ def _balances(
 ) -> Page[Balance]:
     params: Params = {}
     grouped = _grouped_sql(dimension, filters, as_of, params)
-    total = int(reader.rows(f"SELECT COUNT(*) FROM ({grouped}) g", params)[0][0])
     if sort == RATE:
-        items = sorted(_fetch(reader, grouped, params), key=_rate_order(descending))
+        everything = sorted(_fetch(reader, grouped, params), key=_rate_order(descending))
         end = None if limit is None else offset + limit
-        return Page(items[offset:end], total, limit, offset)
+        return Page(everything[offset:end], len(everything), limit, offset)
     direction = "DESC" if descending else "ASC"
     sql = f"{grouped} ORDER BY {SORTS[sort]} {direction}, group_key ASC"
+    page_params = dict(params)
     if limit is not None:
         sql += " LIMIT :limit OFFSET :offset"
-        params.update(limit=limit, offset=offset)
-    return Page(_fetch(reader, sql, params), total, limit, offset)
+        page_params.update(limit=limit, offset=offset)
+    items = _fetch(reader, sql, page_params)
+    total = _total(reader, grouped, params, items, limit, offset)
+    return Page(items, total, limit, offset)
+
+
+def _total(
+    reader: Reader,
+    grouped: str,
+    params: Params,
+    items: list[Balance],
+    limit: int | None,
+    offset: int,
+) -> int:
+    """The number of groups. A page that is not full and not empty is the last one, so the
+    total follows from it; only a full or an empty page (past the end) needs counting again."""
+    if limit is None or 0 < len(items) < limit or (not items and not offset):
+        return offset + len(items)
+    return int(reader.rows(f"SELECT COUNT(*) FROM ({grouped}) g", params)[0][0])
 
 
 def _grouped_sql(
@@ -187,12 +204,38 @@ def _filter_sql(filters: BalanceFilter, params: Params) -> str:
 
 
 def _fetch(reader: Reader, sql: str, params: Params) -> list[Balance]:
-    return [
-        Balance.from_sums(
-            str(row[0]), str(row[1]), dict(zip(BALANCES, map(int, row[2:]), strict=True))
-        )
-        for row in reader.rows(sql, params)
-    ]
+    return [_from_row(*row) for row in reader.rows(sql, params)]
+
+
+#: A row is the group key, its label, then the sums in this order, the order of the fields of
+#: :class:`Balance` after ``key`` and ``label``: ``_from_row`` passes them as they come.
+ROW_SUMS = (
+    "allocated", "transferred_in", "transferred_out", "cut", "disbursed", "advances_outstanding",
+    "lapsed", "extended",
+)  # fmt: skip
+if ROW_SUMS != BALANCES or tuple(f.name for f in fields(Balance))[2:10] != BALANCES:
+    raise AssertionError("Balance's fields, the SQL's sums and ROW_SUMS must keep one order")
+
+
+def _from_row(
+    key: Any,
+    label: Any,
+    allocated: int,
+    transferred_in: int,
+    transferred_out: int,
+    cut: int,
+    disbursed: int,
+    advances_outstanding: int,
+    lapsed: int,
+    extended: int,
+) -> Balance:
+    """:meth:`Balance.from_sums` without building a dict per row (a page has hundreds)."""
+    capital = allocated + transferred_in - transferred_out - cut
+    return Balance(
+        str(key), str(label), int(allocated), int(transferred_in), int(transferred_out),
+        int(cut), int(disbursed), int(advances_outstanding), int(lapsed), int(extended),
+        capital, capital - disbursed - lapsed, Ratio(int(disbursed), capital),
+    )  # fmt: skip
 
 
 def _rate_order(descending: bool) -> Any:

@@ -7,7 +7,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import amount, iso_date
-from ..rows import Movement, evolve
+from ..rows import Movement
 from .common import (
     Reducer,
     Rows,
@@ -32,7 +32,7 @@ def _capital_received(event: PublishedEvent, ctx: Context, kind: Movement) -> Ro
     project = current_project(event, ctx)
     line = line_for(event, ctx, project.project_code)
     received = amount(event.data)
-    line = evolve(line, **{kind.value: getattr(line, kind.value) + received})
+    line = line.evolve(**{kind.value: getattr(line, kind.value) + received})
     changes = [(kind, received)]
     auto_until = event.data.get("auto_extended_until")
     if auto_until is not None:
@@ -53,7 +53,7 @@ def _capital_removed(event: PublishedEvent, ctx: Context, kind: Movement) -> Row
     project = current_project(event, ctx)
     line = existing_line(event, ctx, project.project_code)
     removed = amount(event.data)
-    line = evolve(line, **{kind.value: getattr(line, kind.value) + removed})
+    line = line.evolve(**{kind.value: getattr(line, kind.value) + removed})
     line, released = release_extension(line)
     changes = [(kind, removed), (Movement.EXTENDED, -released)]
     return [line, *movements(event, project, line, changes)]
@@ -72,7 +72,7 @@ def capital_lapsed(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
     lapsed = amount(event.data)
     line = existing_line(event, ctx, project.project_code)
-    line = evolve(line, lapsed=line.lapsed + lapsed)
+    line = line.evolve(lapsed=line.lapsed + lapsed)
     return [line, *movements(event, project, line, [(Movement.LAPSED, lapsed)])]
 
 

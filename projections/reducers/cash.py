@@ -12,7 +12,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, ProjectionError, amount, iso_date
-from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow, evolve
+from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow, constructor
 from .common import Reducer, Rows, current_project, existing_line, movements
 
 ADVANCE = "advance"
@@ -38,8 +38,7 @@ def advance_paid(event: PublishedEvent, ctx: Context) -> Rows:
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is None:
         raise ProjectionError(f"the advance at position {event.position} names no contract")
-    contract = evolve(
-        contract,
+    contract = contract.evolve(
         advanced=contract.advanced + entry.amount,
         advance_outstanding=contract.advance_outstanding + entry.amount,
     )
@@ -52,8 +51,7 @@ def completed_work_paid(event: PublishedEvent, ctx: Context) -> Rows:
     entry = _entry(event, project, COMPLETED_WORK, amount(event.data, "advance_recovered"))
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is not None:
-        contract = evolve(
-            contract,
+        contract = contract.evolve(
             completed_paid=contract.completed_paid + entry.amount,
             advance_outstanding=contract.advance_outstanding - entry.advance_recovered,
         )
@@ -72,27 +70,25 @@ def entry_reversed(event: PublishedEvent, ctx: Context) -> Rows:
         )
     contract = _contract(event, ctx, project, entry.contract_no)
     if contract is not None and entry.kind == ADVANCE:
-        contract = evolve(
-            contract,
+        contract = contract.evolve(
             advanced=contract.advanced - entry.amount,
             advance_outstanding=contract.advance_outstanding - entry.amount,
         )
     elif contract is not None:
-        contract = evolve(
-            contract,
+        contract = contract.evolve(
             completed_paid=contract.completed_paid - entry.amount,
             advance_outstanding=contract.advance_outstanding + entry.advance_recovered,
         )
     line = ctx.get(LineRow, (project.project_code, entry.plan_code, entry.source))
     if line is None:
         raise MissingContext(f"the entry at version {version} points at a missing line")
-    reversed_entry = evolve(entry, reversed_by=event.stream_version)
+    reversed_entry = entry.evolve(reversed_by=event.stream_version)
     return _book(event, project, line, reversed_entry, contract, sign=-1)
 
 
 def _entry(event: PublishedEvent, project: ProjectRow, kind: str, recovered: int) -> EntryRow:
     data = event.data
-    return EntryRow(
+    return _new_entry(
         project_code=project.project_code,
         stream_version=event.stream_version,
         position=event.position,
@@ -105,6 +101,10 @@ def _entry(event: PublishedEvent, project: ProjectRow, kind: str, recovered: int
         from_extension=bool(data["from_extension"]),
         effective_on=iso_date(data["effective_on"]),
     )
+
+
+#: Every payment makes one: built without the class call (``rows.constructor``).
+_new_entry = constructor(EntryRow)
 
 
 def _contract(
@@ -133,8 +133,7 @@ def _book(
     """Apply an entry (sign 1) or its reversal (sign -1) to its line, with movement facts."""
     net = sign * entry.net
     advances = sign * (entry.amount if entry.kind == ADVANCE else -entry.advance_recovered)
-    line = evolve(
-        line,
+    line = line.evolve(
         disbursed=line.disbursed + net,
         advances_outstanding=line.advances_outstanding + advances,
         disbursed_after_deadline=line.disbursed_after_deadline

@@ -9,14 +9,25 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, days_between, iso_date, recording, subject_code
-from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row, evolve
+from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row, constructor
 
 Rows = list[Row]
 Reducer = Callable[[PublishedEvent, Context], Rows]
 
 
 def project_code(event: PublishedEvent) -> str:
-    return subject_code(event, "project")
+    code = _PROJECT_CODES.get(event.subject)  # type: ignore[arg-type]
+    if code is None:
+        code = subject_code(event, "project")  # checked (or the error)
+        if len(_PROJECT_CODES) >= _MAX_CACHED:
+            _PROJECT_CODES.clear()
+        _PROJECT_CODES[event.subject] = code  # type: ignore[index]
+    return code
+
+
+#: ``project:<code>`` → code: a plain lookup on the hot path, emptied when it grows too big.
+_PROJECT_CODES: dict[str, str] = {}
+_MAX_CACHED = 65_536
 
 
 def plan_code(event: PublishedEvent) -> str:
@@ -61,7 +72,7 @@ def line_for(event: PublishedEvent, ctx: Context, code: str) -> LineRow:
 
 def extend(line: LineRow, amount: int, until: str) -> LineRow:
     latest = until if line.extended_until is None else max(line.extended_until, until)
-    return evolve(line, extended=line.extended + amount, extended_until=latest)
+    return line.evolve(extended=line.extended + amount, extended_until=latest)
 
 
 def release_extension(line: LineRow) -> tuple[LineRow, int]:
@@ -69,7 +80,7 @@ def release_extension(line: LineRow) -> tuple[LineRow, int]:
     excess = line.extended_remaining - line.undisbursed
     if excess <= 0:
         return line, 0
-    return evolve(line, extended=line.extended - excess), excess
+    return line.evolve(extended=line.extended - excess), excess
 
 
 def movements(
@@ -89,8 +100,9 @@ def movements(
     facts: list[MovementRow] = []
     for kind, amount in changes:
         if amount:
+            # The most numerous rows (one or two per payment): built without the class call.
             facts.append(
-                MovementRow(
+                _new_movement(
                     position=event.position,
                     seq=len(facts),
                     project_code=line.project_code,
@@ -112,6 +124,7 @@ def movements(
     return facts
 
 
+_new_movement = constructor(MovementRow)
 #: The plain text of each kind of movement (what a row holds), without the enum's lookup.
 _KIND_TEXT: dict[Movement, str] = {kind: kind.value for kind in Movement}
 

@@ -6,7 +6,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, amount, amounts, iso_date, recording
-from ..rows import PlanEnvelopeRow, PlanRow, PlanSourceRow, PlanVersionRow, evolve
+from ..rows import PlanEnvelopeRow, PlanRow, PlanSourceRow, PlanVersionRow
 from .common import Reducer, Rows, decision_fields, plan_code
 
 
@@ -32,7 +32,7 @@ def adjusted(event: PublishedEvent, ctx: Context) -> Rows:
     version = plan.plan_version + 1
     reason = str(event.data["reason"])
     return [
-        evolve(plan, plan_version=version),
+        plan.evolve(plan_version=version),
         *_version(event, ctx, plan.plan_code, version, reason=reason),
     ]
 
@@ -69,7 +69,7 @@ def _version(
     for source, envelope in sorted(envelopes.items()):
         rows.append(PlanEnvelopeRow(code, version, source, envelope))
         current = ctx.get(PlanSourceRow, (code, source)) or PlanSourceRow(code, source)
-        rows.append(evolve(current, envelope=envelope))
+        rows.append(current.evolve(envelope=envelope))
     return rows
 
 
@@ -88,7 +88,7 @@ def _allocated_change(event: PublishedEvent, ctx: Context, change: int) -> PlanS
         raise MissingContext(
             f"{event.name} at position {event.position}: plan {code} has no source {source}"
         )
-    return evolve(current, allocated=current.allocated + change)
+    return current.evolve(allocated=current.allocated + change)
 
 
 REDUCERS: dict[str, Reducer] = {

@@ -8,7 +8,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import amount, iso_date
-from ..rows import ProjectRow, evolve
+from ..rows import ProjectRow
 from .common import Reducer, Rows, current_project, project_code
 
 ON_TRACK = "on_track"
@@ -46,14 +46,13 @@ def _upcast_registered(class_version: int, data: dict[str, Any]) -> dict[str, An
 
 def total_investment_adjusted(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
-    return [evolve(project, total_investment=amount(event.data, "total_investment"))]
+    return [project.evolve(total_investment=amount(event.data, "total_investment"))]
 
 
 def investor_changed(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
     return [
-        evolve(
-            project,
+        project.evolve(
             investor_code=str(event.data["investor_code"]),
             investor_name=str(event.data["investor_name"]),
         )
@@ -63,15 +62,15 @@ def investor_changed(event: PublishedEvent, ctx: Context) -> Rows:
 def status_changed(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
     return [
-        evolve(
-            project, status=str(event.data["status"]), review_class=event.data.get("review_class")
+        project.evolve(
+            status=str(event.data["status"]), review_class=event.data.get("review_class")
         )
     ]
 
 
 def settled(event: PublishedEvent, ctx: Context) -> Rows:
     project = current_project(event, ctx)
-    return [evolve(project, status=SETTLED, settled_value=amount(event.data, "settled_value"))]
+    return [project.evolve(status=SETTLED, settled_value=amount(event.data, "settled_value"))]
 
 
 REDUCERS: dict[str, Reducer] = {

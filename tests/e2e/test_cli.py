@@ -46,7 +46,7 @@ ISSUER = "UBND Hà Nội"
 DECIDED_ON = date(2025, 1, 2)
 CENTRAL = "central_budget"
 SUBCOMMANDS = ("demo", "history", "verify", "rules", "export", "import", "rate", "balances",
-               "watchlist", "projections")  # fmt: skip
+               "watchlist", "projections", "projector")  # fmt: skip
 #: Commands under a command, whose help is tested too.
 NESTED = (("projections", "rebuild"), ("projections", "status"))
 EXPORT_KEYS = {"position", "stream", "version", "topic", "state"}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 import pytest
 from builders import (
     BILLION,
@@ -246,16 +247,28 @@ def test_repeating_an_imported_command_returns_its_first_outcome(
 # -- refusals ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("target_holds_events", [False, True], ids=["empty", "not-empty"])
+@pytest.mark.parametrize(
+    "cross_check_every", [1, 10**9], ids=["every-line-cross-checked", "fast-path-alone"]
+)
 def test_a_tampered_amount_is_refused_naming_its_line(
-    history: str, target: Ledger, monkeypatch: pytest.MonkeyPatch
+    history: str,
+    target: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    cross_check_every: int,
+    target_holds_events: bool,
 ) -> None:
     monkeypatch.setattr(exchange, "IMPORT_BATCH", 4)  # earlier batches are inserted, then undone
-    monkeypatch.setattr(exchange, "CROSS_CHECK_EVERY", 1)
-    approve_annual_plan(target, code="KH-TARGET")
+    monkeypatch.setattr(exchange, "CROSS_CHECK_EVERY", cross_check_every)
+    if target_holds_events:
+        approve_annual_plan(target, code="KH-TARGET")
     number = line_number(history, "CompletedWorkPaid")
     record = json.loads(lines_of(history)[number - 1])
     record["state"]["amount"] += 1
-    tampered = replace_line(history, number, json.dumps(record, ensure_ascii=False) + "\n")
+    # Written as the export writes it: only the amount differs from the original line.
+    edited = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert edited != lines_of(history)[number - 1]
+    tampered = replace_line(history, number, edited)
 
     error = refused(target, tampered)
 
@@ -395,21 +408,45 @@ def test_a_forged_continuation_of_a_stored_stream_is_refused(history: str, targe
     assert "previous event" in str(error)
 
 
-# -- the import's verifier agrees with ChainVerifier ------------------------------------------
+# -- the fast path reads, writes and checks as the reference does -----------------------------
+#
+# The reference is the plainest way: ``json.loads``, ``chain.canonical_json`` and
+# ``ChainVerifier.check``. The import reads a line with orjson and writes its state with orjson
+# when the state holds no float; these tests hold both ways together, value for value.
 
 STREAM = str(uuid5(NAMESPACE_URL, "capledger:test-exchange"))
 TOPIC = "capledger.tests:Made.Up"
-keys = st.one_of(st.text(max_size=6), st.sampled_from(["_chain", "_meta", "_a", "Z", "amount"]))
+#: Keys that sort around the reserved ones, control characters, astral and private-use ones.
+TRICKY_KEYS = ["_chain", "_meta", "_a", "Z", "amount", "", "\x00", "a\x00", "\u2028", "\ue000"]
+TRICKY_KEYS += ["\uffff", "\U0001f600", "\U0010ffff", "đ"]
+keys = st.one_of(st.text(max_size=6), st.sampled_from(TRICKY_KEYS))
+#: Hypothesis's text is all of Unicode but lone surrogates (which UTF-8 cannot hold).
+texts = st.text(max_size=8)
+BOUNDS = [2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1, 10**30, -(10**30)]
+int64 = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what orjson reads as int
+numbers = st.one_of(st.integers(), st.sampled_from(BOUNDS), st.floats())  # NaN, ±inf included
 values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
-    max_leaves=8,
+    st.one_of(st.none(), st.booleans(), numbers, texts),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)),
+    max_leaves=10,
+)
+plain_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), int64, texts),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)),
+    max_leaves=10,
 )
 
 
-def sealed_lines(datas: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
+def export_line(record: dict[str, Any], *, compact: bool = True) -> str:
+    """A line as the export writes it (compact, UTF-8), or as json.dumps does by default."""
+    if compact:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json.dumps(record) + "\n"
+
+
+def sealed_lines(
+    datas: list[dict[str, Any]], meta: dict[str, Any], *, compact: bool = False
+) -> list[str]:
     """Export lines of one stream whose events carry ``datas``, sealed as the ledger seals."""
     lines, prev = [], GENESIS
     for version, data in enumerate(datas, start=1):
@@ -417,37 +454,158 @@ def sealed_lines(datas: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]
             stream=STREAM, version=version, topic=TOPIC, data=data, meta=meta, prev=prev
         )
         record = {"position": version, "stream": STREAM, "version": version, "topic": TOPIC}
-        lines.append(json.dumps({**record, "state": json.loads(state)}) + "\n")
+        lines.append(export_line({**record, "state": json.loads(state)}, compact=compact))
     return lines
 
 
-@hypothesis_settings(max_examples=300, deadline=None)
+def line_of(state_text: str) -> str:
+    """A line holding this state text verbatim."""
+    head = f'{{"position":1,"stream":"{STREAM}","version":1,"topic":"{TOPIC}","state":'
+    return f"{head}{state_text}}}\n"
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
 @given(
     datas=st.lists(st.dictionaries(keys, values, max_size=5), min_size=1, max_size=3),
-    meta=st.dictionaries(st.text(max_size=5), values, max_size=3),
+    meta=st.dictionaries(keys, values, max_size=3),
     tamper=st.booleans(),
+    compact=st.booleans(),
 )
-def test_the_import_check_gives_chain_verifiers_verdict_and_canonical_state(
-    datas: list[dict[str, Any]], meta: dict[str, Any], tamper: bool
+def test_the_import_reads_writes_and_checks_every_line_as_the_reference_does(
+    datas: list[dict[str, Any]], meta: dict[str, Any], tamper: bool, compact: bool
 ) -> None:
-    lines = sealed_lines(datas, meta)
+    lines = sealed_lines(datas, meta, compact=compact)
     if tamper:
         record = json.loads(lines[-1])
         record["state"]["extra"] = 1
-        lines[-1] = json.dumps(record)
+        lines[-1] = export_line(record, compact=compact)
     ours, reference = exchange._ImportVerifier(heads={}), ChainVerifier.new()
     for number, line in enumerate(lines, start=1):
+        expected_state = canonical_json(json.loads(line)["state"])
         parsed = exchange._parse_line(number, line)
-        state = parsed.state
-        broken, encoded = ours.check_state(number, STREAM, number, TOPIC, state)
-        assert encoded == canonical_json(state)
+        assert canonical_json(parsed.state) == expected_state  # read as json.loads reads it
+
+        broken, encoded = ours.check_state(
+            number, STREAM, number, TOPIC, parsed.state, plain=parsed.plain
+        )
+
+        assert encoded == expected_state
         assert broken == reference.check(number, STREAM, number, TOPIC, encoded)
     assert ours.heads == reference.heads
 
 
-def test_states_of_another_layout_are_checked_by_chain_verifier_itself(target: Ledger) -> None:
-    # "Amount" and "_a" sort before "_meta": the canonical state does not start with the chain.
-    lines = sealed_lines([{"Amount": 5}, {"_a": [1, 2]}, {}], {"command": "made-up"})
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(value=st.dictionaries(keys, plain_values, max_size=6))
+def test_orjson_writes_a_float_free_value_as_canonical_json_does(value: dict[str, Any]) -> None:
+    assert exchange._encode_plain(value) == canonical_json(value)
+    parsed = exchange._parse_line(1, line_of(canonical_json(value).decode()))
+    assert parsed.plain and parsed.state == value
+
+
+EVERY_CODE_POINT = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+PLAIN_STATES: dict[str, dict[str, Any]] = {
+    "every code point": {"text": EVERY_CODE_POINT},
+    "every code point as a key": {EVERY_CODE_POINT[i : i + 1000]: i for i in range(0, 2**20, 997)},
+    "keys in code point order": {key: index for index, key in enumerate(TRICKY_KEYS)},
+    "escapes": {"s": '"\\/\b\f\n\r\t\x00\x1f\x7f\u2028\u2029', '"\\': "\x1b"},
+    "64-bit bounds": {"ints": [0, -1, 2**63 - 1, -(2**63), 2**64 - 1], "bools": [True, False]},
+    "nested metadata": {
+        "_chain": {"hash": "0" * 64, "prev": GENESIS},
+        "_meta": {"a": [{"b": {"c": [None, True, "đồng", 10**18]}}], "": {}, "\x00": []},
+        "amount": 9_223_372_036_854_775_807,
+    },
+    "empty containers": {"a": {}, "b": [], "c": [[], {}, [[]]]},
+    "nested as deep as orjson writes": {"deep": json.loads("[" * 250 + "]" * 250)},
+}
+
+
+@pytest.mark.parametrize("state", PLAIN_STATES.values(), ids=PLAIN_STATES.keys())
+def test_tricky_float_free_states_are_read_and_written_by_orjson_as_the_reference_does(
+    state: dict[str, Any],
+) -> None:
+    expected = canonical_json(state)
+    assert exchange._encode_plain(state) == expected
+    for compact in (True, False):
+        record = {"position": 1, "stream": STREAM, "version": 1, "topic": TOPIC, "state": state}
+        parsed = exchange._parse_line(1, export_line(record, compact=compact))
+        assert parsed.plain
+        assert canonical_json(parsed.state) == expected
+        _, encoded = exchange._ImportVerifier(heads={}).check_state(
+            1, STREAM, 1, TOPIC, parsed.state, plain=True
+        )
+        assert encoded == expected
+
+
+#: States as JSON text, and whether orjson reads the line: not when it would read a number
+#: otherwise than ``json.loads`` (a float, an integer beyond 64 bits) or refuses the text.
+STATE_TEXTS: dict[str, tuple[str, bool]] = {
+    "negative zero integer": ('{"x":-0}', True),
+    "duplicate keys": ('{"a":1,"a":2}', True),
+    "white space": ('{ "x" : [ 1 , 2 ] , "y" : { } }', True),
+    "escapes": ('{"s":"\\u00e9\\ud83d\\ude00\\/\\u001F\\"\\\\"}', True),
+    "64-bit bounds": ('{"x":[18446744073709551615,-9223372036854775808]}', True),
+    "nested deeper than orjson writes": ('{"deep":' + "[" * 300 + "]" * 300 + "}", True),
+    "fraction": ('{"x":1.5}', False),
+    "exponent written as repr writes it": ('{"x":1e-07}', False),
+    "exponent orjson writes": ('{"x":1e-7}', False),
+    "capital exponent": ('{"x":1E5}', False),
+    "negative zero": ('{"x":-0.0}', False),
+    "integer one past 64 bits": ('{"x":18446744073709551616}', False),
+    "integer one below 64 bits": ('{"x":-9223372036854775809}', False),
+    "big integer amount": ('{"amount":123456789012345678901234567890}', False),
+    "NaN": ('{"x":NaN}', False),
+    "infinity": ('{"x":-Infinity}', False),
+    "beyond a double": ('{"x":1e400}', False),
+    "float in metadata": ('{"_meta":{"rate":0.1},"a":1}', False),
+    "float deep in a list": ('{"a":[[{"b":[1,2,3.0]}]]}', False),
+}
+
+
+@pytest.mark.parametrize(
+    ("state_text", "read_by_orjson"), STATE_TEXTS.values(), ids=STATE_TEXTS.keys()
+)
+def test_every_state_text_is_read_and_written_as_the_reference_does(
+    state_text: str, read_by_orjson: bool
+) -> None:
+    expected = canonical_json(json.loads(state_text))
+
+    parsed = exchange._parse_line(1, line_of(state_text))
+    _, encoded = exchange._ImportVerifier(heads={}).check_state(
+        1, STREAM, 1, TOPIC, parsed.state, plain=parsed.plain
+    )
+
+    assert parsed.plain is read_by_orjson
+    assert canonical_json(parsed.state) == expected
+    assert encoded == expected
+
+
+def test_a_history_with_floats_and_big_integers_is_imported_exactly(
+    target: Ledger, open_target: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange, "IMPORT_BATCH", 3)
+    meta = {"command": "made-up", "nested": {"rate": 0.25, "parts": [1, [2, {"n": None}]]}}
+    datas: list[dict[str, Any]] = [
+        {"amount": 10**30, "note": "đ\u2028\x00"},
+        {"amount": 2**64 - 1, "ratio": 1e-07},
+        {"amount": -(2**63), "deep": [[[-0.0, 1e16]]]},
+        {"amount": 5, "Amount": 6, "_a": [1.5, "x"]},
+        {"amount": 7},
+    ]
+    lines = sealed_lines(datas, meta, compact=True)
+    half = 2
+    import_text(target, "".join(lines[:half]))
+
+    # The rest continues the stream stored by the first import: a non-empty store.
+    assert import_text(target, "".join(lines[half:])) == len(lines) - half
+
+    expected = [canonical_json(json.loads(line)["state"]) for line in lines]
+    assert [event.state for event in stored_events(open_target())] == expected
+    assert verify_store(target.recorder).ok
+
+
+def test_data_keys_sorting_around_the_reserved_ones_are_checked_alike(target: Ledger) -> None:
+    # "Amount" and "_a" sort before "_meta", "amount" after it.
+    lines = sealed_lines([{"Amount": 5}, {"_a": [1, 2], "amount": 3}, {}], {"command": "made-up"})
     record = json.loads(lines[1])
     record["state"]["_a"] = [1, 3]
     tampered = replace_line("".join(lines), 2, json.dumps(record) + "\n")
@@ -457,3 +615,58 @@ def test_states_of_another_layout_are_checked_by_chain_verifier_itself(target: L
     assert (error.line, error.reason) == (2, "broken-chain")
     assert import_text(target, "".join(lines)) == 3
     assert verify_store(target.recorder).ok
+
+
+def test_a_chain_of_another_layout_is_checked_by_chain_verifier_itself(target: Ledger) -> None:
+    lines = sealed_lines([{"amount": 1}, {"amount": 2}], {"command": "made-up"})
+    record = json.loads(lines[1])
+    record["state"]["_chain"]["note"] = "not hashed"  # unseal ignores it; so must the import
+    relaid = replace_line("".join(lines), 2, json.dumps(record) + "\n")
+
+    assert import_text(target, relaid) == 2
+    assert stored_events(target)[1].state == canonical_json(record["state"])
+
+
+def test_a_lone_surrogate_is_refused_naming_its_line(history: str, target: Ledger) -> None:
+    number = line_number(history, "CompletedWorkPaid")
+    record = json.loads(lines_of(history)[number - 1])
+    record["state"]["treasury_ref"] = "\ud800"  # json.dumps writes "\\ud800", json.loads reads it
+
+    error = refused(target, replace_line(history, number, json.dumps(record) + "\n"))
+
+    assert (error.line, error.reason) == (number, "invalid-value")
+
+
+def test_a_line_nested_too_deeply_is_refused_naming_its_line(history: str, target: Ledger) -> None:
+    number = line_number(history, "CompletedWorkPaid")
+    record = json.loads(lines_of(history)[number - 1])
+    record["state"]["deep"] = "PLACEHOLDER"
+    deep = json.dumps(record).replace('"PLACEHOLDER"', "[" * 1000 + "]" * 1000)
+
+    error = refused(target, replace_line(history, number, deep + "\n"))
+
+    assert (error.line, error.reason) == (number, "malformed-line")
+
+
+@pytest.mark.parametrize("defect", ["accepts-any-hash", "writes-a-newline-too"])
+def test_the_cross_check_stops_an_import_whose_fast_path_disagrees(
+    history: str, target: Ledger, monkeypatch: pytest.MonkeyPatch, defect: str
+) -> None:
+    monkeypatch.setattr(exchange, "CROSS_CHECK_EVERY", 1)
+    if defect == "accepts-any-hash":
+        monkeypatch.setattr(exchange, "_verdict", lambda *args: None)
+        number = line_number(history, "CompletedWorkPaid")
+        record = json.loads(lines_of(history)[number - 1])
+        record["state"]["amount"] += 1
+        history = replace_line(history, number, json.dumps(record) + "\n")
+    else:
+        option = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+        monkeypatch.setattr(
+            exchange, "_encode_plain", lambda value: orjson.dumps(value, option=option)
+        )
+    before = stored_events(target)
+
+    with pytest.raises(RuntimeError, match="disagrees"):
+        import_text(target, history)
+
+    assert stored_events(target) == before == []

@@ -58,15 +58,15 @@ def test_a_batch_that_fails_midway_leaves_no_trace_and_is_applied_once_later(
     runner.step()
     position = read_model.position()
     rows_before = dump(read_model)
-    real_reduce = batch_module.reduce
+    real_reducers = batch_module.REDUCERS
 
     def crash_once(event: Any, ctx: Any) -> Any:
         if event.position > position + 6:  # in the middle of the next batch
-            monkeypatch.setattr(batch_module, "reduce", real_reduce)
+            monkeypatch.setattr(batch_module, "REDUCERS", real_reducers)
             raise RuntimeError("power cut")
-        return real_reduce(event, ctx)
+        return real_reducers[event.name](event, ctx)
 
-    monkeypatch.setattr(batch_module, "reduce", crash_once)
+    every_reducer(monkeypatch, crash_once)
     with pytest.raises(RuntimeError, match="power cut"):
         runner.step()
 
@@ -175,9 +175,15 @@ def test_a_rebuild_that_fails_leaves_the_live_namespace_serving(
     def broken(event: Any, ctx: Any) -> Any:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(batch_module, "reduce", broken)
+    every_reducer(monkeypatch, broken)
     with pytest.raises(RuntimeError, match="disk full"):
         rebuild(read_model, ledger.recorder)
 
     assert read_model.namespaces() == [read_model.current_namespace()]
     assert dump(read_model) == before
+
+
+def every_reducer(monkeypatch: pytest.MonkeyPatch, reducer: Any) -> None:
+    """Make ``reducer`` fold every event the runners fold (the reducers they look up)."""
+    replaced = dict.fromkeys(batch_module.REDUCERS, reducer)
+    monkeypatch.setattr(batch_module, "REDUCERS", replaced)

@@ -197,6 +197,14 @@ def test_two_workers_holding_one_partition_during_a_rebalance_never_double_count
     read_model = read_models()
     workers = [OffsetApplier(read_model, TOPIC), OffsetApplier(read_model, TOPIC)]
     streams = [list(batches(topic.interleaved(rng), rng)) for _ in workers]
+    # The old owner runs a third of the way; the new owner starts from the beginning and runs
+    # two thirds of the way, overtaking it; then both deliver the rest in random turns.
+    first, second = streams
+    for batch in first[: len(first) // 3]:
+        workers[0].apply(batch)
+    for batch in second[: 2 * len(second) // 3]:
+        workers[1].apply(batch)
+    del first[: len(first) // 3], second[: 2 * len(second) // 3]
     while any(streams):
         index = rng.randrange(2)
         if streams[index]:
@@ -204,6 +212,9 @@ def test_two_workers_holding_one_partition_during_a_rebalance_never_double_count
 
     assert dump(read_model) == expected
     assert sum(worker.records_applied for worker in workers) == topic.records
+    # Every record reached both workers: one stored it, the other dropped it.
+    assert sum(worker.duplicates_dropped for worker in workers) == topic.records
+    assert all(worker.records_applied > 0 for worker in workers)
     assert all(worker.duplicates_dropped > 0 for worker in workers)
 
 

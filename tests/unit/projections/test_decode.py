@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -84,6 +85,22 @@ def test_an_integer_beyond_64_bits_stays_an_exact_integer() -> None:
     event = decode.published_event(1, STREAM, 3, TOPIC, "Project.CompletedWorkPaid", state)
 
     assert event.data["amount"] == 2**70 and type(event.data["amount"]) is int
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"amount": 5000000000000, "plan": {"code": "KH", "sources": [1, 2]}}',
+        b'{"amount": 1180591620717411303424, "nested": [{"big": -1180591620717411303424}]}',
+        b'{"ratio": 0.5, "list": [1.25]}',
+        rb'{"text": "Nh\u00e0 th\u1ea7u", "none": null, "flag": true}',
+    ],
+)
+def test_parse_json_is_json_loads(text: bytes) -> None:
+    parsed = decode.parse_json(text)
+
+    assert parsed == json.loads(text)
+    assert repr(parsed) == repr(json.loads(text))  # the same types: exact integers stay ints
 
 
 def test_receipts_are_skipped_undecoded_and_the_others_keep_their_order() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capledger.projections.queries import AsOf, Ratio
-from capledger.projections.queries.types import as_of_point
+from capledger.projections.queries.types import RATE_CONTEXT, as_of_point
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +48,22 @@ def test_a_date_is_as_of_that_day_both_effective_and_known() -> None:
 
     assert as_of_point(date(2021, 6, 20)) == AsOf(date(2021, 6, 20), date(2021, 6, 20))
     assert as_of_point(None) is None
+
+
+@given(
+    numerator=st.integers(min_value=-(10**18), max_value=10**18),
+    denominator=st.integers(min_value=1, max_value=10**18),
+    places=st.integers(min_value=0, max_value=6),
+)
+def test_percent_is_the_quotient_of_a_hundred_times_the_numerator(
+    numerator: int, denominator: int, places: int
+) -> None:
+    # The percentage is taken from the rate's 28 digits, moved two places: the same number as
+    # dividing a hundred times the numerator to 28 digits, rounded half up.
+    exact = RATE_CONTEXT.divide(Decimal(numerator * 100), Decimal(denominator))
+    expected = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+    percent = Ratio(numerator, denominator).percent(places)
+
+    assert percent == expected
+    assert str(percent) == str(expected)

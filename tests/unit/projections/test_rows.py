@@ -18,6 +18,7 @@ from capledger.projections.rows import (
     MovementRow,
     Row,
     columns,
+    constructor,
     evolve,
 )
 
@@ -60,6 +61,21 @@ def test_the_fast_constructor_builds_the_row_the_dataclass_builds(kind: type[Row
         fast.__setattr__(columns(kind)[0].name, "changed")
 
 
+@pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
+def test_the_constructor_without_the_class_call_builds_the_same_row(kind: type[Row]) -> None:
+    values = sample(kind)
+    make = constructor(kind)
+
+    made = make(**values)
+
+    assert made == built_by_dataclass(kind, values) == make(*values.values())
+    assert type(made) is kind
+    assert hash(made) == hash(kind(**values))
+    assert pickle.loads(pickle.dumps(made)) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.__setattr__(columns(kind)[0].name, "changed")
+
+
 def test_defaults_and_argument_errors_are_those_of_the_dataclass() -> None:
     line = LineRow("P-1", "KH", "central_budget", "annual", 2021)
 
@@ -68,6 +84,12 @@ def test_defaults_and_argument_errors_are_those_of_the_dataclass() -> None:
         LineRow("P-1", "KH")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         LineRow("P-1", "KH", "central_budget", "annual", 2021, colour="red")  # type: ignore[call-arg]
+    make = constructor(LineRow)
+    assert make("P-1", "KH", "central_budget", "annual", 2021) == line
+    with pytest.raises(TypeError):
+        make("P-1", "KH")
+    with pytest.raises(TypeError):
+        line.evolve(colour="red")
 
 
 @pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
@@ -76,7 +98,9 @@ def test_evolve_is_dataclasses_replace(kind: type[Row]) -> None:
     changes = {name: value for name, value in sample(kind, seed=2).items() if name[0] < "p"}
 
     assert evolve(row, **changes) == dataclasses.replace(row, **changes)  # type: ignore[type-var]
-    assert evolve(row) == row
+    assert row.evolve(**changes) == dataclasses.replace(row, **changes)  # type: ignore[type-var]
+    assert type(row.evolve(**changes)) is kind
+    assert evolve(row) == row == row.evolve()
     with pytest.raises(TypeError, match="no field 'colour'"):
         evolve(row, colour="red")
 
