@@ -19,6 +19,7 @@ from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.settings import Settings
 
 from .audit import Auditor
+from .cache import ReadState, ResponseCache, RunnerState, read_state
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
 from .settings import ApiSettings
@@ -55,12 +56,15 @@ class ApiContext:
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     auditor: Auditor | None = None
+    #: Rendered pages of the hottest reads (see :mod:`capledger.api.cache`).
+    responses: ResponseCache = field(init=False)
     _users: int = 0
     _users_lock: threading.Lock = field(default_factory=threading.Lock)
     _keys: OrderedDict[str, tuple[float, ApiKey | None]] = field(default_factory=OrderedDict)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.responses = ResponseCache(self.api_settings.response_cache_size)
         if self.auditor is None:
             self.auditor = Auditor(self.ledger)
         if self.buckets is None:
@@ -106,6 +110,24 @@ class ApiContext:
         if self.runner is not None and self.runner.running:
             return max(self.runner.position, 0)
         return self.read_model.position()
+
+    def runner_state(self) -> RunnerState | None:
+        """The read model's live namespace and position from memory, when the embedded runner
+        runs in this process and follows the live namespace (it is then the only writer of the
+        read model, and notices a switch of the live namespace at its next batch, within its
+        poll interval); None otherwise (ask :meth:`read_state`)."""
+        runner = self.runner
+        if runner is None or runner.namespace is not None or not runner.running:
+            return None
+        namespace = runner.live_namespace
+        if namespace is None:
+            return None
+        return namespace, runner.position
+
+    def read_state(self) -> ReadState:
+        """The read model's live namespace and every consumed position, in one small read
+        (blocking: call it in the thread pool)."""
+        return self.read_model.read(read_state)
 
     def read_your_writes(self, position: int | None) -> bool:
         """Wait (bounded) until the read model holds ``position``; whether it does."""

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from .context import ApiContext
 from .problems import ApiProblem
 from .roles import Caller, Role
+from .store import ApiKey
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -46,7 +47,7 @@ async def authenticated(
     api_key: Annotated[str | None, Security(api_key_header)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
-    token = api_key or (credentials.credentials if credentials is not None else None)
+    token = _token(api_key, credentials)
     if not token:
         raise ApiProblem(
             401,
@@ -65,6 +66,27 @@ async def authenticated(
             "the API key is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer realm="capledger", error="invalid_token"'},
         )
+    return _caller(request, key)
+
+
+async def cached_caller(request: Request, ctx: ApiContext) -> Caller | None:
+    """The caller :func:`authenticated` finds, when its key is in the key cache (no store is
+    read, nothing is refused): for a route's fast path (:mod:`capledger.api.cache`), which
+    leaves every other case to the dependencies."""
+    token = _token(await api_key_header(request), await bearer(request))
+    if not token:
+        return None
+    found, key = ctx.cached_key(token.strip())
+    if not found or key is None:
+        return None
+    return _caller(request, key)
+
+
+def _token(api_key: str | None, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return api_key or (credentials.credentials if credentials is not None else None)
+
+
+def _caller(request: Request, key: ApiKey) -> Caller:
     caller = Caller(key.key_id, key.name, key.role, key.scope)
     # The access log (middleware) names the principal of every request.
     request.state.principal = caller.principal

@@ -43,6 +43,9 @@ class RequestContext:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children of the request metrics, found once per (method, route,
+        # status) rather than looked up (with a lock) twice per request.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,8 +74,14 @@ class RequestContext:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
                 method = scope.get("method", "")
-                self.metrics.requests.labels(method, template, str(status)).inc()
-                self.metrics.latency.labels(method, template).observe(elapsed)
+                children = self._children.get((method, template, status))
+                if children is None:
+                    children = self._children[(method, template, status)] = (
+                        self.metrics.requests.labels(method, template, str(status)),
+                        self.metrics.latency.labels(method, template),
+                    )
+                children[0].inc()
+                children[1].observe(elapsed)
                 client = scope.get("client")
                 log.info(
                     "http_request",

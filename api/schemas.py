@@ -7,6 +7,7 @@ a rounded percentage beside them.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -41,14 +42,29 @@ def rate_out(ratio: Ratio, places: int = 1) -> RateOut:
 
 
 def rate_fields(ratio: Ratio, places: int = 1) -> dict[str, str | None]:
-    """A :class:`RateOut`'s fields, for a larger response validated in one go."""
+    """A :class:`RateOut`'s fields, for a larger response validated (or written) in one go."""
+    rate = ratio.rate
+    if rate is None:
+        return {
+            "numerator": str(ratio.numerator),
+            "denominator": str(ratio.denominator),
+            "rate": None,
+            "percent": None,
+        }
     percent = ratio.percent(places)
     return {
-        "numerator": money(ratio.numerator),
-        "denominator": money(ratio.denominator),
-        "rate": None if ratio.rate is None else format(ratio.rate, "f"),
-        "percent": None if percent is None else format(percent, "f"),
+        "numerator": str(ratio.numerator),
+        "denominator": str(ratio.denominator),
+        "rate": _plain(rate),
+        "percent": None if percent is None else _plain(percent),
     }
+
+
+def _plain(value: Decimal) -> str:
+    """``format(value, "f")``: a decimal in positional notation. ``str`` writes the same
+    digits, faster, unless it chooses an exponent (very small or large numbers)."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 class AsOfOut(BaseModel):
@@ -124,3 +140,14 @@ def page_info(total: int, limit: int | None, offset: int, returned: int) -> Page
         offset=offset,
         next_offset=following if limit is not None and following < total else None,
     )
+
+
+def page_fields(total: int, limit: int | None, offset: int, returned: int) -> dict[str, Any]:
+    """A :class:`PageInfo`'s fields as plain values (for a body written out directly)."""
+    following = offset + returned
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if limit is not None and following < total else None,
+    }

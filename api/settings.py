@@ -46,6 +46,11 @@ class ApiSettings(BaseSettings):
     page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=1_000, ge=1)
 
+    #: Rendered pages of the hottest reads (``GET /balances``) kept per read-model state, per
+    #: caller scope and query (an LRU of this many pages; 0 turns the cache off). Validators
+    #: (``ETag``, ``If-None-Match``) work either way. See docs/api.md.
+    response_cache_size: int = Field(default=128, ge=0, le=100_000)
+
     #: Base of problem ``type`` URIs: ``<base><code>``, e.g. ``…/problems/over-disbursement``.
     problem_base: str = "https://capledger.vn/problems/"
     #: Serve the interactive docs (/docs, /redoc); the schema is always at /openapi.json.

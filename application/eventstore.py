@@ -11,6 +11,7 @@ from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     EventStore,
@@ -22,6 +23,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoding,
 )
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTransaction
 from eventsourcing.utils import get_topic
 
 from capledger.domain.values import Decision
@@ -63,6 +65,7 @@ def seal_once(
     data: dict[str, Any],
     meta: Mapping[str, Any],
     prev: str,
+    float_free: bool = False,
 ) -> tuple[bytes, str]:
     """Byte for byte what :func:`chain.seal` returns, serialising the event data only once.
 
@@ -72,9 +75,13 @@ def seal_once(
     topic, version) are in sorted order, and the reserved keys (_chain, _meta) come first in
     the state whenever every data key sorts after them, as the ledger's field names do;
     otherwise the state is serialised as ``seal`` does it.
+
+    ``float_free`` is the caller's word that ``data`` holds JSON values of exact types (str,
+    int, bool, None, dict with str keys, list) and no float: orjson then writes its canonical
+    JSON (see :func:`_canonical_exact`).
     """
-    data_json = _CANONICAL.encode(data).encode()
-    meta_json = _CANONICAL.encode(meta).encode()
+    data_json = _canonical_exact(data) if float_free else _CANONICAL.encode(data).encode()
+    meta_json = _canonical_meta(meta)
     prev_json = _scalar_json(prev)
     envelope = b"".join((
         b'{"data":', data_json, b',"meta":', meta_json, b',"prev":', prev_json,
@@ -88,6 +95,31 @@ def seal_once(
     rest = b"," + data_json[1:] if data else b"}"
     chain_json = b'{"hash":"' + digest.encode() + b'","prev":' + prev_json + b"}"
     return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + rest, digest
+
+
+def _canonical_exact(value: Any) -> bytes:
+    """``chain.canonical_json`` of JSON values of exact types holding no float, by orjson.
+
+    For such values orjson with sorted keys writes what ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` writes, byte for byte: keys in code point
+    order (UTF-8 byte order is code point order), the same escapes (``\\"``, ``\\\\``,
+    ``\\b\\f\\n\\r\\t``, ``\\u00xx`` for the other control characters, nothing else);
+    capledger.exchange relies on the same equivalence. What orjson refuses (an integer beyond
+    64 bits, a lone surrogate) goes the standard library's way, which decides it.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return _CANONICAL.encode(value).encode()
+
+
+def _canonical_meta(meta: Mapping[str, Any]) -> bytes:
+    """Canonical JSON of event metadata: by orjson when it is flat str keys to str or None."""
+    if type(meta) is dict and all(
+        type(key) is str and (type(value) is str or value is None) for key, value in meta.items()
+    ):
+        return _canonical_exact(meta)
+    return _CANONICAL.encode(meta).encode()
 
 
 def _scalar_json(value: object) -> bytes:
@@ -106,9 +138,12 @@ class PlainEvent(NamedTuple):
     originator_version: int
     topic: str
     data: dict[str, Any]
+    #: Whether ``data`` holds JSON values of exact types and no float (see ``seal_once``).
+    float_free: bool = False
 
 
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Floats are left to the JSON round trip: orjson and json write some of them differently.
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
 _JSON_NATIVE = (str, int, float, dict, list, tuple)
 
 
@@ -123,9 +158,9 @@ class LedgerMapper(Mapper[UUID]):
         """``json.loads(self.to_stored_event(event).state)`` and the event's identity.
 
         The event's state is converted to JSON values directly, as the JSON transcoder would
-        write it: exact types only (str, int, float, bool, None, dict with str keys, list,
-        tuple and the registered transcodings). Anything else, or a compressor or cipher,
-        takes the round trip through JSON text.
+        write it: exact types only (str, int, bool, None, dict with str keys, list,
+        tuple and the registered transcodings). Anything else (a float included), or a
+        compressor or cipher, takes the round trip through JSON text.
         """
         transcoder = self.transcoder
         state = dict(vars(domain_event))
@@ -137,11 +172,14 @@ class LedgerMapper(Mapper[UUID]):
             if class_version > 1:
                 state["class_version"] = class_version
             try:
-                data = {key: _plain(value, transcoder) for key, value in state.items()}
+                data = {
+                    key: value if type(value) in _JSON_SCALARS else _plain(value, transcoder)
+                    for key, value in state.items()
+                }
             except (_NotPlain, RecursionError):
                 pass
             else:
-                return PlainEvent(originator_id, originator_version, topic, data)
+                return PlainEvent(originator_id, originator_version, topic, data, True)
         stored = self.to_stored_event(domain_event)
         return PlainEvent(originator_id, originator_version, topic, json.loads(stored.state))
 
@@ -160,9 +198,12 @@ def _plain(value: Any, transcoder: JSONTranscoder) -> Any:
     if kind is dict:
         if not all(type(key) is str for key in value):
             raise _NotPlain
-        return {key: _plain(item, transcoder) for key, item in value.items()}
+        return {
+            key: item if type(item) in _JSON_SCALARS else _plain(item, transcoder)
+            for key, item in value.items()
+        }
     if kind is list or kind is tuple:
-        return [_plain(item, transcoder) for item in value]
+        return [item if type(item) in _JSON_SCALARS else _plain(item, transcoder) for item in value]
     # json writes subclasses of its own types (an IntEnum, a StrEnum...) as those types, never
     # through a transcoding: leave them to the round trip.
     transcoding = None if issubclass(kind, _JSON_NATIVE) else transcoder.types.get(kind)
@@ -205,10 +246,19 @@ class ChainedEventStore(EventStore[UUID]):
                 data=plain.data,
                 meta={**meta, "subject": subjects.get(originator_id)},
                 prev=prev,
+                float_free=plain.float_free,
             )
             sealed.append(StoredEvent(originator_id, version, plain.topic, state))
             new_heads[originator_id] = (version, digest)
-        notification_ids = self.recorder.insert_events(sealed, **kwargs)
+        notification_ids: Sequence[int] | None
+        if (
+            type(self.recorder) is SQLiteApplicationRecorder
+            and kwargs.keys() <= {"tracking"}
+            and kwargs.get("tracking") is None
+        ):
+            notification_ids = _insert_sqlite(self.recorder, sealed)
+        else:
+            notification_ids = self.recorder.insert_events(sealed, **kwargs)
         for originator_id, head in new_heads.items():
             self._remember(originator_id, head)
         return [
@@ -283,3 +333,37 @@ class ChainedEventStore(EventStore[UUID]):
         self._heads.move_to_end(originator_id)
         if len(self._heads) > HEADS_CACHE_SIZE:
             self._heads.popitem(last=False)
+
+
+def _insert_sqlite(recorder: SQLiteApplicationRecorder, sealed: Sequence[StoredEvent]) -> list[int]:
+    """What ``recorder.insert_events(sealed)`` does, without its layers of context managers.
+
+    The same steps in the same order: a writer's connection from the recorder's pool (its
+    reader-writer interlocking kept), the library's ``SQLiteTransaction`` (BEGIN; COMMIT, or
+    ROLLBACK on any error, sqlite3 errors translated: a taken stream version is still the
+    library's ``IntegrityError``), one INSERT per event, its rowid as notification id, and the
+    connection back to the pool whatever happens.
+    """
+    statement = recorder.insert_events_statement
+    pool = recorder.datastore.pool
+    connection = pool.get_connection(is_writer=True)
+    try:
+        with SQLiteTransaction(connection, commit=True) as wrapped, wrapped as cursor:
+            notification_ids = []
+            for stored in sealed:
+                stream = stored.originator_id
+                cursor.execute(
+                    statement,
+                    (
+                        stream.hex if isinstance(stream, UUID) else stream,
+                        stored.originator_version,
+                        stored.topic,
+                        stored.state,
+                    ),
+                )
+                rowid = cursor.lastrowid
+                assert rowid is not None
+                notification_ids.append(rowid)
+            return notification_ids
+    finally:
+        pool.put_connection(connection)

@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import (
     Aggregate,
     BaseAggregate,
+    DomainEvent,
     DomainEventProtocol,
     MutableOrImmutableAggregate,
 )
@@ -46,7 +47,7 @@ from .errors import (
 )
 from .eventstore import ChainedEventStore, DateAsISO, DecisionAsDict, LedgerMapper
 from .positions import position_of
-from .receipts import CommandReceipt, fingerprint, receipt_id
+from .receipts import CommandReceipt, accepted, fingerprint, receipt_id
 
 log = structlog.get_logger(__name__)
 
@@ -717,13 +718,16 @@ class Ledger(Application[UUID]):
 
         The library tells aggregates from events with ``isinstance`` against runtime-checkable
         protocols, which costs tens of microseconds per object on Python 3.11; for aggregates
-        a plain class check says the same. Anything else goes the library's way.
+        a plain class check says the same, and for events too. Anything else goes the
+        library's way.
         """
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for obj in objs:
             if isinstance(obj, BaseAggregate):
                 processing_event.events.extend(obj.collect_events())
                 processing_event.aggregates[obj.id] = obj
+            elif isinstance(obj, DomainEvent):
+                processing_event.events.append(obj)
             else:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
@@ -808,7 +812,7 @@ class Ledger(Application[UUID]):
             for aggregate_id, aggregate in uow.touched.items()
             if aggregate.pending_events
         }
-        receipt = CommandReceipt(
+        receipt = accepted(
             command_id=command.command_id,
             command=command.name,
             fingerprint=digest,
@@ -822,7 +826,7 @@ class Ledger(Application[UUID]):
             "correlation_id": structlog.contextvars.get_contextvars().get("correlation_id"),
         }
         try:
-            subjects = {**uow.labels, receipt.id: f"command:{command.command_id}"}
+            subjects = {**uow.labels, receipt.originator_id: f"command:{command.command_id}"}
             recordings = self.save(
                 *uow.touched.values(), receipt, metadata=metadata, subjects=subjects
             )

@@ -11,26 +11,35 @@ import hashlib
 import json
 from datetime import date
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from capledger.domain.ids import NAMESPACE
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
 
 def receipt_id(command_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"command:{command_id}")
+    """``uuid5(NAMESPACE, f"command:{command_id}")``, the namespace's bytes taken once."""
+    name = b"command:" + command_id.encode()
+    return UUID(bytes=hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16], version=5)
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
+# What ``json.dumps(..., sort_keys=True, default=_default)`` builds on every call, made once.
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=_default)
 
 
 def fingerprint(command: str, args: dict[str, Any]) -> str:
     """A digest of what was asked, so a reused id with other content is recognised."""
-
-    def default(value: Any) -> str:
-        if isinstance(value, date):
-            return value.isoformat()
-        raise TypeError(f"cannot fingerprint {type(value).__name__}")
-
-    text = json.dumps({"command": command, "args": args}, sort_keys=True, default=default)
+    text = _FINGERPRINT_ENCODER.encode({"command": command, "args": args})
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -62,3 +71,29 @@ class CommandReceipt(Aggregate):
         self.fingerprint = fingerprint
         self.streams = streams
         self.principal = principal
+
+
+_RECEIPT_TOPIC = get_topic(CommandReceipt)
+
+
+def accepted(
+    *, command_id: str, command: str, fingerprint: str, streams: dict[str, int], principal: str
+) -> CommandReceipt.Accepted:
+    """The event ``CommandReceipt(...)`` would record, without building the aggregate.
+
+    A command saves its receipt and never reads it back on the way (a replay reads it from the
+    store), so the aggregate is not needed, nor cached: the same event, version 1 of the stream
+    ``receipt_id(command_id)``, with the same fields.
+    """
+    # The event's own fields are declared as annotations, which mypy does not see as arguments.
+    return CommandReceipt.Accepted(  # type: ignore[call-arg]
+        originator_topic=_RECEIPT_TOPIC,
+        originator_id=receipt_id(command_id),
+        originator_version=CommandReceipt.INITIAL_VERSION,
+        timestamp=CommandReceipt.Accepted.create_timestamp(),
+        command_id=command_id,
+        command=command,
+        fingerprint=fingerprint,
+        streams=streams,
+        principal=principal,
+    )

@@ -14,7 +14,12 @@ set-up (not timed): the demo scenario (``capledger.demo``: Hồ Chí Minh City 2
     the limiter is still on every write's path but never refuses one;
 (1) balance query: ``GET /balances?by=project&jurisdiction=HP&fiscal_year=2021`` (Hải Phòng's
     38 projects, one page) with the inspector's key, from ``--balance-connections``
-    keep-alive connections, each sending its next request when the last one is answered;
+    keep-alive connections, each sending its next request when the last one is answered. The
+    server answers it from its response cache while the read model does not move (the
+    payments in between move it: the first query after a payment round renders anew);
+(1') the same query sent with ``Cache-Control: no-cache``: the server renders every page anew
+    (the SQL query and the JSON), which is what a query costs when the read model has moved
+    since the page was last asked for (reported as ``balance_uncached_*``);
 (2) payment command: ``POST /projects/{code}/payments`` (payment for completed work), each
     with its own ``Idempotency-Key``, round-robin over the projects, with the finance
     officer's key from ``--payment-connections`` connections. Each answer waits until the read
@@ -24,7 +29,7 @@ set-up (not timed): the demo scenario (``capledger.demo``: Hồ Chí Minh City 2
     ``eventsourcing`` Application and a trivial aggregate (the library's SQLite defaults, one
     commit per save, in the thread pool as the API's handlers run) on the same connections.
 
-(1), the raw GET, (2) and the raw save run in ``--rounds`` alternating rounds of ``--seconds``
+(1), (1'), the raw GET, (2) and the raw save run in ``--rounds`` alternating rounds of ``--seconds``
 each, so a change in the machine's load hits both sides alike. Latency is measured by wrk from
 the client (send to last byte) with microsecond resolution; the histograms of all rounds are
 merged here and percentiles taken from the merged counts (nearest rank). By default the servers
@@ -73,6 +78,8 @@ DECISION: dict[str, Any] = {
     "decision_issuer": "UBND thành phố",
 }
 BALANCE_QUERY = "/balances?by=project&jurisdiction=HP&fiscal_year=2021"
+#: Sent by the uncached balance load: the server renders the page anew (docs/api.md).
+NO_CACHE = "Cache-Control: no-cache"
 RAW_GET = "/raw/constant"
 RAW_SAVE = "/raw/events"
 #: Writes per second per key the server is started with: far above what one key can send
@@ -283,24 +290,12 @@ def serve_raw(port: int, directory: Path, projects: int) -> None:
     """A bare Starlette app under uvicorn with the settings ``capledger serve`` uses."""
     import uvicorn
     from eventsourcing.application import Application
-    from eventsourcing.domain import Aggregate, event
+    from raw_counter import Counter  # bench/ is first on sys.path
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    class Counter(Aggregate):
-        """The simplest aggregate: one event per increment."""
-
-        @event("Created")
-        def __init__(self, name: str) -> None:
-            self.name = name
-            self.count = 0
-
-        @event("Incremented")
-        def increment(self, by: int) -> None:
-            self.count += by
 
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "CREATE_TABLE": "y",
            "SQLITE_DBNAME": str(directory / "raw.sqlite3")}  # fmt: skip
@@ -546,6 +541,8 @@ def loads(
     return [
         Load("balance", capledger.base + BALANCE_QUERY, args.balance_connections,
              scripts["get"], [f"X-API-Key: {ready.reader_token}"], ours),
+        Load("balance_uncached", capledger.base + BALANCE_QUERY, args.balance_connections,
+             scripts["get"], [f"X-API-Key: {ready.reader_token}", NO_CACHE], ours),
         Load("raw_get", raw.base + RAW_GET, args.balance_connections, scripts["get"], [],
              theirs),
         Load("payment", capledger.base + f"/projects/{project_code(0)}/payments",
@@ -557,12 +554,18 @@ def loads(
 
 
 def check_balance_answer(capledger: Server, ready: Ready) -> int:
-    """The query answers 200 with Hải Phòng's projects (a wrong filter would be cheap)."""
-    request = urllib.request.Request(
-        capledger.base + BALANCE_QUERY, headers={"X-API-Key": ready.reader_token}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        page = json.load(answer)
+    """The query answers 200 with Hải Phòng's projects (a wrong filter would be cheap), and
+    the cached answer is the uncached one, byte for byte, with the same validator."""
+    answers = []
+    for extra in ({}, {}, {"Cache-Control": "no-cache"}):
+        request = urllib.request.Request(
+            capledger.base + BALANCE_QUERY, headers={"X-API-Key": ready.reader_token, **extra}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answers.append((answer.headers.get("ETag"), answer.read()))
+    if len(set(answers)) != 1 or answers[0][0] is None:
+        raise RuntimeError("the cached and uncached balance pages differ (or lack an ETag)")
+    page = json.loads(answers[0][1])
     items = len(page["items"])
     if items < 10:
         raise RuntimeError(f"the balance query found only {items} items: {page}")
@@ -618,16 +621,20 @@ def summarise(
     measured: dict[str, Load], recorded: dict[str, Any], args: argparse.Namespace, **extra: Any
 ) -> dict[str, Any]:
     balance, raw_get = measured["balance"], measured["raw_get"]
+    uncached = measured["balance_uncached"]
     payment, raw_save = measured["payment"], measured["raw_save"]
     return {
         **figures(balance, "balance"),
+        **figures(uncached, "balance_uncached"),
         **figures(payment, "payment"),
         **figures(raw_get, "raw_get"),
         **figures(raw_save, "raw_save"),
         "balance_rps_ratio": round(balance.rps / raw_get.rps, 3),
+        "balance_uncached_rps_ratio": round(uncached.rps / raw_get.rps, 3),
         "payment_rps_ratio": round(payment.rps / raw_save.rps, 3),
         **recorded,
         "balance_statuses": dict(balance.statuses),
+        "balance_uncached_statuses": dict(uncached.statuses),
         "payment_statuses": dict(payment.statuses),
         "socket_errors": sum(load.errors for load in measured.values()),
         "balance_connections": args.balance_connections,

@@ -46,8 +46,8 @@ from typing import Any
 import psycopg
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 from psycopg import sql
+from raw_counter import Counter  # bench/ is first on sys.path
 
 from capledger.application.chain import GENESIS, seal, unseal
 from capledger.application.ledger import Ledger
@@ -165,19 +165,6 @@ def pay(ledger: Ledger, index: int, projects: int) -> None:
 
 
 # -- (b) raw eventsourcing ------------------------------------------------------------------
-
-
-class Counter(Aggregate):
-    """The simplest aggregate: one event per increment."""
-
-    @event("Created")
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-
-    @event("Incremented")
-    def increment(self, by: int) -> None:
-        self.count += by
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
-from .rows import MovementRow, Row
+from .rows import MovementRow, Row, key_getter
 
 R = TypeVar("R", bound=Row)
 
@@ -26,6 +26,8 @@ class RowSource(Protocol):
     def load(self, kind: type[R], key: tuple[Any, ...]) -> R | None: ...
 
 
+#: ``row.key()`` by kind of row, without the method's lookups (``Overlay.put``'s hot path).
+_KEY_GETTERS: dict[type[Row], Any] = {}
 #: What ``dict.get`` returns for a key the cache does not hold (None means "no such row").
 _MISSING: Any = object()
 
@@ -84,9 +86,13 @@ class Overlay:
     def put(self, rows: Iterable[Row]) -> None:
         pending, cache = self._pending, self._rows
         write_only = self.WRITE_ONLY
+        keys = _KEY_GETTERS
         for row in rows:
             kind = type(row)
-            key = row.key()
+            key_of = keys.get(kind)
+            if key_of is None:
+                key_of = keys[kind] = key_getter(kind)
+            key = key_of(row)
             pending[kind][key] = row
             if kind not in write_only:
                 cache[kind][key] = row

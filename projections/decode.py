@@ -158,6 +158,13 @@ def published_event(
     position: int, stream: UUID, stream_version: int, topic: str, name: str, state: bytes
 ) -> PublishedEvent:
     """What ``publish(position, stream, stream_version, topic, state)`` returns."""
+    return event_of(published_values(position, stream, stream_version, topic, name, state))
+
+
+def published_values(
+    position: int, stream: Any, stream_version: int, topic: str, name: str, state: bytes
+) -> dict[str, Any]:
+    """The fields of ``published_event``'s result, in order (``stream`` as given)."""
     document = parse_state(state)
     chain = document.pop(CHAIN_KEY, None) or {}
     meta = document.pop(META_KEY, None) or {}
@@ -178,7 +185,7 @@ def published_event(
         "hash": str(chain.get("hash", "")),
         "prev": str(chain.get("prev", "")),
     }
-    return event_of(values)
+    return values
 
 
 def event_of(values: dict[str, Any]) -> PublishedEvent:

@@ -112,6 +112,11 @@ def _accessors(kind: type[Row]) -> _Accessors:
     return found
 
 
+def key_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
+    """``row.key()`` as a function of the row, for rows of one kind."""
+    return _accessors(kind).key
+
+
 def value_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
     """``row.values()`` as a function of the row, for rows of one kind."""
     return _accessors(kind).values

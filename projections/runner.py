@@ -20,7 +20,7 @@ import structlog
 from . import collector
 from .batch import flush, fold
 from .context import Overlay
-from .log import NotificationLog, log_reader
+from .log import LogReader, NotificationLog, log_reader
 from .store import NOTIFICATION_LOG, ReadModelStore, Writer
 
 log = structlog.get_logger(__name__)
@@ -42,17 +42,20 @@ class EmbeddedRunner:
         page_size: int = 1_000,
         poll_interval: float = 0.2,
         max_cached_rows: int = 500_000,
+        reader: LogReader | None = None,
     ) -> None:
         """``namespace=None`` follows the live namespace (and a switch to a new one).
 
         A batch (one transaction) applies up to ``batch_size`` notifications, read from the log
         in pages of ``page_size``; its rows are written once at its end, each changed row once.
+        ``reader`` reads the log instead of the fastest in-process reader (``log_reader``): a
+        rebuild passes a ``prefetch.ProcessLogReader``.
         """
         if batch_size < 1 or page_size < 1:
             raise ValueError("batch_size and page_size must be at least 1")
         self.store = store
         self.log = notification_log
-        self._reader = log_reader(notification_log)
+        self._reader = reader if reader is not None else log_reader(notification_log)
         self.namespace = namespace
         self.batch_size = batch_size
         self.page_size = page_size
@@ -73,6 +76,12 @@ class EmbeddedRunner:
     def position(self) -> int:
         """The last position this runner saw committed."""
         return self._applied
+
+    @property
+    def live_namespace(self) -> str | None:
+        """The namespace the runner's last batch wrote as the live one (None before its first
+        batch). A switch by a rebuild elsewhere is followed at its next batch."""
+        return self._overlay_namespace
 
     # -- batches -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ a batch's events exactly when the position that covers them is committed too:
         batch = notifications after position (≤ batch_size, whatever is there now)
         begin_transaction(); send every event; send position = batch[-1].id
         commit_transaction(); position = batch[-1].id
+        # (while the commit waits for the broker, the next batch is read and encoded)
 
 Any error inside a transaction aborts it; the relay then starts a new producer session, which
 reads the committed position again and resumes after it — a commit whose outcome was unknown
@@ -35,7 +36,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder
 from kafka import KafkaProducer
 from kafka.errors import (
     InvalidProducerEpochError,
@@ -49,7 +50,7 @@ from .positions import encode_position, read_committed_position
 from .settings import KafkaSettings
 from .source import NotificationSource, open_source
 from .topics import Drift, ensure_topics
-from .wire import WireFormat, to_message
+from .wire import LogEntry, WireFormat, WireMessage, to_message
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +88,8 @@ class TransactionalProducer(Protocol):
     def close(self, timeout: float | None = None) -> None: ...
 
 
+#: A batch read ahead and its messages.
+Prepared = tuple[Sequence[LogEntry], list[WireMessage]]
 ProducerFactory = Callable[[KafkaSettings], TransactionalProducer]
 PositionReader = Callable[[KafkaSettings], int]
 TopicEnsurer = Callable[[KafkaSettings], list[Drift]]
@@ -235,31 +238,63 @@ class Relay:
         until_caught_up: bool,
     ) -> bool:
         wait_s = min(IDLE_WAIT_S, self.settings.poll_interval_ms / 1000 * 25)
+        limit = self.settings.batch_size
+
+        def read_ahead() -> Prepared:
+            ahead = source.next_batch(limit, 0.0)
+            return ahead, self.messages(ahead)
+
+        prepared: Prepared | None = None
         while not stop.is_set():
-            batch = source.next_batch(self.settings.batch_size, wait_s)
+            if prepared is not None and prepared[0]:
+                batch, messages = prepared
+            else:
+                batch, messages = source.next_batch(limit, wait_s), None
+            prepared = None
             if batch:
-                self.publish_batch(producer, batch)
+                prepared = self.publish_batch(
+                    producer, batch, messages=messages, read_ahead=read_ahead
+                )
             self._maybe_log_lag()
             if until_caught_up and not batch and self.lag() == 0:
                 return True
         return False
 
-    def publish_batch(self, producer: TransactionalProducer, batch: Sequence[Notification]) -> None:
-        """One Kafka transaction: the batch's events and the position after them."""
+    def messages(self, batch: Sequence[LogEntry]) -> list[WireMessage]:
+        stamp = self.wire
+        return [to_message(entry, stamp) for entry in batch]
+
+    def publish_batch(
+        self,
+        producer: TransactionalProducer,
+        batch: Sequence[LogEntry],
+        *,
+        messages: list[WireMessage] | None = None,
+        read_ahead: Callable[[], Prepared] | None = None,
+    ) -> Prepared | None:
+        """One Kafka transaction: the batch's events and the position after them.
+
+        ``messages`` are the batch's messages when already made. While the commit waits for
+        the broker, ``read_ahead()`` reads and encodes the next batch (nothing of it is sent
+        before this commit has succeeded; a failed session drops it with its source): that
+        is returned, or None. An error while reading ahead is raised once this batch is
+        committed: the session ends, and the next one reads from the committed position.
+        """
         settings = self.settings
         last = batch[-1].id
         started = time.perf_counter()
         if self.stats.first_batch_at is None:
             self.stats.first_batch_at = started
-        messages = [to_message(notification, self.wire) for notification in batch]
+        if messages is None:
+            messages = self.messages(batch)
         _fenced_guard(producer.begin_transaction, settings)
+        prepared: Prepared | None = None
+        ahead_error: Exception | None = None
         try:
-            futures = [
-                producer.send(settings.events_topic, key=m.key, value=m.value, headers=m.headers)
-                for m in messages
-            ]
+            send, topic = producer.send, settings.events_topic
+            futures = [send(topic, key=m.key, value=m.value, headers=m.headers) for m in messages]
             futures.append(
-                producer.send(
+                send(
                     settings.positions_topic,
                     key=settings.relay_name.encode(),
                     value=encode_position(last),
@@ -271,7 +306,13 @@ class Relay:
             for future in futures:
                 if future.failed():
                     raise future.exception
-            _bounded(producer.commit_transaction, self._call_timeout_s, "commit_transaction")
+            commit = _Bounded(producer.commit_transaction, "commit_transaction")
+            if read_ahead is not None:
+                try:
+                    prepared = read_ahead()
+                except Exception as error:  # raised once this batch is settled
+                    ahead_error = error
+            commit.result(self._call_timeout_s)
         except BaseException as error:
             self.stats.aborted += 1
             self._abort(producer, error)
@@ -284,6 +325,9 @@ class Relay:
         self.stats.last_commit_at = time.perf_counter()
         log.debug("relay_batch_committed", first=batch[0].id, last=last, events=len(batch),
                   ms=round((self.stats.last_commit_at - started) * 1000, 1))  # fmt: skip
+        if ahead_error is not None:  # the source moved past what it could not hand over
+            raise ahead_error
+        return prepared
 
     @property
     def _call_timeout_s(self) -> float:
@@ -349,24 +393,36 @@ def _bounded(call: Callable[[], None], timeout_s: float, what: str) -> None:
     """Run a blocking producer call with a time limit (kafka-python's commit and abort wait
     without one). On timeout the session is abandoned: the next one's ``init_transactions``
     settles the transaction, committed or aborted, before the position is read again."""
-    outcome: list[BaseException | None] = []
+    _Bounded(call, what).result(timeout_s)
 
-    def run() -> None:
+
+class _Bounded:
+    """``call()`` started in a thread of its own; ``result(timeout_s)`` waits for it (counted
+    from the start) and raises what it raised, or ``KafkaTimeoutError``."""
+
+    def __init__(self, call: Callable[[], None], what: str) -> None:
+        self._call = call
+        self._what = what
+        self._outcome: list[BaseException | None] = []
+        self._started = time.monotonic()
+        self._worker = threading.Thread(target=self._run, name=f"relay-{what}", daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
         try:
-            call()
+            self._call()
         except BaseException as error:
-            outcome.append(error)
+            self._outcome.append(error)
         else:
-            outcome.append(None)
+            self._outcome.append(None)
 
-    worker = threading.Thread(target=run, name=f"relay-{what}", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if not outcome:
-        raise KafkaTimeoutError(f"{what} did not finish within {timeout_s:g}s")
-    error = outcome[0]
-    if error is not None:
-        raise error
+    def result(self, timeout_s: float) -> None:
+        self._worker.join(max(0.0, self._started + timeout_s - time.monotonic()))
+        if not self._outcome:
+            raise KafkaTimeoutError(f"{self._what} did not finish within {timeout_s:g}s")
+        error = self._outcome[0]
+        if error is not None:
+            raise error
 
 
 def _fenced_message(settings: KafkaSettings) -> str:

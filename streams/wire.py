@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+import orjson as _orjson
 from eventsourcing.utils import resolve_topic
 
 from capledger.application.chain import CHAIN_KEY, META_KEY, unseal
@@ -80,12 +80,151 @@ def event_id(stream: UUID | str, stream_version: int) -> str:
     return f"{stream}:{stream_version}"
 
 
-def to_message(notification: Notification, wire: WireFormat) -> WireMessage:
+class LogEntry(Protocol):
+    """An entry of the notification log: a ``Notification``, or a lean row of the same."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+def to_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
     """The Kafka message of one entry of the notification log.
 
-    The relay's hot path: the stored state is decoded once, unwrapping the transcoder's
-    ``{"_type_", "_data_"}`` wrappers as it is parsed. It yields exactly the ``data``, ``meta``
-    and chain of ``application.published.publish`` (a unit test holds the two together).
+    The relay's hot path. The stored state is parsed by orjson and its ``data`` written back
+    by orjson, which is exactly what :func:`reference_message` does with the standard library
+    whenever the state holds no float: orjson reads an integer beyond 64 bits as a float, the
+    standard parser as an int, and writes floats its own way; for everything else both read
+    the same objects and write the same bytes (UTF-8, nothing escaped beyond what JSON must,
+    ``,``/``:`` separators). A state with a float, one orjson refuses (it is stricter), an
+    event recorded under an older ``class_version`` (upcast) or anything unusual takes
+    :func:`reference_message`. A unit test holds the two byte for byte together.
+    """
+    try:
+        document = _orjson_loads(notification.state)
+    except _orjson.JSONDecodeError:
+        return reference_message(notification, wire)
+    if type(document) is not dict or _is_wrapper(document):
+        return reference_message(notification, wire)
+    try:
+        _unwrap_exact(document)
+    except _Inexact:
+        return reference_message(notification, wire)
+    chain = document.pop(CHAIN_KEY, None) or {}
+    meta = document.pop(META_KEY, None) or {}
+    class_version = document.pop("class_version", 1)
+    topic = notification.topic
+    if type(class_version) is not int or class_version < current_class_version(topic):
+        return reference_message(notification, wire)
+    recorded_at = document.pop("timestamp", "")
+    document.pop("originator_topic", None)
+    try:
+        value = _orjson_dumps(document)
+    except _orjson.JSONEncodeError:  # nested beyond orjson's limit, say
+        return reference_message(notification, wire)
+    stream = str(notification.originator_id)
+    subject = meta.get("subject") or f"stream:{stream}"
+    source, ce_type, content_type, dataschema = _fixed_headers(
+        topic, class_version, wire.source, wire.schema_base_uri
+    )
+    version = notification.originator_version
+    headers: Headers = [
+        _SPECVERSION_HEADER,
+        (CE_ID, f"{stream}:{version}".encode()),
+        source,
+        ce_type,
+        (CE_TIME, str(recorded_at).encode()),
+        (CE_SUBJECT, subject.encode()),
+        content_type,
+        dataschema,
+        (POSITION, str(notification.id).encode()),
+        (STREAM, stream.encode()),
+        (STREAM_VERSION, str(version).encode()),
+        (HASH, str(chain.get("hash", "")).encode()),
+        (PREV_HASH, str(chain.get("prev", "")).encode()),
+        (PRINCIPAL, str(meta.get("principal") or "").encode()),
+        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
+    ]
+    correlation_id = meta.get("correlation_id")
+    if correlation_id:
+        headers.append((CORRELATION_ID, str(correlation_id).encode()))
+    return WireMessage(notification.id, subject.encode(), value, headers)
+
+
+class _Inexact(Exception):
+    """orjson read a float: a fraction, or an integer beyond 64 bits."""
+
+
+def _is_wrapper(document: dict[str, Any]) -> bool:
+    return len(document) == 2 and "_type_" in document and "_data_" in document
+
+
+def _unwrap_exact(document: dict[str, Any]) -> None:
+    """Unwrap the transcoder's wrappers within ``document`` in place, as ``_unwrap`` does while
+    the standard parser reads; raise ``_Inexact`` at the first float."""
+    for key, value in document.items():
+        if type(value) in _WALKED:
+            document[key] = _exact(value)
+
+
+def _unwrap_list(items: list[Any]) -> None:
+    for index, value in enumerate(items):
+        if type(value) in _WALKED:
+            items[index] = _exact(value)
+
+
+def _exact(value: Any) -> Any:
+    """``value`` (a dict, a list or a float) unwrapped, its insides unwrapped in place."""
+    kind = type(value)
+    if kind is dict:
+        while len(value) == 2 and "_type_" in value and "_data_" in value:
+            value = value["_data_"]
+            if type(value) is not dict:
+                break
+        kind = type(value)
+        if kind is dict:
+            _unwrap_exact(value)
+    if kind is list:
+        _unwrap_list(value)
+    elif kind is float:
+        raise _Inexact
+    return value
+
+
+#: The values :func:`_exact` looks into (or refuses).
+_WALKED = frozenset({dict, list, float})
+
+
+_SPECVERSION_HEADER = (CE_SPECVERSION, SPECVERSION.encode())
+
+
+@lru_cache(maxsize=1024)
+def _fixed_headers(
+    topic: str, class_version: int, source: str, schema_base_uri: str
+) -> tuple[tuple[str, bytes], ...]:
+    """The headers that only depend on the event class: source, type, content type, schema."""
+    ce_type, dataschema = _type_headers(event_name(topic), class_version, schema_base_uri)
+    return (
+        (CE_SOURCE, source.encode()),
+        (CE_TYPE, ce_type),
+        (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),
+        (CE_DATASCHEMA, dataschema),
+    )
+
+
+def reference_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
+    """The Kafka message of one entry of the notification log, with the standard library.
+
+    The stored state is decoded once, unwrapping the transcoder's ``{"_type_", "_data_"}``
+    wrappers as it is parsed. It yields exactly the ``data``, ``meta`` and chain of
+    ``application.published.publish`` (a unit test holds the two together).
     """
     document: dict[str, Any] = _DECODER.decode(notification.state.decode("utf-8"))
     chain = document.pop(CHAIN_KEY, None) or {}
@@ -141,6 +280,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot publish a {type(value).__name__}")
 
 
+_orjson_loads = _orjson.loads
+_orjson_dumps = _orjson.dumps
 _DECODER = json.JSONDecoder(object_hook=_unwrap)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 

@@ -7,15 +7,18 @@ Every query can be asked "as of" a point: ``as_of`` (movements effective by that
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
+from capledger.projections import ReadModelStore
 from capledger.projections.queries import (
     AsOf,
     Basis,
@@ -38,6 +41,7 @@ from capledger.projections.queries import (
 from capledger.projections.queries.balances import SORTS, BalanceFilter
 
 from .. import readmodel
+from ..cache import cached_read, cached_route
 from ..context import ApiContext
 from ..deps import Ctx, Reader
 from ..problems import ApiProblem, problem_responses
@@ -48,7 +52,7 @@ from ..schemas import (
     PageInfo,
     RateOut,
     as_of_out,
-    json_response,
+    page_fields,
     page_info,
     rate_fields,
     rate_out,
@@ -189,31 +193,39 @@ def balance_out(item: Any, places: int) -> BalanceOut:
 
 
 def balance_fields(item: Any, places: int) -> dict[str, Any]:
-    """A :class:`BalanceOut`'s fields as plain values, spelt out: a page builds hundreds."""
+    """A :class:`BalanceOut`'s fields as plain values, spelt out: a page builds hundreds (the
+    amounts are ``str`` of their integers, as :func:`~capledger.api.types.money` writes them,
+    without a call per amount)."""
     return {
         "key": item.key,
         "label": item.label,
-        "allocated": money(item.allocated),
-        "transferred_in": money(item.transferred_in),
-        "transferred_out": money(item.transferred_out),
-        "cut": money(item.cut),
-        "capital": money(item.capital),
-        "disbursed": money(item.disbursed),
-        "advances_outstanding": money(item.advances_outstanding),
-        "lapsed": money(item.lapsed),
-        "extended": money(item.extended),
-        "undisbursed": money(item.undisbursed),
+        "allocated": str(item.allocated),
+        "transferred_in": str(item.transferred_in),
+        "transferred_out": str(item.transferred_out),
+        "cut": str(item.cut),
+        "capital": str(item.capital),
+        "disbursed": str(item.disbursed),
+        "advances_outstanding": str(item.advances_outstanding),
+        "lapsed": str(item.lapsed),
+        "extended": str(item.extended),
+        "undisbursed": str(item.undisbursed),
         "disbursement_rate": rate_fields(item.disbursement_rate, places),
     }
 
 
 def query_balances(
-    ctx: ApiContext, caller: Caller, query: BalanceQuery, *, limit: int | None
+    ctx: ApiContext,
+    caller: Caller,
+    query: BalanceQuery,
+    *,
+    limit: int | None,
+    store: ReadModelStore | None = None,
+    filters: BalanceFilter | None = None,
 ) -> tuple[list[Any], int]:
     page = balances(
-        ctx.read_model,
+        ctx.read_model if store is None else store,
         query.by,
-        filters=query.filters(caller),
+        filters=query.filters(caller) if filters is None else filters,
         sort=str(query.sort.value),
         descending=query.order == "desc",
         limit=limit,
@@ -223,6 +235,13 @@ def query_balances(
     return page.items, page.total
 
 
+def balances_key(query: BalanceQuery, caller: Caller) -> Hashable:
+    """The page's key in the response cache: the query as validated (the caller's scope is
+    added by the cache). A query out of the caller's scope is refused (403) here."""
+    query.filters(caller)
+    return ("balances", tuple(query.__dict__.values()))
+
+
 @router.get(
     "/balances",
     operation_id="balances",
@@ -230,21 +249,35 @@ def query_balances(
     response_model=BalancePage,
     responses=READ_RESPONSES,
 )
-def get_balances(query: Annotated[BalanceQuery, Query()], caller: Reader, ctx: Ctx) -> Response:
-    # The API's busiest read. Its page is built from the query's integers and written out as
-    # JSON directly (a BalancePage, as documented), rather than validated field by field into
-    # models and serialised from them again: that cost more than the query itself.
+@cached_route(BalanceQuery)
+async def get_balances(
+    query: Annotated[BalanceQuery, Query()], caller: Reader, ctx: Ctx, request: Request
+) -> Response:
+    # The API's busiest read, answered from the response cache while the read model stays in
+    # the state a page was rendered from (capledger.api.cache; with a known key and a valid
+    # query this is called directly, without FastAPI solving the dependencies). A page is
+    # built from the query's integers and written out as JSON directly (a BalancePage, as
+    # documented), rather than validated field by field into models and serialised from them
+    # again: that cost more than the query itself.
+    key = balances_key(query, caller)  # out of scope: 403 before anything is read
+    filters = query.filters(caller)
     limit = min(query.limit, ctx.api_settings.max_page_size)
-    items, total = query_balances(ctx, caller, query, limit=limit)
-    point = as_of_out(query.point())
-    return json_response(
-        {
-            "by": query.by.value,
-            "as_of": None if point is None else point.model_dump(),
-            "items": [balance_fields(item, query.places) for item in items],
-            "page": page_info(total, limit, query.offset, len(items)).model_dump(),
-        }
-    )
+
+    def render(store: ReadModelStore) -> bytes:
+        items, total = query_balances(ctx, caller, query, limit=limit, store=store, filters=filters)
+        point = query.point()
+        return orjson.dumps(
+            {
+                "by": query.by.value,
+                "as_of": None
+                if point is None
+                else {"effective": point.effective, "known": point.known},
+                "items": [balance_fields(item, query.places) for item in items],
+                "page": page_fields(total, limit, query.offset, len(items)),
+            }
+        )
+
+    return await cached_read(request, ctx, caller, key, render)
 
 
 class ChangesQuery(BalanceQuery):

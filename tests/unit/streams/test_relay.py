@@ -104,6 +104,32 @@ def test_a_failed_commit_is_aborted_and_the_next_session_resumes_after_the_commi
     assert broker.aborted  # the failed transaction's records were dropped
 
 
+def test_an_event_that_fails_while_read_ahead_is_not_skipped(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is read and encoded while a commit waits; an error there ends the
+    session once the commit is settled, and the next session reads that batch again."""
+    from capledger.streams import relay as relay_module
+
+    failures: list[int] = []
+    to_message = relay_module.to_message
+
+    def fails_once_at_12(entry: wire.LogEntry, stamp: wire.WireFormat) -> wire.WireMessage:
+        if entry.id == 12 and not failures:
+            failures.append(entry.id)
+            raise ValueError("damaged")
+        return to_message(entry, stamp)
+
+    monkeypatch.setattr(relay_module, "to_message", fails_once_at_12)
+    broker = FakeBroker()
+    stats = relay_for(ledger, broker, batch_size=5).run(until_caught_up=True)
+    assert failures == [12]
+    assert positions(broker) == all_positions(ledger)  # nothing lost, nothing twice
+    assert stats.sessions == 2
+    assert stats.aborted == 0
+    assert [decode_position(r.value) for r in broker.events(POSITIONS)][:3] == [5, 10, 15]
+
+
 def test_a_failed_send_aborts_the_transaction(ledger: Ledger) -> None:
     broker = FakeBroker(fail_send_at={4, 20})
     stats = relay_for(ledger, broker, batch_size=6).run(until_caught_up=True)

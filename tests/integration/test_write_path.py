@@ -1,0 +1,210 @@
+"""The command path's shortcuts record exactly what the plain way records, and fail as safely.
+
+A command works on the cached aggregate itself (no copy), seals events with orjson where that
+writes the same bytes as ``chain.canonical_json``, builds its receipt's event without the
+aggregate, and inserts into SQLite without the library's context-manager layers. None of it may
+change a stored byte or leave the cache ahead of the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+import pytest
+from builders import BILLION, CENTRAL, PLAN, PROJECT, command_id, funded_project, pay, position
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capledger.application import eventstore
+from capledger.application.chain import canonical_json, seal
+from capledger.application.eventstore import seal_once
+from capledger.application.ledger import Ledger
+from capledger.application.receipts import CommandReceipt, accepted, fingerprint, receipt_id
+from capledger.application.verify import verify_store
+from capledger.domain.errors import OverDisbursement
+from capledger.domain.ids import NAMESPACE, project_id
+
+pytestmark = pytest.mark.integration
+
+LINE = f"{PLAN}|{CENTRAL}"
+
+# JSON values of the exact types the mapper hands to orjson: no float, integers of any size
+# (beyond 64 bits orjson refuses and the standard library writes them), any text.
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@pytest.fixture
+def funded(ledger: Ledger) -> Ledger:
+    funded_project(ledger, amount=100 * BILLION)
+    return ledger
+
+
+def _fail_inserts(monkeypatch: pytest.MonkeyPatch, ledger: Ledger, error: Exception) -> None:
+    """Make the store refuse the next inserts (a full disk, a lost connection...)."""
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(eventstore, "_insert_sqlite", refuse)
+    monkeypatch.setattr(ledger.recorder, "insert_events", refuse)
+
+
+def test_a_save_the_store_refuses_leaves_no_cached_project_ahead_of_the_store(
+    funded: Ledger, open_ledger: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    funded.project(PROJECT)  # cached
+    before = position(funded)
+    with monkeypatch.context() as patch:
+        _fail_inserts(patch, funded, OperationalError("disk I/O error"))
+        with pytest.raises(OperationalError):
+            pay(funded, amount=10 * BILLION)
+
+    assert position(funded) == before
+    assert funded.cached(project_id(PROJECT)) is None
+    assert vars(funded.project(PROJECT)) == vars(open_ledger().project(PROJECT))
+
+
+def test_a_command_after_a_failed_save_sees_the_stores_state(
+    funded: Ledger, open_ledger: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        _fail_inserts(patch, funded, OperationalError("database is locked"))
+        with pytest.raises(OperationalError):
+            pay(funded, amount=60 * BILLION)
+
+    # Had the failed payment stayed in the cache, 60 billion would be left, not 100.
+    pay(funded, amount=100 * BILLION)
+
+    assert funded.project(PROJECT).lines[LINE].undisbursed == 0
+    assert open_ledger().project(PROJECT).lines[LINE].undisbursed == 0
+    assert verify_store(funded.recorder).ok
+
+
+def test_a_refused_command_leaves_the_cached_project_as_the_store_has_it(
+    funded: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    pay(funded, amount=30 * BILLION)
+    with pytest.raises(OverDisbursement):
+        pay(funded, amount=71 * BILLION)
+
+    assert vars(funded.project(PROJECT)) == vars(open_ledger().project(PROJECT))
+
+
+def test_a_stream_version_taken_in_the_store_is_still_an_integrity_error_and_nothing_else_lands(
+    funded: Ledger,
+) -> None:
+    stored = funded.stored_stream(project_id(PROJECT))
+    last = stored[-1]
+    fresh = StoredEvent(uuid4(), 1, "t", b"{}")
+    taken = StoredEvent(last.originator_id, last.originator_version, last.topic, last.state)
+    before = position(funded)
+
+    with pytest.raises(IntegrityError):
+        funded.events.recorder.insert_events([fresh, taken])
+    if type(funded.recorder).__name__ == "SQLiteApplicationRecorder":
+        with pytest.raises(IntegrityError):
+            eventstore._insert_sqlite(funded.recorder, [fresh, taken])
+
+    assert position(funded) == before
+    # The connection went back to the pool: the ledger still records.
+    recorded = pay(funded, amount=BILLION).position
+    assert recorded is not None
+    assert recorded > before  # PostgreSQL's sequence skips the ids the refused insert took
+
+
+def test_a_command_records_its_receipt_event_as_the_receipt_aggregate_would(
+    funded: Ledger,
+) -> None:
+    cid = command_id("pay")
+    outcome = pay(funded, amount=BILLION, cid=cid)
+
+    receipt = funded.repository.get(receipt_id(cid))
+    assert isinstance(receipt, CommandReceipt)
+    assert (receipt.command_id, receipt.command, receipt.principal) == (
+        cid,
+        "pay_completed_work",
+        "system",
+    )
+    assert receipt.streams == outcome.streams
+    assert receipt.version == 1
+
+
+def test_the_receipt_event_is_the_one_the_aggregate_records() -> None:
+    fields: dict[str, Any] = {
+        "command_id": "pay-1",
+        "command": "pay_completed_work",
+        "fingerprint": "f" * 64,
+        "streams": {"project:DA-001": 3},
+        "principal": "alice",
+    }
+    (by_aggregate,) = CommandReceipt(**fields).collect_events()
+    direct = accepted(**fields)
+
+    assert type(direct) is type(by_aggregate)
+    expected = {**vars(by_aggregate), "timestamp": direct.timestamp}
+    assert vars(direct) == expected
+
+
+@pytest.mark.parametrize("command_id_", ["", "pay-1", "Đường ế 😀", "x" * 500])
+def test_receipt_ids_are_the_documented_uuid5(command_id_: str) -> None:
+    assert receipt_id(command_id_) == uuid5(NAMESPACE, f"command:{command_id_}")
+
+
+def test_a_fingerprint_is_the_digest_of_the_sorted_json_of_the_command() -> None:
+    import hashlib
+
+    args = {"b": date(2025, 1, 2), "a": {"z": 1, "y": None}, "ế": "Đ"}
+    text = json.dumps(
+        {"command": "x", "args": args}, sort_keys=True, default=lambda value: value.isoformat()
+    )
+
+    assert fingerprint("x", args) == hashlib.sha256(text.encode()).hexdigest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=8), _json_values, max_size=6), meta=_json_values)
+def test_sealing_float_free_data_with_orjson_writes_what_seal_writes(data: Any, meta: Any) -> None:
+    meta = meta if isinstance(meta, dict) else {"value": meta}
+    args: dict[str, Any] = {
+        "stream": str(uuid4()),
+        "version": 3,
+        "topic": "a.b:C",
+        "data": data,
+        "meta": meta,
+        "prev": "ab" * 32,
+    }
+    assert seal_once(**args, float_free=True) == seal(**args)
+
+
+def test_an_event_holding_a_float_is_sealed_the_standard_librarys_way(ledger: Ledger) -> None:
+    event = CommandReceipt.Accepted(
+        originator_topic="t",
+        originator_id=UUID(int=1),
+        originator_version=1,
+        timestamp=datetime(2025, 1, 1, tzinfo=UTC),
+        command_id="c",
+        command="x",
+        fingerprint="f",
+        streams={"rate": 1e-7},  # type: ignore[dict-item]
+        principal="p",
+    )
+    assert isinstance(ledger.mapper, eventstore.LedgerMapper)
+    plain = ledger.mapper.to_plain(event)
+
+    assert not plain.float_free
+    state, _ = seal_once(
+        stream="s", version=1, topic=plain.topic, data=plain.data, meta={}, prev="0" * 64
+    )
+    assert b'"rate":1e-07' in state
+    assert canonical_json(json.loads(state)) == state
