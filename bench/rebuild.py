@@ -39,7 +39,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -47,7 +46,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,7 @@ from psycopg import sql
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
-from capledger.domain import DomainError
+from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings
@@ -75,9 +73,7 @@ SEED_EVENTS = 20_000
 PARTITIONS = 6
 #: Notifications per ``select_notifications`` call of the raw reference.
 PAGE = 1_000
-BN = 10**9
 TAG = "BX0"  # in every code of the seed; copy k renames it BX<k>
-SOURCES = ("central_budget", "local_budget")
 
 
 def say(message: str) -> None:
@@ -101,87 +97,8 @@ def quiet() -> None:
 
 
 def record_seed(ledger: Ledger, target: int, seed: int = 7) -> None:
-    """A year of a province through the Ledger: about ``target`` events."""
-    rng = random.Random(seed)
-    counter = iter(range(10**9))
-
-    def cid() -> str:
-        return f"{TAG}-c{next(counter)}"
-
-    def decision(day: date) -> dict[str, Any]:
-        return {"decision_no": f"QĐ-{TAG}", "decision_date": day, "decision_issuer": "UBND"}
-
-    start = date(2025, 1, 2)
-    plan = f"KH-2025-{TAG}"
-    ledger.approve_plan(
-        command_id=cid(), code=plan, title="Kế hoạch 2025", kind="annual",
-        authority="provincial_council", jurisdiction=f"J{TAG}", start_year=2025,
-        end_year=2025, envelopes=dict.fromkeys(SOURCES, 10**9 * BN), effective_on=start,
-        **decision(start),
-    )  # fmt: skip
-    projects = [f"DA-{TAG}-{index:05d}" for index in range(max(10, target // 60))]
-    for code in projects:
-        ledger.register_project(
-            command_id=cid(), code=code, name=code, investor_code=f"BQL-{TAG}-{rng.randrange(40)}",
-            investor_name="Ban QLDA", program=f"program-{rng.randrange(6)}",
-            sector=rng.choice(["transport", "health", "education", "flood_control"]),
-            province="HN", total_investment=10**6 * BN, effective_on=start, **decision(start),
-        )  # fmt: skip
-        for source in SOURCES:
-            ledger.allocate(
-                command_id=cid(), plan_code=plan, project_code=code, source=source,
-                amount=5_000 * BN, effective_on=start, **decision(start),
-            )  # fmt: skip
-        ledger.sign_contract(
-            command_id=cid(), project_code=code, contract_no="K1", contractor="Nhà thầu",
-            value=10_000 * BN, effective_on=start,
-        )  # fmt: skip
-    while (ledger.recorder.max_notification_id() or 0) < target:
-        code, source = rng.choice(projects), rng.choice(SOURCES)
-        day = start + timedelta(days=rng.randrange(360))
-        try:
-            _movement(ledger, rng, cid, decision, plan, code, source, day, projects)
-        except DomainError:
-            continue
-
-
-def _movement(
-    ledger: Ledger,
-    rng: random.Random,
-    cid: Callable[[], str],
-    decision: Callable[[date], dict[str, Any]],
-    plan: str,
-    code: str,
-    source: str,
-    day: date,
-    projects: list[str],
-) -> None:
-    roll = rng.random()
-    if roll < 0.85:
-        outcome = ledger.pay_completed_work(
-            command_id=cid(), project_code=code, plan_code=plan, source=source,
-            amount=rng.randrange(1, 20) * BN, treasury_ref=f"KB-{TAG}", effective_on=day,
-        )  # fmt: skip
-        if rng.random() < 0.05:
-            ledger.reverse_entry(
-                command_id=cid(), project_code=code,
-                entry_version=outcome.streams[f"project:{code}"], reason="sai",
-                effective_on=day,
-            )  # fmt: skip
-    elif roll < 0.95:
-        other = rng.choice(projects)
-        if other != code:
-            ledger.transfer(
-                command_id=cid(), plan_code=plan, source=source, from_project=code,
-                to_project=other, amount=rng.randrange(1, 10) * BN, effective_on=day,
-                **decision(day),
-            )  # fmt: skip
-    else:
-        ledger.extend_disbursement_period(
-            command_id=cid(), project_code=code, plan_code=plan, source=source,
-            amount=rng.randrange(1, 10) * BN, until=date(2026, 12, 31), effective_on=day,
-            **decision(day),
-        )  # fmt: skip
+    """A year of a province through the Ledger: about ``target`` events, every code tagged."""
+    record_year(ledger, target, seed=seed, tag=TAG)
 
 
 def renamed_copy(seed: Path, target: Path, copy: int, limit: int) -> int:

@@ -3,8 +3,8 @@
     python bench/rebuild_embedded.py [--notifications 100000] [--dir DIR] [--rounds 3]
         [--batch-size N] [--parallel auto|on|off] [--compare] [--profile FILE] [--memory]
 
-The ledger (a year of a province's capital, recorded through the Ledger as
-``tests/integration/projections/measure_rebuild.py`` does) is kept in DIR and reused; it is
+The ledger (a year of a province's capital, recorded through the Ledger by
+``capledger.demo.volume.record_year``) is kept in DIR and reused; it is
 recorded first if it holds fewer than ``--notifications`` notifications. Then, in alternating
 rounds so that a change in the machine's load hits every side alike:
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import json
 import logging
 import os
@@ -40,7 +39,6 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import structlog
@@ -48,23 +46,13 @@ import structlog
 from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.bootstrap import build_ledger
+from capledger.demo.volume import record_year
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings
 
 PAGE = 1_000
-ROOT = Path(__file__).resolve().parents[1]
 #: (wall seconds, CPU seconds) of one run.
 Timing = tuple[float, float]
-
-
-def load_recorder() -> ModuleType:
-    """The measurement script of the projections' tests, for its ``record`` function."""
-    path = ROOT / "tests" / "integration" / "projections" / "measure_rebuild.py"
-    spec = importlib.util.spec_from_file_location("measure_rebuild", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(run: Callable[[], object]) -> Timing:
@@ -139,7 +127,7 @@ def main(argv: list[str]) -> int:
     try:
         if (ledger.recorder.max_notification_id() or 0) < args.notifications:
             started = time.perf_counter()
-            load_recorder().record(ledger, args.notifications)
+            record_year(ledger, args.notifications)
             print(f"recorded {ledger.recorder.max_notification_id():,} notifications in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         count = ledger.recorder.max_notification_id() or 0

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import sys
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -32,95 +30,11 @@ import structlog
 from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.bootstrap import build_ledger
-from capledger.domain import DomainError
+from capledger.demo.volume import record_year as record
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings
 
-BN = 10**9
 PAGE = 1_000
-SOURCES = ("central_budget", "local_budget")
-
-
-def record(ledger: Ledger, target: int, seed: int = 7) -> None:
-    """Plans, projects, allocations, contracts, then payments (some reversed, some moved)."""
-    rng = random.Random(seed)
-    count = iter(range(10**9))
-
-    def cid() -> str:
-        return f"m-{next(count)}"
-
-    def decision(day: date) -> dict[str, Any]:
-        return {"decision_no": "QĐ", "decision_date": day, "decision_issuer": "UBND"}
-
-    start = date(2025, 1, 2)
-    ledger.approve_plan(
-        command_id=cid(), code="KH-2025", title="Kế hoạch 2025", kind="annual",
-        authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
-        envelopes=dict.fromkeys(SOURCES, 10 ** 9 * BN), effective_on=start,
-        **decision(start),
-    )  # fmt: skip
-    projects = [f"DA-{index:05d}" for index in range(max(10, target // 60))]
-    for code in projects:
-        ledger.register_project(
-            command_id=cid(), code=code, name=code, investor_code=f"BQL-{rng.randrange(40)}",
-            investor_name="Ban QLDA", program=f"program-{rng.randrange(6)}",
-            sector=rng.choice(["transport", "health", "education", "flood_control"]),
-            province="HN", total_investment=10**6 * BN, effective_on=start, **decision(start),
-        )  # fmt: skip
-        for source in SOURCES:
-            ledger.allocate(
-                command_id=cid(), plan_code="KH-2025", project_code=code, source=source,
-                amount=5_000 * BN, effective_on=start, **decision(start),
-            )  # fmt: skip
-        ledger.sign_contract(
-            command_id=cid(), project_code=code, contract_no="K1", contractor="Nhà thầu",
-            value=10_000 * BN, effective_on=start,
-        )  # fmt: skip
-    while (ledger.recorder.max_notification_id() or 0) < target:
-        code, source = rng.choice(projects), rng.choice(SOURCES)
-        day = start + timedelta(days=rng.randrange(360))
-        try:
-            _movement(ledger, rng, cid, decision, code, source, day, projects)
-        except DomainError:
-            continue
-
-
-def _movement(
-    ledger: Ledger,
-    rng: random.Random,
-    cid: Any,
-    decision: Any,
-    code: str,
-    source: str,
-    day: date,
-    projects: list[str],
-) -> None:
-    roll = rng.random()
-    if roll < 0.85:
-        outcome = ledger.pay_completed_work(
-            command_id=cid(), project_code=code, plan_code="KH-2025", source=source,
-            amount=rng.randrange(1, 20) * BN, treasury_ref="KB", effective_on=day,
-        )  # fmt: skip
-        if rng.random() < 0.05:
-            ledger.reverse_entry(
-                command_id=cid(), project_code=code,
-                entry_version=outcome.streams[f"project:{code}"], reason="sai",
-                effective_on=day,
-            )  # fmt: skip
-    elif roll < 0.95:
-        other = rng.choice(projects)
-        if other != code:
-            ledger.transfer(
-                command_id=cid(), plan_code="KH-2025", source=source, from_project=code,
-                to_project=other, amount=rng.randrange(1, 10) * BN, effective_on=day,
-                **decision(day),
-            )  # fmt: skip
-    else:
-        ledger.extend_disbursement_period(
-            command_id=cid(), project_code=code, plan_code="KH-2025", source=source,
-            amount=rng.randrange(1, 10) * BN, until=date(2026, 12, 31), effective_on=day,
-            **decision(day),
-        )  # fmt: skip
 
 
 def raw_read(ledger: Ledger, *, decode: bool) -> tuple[int, float]:

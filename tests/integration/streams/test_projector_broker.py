@@ -30,6 +30,7 @@ from builders import record_year
 from kafka import KafkaProducer
 
 from capledger.application.ledger import Ledger
+from capledger.demo.volume import record_year as record_volume
 from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.projections.dialects import PostgresDialect
 from capledger.projections.queries import Denominator, disbursement_rates
@@ -41,7 +42,6 @@ from capledger.streams.relay import Relay
 from capledger.streams.settings import KafkaSettings
 
 from ..projections.haiphong import CITY_PLAN, JUNE_20, PM_PLAN, SCOPE, record_hai_phong
-from ..projections.measure_rebuild import record as record_volume
 from ..projections.support import Clock, dump, open_read_model
 from .broker import REPO, delete_topics, process_env, requires_kafka, unique_settings, wait_for
 
