@@ -7,9 +7,10 @@ access to the database could) and to read rows exactly as stored.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,10 @@ from builders import postgres_connect
 from psycopg import sql
 
 from capledger.application.ledger import Ledger
+from capledger.projections import ReadModelStore
 from capledger.settings import Persistence, Settings
+
+from .projections.support import open_read_model
 
 
 @dataclass(frozen=True)
@@ -144,3 +148,19 @@ class RawStore:
 def raw_store(ledger: Ledger, store: Settings) -> Iterator[RawStore]:
     """The events table of the test's store (the table name the ledger's recorder uses)."""
     yield RawStore(store, ledger.recorder.events_table_name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def read_models(store: Settings, tmp_path: Path) -> Iterator[Callable[[], ReadModelStore]]:
+    """Opens fresh read models on the test's kind of store (dropped after the test)."""
+    opened: list[Iterator[ReadModelStore]] = []
+
+    def open_() -> ReadModelStore:
+        generator = open_read_model(store, tmp_path / f"read-model-{len(opened)}")
+        opened.append(generator)
+        return next(generator)
+
+    yield open_
+    for generator in opened:
+        for _ in generator:
+            pass

@@ -10,7 +10,7 @@ can be tested with entries recorded before and after that day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import eventsourcing.domain
@@ -25,24 +25,6 @@ from .support import Clock, open_read_model
 @pytest.fixture
 def read_model(store: Settings, tmp_path: Path) -> Iterator[ReadModelStore]:
     yield from open_read_model(store, tmp_path / "read-model")
-
-
-@pytest.fixture
-def open_second_read_model(
-    store: Settings, tmp_path: Path
-) -> Iterator[Callable[[], ReadModelStore]]:
-    """Opens further fresh read models on the same kind of store (closed after the test)."""
-    generators: list[Iterator[ReadModelStore]] = []
-
-    def open_() -> ReadModelStore:
-        generator = open_read_model(store, tmp_path / f"read-model-{len(generators) + 2}")
-        generators.append(generator)
-        return next(generator)
-
-    yield open_
-    for generator in generators:
-        for _ in generator:
-            pass
 
 
 @pytest.fixture

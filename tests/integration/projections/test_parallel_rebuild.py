@@ -46,13 +46,13 @@ def test_a_parallel_rebuild_writes_the_read_model_of_a_rebuild_in_process(
     ledger: Ledger,
     clock: Clock,
     read_model: ReadModelStore,
-    open_second_read_model: OpenReadModel,
+    read_models: OpenReadModel,
     monkeypatch: pytest.MonkeyPatch,
     chunk: int,
 ) -> None:
     record_hai_phong(ledger, clock)
     monkeypatch.setattr(prefetch, "CHUNK", chunk)
-    in_process = open_second_read_model()
+    in_process = read_models()
     rebuild(in_process, ledger.recorder, batch_size=5, page_size=3, parallel=False)
 
     report = rebuild(read_model, ledger.recorder, batch_size=5, page_size=3, parallel=True)

@@ -22,15 +22,15 @@ pytestmark = pytest.mark.integration
 OpenReadModel = Callable[[], ReadModelStore]
 
 
-def one_pass(ledger: Ledger, open_second_read_model: OpenReadModel) -> dict[str, Any]:
+def one_pass(ledger: Ledger, read_models: OpenReadModel) -> dict[str, Any]:
     """The rows of a read model filled in one go, to compare others with."""
-    reference = open_second_read_model()
+    reference = read_models()
     EmbeddedRunner(reference, ledger.recorder, batch_size=10_000).catch_up()
     return dump(reference)
 
 
 def test_a_runner_stopped_midway_and_a_new_one_never_count_twice(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     recorded = record_hai_phong(ledger, clock)
     first = EmbeddedRunner(read_model, ledger.recorder, batch_size=4)
@@ -42,7 +42,7 @@ def test_a_runner_stopped_midway_and_a_new_one_never_count_twice(
     assert second.catch_up() == recorded.last.position
     second.catch_up()  # nothing left: applying again changes nothing
 
-    assert dump(read_model) == one_pass(ledger, open_second_read_model)
+    assert dump(read_model) == one_pass(ledger, read_models)
     assert first.notifications_applied + second.notifications_applied == recorded.last.position
 
 
@@ -50,7 +50,7 @@ def test_a_batch_that_fails_midway_leaves_no_trace_and_is_applied_once_later(
     ledger: Ledger,
     clock: Clock,
     read_model: ReadModelStore,
-    open_second_read_model: OpenReadModel,
+    read_models: OpenReadModel,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     record_hai_phong(ledger, clock)
@@ -72,11 +72,11 @@ def test_a_batch_that_fails_midway_leaves_no_trace_and_is_applied_once_later(
 
     assert (read_model.position(), dump(read_model)) == (position, rows_before)
     runner.catch_up()
-    assert dump(read_model) == one_pass(ledger, open_second_read_model)
+    assert dump(read_model) == one_pass(ledger, read_models)
 
 
 def test_two_runners_on_one_read_model_take_turns_without_double_counting(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     recorded = record_hai_phong(ledger, clock)
     runners = [EmbeddedRunner(read_model, ledger.recorder, batch_size=3) for _ in range(2)]
@@ -88,7 +88,7 @@ def test_two_runners_on_one_read_model_take_turns_without_double_counting(
 
     assert read_model.position() == recorded.last.position
     assert sum(runner.notifications_applied for runner in runners) == recorded.last.position
-    assert dump(read_model) == one_pass(ledger, open_second_read_model)
+    assert dump(read_model) == one_pass(ledger, read_models)
 
 
 def test_progress_reports_positions_done_out_of_the_total(
@@ -141,7 +141,7 @@ def test_wait_for_without_a_background_thread_applies_the_batches_itself(
 
 
 def test_rebuild_fills_a_fresh_namespace_and_switches_while_the_live_runner_follows(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     record_hai_phong(ledger, clock)
     live_before = read_model.current_namespace()
@@ -159,7 +159,7 @@ def test_rebuild_fills_a_fresh_namespace_and_switches_while_the_live_runner_foll
     assert (report.previous, report.namespace) == (live_before, read_model.current_namespace())
     assert read_model.namespaces() == [report.namespace]
     assert progress[-1][0] == progress[-1][1] > 0
-    assert dump(read_model) == one_pass(ledger, open_second_read_model)
+    assert dump(read_model) == one_pass(ledger, read_models)
 
 
 def test_a_rebuild_that_fails_leaves_the_live_namespace_serving(

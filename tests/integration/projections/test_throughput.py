@@ -33,8 +33,8 @@ pytestmark = pytest.mark.integration
 OpenReadModel = Callable[[], ReadModelStore]
 
 
-def small_batches(ledger: Ledger, open_second_read_model: OpenReadModel) -> dict[str, Any]:
-    reference = open_second_read_model()
+def small_batches(ledger: Ledger, read_models: OpenReadModel) -> dict[str, Any]:
+    reference = read_models()
     EmbeddedRunner(reference, ledger.recorder, batch_size=1).catch_up()
     return dump(reference)
 
@@ -54,7 +54,7 @@ def test_the_one_pass_decoder_reads_a_ledger_as_publish_does(ledger: Ledger, clo
 
 
 def test_batches_larger_than_a_page_write_what_small_batches_write(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     recorded = record_hai_phong(ledger, clock)
     runner = EmbeddedRunner(read_model, ledger.recorder, batch_size=25, page_size=3)
@@ -62,12 +62,12 @@ def test_batches_larger_than_a_page_write_what_small_batches_write(
     assert runner.step() == 25
     assert runner.catch_up() == recorded.last.position
 
-    assert dump(read_model) == small_batches(ledger, open_second_read_model)
+    assert dump(read_model) == small_batches(ledger, read_models)
     assert runner.notifications_applied == recorded.last.position
 
 
 def test_a_rebuild_indexes_the_fresh_namespace_once_it_is_full(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     record_hai_phong(ledger, clock)
     fresh = read_model.create_namespace(indexes=False)
@@ -82,7 +82,7 @@ def test_a_rebuild_indexes_the_fresh_namespace_once_it_is_full(
     assert index_names(read_model, report.namespace) == {
         name.replace(fresh, report.namespace) for name in expected
     }
-    assert dump(read_model) == small_batches(ledger, open_second_read_model)
+    assert dump(read_model) == small_batches(ledger, read_models)
 
 
 def index_names(read_model: ReadModelStore, namespace: str) -> set[str]:
@@ -134,7 +134,7 @@ class WrappedLog:
 
 
 def test_any_notification_log_is_read_in_pages_to_the_same_rows(
-    ledger: Ledger, clock: Clock, read_model: ReadModelStore, open_second_read_model: OpenReadModel
+    ledger: Ledger, clock: Clock, read_model: ReadModelStore, read_models: OpenReadModel
 ) -> None:
     recorded = record_hai_phong(ledger, clock)
     log = WrappedLog(ledger)
@@ -143,7 +143,7 @@ def test_any_notification_log_is_read_in_pages_to_the_same_rows(
 
     assert EmbeddedRunner(read_model, log, batch_size=6).catch_up() == recorded.last.position
 
-    assert dump(read_model) == small_batches(ledger, open_second_read_model)
+    assert dump(read_model) == small_batches(ledger, read_models)
 
 
 def record_raw(ledger: Ledger, topic: str) -> int:

@@ -14,7 +14,6 @@ import random
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from unit.streams.stream_scenario import record_every_event_type
 
 from capledger.application.ledger import Ledger
 from capledger.projections import EmbeddedRunner, ReadModelStore
-from capledger.settings import Settings
 from capledger.streams import wire
 from capledger.streams.projector_apply import (
     OffsetApplier,
@@ -32,7 +30,7 @@ from capledger.streams.projector_apply import (
     SharedReadModel,
 )
 
-from ..projections.support import dump, open_read_model
+from ..projections.support import dump
 
 pytestmark = pytest.mark.integration
 
@@ -93,22 +91,6 @@ def history(ledger: Ledger) -> Ledger:
     record_year(ledger)
     record_every_event_type(ledger, prefix="X-")
     return ledger
-
-
-@pytest.fixture
-def read_models(store: Settings, tmp_path: Path) -> Iterator[Callable[[], ReadModelStore]]:
-    """Opens fresh read models on the test's kind of store (dropped after the test)."""
-    opened: list[Iterator[ReadModelStore]] = []
-
-    def open_() -> ReadModelStore:
-        generator = open_read_model(store, tmp_path / f"read-model-{len(opened)}")
-        opened.append(generator)
-        return next(generator)
-
-    yield open_
-    for generator in opened:
-        for _ in generator:
-            pass
 
 
 @pytest.fixture

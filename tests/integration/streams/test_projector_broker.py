@@ -42,7 +42,7 @@ from capledger.streams.relay import Relay
 from capledger.streams.settings import KafkaSettings
 
 from ..projections.haiphong import CITY_PLAN, JUNE_20, PM_PLAN, SCOPE, record_hai_phong
-from ..projections.support import Clock, dump, open_read_model
+from ..projections.support import Clock, dump
 from .broker import REPO, delete_topics, process_env, requires_kafka, unique_settings, wait_for
 
 pytestmark = requires_kafka
@@ -75,22 +75,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", fake)
     return fake
-
-
-@pytest.fixture
-def read_models(store: Settings, tmp_path: Path) -> Iterator[Callable[[], ReadModelStore]]:
-    """Opens fresh read models on the test's kind of store (dropped after the test)."""
-    opened: list[Iterator[ReadModelStore]] = []
-
-    def open_() -> ReadModelStore:
-        generator = open_read_model(store, tmp_path / f"read-model-{len(opened)}")
-        opened.append(generator)
-        return next(generator)
-
-    yield open_
-    for generator in opened:
-        for _ in generator:
-            pass
 
 
 def relay_all(ledger: Ledger, kafka: KafkaSettings) -> None:
