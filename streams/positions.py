@@ -22,6 +22,7 @@ import time
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
+from . import topics
 from .settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -46,15 +47,7 @@ def decode_position(value: bytes | None) -> int | None:
 
 def read_committed_position(settings: KafkaSettings, timeout_s: float = 60.0) -> int:
     """The last position the relay named in ``settings`` committed (0 when none)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-position-reader",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        request_timeout_ms=settings.request_timeout_ms,
-        reconnect_backoff_max_ms=settings.reconnect_backoff_max_ms,
-    )
+    consumer = topics.consumer(settings, "position-reader")
     try:
         return _read(consumer, settings, timeout_s)
     finally:
@@ -100,15 +93,7 @@ def _partitions(consumer: KafkaConsumer, topic: str, deadline: float) -> list[To
 def _high_watermarks(
     settings: KafkaSettings, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    uncommitted = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-position-reader",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_uncommitted",
-        request_timeout_ms=settings.request_timeout_ms,
-        reconnect_backoff_max_ms=settings.reconnect_backoff_max_ms,
-    )
+    uncommitted = topics.consumer(settings, "position-reader", isolation="read_uncommitted")
     try:
         ends: dict[TopicPartition, int] = uncommitted.end_offsets(partitions)
         return ends

@@ -64,6 +64,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from capledger.application.published import PublishedEvent
 from capledger.projections import ReadModelStore
 
+from . import topics
 from .projector_apply import (
     DEFAULT_MAX_CACHED_ROWS,
     Applied,
@@ -536,15 +537,7 @@ EXACT_LAG_BELOW = 1_000
 
 
 def lag_consumer(kafka: KafkaSettings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        client_id=f"{kafka.client_id}-projector-lag",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        request_timeout_ms=kafka.request_timeout_ms,
-        reconnect_backoff_max_ms=kafka.reconnect_backoff_max_ms,
-    )
+    return topics.consumer(kafka, "projector-lag")
 
 
 def projector_lag(

@@ -249,12 +249,7 @@ class OffsetApplier:
             except BaseException:
                 self._overlay = None
                 raise
-            self._committed.update(applied.offsets)
-            self._anchors.update(applied.offsets)
-            self._known.update(applied.offsets)
-            self.events_applied += applied.events
-            self.records_applied += applied.records
-            self.duplicates_dropped += applied.duplicates
+            self._count_committed(applied)
         return applied
 
     def apply_in(self, writer: Writer, records: Sequence[Record]) -> Applied:
@@ -269,12 +264,16 @@ class OffsetApplier:
 
     def committed_externally(self, applied: Applied) -> None:
         with self._lock:
-            self._committed.update(applied.offsets)
-            self._anchors.update(applied.offsets)
-            self._known.update(applied.offsets)
-            self.events_applied += applied.events
-            self.records_applied += applied.records
-            self.duplicates_dropped += applied.duplicates
+            self._count_committed(applied)
+
+    def _count_committed(self, applied: Applied) -> None:
+        """What a committed transaction moved: the stored offsets, the counters (lock held)."""
+        self._committed.update(applied.offsets)
+        self._anchors.update(applied.offsets)
+        self._known.update(applied.offsets)
+        self.events_applied += applied.events
+        self.records_applied += applied.records
+        self.duplicates_dropped += applied.duplicates
 
     def _apply(
         self,

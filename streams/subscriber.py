@@ -31,6 +31,7 @@ import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from . import topics
 from .settings import KafkaSettings
 from .wire import ReceivedEvent, received
 
@@ -83,16 +84,7 @@ class TypeFilter:
 
 
 def consumer_for(settings: KafkaSettings, group: str | None) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.client_id}-subscriber",
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        request_timeout_ms=settings.request_timeout_ms,
-        reconnect_backoff_max_ms=settings.reconnect_backoff_max_ms,
-    )
+    return topics.consumer(settings, "subscriber", group=group, auto_offset_reset="earliest")
 
 
 class _Positioner(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
@@ -80,6 +80,28 @@ def positions_topic(settings: KafkaSettings) -> TopicSpec:
 
 def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
     return [events_topic(settings), positions_topic(settings)]
+
+
+def consumer(
+    settings: KafkaSettings,
+    role: str,
+    *,
+    group: str | None = None,
+    isolation: str = "read_committed",
+    **options: Any,
+) -> KafkaConsumer:
+    """A kafka-python consumer of the brokers ``settings`` name, its client id saying its
+    ``role``; offsets are committed only by hand (``options`` go to ``KafkaConsumer``)."""
+    return KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-{role}",
+        group_id=group,
+        enable_auto_commit=False,
+        isolation_level=isolation,
+        request_timeout_ms=settings.request_timeout_ms,
+        reconnect_backoff_max_ms=settings.reconnect_backoff_max_ms,
+        **options,
+    )
 
 
 @contextmanager
