@@ -11,20 +11,16 @@ import hashlib
 import json
 from datetime import date
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
 from capledger.domain.ids import NAMESPACE
 
-_NAMESPACE_BYTES = NAMESPACE.bytes
-
 
 def receipt_id(command_id: str) -> UUID:
-    """``uuid5(NAMESPACE, f"command:{command_id}")``, the namespace's bytes taken once."""
-    name = b"command:" + command_id.encode()
-    return UUID(bytes=hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16], version=5)
+    return uuid5(NAMESPACE, f"command:{command_id}")
 
 
 def _default(value: Any) -> str:
