@@ -23,12 +23,12 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoding,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTransaction
 from eventsourcing.utils import get_topic
 
 from capledger.domain.values import Decision
 
 from .chain import CHAIN_KEY, GENESIS, META_KEY, RESERVED_KEYS, canonical_json, unseal
+from .sqlite_writer import SQLiteEventWriter
 
 HEADS_CACHE_SIZE = 100_000
 # The encoder behind chain.canonical_json, made once (json.dumps makes one per call).
@@ -223,6 +223,12 @@ class ChainedEventStore(EventStore[UUID]):
     def __init__(self, mapper: Mapper[UUID], recorder: Any) -> None:
         super().__init__(mapper, recorder)
         self._heads: OrderedDict[UUID, tuple[int, str]] = OrderedDict()
+        self._writer = SQLiteEventWriter.for_recorder(recorder)
+
+    def close(self) -> None:
+        """Close the store's own writer connection, if it has one (the recorder's are not its)."""
+        if self._writer is not None:
+            self._writer.close()
 
     def put(
         self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
@@ -251,12 +257,9 @@ class ChainedEventStore(EventStore[UUID]):
             sealed.append(StoredEvent(originator_id, version, plain.topic, state))
             new_heads[originator_id] = (version, digest)
         notification_ids: Sequence[int] | None
-        if (
-            type(self.recorder) is SQLiteApplicationRecorder
-            and kwargs.keys() <= {"tracking"}
-            and kwargs.get("tracking") is None
-        ):
-            notification_ids = _insert_sqlite(self.recorder, sealed)
+        writer = self._writer
+        if writer is not None and kwargs.keys() <= {"tracking"} and kwargs.get("tracking") is None:
+            notification_ids = writer.insert(sealed)
         else:
             notification_ids = self.recorder.insert_events(sealed, **kwargs)
         for originator_id, head in new_heads.items():
@@ -333,37 +336,3 @@ class ChainedEventStore(EventStore[UUID]):
         self._heads.move_to_end(originator_id)
         if len(self._heads) > HEADS_CACHE_SIZE:
             self._heads.popitem(last=False)
-
-
-def _insert_sqlite(recorder: SQLiteApplicationRecorder, sealed: Sequence[StoredEvent]) -> list[int]:
-    """What ``recorder.insert_events(sealed)`` does, without its layers of context managers.
-
-    The same steps in the same order: a writer's connection from the recorder's pool (its
-    reader-writer interlocking kept), the library's ``SQLiteTransaction`` (BEGIN; COMMIT, or
-    ROLLBACK on any error, sqlite3 errors translated: a taken stream version is still the
-    library's ``IntegrityError``), one INSERT per event, its rowid as notification id, and the
-    connection back to the pool whatever happens.
-    """
-    statement = recorder.insert_events_statement
-    pool = recorder.datastore.pool
-    connection = pool.get_connection(is_writer=True)
-    try:
-        with SQLiteTransaction(connection, commit=True) as wrapped, wrapped as cursor:
-            notification_ids = []
-            for stored in sealed:
-                stream = stored.originator_id
-                cursor.execute(
-                    statement,
-                    (
-                        stream.hex if isinstance(stream, UUID) else stream,
-                        stored.originator_version,
-                        stored.topic,
-                        stored.state,
-                    ),
-                )
-                rowid = cursor.lastrowid
-                assert rowid is not None
-                notification_ids.append(rowid)
-            return notification_ids
-    finally:
-        pool.put_connection(connection)

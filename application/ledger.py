@@ -35,6 +35,7 @@ from eventsourcing.utils import Environment
 
 from capledger.domain import CapitalPlan, Decision, DomainError, Project, RuleBook
 from capledger.domain.ids import plan_id, project_id
+from capledger.observability import debug_enabled
 
 from .chain import unseal
 from .errors import (
@@ -47,7 +48,7 @@ from .errors import (
 )
 from .eventstore import ChainedEventStore, DateAsISO, DecisionAsDict, LedgerMapper
 from .positions import position_of
-from .receipts import CommandReceipt, accepted, fingerprint, receipt_id
+from .receipts import CommandReceipt, accepted, fingerprint, fingerprint_matches, receipt_id
 
 log = structlog.get_logger(__name__)
 
@@ -141,6 +142,13 @@ class Ledger(Application[UUID]):
         # One command at a time per process: cached aggregates are mutated in place. Other
         # processes are kept honest by the store's optimistic concurrency on stream versions.
         self._lock = threading.RLock()
+
+    def close(self) -> None:
+        # The event store's own writer connection is not the recorder's: close it too.
+        events = getattr(self, "events", None)  # absent when construction failed early
+        if isinstance(events, ChainedEventStore):
+            events.close()
+        super().close()
 
     # -- infrastructure wiring -----------------------------------------------------------
 
@@ -844,8 +852,9 @@ class Ledger(Application[UUID]):
             uow.evict()
             raise
         position = max((r.notification.id for r in recordings), default=None)
-        log.debug("command_recorded", command=command.name, command_id=command.command_id,
-                  position=position)  # fmt: skip
+        if debug_enabled():
+            log.debug("command_recorded", command=command.name, command_id=command.command_id,
+                      position=position)  # fmt: skip
         return CommandOutcome(command.command_id, command.name, streams, position)
 
     def _replayed(self, command: _Command, digest: str) -> CommandOutcome | None:
@@ -855,7 +864,9 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
-        if receipt.command != command.name or receipt.fingerprint != digest:
+        if receipt.command != command.name or not fingerprint_matches(
+            receipt.fingerprint, command.name, command.args, digest
+        ):
             raise IdempotencyConflict(
                 f"command id {command.command_id} was already used for a different "
                 f"{receipt.command} command"

@@ -28,7 +28,6 @@ import argparse
 import cProfile
 import io
 import json
-import logging
 import os
 import pstats
 import statistics
@@ -44,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import structlog
 from eventsourcing.application import Application
 from psycopg import sql
 from raw_counter import Counter  # bench/ is first on sys.path
@@ -53,6 +51,7 @@ from capledger.application.chain import GENESIS, seal, unseal
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, eventsourcing_env
 from capledger.exchange import export_events, import_events
+from capledger.observability import configure_logging
 from capledger.settings import Persistence, Settings
 
 PLAN = "KH-2025-BENCH"
@@ -195,23 +194,30 @@ class Clock:
     """Seconds spent in one side of the comparison, summed over rounds."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     done: int = 0
 
     def run(self, start: int, count: int, step: Callable[[int], None]) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for index in range(start, start + count):
             step(index)
         self.seconds += time.perf_counter() - started
+        self.cpu_seconds += time.process_time() - cpu_started
         self.done += count
 
     @property
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_us(self) -> float:
+        """CPU microseconds of this process per step: comparable on a busy machine too."""
+        return self.cpu_seconds / self.done * 1e6 if self.done else 0.0
+
 
 def bench_writes(
     stores: Stores, ledger_settings: Settings, args: argparse.Namespace
-) -> tuple[float, float]:
+) -> tuple[Clock, Clock]:
     events, projects = args.events, args.projects
     ledger = build_ledger(ledger_settings)
     raw = RawApp.open(stores.settings("raw"), projects)
@@ -235,7 +241,7 @@ def bench_writes(
                 f" {saves.done} raw saves ({saves.rate:,.0f}/s)")  # fmt: skip
         if profiler:
             write_profile(profiler, args.profile, "the command path")
-        return commands.rate, saves.rate
+        return commands, saves
     finally:
         raw.app.close()
         ledger.close()
@@ -379,15 +385,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # As in production: the command path's debug lines are filtered out, not rendered.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    configure_logging(Settings(log_level="WARNING", log_format="json"))
     kind = Persistence(args.store)
     say(f"write-path benchmark: {args.events} events over {args.projects} projects "
         f"on {kind.value}, {os.cpu_count()} CPUs")  # fmt: skip
     started = time.perf_counter()
     with fresh_stores(kind) as stores:
         ledger_settings = stores.settings("ledger")
-        commands_per_s, raw_per_s = bench_writes(stores, ledger_settings, args)
+        commands, saves = bench_writes(stores, ledger_settings, args)
         imported = bench_import(stores, ledger_settings, args)
+    commands_per_s, raw_per_s = commands.rate, saves.rate
     ratio = commands_per_s / raw_per_s
     say(f"commands {commands_per_s:,.0f}/s, raw saves {raw_per_s:,.0f}/s, ratio {ratio:.2f}; "
         f"import {imported['import_events_per_s']:,.0f} events/s")  # fmt: skip
@@ -398,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         "commands_per_s": round(commands_per_s, 1),
         "raw_saves_per_s": round(raw_per_s, 1),
         "ratio": round(ratio, 3),
+        "command_cpu_us": round(commands.cpu_us, 1),
+        "raw_save_cpu_us": round(saves.cpu_us, 1),
+        "cpu_ratio": round(saves.cpu_us / commands.cpu_us, 3),
         **imported,
         "seconds": round(time.perf_counter() - started, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),

@@ -26,10 +26,11 @@ from builders import (
     register_project,
 )
 
+from capledger.application import ledger as ledger_module
 from capledger.application.errors import IdempotencyConflict
 from capledger.application.ledger import CommandOutcome, Ledger
 from capledger.application.positions import position_of
-from capledger.application.receipts import receipt_id
+from capledger.application.receipts import legacy_fingerprint, receipt_id
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +103,25 @@ def test_reusing_a_command_id_with_different_content_is_refused_and_records_noth
 
     assert position(funded) == after_first
     assert funded.project(PROJECT).disbursed == 10 * BILLION
+
+
+def test_a_receipt_recorded_with_the_legacy_fingerprint_still_replays_and_still_guards(
+    funded: Ledger, open_ledger: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Receipts recorded before 2026-11-22 digest the command's spaced JSON.
+    cid = command_id()
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger_module, "fingerprint", legacy_fingerprint)
+        first = pay(funded, amount=10 * BILLION, cid=cid)
+    after_first = position(funded)
+
+    again = pay(open_ledger(), amount=10 * BILLION, cid=cid)
+    with pytest.raises(IdempotencyConflict):
+        pay(open_ledger(), amount=11 * BILLION, cid=cid)
+
+    assert again == replace(first, replayed=True)
+    assert position(funded) == after_first
+    assert payments(funded) == 1
 
 
 def test_reusing_a_command_id_for_another_command_is_refused_and_records_nothing(

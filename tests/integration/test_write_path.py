@@ -2,12 +2,13 @@
 
 A command works on the cached aggregate itself (no copy), seals events with orjson where that
 writes the same bytes as ``chain.canonical_json``, builds its receipt's event without the
-aggregate, and inserts into SQLite without the library's context-manager layers. None of it may
-change a stored byte or leave the cache ahead of the store.
+aggregate, and records into an SQLite file on a connection of its own instead of the library's
+pool. None of it may change a stored byte, weaken a commit or leave the cache ahead of the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -24,7 +25,14 @@ from capledger.application import eventstore
 from capledger.application.chain import canonical_json, seal
 from capledger.application.eventstore import seal_once
 from capledger.application.ledger import Ledger
-from capledger.application.receipts import CommandReceipt, accepted, fingerprint, receipt_id
+from capledger.application.receipts import (
+    CommandReceipt,
+    accepted,
+    fingerprint,
+    legacy_fingerprint,
+    receipt_id,
+)
+from capledger.application.sqlite_writer import SQLiteEventWriter
 from capledger.application.verify import verify_store
 from capledger.domain.errors import OverDisbursement
 from capledger.domain.ids import NAMESPACE, project_id
@@ -56,8 +64,14 @@ def _fail_inserts(monkeypatch: pytest.MonkeyPatch, ledger: Ledger, error: Except
     def refuse(*_: Any, **__: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(eventstore, "_insert_sqlite", refuse)
+    if writer := _writer(ledger):
+        monkeypatch.setattr(writer, "insert", refuse)
     monkeypatch.setattr(ledger.recorder, "insert_events", refuse)
+
+
+def _writer(ledger: Ledger) -> SQLiteEventWriter | None:
+    assert isinstance(ledger.events, eventstore.ChainedEventStore)
+    return ledger.events._writer
 
 
 def test_a_save_the_store_refuses_leaves_no_cached_project_ahead_of_the_store(
@@ -112,12 +126,13 @@ def test_a_stream_version_taken_in_the_store_is_still_an_integrity_error_and_not
 
     with pytest.raises(IntegrityError):
         funded.events.recorder.insert_events([fresh, taken])
-    if type(funded.recorder).__name__ == "SQLiteApplicationRecorder":
+    if writer := _writer(funded):
         with pytest.raises(IntegrityError):
-            eventstore._insert_sqlite(funded.recorder, [fresh, taken])
+            writer.insert([fresh, taken])
 
     assert position(funded) == before
-    # The connection went back to the pool: the ledger still records.
+    # The connection went back to the pool, the writer's transaction was rolled back: the
+    # ledger still records.
     recorded = pay(funded, amount=BILLION).position
     assert recorded is not None
     assert recorded > before  # PostgreSQL's sequence skips the ids the refused insert took
@@ -161,15 +176,39 @@ def test_receipt_ids_are_the_documented_uuid5(command_id_: str) -> None:
     assert receipt_id(command_id_) == uuid5(NAMESPACE, f"command:{command_id_}")
 
 
-def test_a_fingerprint_is_the_digest_of_the_sorted_json_of_the_command() -> None:
-    import hashlib
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
-    args = {"b": date(2025, 1, 2), "a": {"z": 1, "y": None}, "ế": "Đ"}
+
+def _dates_as_iso(value: Any) -> str:
+    assert isinstance(value, date)
+    return value.isoformat()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"b": date(2025, 1, 2), "a": {"z": 1, "y": None}, "ế": "Đ", "l": [True, "\n"]},
+        {"amount": 2**70, "on": date(2025, 1, 2)},  # beyond 64 bits: the standard library writes
+        {"envelopes": {1: 5}},  # a key that is not a str: likewise
+    ],
+)
+def test_a_fingerprint_is_the_digest_of_the_canonical_json_of_the_command(
+    args: dict[str, Any],
+) -> None:
     text = json.dumps(
-        {"command": "x", "args": args}, sort_keys=True, default=lambda value: value.isoformat()
-    )
+        {"command": "x", "args": args}, sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False, default=_dates_as_iso,
+    )  # fmt: skip
 
-    assert fingerprint("x", args) == hashlib.sha256(text.encode()).hexdigest()
+    assert fingerprint("x", args) == _digest(text)
+
+
+def test_the_legacy_fingerprint_is_the_digest_of_the_spaced_sorted_json() -> None:
+    args = {"b": date(2025, 1, 2), "a": {"z": 1, "y": None}, "ế": "Đ"}
+    text = json.dumps({"command": "x", "args": args}, sort_keys=True, default=_dates_as_iso)
+
+    assert legacy_fingerprint("x", args) == _digest(text)
 
 
 @settings(max_examples=300, deadline=None)
