@@ -97,17 +97,23 @@ class _SqlLogReader:
         raise NotImplementedError
 
 
+def sqlite_queries(table: str, where: str = "") -> tuple[str, str, list[str]]:
+    """The head query, the page query (its parameters: after, stop, the patterns, then those
+    of ``where``, an extra condition such as `` AND originator_id >= ?``) and the patterns of
+    folded topics, for an eventsourcing SQLite events table."""
+    folded = " OR ".join("topic GLOB ?" for _ in folded_aggregates())
+    rows = (
+        f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+        f"WHERE rowid > ? AND rowid <= ? AND ({folded}){where} ORDER BY rowid"
+    )
+    patterns = [f"*:{aggregate}.*" for aggregate in folded_aggregates()]
+    return f"SELECT MAX(rowid) FROM {table}", rows, patterns
+
+
 class SqliteLogReader(_SqlLogReader):
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
-        folded = " OR ".join("topic GLOB ?" for _ in folded_aggregates())
-        table = recorder.events_table_name
-        self._head = f"SELECT MAX(rowid) FROM {table}"
-        self._rows = (
-            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
-            f"WHERE rowid > ? AND rowid <= ? AND ({folded}) ORDER BY rowid"
-        )
-        self._patterns = [f"*:{aggregate}.*" for aggregate in folded_aggregates()]
+        self._head, self._rows, self._patterns = sqlite_queries(recorder.events_table_name)
 
     def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
         with self.recorder.datastore.transaction(commit=False) as cursor:

@@ -68,7 +68,7 @@ def usable(notification_log: NotificationLog) -> bool:
     pool = getattr(notification_log.datastore, "pool", None)
     if pool is None or getattr(pool, "is_sqlite_memory_mode", True):
         return False
-    return _cpus() >= 2
+    return cpus() >= 2
 
 
 def idle_core() -> bool:
@@ -81,7 +81,7 @@ def idle_core() -> bool:
         load = os.getloadavg()[0]
     except OSError:  # not available: assume the machine is ours
         return True
-    return load < _cpus() - 0.5
+    return load < cpus() - 0.5
 
 
 def forks_safely() -> bool:
@@ -89,7 +89,8 @@ def forks_safely() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _cpus() -> int:
+def cpus() -> int:
+    """The CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

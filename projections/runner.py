@@ -29,6 +29,8 @@ log = structlog.get_logger(__name__)
 Progress = Callable[[int, int], None]
 
 MAX_BACKOFF_S = 30.0
+#: Rows a runner's overlay caches at most (memory: about 1 KB each); beyond, it starts over.
+MAX_CACHED_ROWS = 500_000
 
 
 class EmbeddedRunner:
@@ -41,7 +43,7 @@ class EmbeddedRunner:
         batch_size: int = 500,
         page_size: int = 1_000,
         poll_interval: float = 0.2,
-        max_cached_rows: int = 500_000,
+        max_cached_rows: int = MAX_CACHED_ROWS,
         reader: LogReader | None = None,
     ) -> None:
         """``namespace=None`` follows the live namespace (and a switch to a new one).

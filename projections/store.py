@@ -116,6 +116,44 @@ class ReadModelStore:
             )
             return [str(row[0]) for row in cursor.fetchall()]
 
+    def merge_sqlite_shards(
+        self, namespace: str, shards: Sequence[tuple[Path, str]], position: int
+    ) -> int:
+        """Copy the tables of each shard (an SQLite read-model file and the namespace folded
+        there) into ``namespace`` and set its position, in one transaction; rows copied.
+
+        Shards hold the rows of disjoint sets of streams, so no key is in two of them; a key
+        that were would fail the copy on the primary key, and nothing would be merged.
+        """
+        if not isinstance(self.dialect, SqliteDialect):
+            raise ValueError("only an SQLite read model merges SQLite shards")
+        check_name(namespace, "namespace")
+        sources = {f"shard{index}": check_name(name, "namespace") for index, (_, name) in
+                   enumerate(shards)}  # fmt: skip
+        files = {f"shard{index}": path for index, (path, _) in enumerate(shards)}
+        with self._transaction(self.dialect.begin_write, attached=files) as cursor:
+            copied = sum(
+                self._copy_shard(cursor, namespace, alias, source)
+                for alias, source in sources.items()
+            )
+            Writer(self, cursor, namespace, None).set_position(position)
+        log.info("read_model_shards_merged", namespace=namespace, shards=len(shards), rows=copied)
+        return copied
+
+    def _copy_shard(self, cursor: Any, namespace: str, alias: str, shard_namespace: str) -> int:
+        copied = 0
+        for kind in ALL_ROWS:
+            if kind is TrackingRow:
+                continue
+            names = ", ".join(column.name for column in columns(kind))
+            target = self.dialect.table(namespace, kind.TABLE)
+            source = self.dialect.table(shard_namespace, kind.TABLE)
+            cursor.execute(
+                f"INSERT INTO main.{target} ({names}) SELECT {names} FROM {alias}.{source}"
+            )
+            copied += cursor.rowcount
+        return copied
+
     # -- transactions --------------------------------------------------------------------------
 
     @contextmanager
@@ -163,11 +201,17 @@ class ReadModelStore:
             conn.close()
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Any]:
-        """A transaction on a pooled connection; a connection that saw an error is closed."""
+    def _transaction(
+        self, begin: str, *, attached: Mapping[str, Path] | None = None
+    ) -> Iterator[Any]:
+        """A transaction on a pooled connection; a connection that saw an error is closed.
+        SQLite: ``attached`` database files are attached under their aliases for the
+        transaction (before it: SQLite refuses ATTACH inside one) and detached after it."""
         conn = self._acquire()
         healthy = False
         try:
+            for alias, path in (attached or {}).items():
+                conn.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
             cursor = conn.cursor()
             cursor.execute(begin)
             try:
@@ -176,6 +220,8 @@ class ReadModelStore:
             except BaseException:
                 _rollback_quietly(cursor)
                 raise
+            for alias in attached or {}:
+                conn.execute(f"DETACH DATABASE {alias}")
             healthy = True
         finally:
             self._release(conn, healthy)

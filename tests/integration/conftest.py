@@ -92,17 +92,24 @@ class RawStore:
 
     def update_state(self, originator_id: UUID, version: int, state: bytes) -> None:
         """Overwrite one stored event's state in place."""
+        self._update("state", state, originator_id, version)
+
+    def update_topic(self, originator_id: UUID, version: int, topic: str) -> None:
+        """Overwrite one stored event's topic in place."""
+        self._update("topic", topic, originator_id, version)
+
+    def _update(self, column: str, value: Any, originator_id: UUID, version: int) -> None:
         if self.is_postgres:
             changed = self._pg_write(
-                "UPDATE {table} SET state = %s WHERE originator_id = %s "
+                f"UPDATE {{table}} SET {column} = %s WHERE originator_id = %s "
                 "AND originator_version = %s",
-                (state, originator_id, version),
+                (value, originator_id, version),
             )
         else:
             changed = self._sqlite_write(
-                f"UPDATE {self.table} SET state = ? WHERE originator_id = ? "
+                f"UPDATE {self.table} SET {column} = ? WHERE originator_id = ? "
                 "AND originator_version = ?",
-                (state, originator_id.hex, version),
+                (value, originator_id.hex, version),
             )
         assert changed == 1
 

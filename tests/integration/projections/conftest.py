@@ -17,7 +17,7 @@ import eventsourcing.domain
 import pytest
 
 from capledger.projections import ReadModelStore
-from capledger.settings import Settings
+from capledger.settings import Persistence, Settings
 
 from .support import Clock, open_read_model
 
@@ -33,3 +33,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", fake)
     return fake
+
+
+@pytest.fixture
+def sqlite_only(store: Settings) -> None:
+    """Skips the test on PostgreSQL: child processes read only a SQLite log (and a sharded
+    rebuild writes SQLite files)."""
+    if store.persistence is Persistence.POSTGRES:
+        pytest.skip("child processes read only a SQLite log")

@@ -1,6 +1,7 @@
 """A rebuild that reads and decodes the log in a child process (``projections.prefetch``):
 the same read model, the same errors, the old namespace serving after any failure, and no
-child process left behind."""
+child process left behind. (``shards=1``: on an SQLite read model a parallel rebuild would
+otherwise fold in shard workers, which ``test_sharded_rebuild`` tests.)"""
 
 from __future__ import annotations
 
@@ -30,12 +31,6 @@ rebuild_module = importlib.import_module("capledger.projections.rebuild")
 OpenReadModel = Callable[[], ReadModelStore]
 
 
-@pytest.fixture
-def sqlite_only(store: Settings) -> None:
-    if store.persistence is Persistence.POSTGRES:
-        pytest.skip("a child process reads only a SQLite log")
-
-
 def no_child_left() -> bool:
     return multiprocessing.active_children() == []
 
@@ -55,7 +50,9 @@ def test_a_parallel_rebuild_writes_the_read_model_of_a_rebuild_in_process(
     in_process = read_models()
     rebuild(in_process, ledger.recorder, batch_size=5, page_size=3, parallel=False)
 
-    report = rebuild(read_model, ledger.recorder, batch_size=5, page_size=3, parallel=True)
+    report = rebuild(
+        read_model, ledger.recorder, batch_size=5, page_size=3, parallel=True, shards=1
+    )
 
     assert report.position == ledger.recorder.max_notification_id()
     assert dump(read_model) == dump(in_process)
@@ -125,7 +122,7 @@ def test_a_state_the_child_cannot_decode_fails_the_rebuild_and_the_old_namespace
     raw_store.update_state(damaged.originator_id, damaged.originator_version, b"{undecodable")
 
     with pytest.raises(ValueError):
-        rebuild(read_model, ledger.recorder, batch_size=4, parallel=True)
+        rebuild(read_model, ledger.recorder, batch_size=4, parallel=True, shards=1)
 
     assert read_model.namespaces() == [read_model.current_namespace()]
     assert dump(read_model) == before
@@ -142,7 +139,7 @@ def test_an_unknown_event_stops_a_parallel_rebuild_as_it_stops_one_in_process(
     monkeypatch.delitem(REDUCERS, "Project.CompletedWorkPaid")  # the runners' too
 
     with pytest.raises(UnknownEvent, match=r"Project\.CompletedWorkPaid"):
-        rebuild(read_model, ledger.recorder, parallel=True)
+        rebuild(read_model, ledger.recorder, parallel=True, shards=1)
 
     assert read_model.namespaces() == [read_model.current_namespace()]
     assert dump(read_model) == before
@@ -167,7 +164,7 @@ def test_a_failure_while_folding_leaves_no_child_process_behind(
 
     every_reducer(monkeypatch, broken)
     with pytest.raises(type(error)):
-        rebuild(read_model, ledger.recorder, parallel=True)
+        rebuild(read_model, ledger.recorder, parallel=True, shards=1)
 
     assert read_model.namespaces() == [read_model.current_namespace()]
     assert dump(read_model) == before
@@ -190,7 +187,7 @@ def test_only_a_large_sqlite_log_is_rebuilt_in_parallel_by_default(
     ledger: Ledger, clock: Clock, store: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record_hai_phong(ledger, clock)
-    monkeypatch.setattr(prefetch, "_cpus", lambda: 2)
+    monkeypatch.setattr(prefetch, "cpus", lambda: 2)
     sqlite = store.persistence is not Persistence.POSTGRES
     assert prefetch.usable(ledger.recorder) is sqlite
     assert not rebuild_module._parallel(ledger.recorder, None)  # too short to pay
