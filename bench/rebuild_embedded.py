@@ -11,14 +11,15 @@ rounds so that a change in the machine's load hits every side alike:
 - ``raw``: ``recorder.select_notifications`` pages of 1,000, no processing (the reference);
 - ``raw + publish``: the same, every notification decoded with ``application.published.publish``;
 - ``rebuild``: ``projections.rebuild`` into a fresh read-model file (read, decode, reduce,
-  upsert, track, index, switch); ``--parallel`` passes ``parallel=None|True|False`` (by default
-  the log is read and decoded in a child process on a log this large: ``projections/prefetch``);
+  upsert, track, index, switch); ``--parallel`` passes ``parallel=None|True|False`` (by default,
+  on a log this large with an idle core, worker processes fold it, one range of streams each:
+  ``projections/shards``);
 - ``rebuild in process`` (with ``--compare``): the same with ``parallel=False``.
 
 Each figure is the best of the rounds, in wall-clock time and in CPU time (on a machine shared
 with other work, CPU time shows the work done; wall time what a user waits for). The CPU time of
 a rebuild includes its child processes' (reaped children, ``RUSAGE_CHILDREN``): it counts all
-the work, on both cores, so ``ratio_cpu`` of a parallel rebuild is lower than its ``ratio``;
+the work, on every core, so ``ratio_cpu`` of a parallel rebuild is lower than its ``ratio``;
 ``rebuild_own_cpu_per_s`` counts the rebuilding process alone.
 ``ratio = rebuild rate / raw rate``. ``--memory`` runs one more rebuild under ``tracemalloc`` and
 reports its peak of Python allocations (slow; not timed). The last line is one JSON object.

@@ -164,7 +164,7 @@ def undecodable_state(raw_store: RawStore, row: RawRow) -> None:
     ("damage", "error", "match"),
     [
         (unknown_topic, UnknownEvent, r"Project\.SomethingUnheardOf"),
-        (undecodable_state, ValueError, ""),
+        (undecodable_state, ValueError, None),
     ],
 )
 def test_an_event_a_worker_cannot_fold_fails_the_rebuild_and_the_old_namespace_serves(
@@ -174,7 +174,7 @@ def test_an_event_a_worker_cannot_fold_fails_the_rebuild_and_the_old_namespace_s
     raw_store: RawStore,
     damage: Callable[[RawStore, RawRow], None],
     error: type[Exception],
-    match: str,
+    match: str | None,
 ) -> None:
     record_hai_phong(ledger, clock)
     EmbeddedRunner(read_model, ledger.recorder).catch_up()
