@@ -58,7 +58,6 @@ from typing import Any
 import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
-from psycopg import sql
 
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
@@ -362,16 +361,11 @@ def open_read_model(config: dict[str, Any]) -> ReadModelStore:
 
 
 def drop_postgres_schemas(base: str) -> None:
-    with psycopg.connect(**postgres_conninfo(), autocommit=True) as connection:
-        schemas = connection.execute(
-            "SELECT schema_name FROM information_schema.schemata "
-            "WHERE schema_name = %s OR schema_name LIKE %s",
-            (base, f"{base}\\_rm%"),
-        ).fetchall()
-        for (schema,) in schemas:
-            connection.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
+    store = ReadModelStore.postgres(postgres_conninfo(), base_schema=base)
+    try:
+        store.destroy()
+    finally:
+        store.close()
 
 
 def delete_topics(kafka: KafkaSettings) -> None:

@@ -87,6 +87,10 @@ class Dialect(ABC):
     @abstractmethod
     def is_missing_table(self, error: Exception) -> bool: ...
 
+    @abstractmethod
+    def destroy(self, cursor: Any) -> list[str]:
+        """Statements that drop the whole read model: every namespace and the control tables."""
+
 
 def _null(value: None) -> None:
     return value
@@ -140,6 +144,14 @@ class SqliteDialect(Dialect):
 
     def is_missing_table(self, error: Exception) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+    def destroy(self, cursor: Any) -> list[str]:
+        # Namespaces are named rm<seq> (store._create_namespace); the control tables readmodel_*.
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND (name GLOB 'rm[0-9]*_*' OR name GLOB 'readmodel_*')"
+        )
+        return [f'DROP TABLE IF EXISTS "{name}"' for (name,) in cursor.fetchall()]
 
 
 @dataclass(eq=False)
@@ -199,3 +211,12 @@ class PostgresDialect(Dialect):
         from psycopg import errors
 
         return isinstance(error, errors.UndefinedTable | errors.InvalidSchemaName)
+
+    def destroy(self, cursor: Any) -> list[str]:
+        # The base schema (control tables) and a schema per namespace, <base>_rm<seq>.
+        cursor.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name = %s OR schema_name LIKE %s",
+            (self.base_schema, f"{self.base_schema}\\_rm%"),
+        )
+        return [f'DROP SCHEMA IF EXISTS "{row[0]}" CASCADE' for row in cursor.fetchall()]

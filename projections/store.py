@@ -107,6 +107,14 @@ class ReadModelStore:
             cursor.execute(self._sql(update), {"now": _now(), "namespace": namespace})
         log.info("read_model_namespace_dropped", namespace=namespace)
 
+    def destroy(self) -> None:
+        """Drop the whole read model, live namespace and control tables included: for a read
+        model that is thrown away (a test's, a benchmark's). ``initialise`` starts it anew."""
+        with self._transaction(self.dialect.begin_write) as cursor:
+            for statement in self.dialect.destroy(cursor):
+                cursor.execute(statement)
+        log.info("read_model_destroyed")
+
     def namespaces(self) -> list[str]:
         """Namespaces not dropped, oldest first."""
         with self._transaction(self.dialect.begin_read) as cursor:

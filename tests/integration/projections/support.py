@@ -8,9 +8,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from builders import postgres_connect
-from psycopg import sql
-
 from capledger.projections import Reader, ReadModelStore
 from capledger.projections.events import REPORTING_TZ
 from capledger.projections.rows import ALL_ROWS, Row, columns, from_values
@@ -44,17 +41,8 @@ def open_read_model(settings: Settings, directory: Path) -> Iterator[ReadModelSt
     try:
         yield read_model
     finally:
+        read_model.destroy()
         read_model.close()
-        with postgres_connect(settings) as connection:
-            schemas = connection.execute(
-                "SELECT schema_name FROM information_schema.schemata "
-                "WHERE schema_name = %s OR schema_name LIKE %s",
-                (base, f"{base}\\_rm%"),
-            ).fetchall()
-            for (schema,) in schemas:
-                connection.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
 
 
 class Clock:

@@ -66,3 +66,21 @@ def test_a_write_that_fails_leaves_rows_and_position_as_they_were(
         raise RuntimeError("midway")
 
     assert (rows(read_model, PlanSourceRow), read_model.position()) == ([], 0)
+
+
+def test_destroying_a_read_model_drops_every_namespace_and_its_control_tables(
+    read_model: ReadModelStore,
+) -> None:
+    live = read_model.current_namespace()
+    spare = read_model.create_namespace()
+    with read_model.writer(spare) as writer:
+        writer.put([PlanSourceRow("P", "central_budget", 10, 4)])
+
+    read_model.destroy()
+
+    with pytest.raises(NotInitialised):
+        read_model.current_namespace()
+    with pytest.raises(Exception):  # noqa: B017 - the table is gone (each driver says it its way)
+        read_model.read(lambda reader: reader.position(), namespace=spare)
+    assert read_model.initialise() == live  # starts anew: the first namespace again
+    assert read_model.namespaces() == [live]
