@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 GENESIS = "0" * 64
 CHAIN_KEY = "_chain"
@@ -24,8 +26,34 @@ META_KEY = "_meta"
 RESERVED_KEYS = (CHAIN_KEY, META_KEY)
 
 
+# What json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
+
+
+def canonical_json_exact(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
+    """:func:`canonical_json` of JSON values of exact types holding no float, by orjson.
+
+    For keys and strings, integers within 64 bits, booleans, null, objects and arrays, orjson
+    with sorted keys writes what ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` writes, byte for byte: keys in code point order (UTF-8 byte order is
+    code point order), the same escapes (``\\"``, ``\\\\``, ``\\b\\f\\n\\r\\t``, ``\\u00xx``
+    for the other control characters, nothing else). Floats are where they part (``1e-07``
+    against ``1e-7``): callers vouch for their absence. What orjson refuses (an integer beyond
+    64 bits, a key that is not a str, a lone surrogate, nesting deeper than it writes) is
+    written by the standard library, with ``default`` for other values (orjson writes dates
+    as ISO text itself).
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        encoder = _CANONICAL if default is None else json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+        )  # fmt: skip
+        return encoder.encode(value).encode()
 
 
 def event_hash(

@@ -11,7 +11,6 @@ from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     EventStore,
@@ -27,12 +26,18 @@ from eventsourcing.utils import get_topic
 
 from capledger.domain.values import Decision
 
-from .chain import CHAIN_KEY, GENESIS, META_KEY, RESERVED_KEYS, canonical_json, unseal
+from .chain import (
+    CHAIN_KEY,
+    GENESIS,
+    META_KEY,
+    RESERVED_KEYS,
+    canonical_json,
+    canonical_json_exact,
+    unseal,
+)
 from .sqlite_writer import SQLiteEventWriter
 
 HEADS_CACHE_SIZE = 100_000
-# The encoder behind chain.canonical_json, made once (json.dumps makes one per call).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class DateAsISO(Transcoding):
@@ -80,7 +85,7 @@ def seal_once(
     int, bool, None, dict with str keys, list) and no float: orjson then writes its canonical
     JSON (see :func:`_canonical_exact`).
     """
-    data_json = _canonical_exact(data) if float_free else _CANONICAL.encode(data).encode()
+    data_json = canonical_json_exact(data) if float_free else canonical_json(data)
     meta_json = _canonical_meta(meta)
     prev_json = _scalar_json(prev)
     envelope = b"".join((
@@ -97,29 +102,13 @@ def seal_once(
     return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + rest, digest
 
 
-def _canonical_exact(value: Any) -> bytes:
-    """``chain.canonical_json`` of JSON values of exact types holding no float, by orjson.
-
-    For such values orjson with sorted keys writes what ``json.dumps(sort_keys=True,
-    separators=(",", ":"), ensure_ascii=False)`` writes, byte for byte: keys in code point
-    order (UTF-8 byte order is code point order), the same escapes (``\\"``, ``\\\\``,
-    ``\\b\\f\\n\\r\\t``, ``\\u00xx`` for the other control characters, nothing else);
-    capledger.exchange relies on the same equivalence. What orjson refuses (an integer beyond
-    64 bits, a lone surrogate) goes the standard library's way, which decides it.
-    """
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        return _CANONICAL.encode(value).encode()
-
-
 def _canonical_meta(meta: Mapping[str, Any]) -> bytes:
     """Canonical JSON of event metadata: by orjson when it is flat str keys to str or None."""
     if type(meta) is dict and all(
         type(key) is str and (type(value) is str or value is None) for key, value in meta.items()
     ):
-        return _canonical_exact(meta)
-    return _CANONICAL.encode(meta).encode()
+        return canonical_json_exact(meta)
+    return canonical_json(meta)
 
 
 def _scalar_json(value: object) -> bytes:
@@ -128,7 +117,7 @@ def _scalar_json(value: object) -> bytes:
         return encode_basestring(value).encode()
     if type(value) is int:
         return str(value).encode()
-    return _CANONICAL.encode(value).encode()
+    return canonical_json(value)
 
 
 class PlainEvent(NamedTuple):

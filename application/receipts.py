@@ -13,11 +13,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
-import orjson
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
 from capledger.domain.ids import NAMESPACE
+
+from .chain import canonical_json_exact
 
 
 def receipt_id(command_id: str) -> UUID:
@@ -30,10 +31,6 @@ def _default(value: Any) -> str:
     raise TypeError(f"cannot fingerprint {type(value).__name__}")
 
 
-# The canonical JSON of the hash chain (sorted keys, no whitespace, UTF-8), dates as ISO text.
-_CANONICAL_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-)
 # What receipts recorded before 2026-11-22 digest: ``json.dumps(sort_keys=True)``'s spacing.
 _LEGACY_ENCODER = json.JSONEncoder(sort_keys=True, default=_default)
 
@@ -41,17 +38,11 @@ _LEGACY_ENCODER = json.JSONEncoder(sort_keys=True, default=_default)
 def fingerprint(command: str, args: dict[str, Any]) -> str:
     """A digest of what was asked, so a reused id with other content is recognised.
 
-    The SHA-256 of the command's canonical JSON. orjson writes it for the values commands
-    carry (str, int, bool, None, dates, dicts with str keys, lists) byte for byte as the
-    standard library's canonical encoder does, five times faster; what orjson refuses (an
-    integer beyond 64 bits, a key that is not a str) is written by the standard library.
+    The SHA-256 of the command's canonical JSON, dates as ISO text: the hash chain's canonical
+    form (``chain.canonical_json_exact``, orjson for the values commands carry).
     """
     document = {"command": command, "args": args}
-    try:
-        text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        text = _CANONICAL_ENCODER.encode(document).encode()
-    return hashlib.sha256(text).hexdigest()
+    return hashlib.sha256(canonical_json_exact(document, default=_default)).hexdigest()
 
 
 def legacy_fingerprint(command: str, args: dict[str, Any]) -> str:

@@ -54,6 +54,7 @@ from capledger.application.chain import (
     BrokenLink,
     ChainVerifier,
     canonical_json,
+    canonical_json_exact,
     unseal,
 )
 from capledger.application.errors import ApplicationError
@@ -299,17 +300,10 @@ def _encode_exact(value: Any) -> bytes:
     return _canonical(value).encode()
 
 
-def _encode_plain(value: Any) -> bytes:
-    """``chain.canonical_json`` of a value holding no float, written by orjson.
-
-    For keys and strings, integers within 64 bits, booleans, null, objects and arrays, orjson
-    with sorted keys writes what ``json.dumps(sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)`` writes, byte for byte: keys in code point order (UTF-8 byte order is
-    code point order), the same escapes (``\\"``, ``\\\\``, ``\\b\\f\\n\\r\\t``, ``\\u00xx``
-    for the other control characters, nothing else). Floats are where they part (``1e-07``
-    against ``1e-7``), hence :func:`_float_free`. Tests hold the two together.
-    """
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+#: ``chain.canonical_json`` of a value holding no float (see :func:`_float_free`), by orjson
+#: where it writes the same bytes, by the standard library where it refuses. Tests hold the two
+#: together.
+_encode_plain = canonical_json_exact
 
 
 # -- import: checking chains ----------------------------------------------------------------
@@ -393,12 +387,8 @@ class _ImportVerifier(ChainVerifier):
 
         ``plain``: the state holds no float, and orjson may write it (see :func:`_encode_plain`).
         """
-        if plain:
-            try:
-                return self._check(position, stream, version, topic, state, _encode_plain)
-            except orjson.JSONEncodeError:  # nested deeper than orjson writes
-                pass
-        return self._check(position, stream, version, topic, state, _encode_exact)
+        encode = _encode_plain if plain else _encode_exact
+        return self._check(position, stream, version, topic, state, encode)
 
     def _check(
         self,
