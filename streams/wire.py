@@ -131,30 +131,7 @@ def to_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
         return reference_message(notification, wire)
     stream = str(notification.originator_id)
     subject = meta.get("subject") or f"stream:{stream}"
-    source, ce_type, content_type, dataschema = _fixed_headers(
-        topic, class_version, wire.source, wire.schema_base_uri
-    )
-    version = notification.originator_version
-    headers: Headers = [
-        _SPECVERSION_HEADER,
-        (CE_ID, f"{stream}:{version}".encode()),
-        source,
-        ce_type,
-        (CE_TIME, str(recorded_at).encode()),
-        (CE_SUBJECT, subject.encode()),
-        content_type,
-        dataschema,
-        (POSITION, str(notification.id).encode()),
-        (STREAM, stream.encode()),
-        (STREAM_VERSION, str(version).encode()),
-        (HASH, str(chain.get("hash", "")).encode()),
-        (PREV_HASH, str(chain.get("prev", "")).encode()),
-        (PRINCIPAL, str(meta.get("principal") or "").encode()),
-        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
-    ]
-    correlation_id = meta.get("correlation_id")
-    if correlation_id:
-        headers.append((CORRELATION_ID, str(correlation_id).encode()))
+    headers = _headers(notification, wire, class_version, subject, recorded_at, chain, meta)
     return WireMessage(notification.id, subject.encode(), value, headers)
 
 
@@ -219,6 +196,44 @@ def _fixed_headers(
     )
 
 
+def _headers(
+    notification: LogEntry,
+    wire: WireFormat,
+    class_version: int,
+    subject: str,
+    recorded_at: object,
+    chain: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> Headers:
+    """A message's headers, in their order: CloudEvents attributes, then capledger's."""
+    source, ce_type, content_type, dataschema = _fixed_headers(
+        notification.topic, class_version, wire.source, wire.schema_base_uri
+    )
+    stream = str(notification.originator_id)
+    version = notification.originator_version
+    headers: Headers = [
+        _SPECVERSION_HEADER,
+        (CE_ID, f"{stream}:{version}".encode()),
+        source,
+        ce_type,
+        (CE_TIME, str(recorded_at).encode()),
+        (CE_SUBJECT, subject.encode()),
+        content_type,
+        dataschema,
+        (POSITION, str(notification.id).encode()),
+        (STREAM, stream.encode()),
+        (STREAM_VERSION, str(version).encode()),
+        (HASH, str(chain.get("hash", "")).encode()),
+        (PREV_HASH, str(chain.get("prev", "")).encode()),
+        (PRINCIPAL, str(meta.get("principal") or "").encode()),
+        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
+    ]
+    correlation_id = meta.get("correlation_id")
+    if correlation_id:
+        headers.append((CORRELATION_ID, str(correlation_id).encode()))
+    return headers
+
+
 def reference_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
     """The Kafka message of one entry of the notification log, with the standard library.
 
@@ -239,29 +254,9 @@ def reference_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
         document = upcast_data(topic, notification.state, class_version, current)
         class_version = current
     subject = meta.get("subject") or f"stream:{stream}"
-    ce_type, dataschema = _type_headers(event_name(topic), class_version, wire.schema_base_uri)
-    position = notification.id
-    headers: Headers = [
-        (CE_SPECVERSION, b"1.0"),
-        (CE_ID, f"{stream}:{notification.originator_version}".encode()),
-        (CE_SOURCE, wire.source.encode()),
-        (CE_TYPE, ce_type),
-        (CE_TIME, recorded_at.encode()),
-        (CE_SUBJECT, subject.encode()),
-        (CONTENT_TYPE_HEADER, b"application/json"),
-        (CE_DATASCHEMA, dataschema),
-        (POSITION, str(position).encode()),
-        (STREAM, stream.encode()),
-        (STREAM_VERSION, str(notification.originator_version).encode()),
-        (HASH, str(chain.get("hash", "")).encode()),
-        (PREV_HASH, str(chain.get("prev", "")).encode()),
-        (PRINCIPAL, str(meta.get("principal") or "").encode()),
-        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
-    ]
-    correlation_id = meta.get("correlation_id")
-    if correlation_id:
-        headers.append((CORRELATION_ID, str(correlation_id).encode()))
-    return WireMessage(position, subject.encode(), _ENCODER.encode(document).encode(), headers)
+    headers = _headers(notification, wire, class_version, subject, recorded_at, chain, meta)
+    value = _ENCODER.encode(document).encode()
+    return WireMessage(notification.id, subject.encode(), value, headers)
 
 
 def _unwrap(document: dict[str, Any]) -> Any:
