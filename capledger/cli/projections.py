@@ -103,9 +103,7 @@ def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
         f"{rate} events/s",
         file=context.stdout,
     )
-    if report.previous is not None and report.previous != report.namespace:
-        print(f"dropped the previous read model {report.previous}", file=context.stdout)
-    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
+    _print_switch(report.previous, report.namespace, args, context)
     return EXIT_OK
 
 
@@ -131,11 +129,18 @@ def _rebuild_from_kafka(args: argparse.Namespace, context: CliContext) -> int:
         f"{round(report.records_per_second):,} records/s",
         file=context.stdout,
     )
-    if report.previous is not None and report.previous != report.namespace:
-        verb = "kept" if args.keep_previous else "dropped"
-        print(f"{verb} the previous read model {report.previous}", file=context.stdout)
-    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
+    _print_switch(report.previous, report.namespace, args, context)
     return EXIT_OK
+
+
+def _print_switch(
+    previous: str | None, namespace: str, args: argparse.Namespace, context: CliContext
+) -> None:
+    """What a rebuild did with the read model it replaced, and where the new one is."""
+    if previous is not None and previous != namespace:
+        verb = "kept" if args.keep_previous else "dropped"
+        print(f"{verb} the previous read model {previous}", file=context.stdout)
+    print(f"read model: {read_model_location(context.settings)}", file=context.stdout)
 
 
 def run_status(args: argparse.Namespace, context: CliContext) -> int:

@@ -955,6 +955,18 @@ def test_projections_rebuild_switches_to_a_new_read_model_with_the_same_figures(
     assert after.stdout == before.stdout and after.stdout
 
 
+def test_a_rebuild_told_to_keep_the_previous_read_model_says_it_kept_it(
+    demo_run: DemoRun, tmp_path: Path
+) -> None:
+    data_dir = copy_of(demo_run, tmp_path)
+
+    rebuilt = run_cli(data_dir, "projections", "rebuild", "--keep-previous")
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "kept the previous read model rm1" in rebuilt.stdout
+    assert "dropped" not in rebuilt.stdout
+
+
 def test_a_read_model_of_another_store_is_refused_until_rebuilt(
     demo_run: DemoRun, recorded: Path
 ) -> None:
