@@ -147,11 +147,7 @@ def _shards(
         return 0
     if not sharding.usable(store, notification_log):
         return 0
-    if parallel is None and not (
-        prefetch.forks_safely()
-        and (notification_log.max_notification_id() or 0) >= PARALLEL_MIN_NOTIFICATIONS
-        and prefetch.idle_core()
-    ):
+    if parallel is None and not _children_pay(notification_log):
         return 0
     return shards or min(prefetch.cpus(), MAX_SHARDS)
 
@@ -168,8 +164,14 @@ def _parallel(notification_log: NotificationLog, parallel: bool | None) -> bool:
         return False
     if parallel:
         return True  # ``ProcessLogReader`` refuses a log it cannot read
-    if not (prefetch.usable(notification_log) and prefetch.forks_safely()):
-        return False
-    if (notification_log.max_notification_id() or 0) < PARALLEL_MIN_NOTIFICATIONS:
-        return False
-    return prefetch.idle_core()
+    return prefetch.usable(notification_log) and _children_pay(notification_log)
+
+
+def _children_pay(notification_log: NotificationLog) -> bool:
+    """Whether child processes are safe and pay, by default: forked (no other thread runs
+    here), on a log of at least ``PARALLEL_MIN_NOTIFICATIONS``, with a core that looks idle."""
+    return (
+        prefetch.forks_safely()
+        and (notification_log.max_notification_id() or 0) >= PARALLEL_MIN_NOTIFICATIONS
+        and prefetch.idle_core()
+    )
