@@ -145,7 +145,6 @@ class ReadModelStore:
                 for alias, source in sources.items()
             )
             Writer(self, cursor, namespace, None).set_position(position)
-        log.info("read_model_shards_merged", namespace=namespace, shards=len(shards), rows=copied)
         return copied
 
     def _copy_shard(self, cursor: Any, namespace: str, alias: str, shard_namespace: str) -> int:
