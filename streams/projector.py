@@ -570,6 +570,16 @@ def projector_lag(
             consumer.close()
 
 
+def lag_report(kafka: KafkaSettings, store: ReadModelStore) -> dict[str, Any]:
+    """The read model's lag behind the events topic as ``projector lag`` prints it (JSON)."""
+    lags = projector_lag(kafka, store)
+    return {
+        "topic": kafka.events_topic,
+        "lag": sum(item.lag for item in lags.values()),
+        "partitions": [item.as_dict() for item in lags.values()],
+    }
+
+
 def end_offsets(consumer: KafkaConsumer, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
     """The last stable offset of every partition of ``topic`` (``consumer`` reads committed)."""
     deadline = time.monotonic() + timeout_s
@@ -632,13 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     store = build_read_model(settings)
     try:
         if args.command == "lag":
-            lags = projector_lag(kafka, store)
-            document = {
-                "topic": kafka.events_topic,
-                "lag": sum(item.lag for item in lags.values()),
-                "partitions": [item.as_dict() for item in lags.values()],
-            }
-            sys.stdout.write(json.dumps(document) + "\n")
+            sys.stdout.write(json.dumps(lag_report(kafka, store)) + "\n")
             return 0
         if args.command == "rebuild":
             with ProgressReporter("projector rebuild") as progress:

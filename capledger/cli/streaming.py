@@ -159,7 +159,7 @@ def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
 def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
     from capledger.streams.projector import (
         ProjectorSettings,
-        projector_lag,
+        lag_report,
         quiet_libraries,
         run_worker,
     )
@@ -175,13 +175,7 @@ def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
     kafka = KafkaSettings()
     store = context.read_model()
     if args.action == "lag":
-        lags = projector_lag(kafka, store)
-        document = {
-            "topic": kafka.events_topic,
-            "lag": sum(item.lag for item in lags.values()),
-            "partitions": [item.as_dict() for item in lags.values()],
-        }
-        print(json.dumps(document), file=context.stdout)
+        print(json.dumps(lag_report(kafka, store)), file=context.stdout)
         return EXIT_OK
     # A failed worker has written its one line to stderr; its status tells why (3: fatal).
     return run_worker(kafka, store, ProjectorSettings())
