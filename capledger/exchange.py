@@ -388,17 +388,6 @@ class _ImportVerifier(ChainVerifier):
         ``plain``: the state holds no float, and orjson may write it (see :func:`_encode_plain`).
         """
         encode = _encode_plain if plain else _encode_exact
-        return self._check(position, stream, version, topic, state, encode)
-
-    def _check(
-        self,
-        position: int,
-        stream: str,
-        version: int,
-        topic: str,
-        state: dict[str, Any],
-        encode: _Encoder,
-    ) -> tuple[BrokenLink | None, bytes]:
         encoded = encode(state)
         sealed = _sealed(state)
         if sealed is None:
