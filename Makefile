@@ -19,11 +19,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/capledger demo
 
-## Lint and type checks.
+## Lint, type checks, and the layer rules of docs/architecture.md (import-linter).
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Start the real PostgreSQL server and Kafka broker used by the integration tests.
 services:
