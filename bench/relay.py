@@ -40,7 +40,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import wire
 from capledger.streams.positions import encode_position
 from capledger.streams.relay import PRODUCER_BATCH_BYTES, Relay, quiet_kafka_client_logs
@@ -221,8 +221,8 @@ def bench_latency(
     env = {
         **os.environ,
         "CAPLEDGER_PERSISTENCE": Persistence.SQLITE.value,
-        "CAPLEDGER_DATA_DIR": str(store.data_dir),
-        "CAPLEDGER_SQLITE_FILE": store.sqlite_file,
+        "CAPLEDGER_DATA_DIR": str(store.store.data_dir),
+        "CAPLEDGER_SQLITE_FILE": store.store.sqlite_file,
         "CAPLEDGER_LOG_LEVEL": "WARNING",
         "CAPLEDGER_KAFKA_BOOTSTRAP": settings.bootstrap,
         "CAPLEDGER_KAFKA_EVENTS_TOPIC": settings.events_topic,
@@ -231,7 +231,7 @@ def bench_latency(
         "CAPLEDGER_KAFKA_BATCH_SIZE": str(settings.batch_size),
         "CAPLEDGER_KAFKA_POLL_INTERVAL_MS": str(settings.poll_interval_ms),
     }
-    relay = subprocess.Popen([sys.executable, "-m", "capledger.streams.relay"], env=env)
+    relay = subprocess.Popen([sys.executable, "-m", "capledger", "relay"], env=env)
     watcher = Watcher(settings)
     watcher.start()
     try:
@@ -303,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     raw_rates: list[float] = []
     with tempfile.TemporaryDirectory(prefix="capledger-bench-relay-") as directory:
         store = Settings(
-            persistence=Persistence.SQLITE, data_dir=Path(directory), sqlite_file="bench.sqlite3"
+            store=StoreSettings(
+                persistence=Persistence.SQLITE,
+                data_dir=Path(directory),
+                sqlite_file="bench.sqlite3",
+            )
         )
         ledger = build_ledger(store)
         try:

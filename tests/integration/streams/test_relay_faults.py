@@ -1,7 +1,7 @@
 """Faults against the real broker: the relay is SIGKILLed at random points (mid-transaction
 too), two relays with one transactional id race, the broker restarts and crashes under load.
 
-The relay runs as a child process (``python -m capledger.streams.relay``) while a writer
+The relay runs as a child process (``capledger relay``) while a writer
 process keeps recording commands through the Ledger. After each scenario a ``read_committed``
 read of the events topic must hold every recorded event exactly once, in stream order, and
 nothing that was not recorded. Counts are printed (``pytest -s``) and written to
@@ -186,7 +186,9 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
     writer = Writer(env, tmp_path, rate=40)
     children.append(writer.process)
     killed_after_start = 0
-    runs = KILL_RUNS if any_store.persistence is Persistence.SQLITE else max(1, KILL_RUNS // 2)
+    runs = (
+        KILL_RUNS if any_store.store.persistence is Persistence.SQLITE else max(1, KILL_RUNS // 2)
+    )
     try:
         for run in range(runs):
             log = tmp_path / f"relay-{run}.log"
@@ -204,7 +206,7 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
         commands = writer.stop()
         finish(any_store, kafka, tmp_path)
         report = check_topic(
-            f"relay SIGKILLed at random points ({any_store.persistence.value})",
+            f"relay SIGKILLed at random points ({any_store.store.persistence.value})",
             any_store,
             kafka,
             runs,
