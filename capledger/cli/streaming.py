@@ -7,7 +7,7 @@ import json
 import signal
 import threading
 
-from capledger.bootstrap import build_relay
+from capledger.bootstrap import build_read_model, build_relay
 from capledger.streams import topics
 from capledger.streams.relay import EXIT_FENCED, RelayFenced, quiet_kafka_client_logs
 from capledger.streams.subscriber import OutputFormat, Start, parse_types, run_subscribe
@@ -168,9 +168,13 @@ def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
         )
     quiet_libraries()
     kafka = context.settings.kafka
-    store = context.read_model()
-    if args.action == "lag":
-        print(json.dumps(lag_report(kafka, store)), file=context.stdout)
-        return EXIT_OK
-    # A failed worker has written its one line to stderr; its status tells why (3: fatal).
-    return run_worker(kafka, store, context.settings.projector)
+    # The projector needs no ledger: only the read model (it may run on another machine).
+    store = build_read_model(context.settings)
+    try:
+        if args.action == "lag":
+            print(json.dumps(lag_report(kafka, store)), file=context.stdout)
+            return EXIT_OK
+        # A failed worker has written its one line to stderr; its status tells why (3: fatal).
+        return run_worker(kafka, store, context.settings.projector)
+    finally:
+        store.close()

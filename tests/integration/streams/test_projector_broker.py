@@ -310,6 +310,7 @@ def test_a_projector_killed_at_random_points_never_loses_or_double_counts(
     env = {
         **process_env(store, kafka),
         **read_model_env(faust_model, tmp_path / "read-model-0", store),
+        "CAPLEDGER_PROJECTIONS_RUNNER": "kafka",
         "CAPLEDGER_PROJECTOR_GROUP": f"test-crash-{uuid.uuid4().hex[:10]}",
         # Static membership: a restarted worker takes its partitions back at once.
         "CAPLEDGER_PROJECTOR_INSTANCE_ID": "worker-1",
