@@ -61,14 +61,14 @@ from kafka import KafkaConsumer, TopicPartition
 
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_ledger, build_relay
 from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams.projector import quiet_libraries
 from capledger.streams.projector_rebuild import rebuild_from_kafka
-from capledger.streams.relay import Relay, quiet_kafka_client_logs
+from capledger.streams.relay import quiet_kafka_client_logs
 from capledger.streams.settings import KafkaSettings, ProjectorSettings
 from capledger.streams.topics import admin_client, ensure_topics
 
@@ -196,7 +196,7 @@ def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
 
 def relay(ledger: Ledger, kafka: KafkaSettings) -> float:
     ensure_topics(kafka)
-    stats = Relay(ledger.recorder, kafka).run(until_caught_up=True)
+    stats = build_relay(Settings(kafka=kafka), ledger).run(until_caught_up=True)
     say(f"(b) relayed {stats.events:,} events: {stats.events_per_s:,.0f}/s")
     return stats.events_per_s
 

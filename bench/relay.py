@@ -39,11 +39,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_ledger, build_relay
 from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import wire
 from capledger.streams.positions import encode_position
-from capledger.streams.relay import PRODUCER_BATCH_BYTES, Relay, quiet_kafka_client_logs
+from capledger.streams.relay import PRODUCER_BATCH_BYTES, quiet_kafka_client_logs
 from capledger.streams.settings import KafkaSettings
 from capledger.streams.topics import admin_client, ensure_topics
 
@@ -123,7 +123,7 @@ def fresh_topics(settings: KafkaSettings, label: str) -> KafkaSettings:
 
 
 def bench_relay(ledger: Ledger, settings: KafkaSettings) -> tuple[float, float]:
-    relay = Relay(ledger.recorder, settings)
+    relay = build_relay(Settings(kafka=settings), ledger)
     started = time.perf_counter()
     stats = relay.run(until_caught_up=True)
     wall = time.perf_counter() - started

@@ -24,7 +24,6 @@ one with the same transactional id stops with ``RelayFenced`` (exit status 5).
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -296,8 +295,6 @@ class Relay:
                     value=encode_position(last),
                 )
             )
-            if settings.fault_pause_ms:
-                time.sleep(random.uniform(0, settings.fault_pause_ms) / 1000)
             producer.flush(timeout=settings.request_timeout_ms / 1000)
             for future in futures:
                 if future.failed():

@@ -63,9 +63,6 @@ class KafkaSettings(BaseModel):
     max_block_ms: int = Field(default=60_000, ge=1_000)
     #: Seconds to wait before starting a new producer session after an error.
     retry_backoff_s: float = Field(default=1.0, ge=0)
-    #: Fault injection for tests only: pause up to this many ms (at random) inside each
-    #: transaction, before committing it, so that a kill lands mid-transaction. Keep 0.
-    fault_pause_ms: int = Field(default=0, ge=0)
 
     # -- CloudEvents ---------------------------------------------------------------------
     #: The ledger's name in ``ce_source`` (``/capledger/<ledger_name>``).

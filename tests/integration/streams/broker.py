@@ -93,12 +93,18 @@ def process_env(store: Settings, kafka: KafkaSettings, **extra: str) -> dict[str
     return env
 
 
-def start_relay(env: Mapping[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``capledger relay`` as a child process, logging to ``log_path``."""
+def start_relay(
+    env: Mapping[str, str], log_path: Path, *args: str, pause_ms: int = 0
+) -> subprocess.Popen[bytes]:
+    """``capledger relay`` as a child process, logging to ``log_path``; with ``pause_ms``, the
+    same relay pausing up to that long inside each transaction (``paused_relay.py``)."""
+    command = ["-m", "capledger", "relay"]
+    if pause_ms:
+        command = [str(Path(__file__).with_name("paused_relay.py")), str(pause_ms)]
     log = log_path.open("ab")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "capledger", "relay", *args],
+            [sys.executable, *command, *args],
             env=dict(env),
             cwd=REPO,
             stdout=log,

@@ -142,8 +142,7 @@ class Writer:
 
 def finish(store: Settings, kafka: KafkaSettings, tmp_path: Path) -> None:
     """A last relay, run until everything recorded is relayed (fast settings)."""
-    env = process_env(store, kafka, CAPLEDGER_KAFKA_BATCH_SIZE="500",
-                      CAPLEDGER_KAFKA_FAULT_PAUSE_MS="0")  # fmt: skip
+    env = process_env(store, kafka, CAPLEDGER_KAFKA_BATCH_SIZE="500")
     relay = start_relay(env, tmp_path / "relay-final.log", "--until-caught-up")
     try:
         status = relay.wait(timeout=300)
@@ -178,9 +177,7 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
 ) -> None:
     # Tiny batches, records sent at once (linger 0) and a random pause before each commit:
     # most kills land inside a transaction whose records are already in the broker's log.
-    kafka = unique_settings(
-        "kill", batch_size=5, linger_ms=0, fault_pause_ms=40, max_block_ms=20_000
-    )
+    kafka = unique_settings("kill", batch_size=5, linger_ms=0, max_block_ms=20_000)
     rng = random.Random(SEED)
     env = process_env(any_store, kafka)
     writer = Writer(env, tmp_path, rate=40)
@@ -192,7 +189,7 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
     try:
         for run in range(runs):
             log = tmp_path / f"relay-{run}.log"
-            relay = start_relay(env, log)
+            relay = start_relay(env, log, pause_ms=40)
             children.append(relay)
             # Most kills land once the relay is publishing (hence mid-transaction, given the
             # pause inside each transaction); some land while it is still starting.
