@@ -1,20 +1,17 @@
 """The one configuration of capledger, read from the environment once, by the composition root.
 
-:class:`Settings` is the only ``BaseSettings``. It is made of sections, one per concern:
+:class:`Settings` is the only ``BaseSettings``. It is made of sections, one per concern, each
+read from its own variables:
 
-===============  =================================  ==========================================
-section          environment                        what
-===============  =================================  ==========================================
-``store``        ``CAPLEDGER_PERSISTENCE``,         the event store: SQLite file under the data
-                 ``_DATA_DIR``, ``_SQLITE_FILE``     directory, or PostgreSQL
-``store.postgres`` ``CAPLEDGER_POSTGRES_*``         the PostgreSQL connection (and pool size)
-``read_model``   ``CAPLEDGER_READMODEL_*``,         where the read models live, and who writes
-                 ``CAPLEDGER_PROJECTIONS_RUNNER``   them
-``log``          ``CAPLEDGER_LOG_*``                log format and level
-``kafka``        ``CAPLEDGER_KAFKA_*``              brokers, topics, relay, subscriber
-``projector``    ``CAPLEDGER_PROJECTOR_*``          the Kafka stream projector
-``api``          ``CAPLEDGER_API_*``                the HTTP API
-===============  =================================  ==========================================
+- ``store`` (``CAPLEDGER_PERSISTENCE``, ``CAPLEDGER_DATA_DIR``, ``CAPLEDGER_SQLITE_FILE``): the
+  event store, a SQLite file under the data directory or PostgreSQL; ``store.postgres``
+  (``CAPLEDGER_POSTGRES_*``): the PostgreSQL connection and pool;
+- ``read_model`` (``CAPLEDGER_READMODEL_*``, ``CAPLEDGER_PROJECTIONS_RUNNER``): where the read
+  models live and which runner writes them;
+- ``log`` (``CAPLEDGER_LOG_*``): log format and level;
+- ``kafka`` (``CAPLEDGER_KAFKA_*``): brokers, topics, relay, subscriber;
+- ``projector`` (``CAPLEDGER_PROJECTOR_*``): the Kafka stream projector;
+- ``api`` (``CAPLEDGER_API_*``): the HTTP API;
 
 plus ``rules_file`` (``CAPLEDGER_RULES_FILE``). A section's field ``f`` is read from its
 prefix + ``F`` (:data:`ENV_PREFIXES`); the few names older than the sections are in
@@ -25,7 +22,10 @@ settings.KafkaSettings`, :class:`~capledger.streams.settings.ProjectorSettings`,
 :class:`~capledger.api.settings.ApiSettings`); they read no environment, and ``streams`` never
 imports this module. Only the root (``capledger.bootstrap``, the CLI) reads the environment and
 hands each part its section. Code and tests pass values through the same constructors:
-``Settings(store=StoreSettings(data_dir=...), kafka=KafkaSettings(...))``.
+``Settings(store=StoreSettings(data_dir=...), kafka=KafkaSettings(...))``; a value given there
+wins over the environment field by field, the other fields still come from the environment.
+Settings are no place for knobs only tests turn: a test that needs a fault wraps the part it
+tests (``tests/integration/streams/paused_relay.py``).
 
 With no settings at all everything runs embedded: a SQLite file under the data directory, no
 Kafka, no server.
@@ -101,10 +101,6 @@ class StoreSettings(BaseModel):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / self.sqlite_file
-
-    @property
-    def on_postgres(self) -> bool:
-        return self.persistence is Persistence.POSTGRES
 
 
 class ReadModelSettings(BaseModel):
