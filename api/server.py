@@ -16,11 +16,11 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     per process (scale out with several processes on PostgreSQL and an external projector)."""
     import uvicorn
 
-    from .app import create_app
+    from capledger.bootstrap import build_app
 
     api_settings = settings.api
     configure_logging(settings.log)
-    app = create_app(settings)
+    app = build_app(settings)
     chosen_host = host or api_settings.host
     chosen_port = api_settings.port if port is None else port
     log.info("api_serving", host=chosen_host, port=chosen_port)
