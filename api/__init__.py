@@ -9,20 +9,16 @@ if TYPE_CHECKING:
 
     from capledger.settings import Settings
 
-    from .settings import ApiSettings
-
 __all__ = ["create_app", "serve"]
 
 
-def create_app(
-    settings: Settings | None = None, api_settings: ApiSettings | None = None, **kwargs: Any
-) -> FastAPI:
+def create_app(settings: Settings, **kwargs: Any) -> FastAPI:
     from .app import create_app as factory
 
-    return factory(settings, api_settings, **kwargs)
+    return factory(settings, **kwargs)
 
 
-def serve(settings: Settings | None = None, api_settings: ApiSettings | None = None) -> None:
+def serve(settings: Settings) -> None:
     from .server import serve as run
 
-    run(settings, api_settings)
+    run(settings)

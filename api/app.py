@@ -1,4 +1,4 @@
-"""The app factory: ``create_app(settings, api_settings)`` wires the ledger, the read model, the
+"""The app factory: ``create_app(settings)`` wires the ledger, the read model, the
 embedded runner and the API's own store into a FastAPI app.
 
 Routers are plain ``APIRouter`` objects included here; another router (an inspector page, a
@@ -28,7 +28,6 @@ from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext
 from .routers import admin, audit, commands, exports, inspector, ops, queries
-from .settings import ApiSettings
 from .store import ApiStore
 
 log = structlog.get_logger(__name__)
@@ -56,8 +55,7 @@ TAGS = [
 
 
 def create_app(
-    settings: Settings | None = None,
-    api_settings: ApiSettings | None = None,
+    settings: Settings,
     *,
     ledger: Ledger | None = None,
     read_model: ReadModelStore | None = None,
@@ -65,8 +63,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. What is passed in is used as is (and left open); what is not is built
     from the settings and closed when the app shuts down."""
-    settings = settings or Settings()
-    api_settings = api_settings or ApiSettings()
+    api_settings = settings.api
     closers: list[Any] = []
     if ledger is None:
         ledger = build_ledger(settings)
@@ -75,14 +72,13 @@ def create_app(
         read_model = build_read_model(settings)
         closers.append(read_model.close)
     if store is None:
-        store = ApiStore.from_settings(settings, api_settings)
+        store = ApiStore.from_settings(settings)
     store.initialise()
     runner: EmbeddedRunner | None = None
-    if api_settings.embedded_runner and not settings.projected_from_kafka:
+    if api_settings.embedded_runner and not settings.read_model.projected_from_kafka:
         runner = build_embedded_runner(ledger, read_model)
     ctx = ApiContext(
         settings=settings,
-        api_settings=api_settings,
         ledger=ledger,
         read_model=read_model,
         runner=runner,
@@ -90,7 +86,7 @@ def create_app(
         closers=closers,
     )
 
-    ctx.readiness_checks.extend(kafka_checks(settings, api_settings, ledger, read_model))
+    ctx.readiness_checks.extend(kafka_checks(settings, ledger, read_model))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

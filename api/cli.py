@@ -17,7 +17,6 @@ from capledger.application.verify import verify_store
 from capledger.settings import Settings
 
 from .roles import Role
-from .settings import ApiSettings
 from .store import ApiKey, ApiStore, IssuedKey, PublishedDigest
 
 EXIT_OK = 0
@@ -31,10 +30,10 @@ class Context(Protocol):
     stderr: TextIO
 
 
-def _store(settings: Settings | None, api_settings: ApiSettings | None) -> ApiStore:
-    return ApiStore.from_settings(
-        settings or Settings(), api_settings or ApiSettings()
-    ).initialise()
+def _store(settings: Settings) -> ApiStore:
+    from capledger.bootstrap import build_api_store
+
+    return build_api_store(settings)
 
 
 def create_api_key(
@@ -43,37 +42,28 @@ def create_api_key(
     *,
     investors: Sequence[str] = (),
     provinces: Sequence[str] = (),
-    settings: Settings | None = None,
-    api_settings: ApiSettings | None = None,
+    settings: Settings,
 ) -> IssuedKey:
     """Create a key; its token is in the result and nowhere else (only its hash is stored)."""
-    return _store(settings, api_settings).create_key(
-        name, Role(role), investors=investors, provinces=provinces
-    )
+    return _store(settings).create_key(name, Role(role), investors=investors, provinces=provinces)
 
 
-def revoke_api_key(
-    key_id: str, *, settings: Settings | None = None, api_settings: ApiSettings | None = None
-) -> ApiKey:
-    return _store(settings, api_settings).revoke(key_id)
+def revoke_api_key(key_id: str, *, settings: Settings) -> ApiKey:
+    return _store(settings).revoke(key_id)
 
 
-def list_api_keys(
-    *, settings: Settings | None = None, api_settings: ApiSettings | None = None
-) -> list[ApiKey]:
-    return _store(settings, api_settings).all_keys()
+def list_api_keys(*, settings: Settings) -> list[ApiKey]:
+    return _store(settings).all_keys()
 
 
 def publish_heads_digest(
     principal: str = "system:cli",
     *,
-    settings: Settings | None = None,
-    api_settings: ApiSettings | None = None,
+    settings: Settings,
 ) -> PublishedDigest | None:
     """Verify every chain and publish the heads digest; None if a chain is broken."""
     from capledger.bootstrap import build_ledger
 
-    settings = settings or Settings()
     ledger = build_ledger(settings)
     try:
         position = int(ledger.recorder.max_notification_id() or 0)
@@ -82,7 +72,7 @@ def publish_heads_digest(
         ledger.close()
     if not report.ok:
         return None
-    return _store(settings, api_settings).publish_digest(
+    return _store(settings).publish_digest(
         report.heads_digest,
         position=position,
         streams=report.streams,

@@ -22,7 +22,6 @@ from .audit import Auditor
 from .cache import ReadState, ResponseCache, RunnerState, read_state
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
-from .settings import ApiSettings
 from .store import ApiKey, ApiStore
 
 log = structlog.get_logger(__name__)
@@ -46,7 +45,6 @@ class ReadinessCheck:
 @dataclass
 class ApiContext:
     settings: Settings
-    api_settings: ApiSettings
     ledger: Ledger
     read_model: ReadModelStore
     runner: EmbeddedRunner | None
@@ -64,12 +62,12 @@ class ApiContext:
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.responses = ResponseCache(self.api_settings.response_cache_size)
+        self.responses = ResponseCache(self.settings.api.response_cache_size)
         if self.auditor is None:
             self.auditor = Auditor(self.ledger)
         if self.buckets is None:
             self.buckets = TokenBuckets(
-                self.api_settings.write_rate_per_s, self.api_settings.write_burst
+                self.settings.api.write_rate_per_s, self.settings.api.write_burst
             )
 
     # -- keys ----------------------------------------------------------------------------
@@ -133,11 +131,11 @@ class ApiContext:
         """Wait (bounded) until the read model holds ``position``; whether it does."""
         if position is None:
             return True
-        if self.settings.projected_from_kafka:
+        if self.settings.read_model.projected_from_kafka:
             # The projector folds Kafka offsets, not store positions, in another process:
             # the read model follows within its lag (see /readyz), it is not awaited here.
             return False
-        timeout = self.api_settings.read_your_writes_timeout_s
+        timeout = self.settings.api.read_your_writes_timeout_s
         if self.runner is not None:
             if self.runner.position >= position:
                 return True
@@ -170,7 +168,7 @@ class ApiContext:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.runner is not None and self.api_settings.embedded_runner:
+        if self.runner is not None and self.settings.api.embedded_runner:
             self.runner.start()
 
     def enter(self) -> None:

@@ -8,30 +8,24 @@ from capledger.application.ledger import Ledger
 from capledger.projections import ReadModelStore
 from capledger.settings import Settings
 from capledger.streams.health import lag_check, projector_lag_total, relay_lag
-from capledger.streams.settings import KafkaSettings
 
 from .context import ReadinessCheck
-from .settings import ApiSettings
 
 
 def kafka_checks(
-    settings: Settings,
-    api_settings: ApiSettings,
-    ledger: Ledger,
-    read_model: ReadModelStore,
-    kafka: KafkaSettings | None = None,
+    settings: Settings, ledger: Ledger, read_model: ReadModelStore
 ) -> list[ReadinessCheck]:
-    kafka = kafka or KafkaSettings()
-    bound = api_settings.ready_max_lag
+    kafka = settings.kafka
+    bound = settings.api.ready_max_lag
     checks: list[ReadinessCheck] = []
 
     def head() -> int:
         return int(ledger.recorder.max_notification_id() or 0)
 
-    if kafka.enabled or settings.projected_from_kafka:
+    if kafka.enabled or settings.read_model.projected_from_kafka:
         probe = lag_check("relay", lambda: relay_lag(kafka, head), bound)
         checks.append(ReadinessCheck("kafka_relay", probe))
-    if settings.projected_from_kafka:
+    if settings.read_model.projected_from_kafka:
         probe = lag_check("projector", lambda: projector_lag_total(kafka, read_model), bound)
         checks.append(ReadinessCheck("kafka_projector", probe))
     return checks

@@ -8,28 +8,19 @@ import structlog
 from capledger.observability import configure_logging
 from capledger.settings import Settings
 
-from .settings import ApiSettings
-
 log = structlog.get_logger(__name__)
 
 
-def serve(
-    settings: Settings | None = None,
-    api_settings: ApiSettings | None = None,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-) -> None:
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Serve until interrupted. One worker: the embedded runner and the write lock are
     per process (scale out with several processes on PostgreSQL and an external projector)."""
     import uvicorn
 
-    from .app import create_app
+    from capledger.bootstrap import build_app
 
-    settings = settings or Settings()
-    api_settings = api_settings or ApiSettings()
-    configure_logging(settings)
-    app = create_app(settings, api_settings)
+    api_settings = settings.api
+    configure_logging(settings.log)
+    app = build_app(settings)
     chosen_host = host or api_settings.host
     chosen_port = api_settings.port if port is None else port
     log.info("api_serving", host=chosen_host, port=chosen_port)

@@ -1,22 +1,19 @@
-"""Settings of the HTTP API, only from the environment (``CAPLEDGER_API_*``).
+"""Settings of the HTTP API: the ``api`` section (``CAPLEDGER_API_*``) of
+:class:`capledger.settings.Settings`.
 
-The ledger's own settings (store, rules, logging) stay in :class:`capledger.settings.Settings`;
-these are the API's: where it listens, where API keys and published digests are kept, and the
-limits it enforces on clients.
+Where it listens, where API keys and published digests are kept, and the limits it enforces on
+clients. A plain model: the composition root reads the environment, not this module.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from capledger.settings import Persistence, Settings
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_API_", extra="ignore")
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -55,13 +52,3 @@ class ApiSettings(BaseSettings):
     problem_base: str = "https://capledger.vn/problems/"
     #: Serve the interactive docs (/docs, /redoc); the schema is always at /openapi.json.
     docs: bool = True
-
-
-def store_location(settings: Settings, api_settings: ApiSettings) -> str:
-    if settings.persistence is Persistence.POSTGRES:
-        return f"postgresql schema {api_settings.store_schema}"
-    return f"sqlite file {api_store_path(settings, api_settings)}"
-
-
-def api_store_path(settings: Settings, api_settings: ApiSettings) -> Path:
-    return api_settings.store_file or settings.data_dir / "api.sqlite3"

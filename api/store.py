@@ -23,7 +23,6 @@ from typing import Any
 from capledger.settings import Persistence, Settings
 
 from .roles import Role, Scope
-from .settings import ApiSettings, api_store_path
 
 TOKEN_PREFIX = "clk"
 
@@ -134,10 +133,12 @@ class ApiStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, api_settings: ApiSettings) -> ApiStore:
-        if settings.persistence is Persistence.POSTGRES:
-            return cls(postgres=settings.postgres_conninfo(), schema=api_settings.store_schema)
-        path = api_store_path(settings, api_settings)
+    def from_settings(cls, settings: Settings) -> ApiStore:
+        if settings.store.persistence is Persistence.POSTGRES:
+            return cls(
+                postgres=settings.store.postgres.conninfo(), schema=settings.api.store_schema
+            )
+        path = settings.api.store_file or settings.store.data_dir / "api.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_path=path)
 

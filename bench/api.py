@@ -118,9 +118,9 @@ def set_up(data_dir: Path, projects: int) -> Ready:
     from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
     from capledger.demo import run_demo
     from capledger.demo.scenario import build_scenario
-    from capledger.settings import Settings
+    from capledger.settings import Settings, StoreSettings
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(store=StoreSettings(data_dir=data_dir))
     ledger = build_ledger(settings)
     read_model = build_read_model(settings)
     try:
@@ -164,9 +164,9 @@ def fund_projects(ledger: Any, projects: int) -> None:
 
 def ledger_position(data_dir: Path) -> int:
     from capledger.bootstrap import build_ledger
-    from capledger.settings import Settings
+    from capledger.settings import Settings, StoreSettings
 
-    ledger = build_ledger(Settings(data_dir=data_dir))
+    ledger = build_ledger(Settings(store=StoreSettings(data_dir=data_dir)))
     try:
         return int(ledger.recorder.max_notification_id() or 0)
     finally:

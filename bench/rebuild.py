@@ -61,15 +61,15 @@ from kafka import KafkaConsumer, TopicPartition
 
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_ledger, build_relay
 from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
-from capledger.settings import Persistence, Settings
-from capledger.streams.projector import ProjectorSettings, quiet_libraries
+from capledger.settings import Persistence, Settings, StoreSettings
+from capledger.streams.projector import quiet_libraries
 from capledger.streams.projector_rebuild import rebuild_from_kafka
-from capledger.streams.relay import Relay, quiet_kafka_client_logs
-from capledger.streams.settings import KafkaSettings
+from capledger.streams.relay import quiet_kafka_client_logs
+from capledger.streams.settings import KafkaSettings, ProjectorSettings
 from capledger.streams.topics import admin_client, ensure_topics
 
 FULL_EVENTS = 1_000_000
@@ -161,7 +161,7 @@ def renamed_copy(seed: Path, target: Path, copy: int, limit: int) -> int:
 
 def ledger_settings(directory: Path) -> Settings:
     """Always a SQLite file of this run (whatever ``CAPLEDGER_PERSISTENCE`` says)."""
-    return Settings(persistence=Persistence.SQLITE, data_dir=directory)
+    return Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=directory))
 
 
 def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
@@ -196,7 +196,7 @@ def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
 
 def relay(ledger: Ledger, kafka: KafkaSettings) -> float:
     ensure_topics(kafka)
-    stats = Relay(ledger.recorder, kafka).run(until_caught_up=True)
+    stats = build_relay(Settings(kafka=kafka), ledger).run(until_caught_up=True)
     say(f"(b) relayed {stats.events:,} events: {stats.events_per_s:,.0f}/s")
     return stats.events_per_s
 
@@ -334,13 +334,13 @@ def run_phase(name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def postgres_conninfo() -> dict[str, Any]:
-    settings = Settings(persistence=Persistence.POSTGRES)
+    settings = Settings(store=StoreSettings(persistence=Persistence.POSTGRES))
     return {
-        "host": settings.postgres_host,
-        "port": settings.postgres_port,
-        "user": settings.postgres_user,
-        "password": settings.postgres_password.get_secret_value(),
-        "dbname": settings.postgres_dbname,
+        "host": settings.store.postgres.host,
+        "port": settings.store.postgres.port,
+        "user": settings.store.postgres.user,
+        "password": settings.store.postgres.password.get_secret_value(),
+        "dbname": settings.store.postgres.dbname,
         "connect_timeout": 5,
     }
 

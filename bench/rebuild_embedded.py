@@ -49,7 +49,7 @@ from capledger.application.published import publish
 from capledger.bootstrap import build_ledger
 from capledger.demo.volume import record_year
 from capledger.projections import ReadModelStore, rebuild
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 
 PAGE = 1_000
 #: (wall seconds, CPU seconds) of one run.
@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
-    settings = Settings(persistence=Persistence.SQLITE, data_dir=args.dir)
+    settings = Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=args.dir))
     ledger = build_ledger(settings)
     try:
         if (ledger.recorder.max_notification_id() or 0) < args.notifications:

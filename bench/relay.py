@@ -39,11 +39,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_ledger
-from capledger.settings import Persistence, Settings
+from capledger.bootstrap import build_ledger, build_relay
+from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import wire
 from capledger.streams.positions import encode_position
-from capledger.streams.relay import PRODUCER_BATCH_BYTES, Relay, quiet_kafka_client_logs
+from capledger.streams.relay import PRODUCER_BATCH_BYTES, quiet_kafka_client_logs
 from capledger.streams.settings import KafkaSettings
 from capledger.streams.topics import admin_client, ensure_topics
 
@@ -123,7 +123,7 @@ def fresh_topics(settings: KafkaSettings, label: str) -> KafkaSettings:
 
 
 def bench_relay(ledger: Ledger, settings: KafkaSettings) -> tuple[float, float]:
-    relay = Relay(ledger.recorder, settings)
+    relay = build_relay(Settings(kafka=settings), ledger)
     started = time.perf_counter()
     stats = relay.run(until_caught_up=True)
     wall = time.perf_counter() - started
@@ -221,8 +221,8 @@ def bench_latency(
     env = {
         **os.environ,
         "CAPLEDGER_PERSISTENCE": Persistence.SQLITE.value,
-        "CAPLEDGER_DATA_DIR": str(store.data_dir),
-        "CAPLEDGER_SQLITE_FILE": store.sqlite_file,
+        "CAPLEDGER_DATA_DIR": str(store.store.data_dir),
+        "CAPLEDGER_SQLITE_FILE": store.store.sqlite_file,
         "CAPLEDGER_LOG_LEVEL": "WARNING",
         "CAPLEDGER_KAFKA_BOOTSTRAP": settings.bootstrap,
         "CAPLEDGER_KAFKA_EVENTS_TOPIC": settings.events_topic,
@@ -231,7 +231,7 @@ def bench_latency(
         "CAPLEDGER_KAFKA_BATCH_SIZE": str(settings.batch_size),
         "CAPLEDGER_KAFKA_POLL_INTERVAL_MS": str(settings.poll_interval_ms),
     }
-    relay = subprocess.Popen([sys.executable, "-m", "capledger.streams.relay"], env=env)
+    relay = subprocess.Popen([sys.executable, "-m", "capledger", "relay"], env=env)
     watcher = Watcher(settings)
     watcher.start()
     try:
@@ -303,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     raw_rates: list[float] = []
     with tempfile.TemporaryDirectory(prefix="capledger-bench-relay-") as directory:
         store = Settings(
-            persistence=Persistence.SQLITE, data_dir=Path(directory), sqlite_file="bench.sqlite3"
+            store=StoreSettings(
+                persistence=Persistence.SQLITE,
+                data_dir=Path(directory),
+                sqlite_file="bench.sqlite3",
+            )
         )
         ledger = build_ledger(store)
         try:

@@ -52,7 +52,7 @@ from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, eventsourcing_env
 from capledger.exchange import export_events, import_events
 from capledger.observability import configure_logging
-from capledger.settings import Persistence, Settings
+from capledger.settings import LogSettings, Persistence, PostgresSettings, Settings, StoreSettings
 
 PLAN = "KH-2025-BENCH"
 FISCAL_YEAR = 2025
@@ -87,9 +87,15 @@ class Stores:
     def settings(self, name: str) -> Settings:
         """Settings of a new, empty store (its schema created on PostgreSQL)."""
         if self.kind is Persistence.SQLITE:
-            return Settings(data_dir=self.directory, sqlite_file=f"{name}.sqlite3")
+            return Settings(
+                store=StoreSettings(data_dir=self.directory, sqlite_file=f"{name}.sqlite3")
+            )
         schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-        settings = Settings(persistence=Persistence.POSTGRES, postgres_schema=schema)
+        settings = Settings(
+            store=StoreSettings(
+                persistence=Persistence.POSTGRES, postgres=PostgresSettings(schema_name=schema)
+            )
+        )
         with connect(settings) as connection:
             connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         self.schemas.append(schema)
@@ -98,7 +104,7 @@ class Stores:
     def drop_schemas(self) -> None:
         if not self.schemas:
             return
-        with connect(Settings(persistence=Persistence.POSTGRES)) as connection:
+        with connect(Settings(store=StoreSettings(persistence=Persistence.POSTGRES))) as connection:
             for schema in self.schemas:
                 statement = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
                 connection.execute(statement.format(sql.Identifier(schema)))
@@ -106,11 +112,11 @@ class Stores:
 
 def connect(settings: Settings) -> psycopg.Connection[Any]:
     return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password.get_secret_value(),
-        dbname=settings.postgres_dbname,
+        host=settings.store.postgres.host,
+        port=settings.store.postgres.port,
+        user=settings.store.postgres.user,
+        password=settings.store.postgres.password.get_secret_value(),
+        dbname=settings.store.postgres.dbname,
         autocommit=True,
     )
 
@@ -385,7 +391,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # As in production: the command path's debug lines are filtered out, not rendered.
-    configure_logging(Settings(log_level="WARNING", log_format="json"))
+    configure_logging(LogSettings(level="WARNING", format="json"))
     kind = Persistence(args.store)
     say(f"write-path benchmark: {args.events} events over {args.projects} projects "
         f"on {kind.value}, {os.cpu_count()} CPUs")  # fmt: skip

@@ -1,16 +1,36 @@
-"""The composition root: the one place that turns settings into wired objects."""
+"""The composition root: the one place that turns settings into wired objects.
+
+Every process starts from the ``capledger`` CLI, which reads :class:`Settings` once
+(:func:`load_settings`) and builds what its command needs here: the ledger, the read-model
+store and its embedded runner, the API's store and app, the Kafka relay and the stream
+projector. Each part gets its own section of the settings (``settings.kafka``,
+``settings.projector``, ``settings.api``), never the environment. The Kafka and HTTP pieces are
+imported when built, so a command that needs neither does not load them.
+"""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from capledger.application.ledger import Ledger
 from capledger.domain import RuleBook
 from capledger.projections import EmbeddedRunner, ReadModelStore
 
 from .settings import Persistence, Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from capledger.api.store import ApiStore
+    from capledger.streams.relay import Relay
+
+
+def load_settings() -> Settings:
+    """The settings of this process, from the environment (``CAPLEDGER_*``)."""
+    return Settings()
 
 
 def load_rules(path: Path | None = None) -> RuleBook:
@@ -23,22 +43,22 @@ def load_rules(path: Path | None = None) -> RuleBook:
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """Translate capledger's settings into the eventsourcing library's environment keys."""
-    if settings.persistence is Persistence.POSTGRES:
+    if settings.store.persistence is Persistence.POSTGRES:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_HOST": settings.postgres_host,
-            "POSTGRES_PORT": str(settings.postgres_port),
-            "POSTGRES_USER": settings.postgres_user,
-            "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
-            "POSTGRES_DBNAME": settings.postgres_dbname,
-            "POSTGRES_SCHEMA": settings.postgres_schema,
-            "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+            "POSTGRES_HOST": settings.store.postgres.host,
+            "POSTGRES_PORT": str(settings.store.postgres.port),
+            "POSTGRES_USER": settings.store.postgres.user,
+            "POSTGRES_PASSWORD": settings.store.postgres.password.get_secret_value(),
+            "POSTGRES_DBNAME": settings.store.postgres.dbname,
+            "POSTGRES_SCHEMA": settings.store.postgres.schema_name,
+            "POSTGRES_POOL_SIZE": str(settings.store.postgres.pool_size),
             "CREATE_TABLE": "y",
         }
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(settings.sqlite_path),
+        "SQLITE_DBNAME": str(settings.store.sqlite_path),
         "CREATE_TABLE": "y",
     }
 
@@ -51,12 +71,12 @@ def build_ledger(settings: Settings | None = None) -> Ledger:
 def build_read_model(settings: Settings | None = None) -> ReadModelStore:
     """The read-model store beside the event store: a SQLite file, or a PostgreSQL schema."""
     settings = settings or Settings()
-    if settings.persistence is Persistence.POSTGRES:
+    if settings.store.persistence is Persistence.POSTGRES:
         store = ReadModelStore.postgres(
-            settings.postgres_conninfo(), base_schema=settings.readmodel_schema
+            settings.store.postgres.conninfo(), base_schema=settings.read_model.schema_name
         )
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.store.data_dir.mkdir(parents=True, exist_ok=True)
         store = ReadModelStore.sqlite(settings.readmodel_path)
     store.initialise()
     return store
@@ -65,3 +85,24 @@ def build_read_model(settings: Settings | None = None) -> ReadModelStore:
 def build_embedded_runner(ledger: Ledger, store: ReadModelStore) -> EmbeddedRunner:
     """Follows the ledger's notification log into the read models, in this process."""
     return EmbeddedRunner(store, ledger.recorder)
+
+
+def build_api_store(settings: Settings) -> ApiStore:
+    """Where API keys and published digests live: beside the store (initialised)."""
+    from capledger.api.store import ApiStore
+
+    return ApiStore.from_settings(settings).initialise()
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The HTTP API over this ledger (it opens the ledger and the read model when built)."""
+    from capledger.api.app import create_app
+
+    return create_app(settings)
+
+
+def build_relay(settings: Settings, ledger: Ledger) -> Relay:
+    """The outbox relay publishing this ledger's log to Kafka."""
+    from capledger.streams.relay import Relay
+
+    return Relay(ledger.recorder, settings.kafka)

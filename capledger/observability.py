@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import Processor
 
-from .settings import Settings
+from .settings import LogSettings
 
 LOG_FORMATS = ("auto", "json", "console")
 CORRELATION_KEY = "correlation_id"
@@ -36,12 +36,12 @@ class _CapledgerHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one root handler we install; recognised so a second configuration replaces it."""
 
 
-def configure_logging(settings: Settings | None = None, *, stream: TextIO | None = None) -> None:
+def configure_logging(settings: LogSettings | None = None, *, stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library's logging alike; safe to call again."""
-    settings = settings or Settings()
+    settings = settings or LogSettings()
     stream = stream if stream is not None else sys.stderr
-    level = parse_log_level(settings.log_level)
-    renderer = _renderer(resolve_log_format(settings.log_format, stream), stream)
+    level = parse_log_level(settings.level)
+    renderer = _renderer(resolve_log_format(settings.format, stream), stream)
     shared = _shared_processors()
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *renderer],

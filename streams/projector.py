@@ -1,8 +1,9 @@
 """The stream projector: a faust-streaming app folding the events topic into the read model.
 
-    python -m capledger.streams.projector            # a worker; SIGTERM/SIGINT stop it
-    python -m capledger.streams.projector lag        # per-partition lag, as JSON
-    python -m capledger.streams.projector rebuild    # replay into a fresh namespace, switch
+    capledger projector run          # a worker; SIGTERM/SIGINT stop it
+    capledger projector lag          # per-partition lag, as JSON
+    capledger projections rebuild    # (CAPLEDGER_PROJECTIONS_RUNNER=kafka) replay into a
+                                     # fresh namespace, switch
 
 One agent consumes the events topic (``read_committed``: only events of committed relay
 transactions), takes records in batches (``stream.take_events``) and hands each batch to
@@ -38,10 +39,8 @@ topic's end offset (last stable offset) minus the stored offset.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -58,15 +57,12 @@ import structlog
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from kafka import KafkaConsumer, TopicPartition
 from mode import Service, ServiceT
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from capledger.application.published import PublishedEvent
 from capledger.projections import ReadModelStore
 
 from . import topics
 from .projector_apply import (
-    DEFAULT_MAX_CACHED_ROWS,
     Applied,
     OffsetApplier,
     OffsetsMovedBack,
@@ -74,45 +70,13 @@ from .projector_apply import (
     SharedReadModel,
     decode,
 )
-from .settings import KafkaSettings
+from .settings import KafkaSettings, ProjectorSettings
 
 log = structlog.get_logger(__name__)
 
 EXIT_FATAL = 3
 #: Errors no retry can mend: the worker stops (and a supervisor restarts it, seeking again).
 FATAL_ERRORS: tuple[type[BaseException], ...] = (OffsetsMovedBack, SharedReadModel)
-
-
-class ProjectorSettings(BaseSettings):
-    """The stream projector's settings, from ``CAPLEDGER_PROJECTOR_*``."""
-
-    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_PROJECTOR_", extra="ignore")
-
-    #: The consumer group: workers with the same group share the partitions.
-    group: str = "capledger-projector"
-    #: Most records per database transaction.
-    batch_size: int = Field(default=5_000, ge=1)
-    #: Longest wait to fill a batch: low traffic is applied within this.
-    batch_within_s: float = Field(default=0.2, gt=0)
-    #: Records per fetch from the broker (aiokafka ``max_poll_records``).
-    max_poll_records: int = Field(default=5_000, ge=1)
-    #: Seconds between two ``projector_lag`` log lines.
-    lag_log_interval_s: float = Field(default=10.0, gt=0)
-    #: First and longest wait before retrying a failed batch.
-    retry_backoff_s: float = Field(default=0.5, ge=0)
-    max_backoff_s: float = Field(default=30.0, ge=0)
-    #: Rows the batch cache keeps between batches.
-    max_cached_rows: int = Field(default=DEFAULT_MAX_CACHED_ROWS, ge=1)
-    #: Static group membership (``group.instance.id``, e.g. a pod's name): a worker restarted
-    #: under the same id gets its partitions back at once, without a rebalance. Unique per
-    #: worker. Without it a restarted worker waits for the group to drop its old member.
-    instance_id: str | None = None
-    #: Seconds without heartbeats after which the group drops a worker (and, with an
-    #: ``instance_id``, gives its partitions to the others).
-    session_timeout_s: float = Field(default=30.0, ge=6.0, le=90.0)
-    #: Fault injection for tests only: pause up to this many ms (at random) inside each
-    #: database transaction, before committing, so that a kill lands mid-transaction. Keep 0.
-    fault_pause_ms: int = Field(default=0, ge=0)
 
 
 # -- Faust, told where offsets live ----------------------------------------------------------
@@ -614,47 +578,6 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m capledger.streams.projector [run|lag|rebuild]``."""
-    from capledger.bootstrap import build_read_model
-    from capledger.observability import configure_logging
-    from capledger.progress import ProgressReporter
-    from capledger.settings import Settings
-
-    from .projector_rebuild import rebuild_from_kafka
-
-    parser = argparse.ArgumentParser(
-        prog="python -m capledger.streams.projector",
-        description="Fold the events topic into the read model (offsets kept with the rows).",
-    )
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "lag", "rebuild"))
-    parser.add_argument(
-        "--keep-previous",
-        action="store_true",
-        help="rebuild: keep the previous namespace instead of dropping it",
-    )
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging(settings)
-    quiet_libraries()
-    kafka = KafkaSettings()
-    projector_settings = ProjectorSettings()
-    store = build_read_model(settings)
-    try:
-        if args.command == "lag":
-            sys.stdout.write(json.dumps(lag_report(kafka, store)) + "\n")
-            return 0
-        if args.command == "rebuild":
-            with ProgressReporter("projector rebuild") as progress:
-                report = rebuild_from_kafka(kafka, store, projector_settings, progress=progress,
-                                            drop_previous=not args.keep_previous)  # fmt: skip
-            sys.stdout.write(json.dumps(report.as_dict()) + "\n")
-            return 0
-        return run_worker(kafka, store, projector_settings)
-    finally:
-        store.close()
-
-
 def run_worker(
     kafka: KafkaSettings,
     store: ReadModelStore,
@@ -679,7 +602,3 @@ def run_worker(
         sys.stderr.write(f"capledger projector: {projector.fatal}\n")
         return EXIT_FATAL
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

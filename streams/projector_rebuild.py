@@ -35,9 +35,9 @@ from kafka import KafkaConsumer, TopicPartition
 from capledger.projections import NOTIFICATION_LOG, ReadModelStore, Writer, collector
 from capledger.projections.runner import Progress
 
-from .projector import Projector, ProjectorSettings, end_offsets, lag_consumer
+from .projector import Projector, end_offsets, lag_consumer
 from .projector_apply import Applied, OffsetApplier, Record, SharedReadModel
-from .settings import KafkaSettings
+from .settings import KafkaSettings, ProjectorSettings
 
 log = structlog.get_logger(__name__)
 

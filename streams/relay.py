@@ -18,21 +18,16 @@ reads the committed position again and resumes after it — a commit whose outco
 is settled by ``init_transactions()`` before the position is read. A relay fenced by another
 one with the same transactional id stops with ``RelayFenced`` (exit status 5).
 
-    python -m capledger.streams.relay          # settings from CAPLEDGER_* / CAPLEDGER_KAFKA_*
+    capledger relay [--until-caught-up]        # settings from CAPLEDGER_* / CAPLEDGER_KAFKA_*
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import random
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any, Protocol
 
 import structlog
@@ -300,8 +295,6 @@ class Relay:
                     value=encode_position(last),
                 )
             )
-            if settings.fault_pause_ms:
-                time.sleep(random.uniform(0, settings.fault_pause_ms) / 1000)
             producer.flush(timeout=settings.request_timeout_ms / 1000)
             for future in futures:
                 if future.failed():
@@ -446,46 +439,3 @@ def quiet_kafka_client_logs() -> None:
     """kafka-python logs every connection at INFO; keep its warnings and errors only."""
     kafka_logger = logging.getLogger("kafka")
     kafka_logger.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m capledger.streams.relay``: run the relay until SIGTERM/SIGINT."""
-    from capledger.bootstrap import build_ledger
-    from capledger.observability import configure_logging
-    from capledger.settings import Settings
-
-    parser = argparse.ArgumentParser(
-        prog="python -m capledger.streams.relay",
-        description="Publish every recorded event to Kafka, exactly once.",
-    )
-    parser.add_argument(
-        "--until-caught-up", action="store_true", help="stop once everything recorded is relayed"
-    )
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging(settings)
-    quiet_kafka_client_logs()
-    kafka = KafkaSettings()
-    ledger = build_ledger(settings)
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("relay_stop_requested", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    relay = Relay(ledger.recorder, kafka)
-    try:
-        relay.run(stop, until_caught_up=args.until_caught_up)
-    except RelayFenced as error:
-        log.error("relay_fenced", error=str(error), position=relay.position)
-        sys.stderr.write(f"capledger relay: {error}\n")
-        return EXIT_FENCED
-    finally:
-        ledger.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,17 +9,15 @@ allowed: a change to an event class must come with a new ``class_version`` and a
 A published schema never changes: when a class moves to a new version, the file of the old
 version stays (messages already on the topic point at it) and is no longer regenerated.
 
-    python -m capledger.streams.schemas --write   # regenerate capledger/schemas/*.json
-    python -m capledger.streams.schemas --check   # exit 1 if the committed files are stale
+    python tests/fixtures/make_schemas.py --write   # regenerate capledger/schemas/*.json
+    python tests/fixtures/make_schemas.py --check   # exit 1 if the committed files are stale
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import inspect
 import json
-import sys
 import textwrap
 import types
 import typing
@@ -263,33 +261,3 @@ def iter_schemas(directory: Path | None = None) -> Iterator[tuple[str, dict[str,
     """(CloudEvents type, schema) of every committed schema."""
     for event_type in event_types():
         yield event_type.ce_type, load(event_type.file_name, directory)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m capledger.streams.schemas",
-        description="Generate or check the JSON Schemas of the published events.",
-    )
-    action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--write", action="store_true", help="write capledger/schemas/*.json")
-    action.add_argument("--check", action="store_true", help="fail if the files are stale")
-    parser.add_argument("--dir", type=Path, help="another directory than capledger/schemas")
-    args = parser.parse_args(argv)
-    if args.write:
-        written = write(args.dir)
-        for file_name in written:
-            sys.stdout.write(f"wrote {file_name}\n")
-        sys.stdout.write(f"{len(event_types())} schemas, {len(written)} changed\n")
-        return 0
-    problems = stale(args.dir)
-    for problem in problems:
-        sys.stdout.write(f"{problem}\n")
-    if problems:
-        sys.stdout.write("run: python -m capledger.streams.schemas --write\n")
-        return 1
-    sys.stdout.write(f"{len(event_types())} schemas up to date\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

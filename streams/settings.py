@@ -1,22 +1,26 @@
-"""Kafka settings, only from the environment (``CAPLEDGER_KAFKA_*``).
+"""The Kafka side's settings: the relay's and subscriber's (:class:`KafkaSettings`) and the
+stream projector's (:class:`ProjectorSettings`).
 
-Nothing here is needed to run the ledger embedded: Kafka is used only by the relay, the
-subscriber and the stream projector, which read these settings when they start.
+Plain validated values: they read no environment themselves. They are sections of the one
+:class:`capledger.settings.Settings` (``CAPLEDGER_KAFKA_*``, ``CAPLEDGER_PROJECTOR_*``), which the
+composition root reads once and hands down; this layer never imports it. Nothing here is needed
+to run the ledger embedded.
 """
 
 from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Prefix of CloudEvents ``dataschema`` values; a schema's file name follows it.
 DEFAULT_SCHEMA_BASE_URI = "urn:capledger:schema:"
 
 
-class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAPLEDGER_KAFKA_", extra="ignore")
+class KafkaSettings(BaseModel):
+    """The brokers, the topics, the relay and the subscriber (``CAPLEDGER_KAFKA_*``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: ``host:port[,host:port…]`` of the brokers.
     bootstrap: str = "127.0.0.1:9092"
@@ -59,9 +63,6 @@ class KafkaSettings(BaseSettings):
     max_block_ms: int = Field(default=60_000, ge=1_000)
     #: Seconds to wait before starting a new producer session after an error.
     retry_backoff_s: float = Field(default=1.0, ge=0)
-    #: Fault injection for tests only: pause up to this many ms (at random) inside each
-    #: transaction, before committing it, so that a kill lands mid-transaction. Keep 0.
-    fault_pause_ms: int = Field(default=0, ge=0)
 
     # -- CloudEvents ---------------------------------------------------------------------
     #: The ledger's name in ``ce_source`` (``/capledger/<ledger_name>``).
@@ -92,3 +93,36 @@ class KafkaSettings(BaseSettings):
     @property
     def bootstrap_servers(self) -> list[str]:
         return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
+
+
+class ProjectorSettings(BaseModel):
+    """The stream projector's settings (``CAPLEDGER_PROJECTOR_*``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The consumer group: workers with the same group share the partitions.
+    group: str = "capledger-projector"
+    #: Most records per database transaction.
+    batch_size: int = Field(default=5_000, ge=1)
+    #: Longest wait to fill a batch: low traffic is applied within this.
+    batch_within_s: float = Field(default=0.2, gt=0)
+    #: Records per fetch from the broker (aiokafka ``max_poll_records``).
+    max_poll_records: int = Field(default=5_000, ge=1)
+    #: Seconds between two ``projector_lag`` log lines.
+    lag_log_interval_s: float = Field(default=10.0, gt=0)
+    #: First and longest wait before retrying a failed batch.
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    max_backoff_s: float = Field(default=30.0, ge=0)
+    #: Rows the batch cache keeps between batches.
+    max_cached_rows: int = Field(default=500_000, ge=1)
+    #: Static group membership (``group.instance.id``, e.g. a pod's name): a worker restarted
+    #: under the same id gets its partitions back at once, without a rebalance. Unique per
+    #: worker. Without it a restarted worker waits for the group to drop its old member.
+    instance_id: str | None = None
+    #: Seconds without heartbeats after which the group drops a worker (and, with an
+    #: ``instance_id``, gives its partitions to the others).
+    session_timeout_s: float = Field(default=30.0, ge=6.0, le=90.0)
+    #: Fault injection for tests only: pause up to this many ms (at random) inside each
+    #: database transaction, before committing, so that a kill lands mid-transaction. Keep 0.
+    #: (To move into the tests, as the relay's did: tests/integration/streams/paused_relay.py.)
+    fault_pause_ms: int = Field(default=0, ge=0)

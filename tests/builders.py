@@ -22,7 +22,7 @@ from psycopg import sql
 
 from capledger.application.errors import UnknownPlan
 from capledger.application.ledger import CommandOutcome, Ledger
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 
 CENTRAL = "central_budget"
 LOCAL = "local_budget"
@@ -40,11 +40,11 @@ CONTRACT = "HD-01/2025"
 def postgres_connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
     """A plain autocommit connection to the database the settings point at."""
     return psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password.get_secret_value(),
-        dbname=settings.postgres_dbname,
+        host=settings.store.postgres.host,
+        port=settings.store.postgres.port,
+        user=settings.store.postgres.user,
+        password=settings.store.postgres.password.get_secret_value(),
+        dbname=settings.store.postgres.dbname,
         autocommit=True,
         connect_timeout=10,
     )
@@ -57,9 +57,11 @@ def fresh_postgres_schema(base: Settings) -> Iterator[Settings]:
     with postgres_connect(base) as connection:
         connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
-        yield base.model_copy(
-            update={"persistence": Persistence.POSTGRES, "postgres_schema": schema}
+        postgres = base.store.postgres.model_copy(update={"schema_name": schema})
+        store = base.store.model_copy(
+            update={"persistence": Persistence.POSTGRES, "postgres": postgres}
         )
+        yield base.model_copy(update={"store": store})
     finally:
         with postgres_connect(base) as connection:
             connection.execute("SET lock_timeout = '30s'")
@@ -69,7 +71,7 @@ def fresh_postgres_schema(base: Settings) -> Iterator[Settings]:
 
 
 def sqlite_settings(directory: Path) -> Settings:
-    return Settings(persistence=Persistence.SQLITE, data_dir=directory)
+    return Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=directory))
 
 
 # -- commands ----------------------------------------------------------------------------

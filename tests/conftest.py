@@ -25,10 +25,11 @@ from builders import fresh_postgres_schema, sqlite_settings
 
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 
 # `eval "$(deploy/postgres/pg.sh env)"` exports CAPLEDGER_PERSISTENCE=postgres for the CLI; a
-# test that builds Settings(data_dir=...) must not silently land in the shared public schema.
+# test that builds Settings(store=StoreSettings(data_dir=...)) must not silently land in the
+# shared public schema.
 # Tests pick their store explicitly (the `store` fixture); only connection settings are inherited.
 os.environ.pop("CAPLEDGER_PERSISTENCE", None)
 
@@ -57,7 +58,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     if request.param == "sqlite":
         yield sqlite_settings(tmp_path / "store")
         return
-    with fresh_postgres_schema(Settings(persistence=Persistence.POSTGRES)) as settings:
+    with fresh_postgres_schema(
+        Settings(store=StoreSettings(persistence=Persistence.POSTGRES))
+    ) as settings:
         yield settings
 
 

@@ -54,11 +54,11 @@ def readiness(ctx: ApiContext) -> Readiness:
         checks.append(Check(name="read_model", ok=True))
     except Exception as error:
         checks.append(Check(name="read_model", ok=False, detail=_reason(error)))
-    if ctx.settings.projected_from_kafka:
+    if ctx.settings.read_model.projected_from_kafka:
         projection = None  # it counts Kafka offsets: the kafka_projector check reports its lag
     if ledger is not None and projection is not None:
         lag = max(0, ledger - projection)
-        bound = ctx.api_settings.ready_max_lag
+        bound = ctx.settings.api.ready_max_lag
         runner_error = None if ctx.runner is None else ctx.runner.last_error
         ok = lag <= bound and runner_error is None
         detail = f"{lag} positions behind (bound {bound})"

@@ -261,7 +261,7 @@ async def get_balances(
     # again: that cost more than the query itself.
     key = balances_key(query, caller)  # out of scope: 403 before anything is read
     filters = query.filters(caller)
-    limit = min(query.limit, ctx.api_settings.max_page_size)
+    limit = min(query.limit, ctx.settings.api.max_page_size)
 
     def render(store: ReadModelStore) -> bytes:
         items, total = query_balances(ctx, caller, query, limit=limit, store=store, filters=filters)
@@ -326,7 +326,7 @@ def get_balance_changes(
     before = {item.key: item for item in before_page.items}
     after = {item.key: item for item in after_page.items}
     keys = sorted(set(before) | set(after))
-    limit = min(query.limit, ctx.api_settings.max_page_size)
+    limit = min(query.limit, ctx.settings.api.max_page_size)
     chosen = keys[query.offset : query.offset + limit]
     items = []
     for key in chosen:
@@ -911,7 +911,7 @@ def project_out(record: readmodel.ProjectRecord) -> ProjectOut:
     responses=READ_RESPONSES,
 )
 def get_projects(query: Annotated[ProjectsQuery, Query()], caller: Reader, ctx: Ctx) -> ProjectPage:
-    limit = min(query.limit, ctx.api_settings.max_page_size)
+    limit = min(query.limit, ctx.settings.api.max_page_size)
     found, total = readmodel.projects(
         ctx.read_model,
         caller,

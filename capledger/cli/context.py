@@ -15,18 +15,18 @@ from .errors import EXIT_FAILURE, CliError
 
 
 def store_location(settings: Settings) -> str:
-    if settings.persistence is Persistence.POSTGRES:
+    if settings.store.persistence is Persistence.POSTGRES:
         return (
-            f"postgresql://{settings.postgres_user}@{settings.postgres_host}:"
-            f"{settings.postgres_port}/{settings.postgres_dbname} "
-            f"(schema {settings.postgres_schema})"
+            f"postgresql://{settings.store.postgres.user}@{settings.store.postgres.host}:"
+            f"{settings.store.postgres.port}/{settings.store.postgres.dbname} "
+            f"(schema {settings.store.postgres.schema_name})"
         )
-    return f"sqlite file {settings.sqlite_path}"
+    return f"sqlite file {settings.store.sqlite_path}"
 
 
 def read_model_location(settings: Settings) -> str:
-    if settings.persistence is Persistence.POSTGRES:
-        return f"postgresql schema {settings.readmodel_schema}_<namespace>"
+    if settings.store.persistence is Persistence.POSTGRES:
+        return f"postgresql schema {settings.read_model.schema_name}_<namespace>"
     return f"sqlite file {settings.readmodel_path}"
 
 
@@ -54,12 +54,12 @@ class CliContext:
 
     def require_store(self) -> None:
         if (
-            self.settings.persistence is Persistence.SQLITE
-            and not self.settings.sqlite_path.exists()
+            self.settings.store.persistence is Persistence.SQLITE
+            and not self.settings.store.sqlite_path.exists()
         ):
             raise CliError(
                 "no-store",
-                f"no ledger is recorded at {self.settings.sqlite_path} "
+                f"no ledger is recorded at {self.settings.store.sqlite_path} "
                 "(set CAPLEDGER_DATA_DIR, or record one first, e.g. with `capledger demo`)",
             )
 
@@ -72,7 +72,7 @@ class CliContext:
 
     def runner(self) -> EmbeddedRunner:
         """The embedded runner that follows the ledger's log into the read model."""
-        if self.settings.projected_from_kafka:
+        if self.settings.read_model.projected_from_kafka:
             raise CliError(
                 "projector-owns-read-model",
                 "the Kafka projector writes this read model (CAPLEDGER_PROJECTIONS_RUNNER="
@@ -88,7 +88,7 @@ class CliContext:
         """The read model, first brought up to the head of the log (progress on stderr), so
         that it shows everything recorded so far: this process has no background runner.
         A read model kept by the Kafka projector is read as it is (it has one writer)."""
-        if self.settings.projected_from_kafka:
+        if self.settings.read_model.projected_from_kafka:
             return self.read_model()
         runner = self.runner()
         head = self.ledger().recorder.max_notification_id() or 0

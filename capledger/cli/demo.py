@@ -76,9 +76,9 @@ def _load_run_demo() -> RunDemo:
 
 
 def _start_fresh(context: CliContext) -> None:
-    if context.settings.persistence is not Persistence.SQLITE:
+    if context.settings.store.persistence is not Persistence.SQLITE:
         return
-    store = context.settings.sqlite_path
+    store = context.settings.store.sqlite_path
     if store.exists() and store.stat().st_size > 0:
         aside = move_aside(store)
         context.notice(f"moved the existing store aside to {aside}")

@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from capledger import __version__
 from capledger.api import cli as api_cli
 from capledger.application.errors import ApplicationError
+from capledger.bootstrap import load_settings
 from capledger.domain import DomainError
 from capledger.observability import configure_logging, correlation
-from capledger.settings import Settings
+from capledger.settings import env_name
 
 from . import demo, export_import, history, projections, queries, rules, streaming, verify
 from .context import CliContext, store_location
@@ -45,6 +46,9 @@ configuration (environment):
                          capledger_readmodel_*)
   CAPLEDGER_LOG_FORMAT   auto (default), json or console; logs go to stderr
   CAPLEDGER_LOG_LEVEL    DEBUG, INFO (default), WARNING, ERROR
+  CAPLEDGER_KAFKA_*, CAPLEDGER_PROJECTOR_*, CAPLEDGER_API_*
+                         the relay and subscriber, the stream projector, the HTTP API
+                         (docs/kafka.md, docs/projections-kafka.md, docs/api.md)
 
 exit status: 0 done, 1 failure (e.g. store unreachable), 2 usage error,
              3 broken hash chain (verify), 4 refused by the ledger (nothing recorded) or
@@ -87,8 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return _fail("usage", "a command is required (see capledger --help)", EXIT_USAGE)
     try:
-        settings = Settings()
-        configure_logging(settings)
+        settings = load_settings()
+        configure_logging(settings.log)
     except (ValidationError, ValueError) as error:
         return _fail("bad-configuration", _configuration_problem(error), EXIT_FAILURE)
     context = CliContext(settings, sys.stdin, sys.stdout, sys.stderr)
@@ -136,17 +140,14 @@ def _fail(code: str, message: str, status: int, stream: TextIO | None = None) ->
 
 def _where() -> str:
     try:
-        return store_location(Settings())
+        return store_location(load_settings())
     except ValidationError as error:
         return f"unknown: {_configuration_problem(error)}"
 
 
 def _configuration_problem(error: ValidationError | ValueError) -> str:
     if isinstance(error, ValidationError):
-        problems = [
-            f"CAPLEDGER_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
-            for problem in error.errors()
-        ]
+        problems = [f"{env_name(problem['loc'])}: {problem['msg']}" for problem in error.errors()]
         return "; ".join(problems)
     return str(error)
 

@@ -80,9 +80,9 @@ def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Cli
 
 
 def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
-    from_kafka = context.settings.projected_from_kafka
+    from_kafka = context.settings.read_model.projected_from_kafka
     if args.source is not None and (args.source == "kafka") != from_kafka:
-        runner = context.settings.projections_runner.value
+        runner = context.settings.read_model.runner.value
         raise CliError(
             "projector-owns-read-model",
             f"--from {args.source}: this read model is written by the {runner} runner "
@@ -108,17 +108,16 @@ def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _rebuild_from_kafka(args: argparse.Namespace, context: CliContext) -> int:
-    from capledger.streams.projector import ProjectorSettings, quiet_libraries
+    from capledger.streams.projector import quiet_libraries
     from capledger.streams.projector_rebuild import rebuild_from_kafka
-    from capledger.streams.settings import KafkaSettings
 
     quiet_libraries()
     store = context.read_model()
     with ProgressReporter("rebuild from kafka") as progress:
         report = rebuild_from_kafka(
-            KafkaSettings(),
+            context.settings.kafka,
             store,
-            ProjectorSettings(),
+            context.settings.projector,
             progress=progress,
             drop_previous=not args.keep_previous,
         )
@@ -144,7 +143,7 @@ def _print_switch(
 
 
 def run_status(args: argparse.Namespace, context: CliContext) -> int:
-    if context.settings.projected_from_kafka:
+    if context.settings.read_model.projected_from_kafka:
         return _kafka_status(context)
     ledger = context.ledger(must_exist=True)
     store = context.read_model()
@@ -170,10 +169,9 @@ def run_status(args: argparse.Namespace, context: CliContext) -> int:
 def _kafka_status(context: CliContext) -> int:
     from capledger.streams.health import relay_lag
     from capledger.streams.projector import projector_lag, quiet_libraries
-    from capledger.streams.settings import KafkaSettings
 
     quiet_libraries()
-    kafka = KafkaSettings()
+    kafka = context.settings.kafka
     store = context.read_model()
     ledger = context.ledger(must_exist=True)
     lags = projector_lag(kafka, store)

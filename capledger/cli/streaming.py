@@ -7,13 +7,13 @@ import json
 import signal
 import threading
 
+from capledger.bootstrap import build_read_model, build_relay
 from capledger.streams import topics
-from capledger.streams.relay import Relay, RelayFenced, quiet_kafka_client_logs
-from capledger.streams.settings import KafkaSettings
+from capledger.streams.relay import EXIT_FENCED, RelayFenced, quiet_kafka_client_logs
 from capledger.streams.subscriber import OutputFormat, Start, parse_types, run_subscribe
 
 from .context import CliContext
-from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_OK, EXIT_USAGE, CliError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,7 +117,7 @@ def _start(args: argparse.Namespace) -> Start:
 def run_subscribe_command(args: argparse.Namespace, context: CliContext) -> int:
     quiet_kafka_client_logs()
     return run_subscribe(
-        KafkaSettings(),
+        context.settings.kafka,
         start=_start(args),
         group=args.group,
         types=parse_types(args.types),
@@ -132,18 +132,18 @@ def run_relay_command(args: argparse.Namespace, context: CliContext) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    relay = Relay(context.ledger().recorder, KafkaSettings())
+    relay = build_relay(context.settings, context.ledger())
     try:
         relay.run(stop, until_caught_up=args.until_caught_up)
     except RelayFenced as error:
-        raise CliError("relay-fenced", str(error), EXIT_FAILURE) from error
+        raise CliError("relay-fenced", str(error), EXIT_FENCED) from error
     context.notice(f"relay stopped at position {relay.position}")
     return EXIT_OK
 
 
 def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
     quiet_kafka_client_logs()
-    settings = KafkaSettings()
+    settings = context.settings.kafka
     drifts = topics.ensure_topics(settings) if args.action == "ensure" else topics.check(settings)
     for drift in drifts:
         print(f"drift: {drift}", file=context.stdout)
@@ -157,14 +157,9 @@ def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
-    from capledger.streams.projector import (
-        ProjectorSettings,
-        lag_report,
-        quiet_libraries,
-        run_worker,
-    )
+    from capledger.streams.projector import lag_report, quiet_libraries, run_worker
 
-    if not context.settings.projected_from_kafka:
+    if not context.settings.read_model.projected_from_kafka:
         raise CliError(
             "embedded-runner-owns-read-model",
             "the embedded runner writes this read model: set CAPLEDGER_PROJECTIONS_RUNNER=kafka "
@@ -172,10 +167,14 @@ def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
             EXIT_USAGE,
         )
     quiet_libraries()
-    kafka = KafkaSettings()
-    store = context.read_model()
-    if args.action == "lag":
-        print(json.dumps(lag_report(kafka, store)), file=context.stdout)
-        return EXIT_OK
-    # A failed worker has written its one line to stderr; its status tells why (3: fatal).
-    return run_worker(kafka, store, ProjectorSettings())
+    kafka = context.settings.kafka
+    # The projector needs no ledger: only the read model (it may run on another machine).
+    store = build_read_model(context.settings)
+    try:
+        if args.action == "lag":
+            print(json.dumps(lag_report(kafka, store)), file=context.stdout)
+            return EXIT_OK
+        # A failed worker has written its one line to stderr; its status tells why (3: fatal).
+        return run_worker(kafka, store, context.settings.projector)
+    finally:
+        store.close()

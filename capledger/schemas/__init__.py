@@ -1,5 +1,5 @@
 """JSON Schemas of the published events' data, one file per type: ``<Name>.v<version>.json``.
 
-Generated from the event classes by ``python -m capledger.streams.schemas --write``; a test
+Generated from the event classes by ``python tests/fixtures/make_schemas.py --write``; a test
 fails when they are out of date. See docs/kafka.md.
 """

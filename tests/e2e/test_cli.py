@@ -33,7 +33,7 @@ from capledger.bootstrap import build_ledger
 from capledger.domain import project_id
 from capledger.observability import configure_logging, correlation, resolve_log_format
 from capledger.progress import ProgressReporter
-from capledger.settings import Persistence, Settings
+from capledger.settings import LogSettings, Persistence, Settings, StoreSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -160,7 +160,7 @@ def free_port() -> int:
 
 
 def sqlite_settings(data_dir: Path) -> Settings:
-    return Settings(persistence=Persistence.SQLITE, data_dir=data_dir)
+    return Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=data_dir))
 
 
 def record_scenario(data_dir: Path) -> None:
@@ -653,8 +653,8 @@ def test_logging_configured_twice_writes_each_line_once_with_the_correlation_id(
     isolated_logging: None,
 ) -> None:
     first, second = io.StringIO(), io.StringIO()
-    configure_logging(Settings(log_format="json", log_level="info"), stream=first)
-    configure_logging(Settings(log_format="json", log_level="info"), stream=second)
+    configure_logging(LogSettings(format="json", level="info"), stream=first)
+    configure_logging(LogSettings(format="json", level="info"), stream=second)
 
     with correlation() as correlation_id:
         structlog.get_logger("capledger.test").info("structlog_line", amount=5 * BILLION)

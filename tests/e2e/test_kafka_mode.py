@@ -26,7 +26,7 @@ from integration.streams.broker import delete_topics, kafka_env, requires_kafka,
 
 from capledger.bootstrap import build_ledger
 from capledger.demo.hai_phong_data import PROJECTS
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams.settings import KafkaSettings
 
 pytestmark = [*requires_kafka, pytest.mark.e2e]
@@ -164,7 +164,9 @@ def disbursed(setup: Setup) -> int:
 def record_payment(data_dir: Path) -> tuple[str, int]:
     """1 billion VND paid on the first Hải Phòng project whose city-plan line has it left."""
     amount = 1_000_000_000
-    ledger = build_ledger(Settings(data_dir=data_dir, persistence=Persistence.SQLITE))
+    ledger = build_ledger(
+        Settings(store=StoreSettings(data_dir=data_dir, persistence=Persistence.SQLITE))
+    )
     try:
         for planned in PROJECTS:
             project = ledger.project(planned.code)

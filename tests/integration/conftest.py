@@ -43,14 +43,14 @@ class RawStore:
 
     @property
     def is_postgres(self) -> bool:
-        return self.settings.persistence is Persistence.POSTGRES
+        return self.settings.store.persistence is Persistence.POSTGRES
 
     def table_exists(self) -> bool:
         if self.is_postgres:
             found = self._pg(
                 "SELECT 1 FROM information_schema.tables "
                 "WHERE table_schema = %s AND table_name = %s",
-                (self.settings.postgres_schema, self.table),
+                (self.settings.store.postgres.schema_name, self.table),
             )
         else:
             found = self._sqlite(
@@ -130,16 +130,16 @@ class RawStore:
     # -- the two databases ---------------------------------------------------------------
 
     def _sqlite(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with closing(sqlite3.connect(self.settings.sqlite_path)) as connection:
+        with closing(sqlite3.connect(self.settings.store.sqlite_path)) as connection:
             return connection.execute(statement, params).fetchall()
 
     def _sqlite_write(self, statement: str, params: tuple[Any, ...]) -> int:
-        with closing(sqlite3.connect(self.settings.sqlite_path)) as connection, connection:
+        with closing(sqlite3.connect(self.settings.store.sqlite_path)) as connection, connection:
             return connection.execute(statement, params).rowcount
 
     def _pg_statement(self, statement: str) -> sql.Composed:
         return sql.SQL(statement).format(
-            table=sql.Identifier(self.settings.postgres_schema, self.table)
+            table=sql.Identifier(self.settings.store.postgres.schema_name, self.table)
         )
 
     def _pg(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

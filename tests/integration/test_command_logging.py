@@ -18,7 +18,7 @@ from builders import BILLION, funded_project, pay
 
 from capledger.application.ledger import Ledger
 from capledger.observability import configure_logging, correlation, debug_enabled
-from capledger.settings import Settings
+from capledger.settings import LogSettings
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def test_at_debug_level_a_recorded_command_logs_its_id_position_and_correlation_
     ledger: Ledger, logs: io.StringIO
 ) -> None:
     funded_project(ledger, amount=10 * BILLION)
-    configure_logging(Settings(log_level="DEBUG", log_format="json"), stream=logs)
+    configure_logging(LogSettings(level="DEBUG", format="json"), stream=logs)
 
     with correlation("corr-1"):
         outcome = pay(ledger, amount=BILLION)
@@ -66,7 +66,7 @@ def test_above_debug_level_no_command_line_is_written(
     level: str, ledger: Ledger, logs: io.StringIO
 ) -> None:
     funded_project(ledger, amount=10 * BILLION)
-    configure_logging(Settings(log_level=level, log_format="json"), stream=logs)
+    configure_logging(LogSettings(level=level, format="json"), stream=logs)
 
     pay(ledger, amount=BILLION)
 

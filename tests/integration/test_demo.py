@@ -27,7 +27,7 @@ from capledger.demo.scenario import build_scenario
 from capledger.domain import CapitalPlan, Project, ProjectStatus
 from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.projections.queries import Ratio
-from capledger.settings import Settings
+from capledger.settings import Settings, StoreSettings
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
+    settings = Settings(store=StoreSettings(data_dir=tmp_path_factory.mktemp("demo")))
     ledger = build_ledger(settings)
     read_model = build_read_model(settings)
     runner = build_embedded_runner(ledger, read_model)

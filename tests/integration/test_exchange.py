@@ -110,7 +110,7 @@ def refused(ledger: Ledger, text: str) -> ImportRefused:
 @pytest.fixture
 def target_store(store: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A second fresh store of the same kind as ``store``."""
-    if store.persistence is Persistence.POSTGRES:
+    if store.store.persistence is Persistence.POSTGRES:
         with fresh_postgres_schema(store) as schema:
             yield schema
     else:

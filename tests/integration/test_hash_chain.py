@@ -63,7 +63,9 @@ def payment(year: Year, raw_store: RawStore) -> RawRow:
 def test_the_events_table_edited_here_is_the_one_the_ledger_records_in(
     store: Settings, raw_store: RawStore, year: Year
 ) -> None:
-    expected = "capledger_events" if store.persistence is Persistence.POSTGRES else "stored_events"
+    expected = (
+        "capledger_events" if store.store.persistence is Persistence.POSTGRES else "stored_events"
+    )
 
     assert raw_store.table == expected
     assert raw_store.table_exists()

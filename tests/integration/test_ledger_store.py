@@ -446,10 +446,12 @@ def test_explicit_settings_win_over_capledger_variables_left_in_the_environment(
 ) -> None:
     # eventsourcing reads CAPLEDGER_<KEY> before <KEY>: a stray variable must not redirect
     # the ledger away from the store its settings name.
-    if store.persistence is Persistence.POSTGRES:
+    if store.store.persistence is Persistence.POSTGRES:
         monkeypatch.setenv("CAPLEDGER_POSTGRES_SCHEMA", f"elsewhere_{uuid4().hex[:8]}")
     else:
-        monkeypatch.setenv("CAPLEDGER_SQLITE_DBNAME", str(store.data_dir / "elsewhere.sqlite3"))
+        monkeypatch.setenv(
+            "CAPLEDGER_SQLITE_DBNAME", str(store.store.data_dir / "elsewhere.sqlite3")
+        )
     redirected = build_ledger(store)
     try:
         approve_annual_plan(redirected)

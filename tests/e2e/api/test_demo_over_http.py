@@ -29,7 +29,7 @@ from capledger.demo.commands import Command, EntryOf
 from capledger.demo.hai_phong_data import JURISDICTION, YEAR
 from capledger.demo.scenario import build_scenario
 from capledger.projections.events import REPORTING_TZ
-from capledger.settings import Settings
+from capledger.settings import Settings, StoreSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("served")
     token = create_api_key(
-        "demo-clerk", "administrator", settings=Settings(data_dir=data_dir)
+        "demo-clerk", "administrator", settings=Settings(store=StoreSettings(data_dir=data_dir))
     ).token
     port = free_port()
     env = {
@@ -69,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = data_dir / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from capledger.api import serve; serve()"],
+            [sys.executable, "-m", "capledger", "serve"],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -35,7 +35,7 @@ from capledger.api.routers.inspector import ASSETS
 from capledger.demo import hai_phong
 from capledger.demo.index import HaiPhongIndex
 from capledger.projections.events import REPORTING_TZ
-from capledger.settings import Settings
+from capledger.settings import Settings, StoreSettings
 
 from .test_demo_over_http import free_port, operations_by_id, request_for, wait_until_up
 
@@ -101,14 +101,14 @@ def record_hai_phong(url: str, token: str) -> HaiPhongIndex:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("inspected")
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(store=StoreSettings(data_dir=data_dir))
     admin = create_api_key("demo-clerk", "administrator", settings=settings).token
     inspector = create_api_key("auditor", "inspector", settings=settings).token
     port = free_port()
     log = data_dir / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from capledger.api import serve; serve()"],
+            [sys.executable, "-m", "capledger", "serve"],
             env=server_env(data_dir, port),
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -155,7 +155,8 @@ def funded(
 
 def api_settings_for(store: Settings, tmp_path: Path) -> tuple[Settings, ApiSettings]:
     suffix = uuid4().hex[:10]
-    settings = store.model_copy(update={"readmodel_schema": f"rmapi_{suffix}"})
+    read_model = store.read_model.model_copy(update={"schema_name": f"rmapi_{suffix}"})
+    settings = store.model_copy(update={"read_model": read_model})
     api_settings = ApiSettings(
         store_file=tmp_path / "api.sqlite3",
         store_schema=f"api_{suffix}",
@@ -168,7 +169,7 @@ def api_settings_for(store: Settings, tmp_path: Path) -> tuple[Settings, ApiSett
 
 @contextmanager
 def harness(settings: Settings, api_settings: ApiSettings) -> Iterator[Harness]:
-    app = create_app(settings, api_settings)
+    app = create_app(settings.model_copy(update={"api": api_settings}))
     store: ApiStore = app.state.ctx.store
     keys = {
         "admin": store.create_key("admin", Role.ADMINISTRATOR),
@@ -193,9 +194,9 @@ def harness(settings: Settings, api_settings: ApiSettings) -> Iterator[Harness]:
 
 
 def drop_postgres_schemas(settings: Settings, api_settings: ApiSettings) -> None:
-    if settings.persistence is not Persistence.POSTGRES:
+    if settings.store.persistence is not Persistence.POSTGRES:
         return
-    base = settings.readmodel_schema
+    base = settings.read_model.schema_name
     with postgres_connect(settings) as connection:
         schemas = connection.execute(
             "SELECT schema_name FROM information_schema.schemata "

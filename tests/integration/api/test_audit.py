@@ -170,7 +170,7 @@ def test_digests_are_published_and_the_latest_served(hai_phong: Harness) -> None
 
 
 def test_tampering_is_found_by_verification(hai_phong: Harness) -> None:
-    if hai_phong.settings.persistence.value != "sqlite":
+    if hai_phong.settings.store.persistence.value != "sqlite":
         pytest.skip("the raw edit is written for the SQLite file")
     raw = RawStore(hai_phong.settings, hai_phong.ctx.ledger.recorder.events_table_name)  # type: ignore[attr-defined]
     stream = project_id("HP-003")

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from capledger.api.app import create_app
 from capledger.api.roles import Role
 from capledger.api.settings import ApiSettings
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 
 from .support import funded, plan_body
 
@@ -49,14 +49,14 @@ RUN: dict[str, int] = {"cases": 0}
 
 class Fuzzed:
     def __init__(self, tmp: Path) -> None:
-        settings = Settings(persistence=Persistence.SQLITE, data_dir=tmp)
+        settings = Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=tmp))
         api_settings = ApiSettings(
             store_file=tmp / "api.sqlite3",
             write_rate_per_s=1_000_000,
             write_burst=1_000_000,
             read_your_writes_timeout_s=10,
         )
-        self.app = create_app(settings, api_settings)
+        self.app = create_app(settings.model_copy(update={"api": api_settings}))
         store = self.app.state.ctx.store
         self.headers = {"X-API-Key": store.create_key("fuzzer", Role.ADMINISTRATOR).token}
 

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from capledger.settings import ProjectionsRunner, Settings
-from capledger.streams.projector import ProjectorSettings
 from capledger.streams.projector_rebuild import rebuild_from_kafka
 from capledger.streams.relay import Relay
-from capledger.streams.settings import KafkaSettings
+from capledger.streams.settings import KafkaSettings, ProjectorSettings
 from integration.streams.broker import delete_topics, kafka_env, requires_kafka, unique_settings
 
 from .support import Harness, api_settings_for, harness, plan_body
@@ -43,7 +42,8 @@ def projected_from_kafka(
     store: Settings, tmp_path: Path, kafka: KafkaSettings
 ) -> Iterator[Harness]:
     settings, api_settings = api_settings_for(store, tmp_path)
-    settings = settings.model_copy(update={"projections_runner": ProjectionsRunner.KAFKA})
+    read_model = settings.read_model.model_copy(update={"runner": ProjectionsRunner.KAFKA})
+    settings = settings.model_copy(update={"read_model": read_model, "kafka": kafka})
     api_settings = api_settings.model_copy(update={"ready_max_lag": 0})
     with harness(settings, api_settings) as found:
         yield found

@@ -13,7 +13,7 @@ import structlog
 
 from capledger.api.context import ReadinessCheck
 from capledger.observability import configure_logging
-from capledger.settings import Settings
+from capledger.settings import LogSettings, Settings
 
 from .support import PLAN, Harness, api_settings_for, harness, plan_body
 
@@ -87,7 +87,7 @@ def test_metrics_count_requests_commands_and_lag(api: Harness) -> None:
 
 def test_access_logs_are_json_lines_with_request_ids(api: Harness) -> None:
     buffer = io.StringIO()
-    configure_logging(Settings(log_format="json", log_level="INFO"), stream=buffer)
+    configure_logging(LogSettings(format="json", level="INFO"), stream=buffer)
     try:
         given = api.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
         generated = api.client.get("/balances", headers=api.inspector)

@@ -15,7 +15,7 @@ import pytest
 from capledger.api import cli
 from capledger.api.roles import Role
 from capledger.api.store import ApiStore, DuplicateKeyName, UnknownKey, hash_token
-from capledger.settings import Settings
+from capledger.settings import Settings, StoreSettings
 
 from .support import api_settings_for, drop_postgres_schemas
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def api_store(store: Settings, tmp_path: Path) -> ApiStore:
     settings, api_settings = api_settings_for(store, tmp_path)
-    found = ApiStore.from_settings(settings, api_settings).initialise()
+    found = ApiStore.from_settings(settings.model_copy(update={"api": api_settings})).initialise()
     yield found  # type: ignore[misc]
     drop_postgres_schemas(settings, api_settings)
 
@@ -85,7 +85,7 @@ def run(context: Context, *argv: str) -> int:
 
 
 def test_the_cli_creates_lists_and_revokes_keys_and_publishes_digests(tmp_path: Path) -> None:
-    context = Context(Settings(data_dir=tmp_path))
+    context = Context(Settings(store=StoreSettings(data_dir=tmp_path)))
     assert run(context, "api-key", "create", "lan", "--role", "finance_officer",
                "--investor", "BQL-GT") == 0  # fmt: skip
     created = json.loads(context.stdout.getvalue())

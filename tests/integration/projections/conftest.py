@@ -39,5 +39,5 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def sqlite_only(store: Settings) -> None:
     """Skips the test on PostgreSQL: child processes read only a SQLite log (and a sharded
     rebuild writes SQLite files)."""
-    if store.persistence is Persistence.POSTGRES:
+    if store.store.persistence is Persistence.POSTGRES:
         pytest.skip("child processes read only a SQLite log")

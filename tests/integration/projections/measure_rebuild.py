@@ -32,7 +32,7 @@ from capledger.application.published import publish
 from capledger.bootstrap import build_ledger
 from capledger.demo.volume import record_year as record
 from capledger.projections import ReadModelStore, rebuild
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, PostgresSettings, Settings, StoreSettings
 
 PAGE = 1_000
 
@@ -51,20 +51,24 @@ def raw_read(ledger: Ledger, *, decode: bool) -> tuple[int, float]:
 
 def postgres_conninfo(settings: Settings) -> dict[str, Any]:
     return {
-        "host": settings.postgres_host,
-        "port": settings.postgres_port,
-        "user": settings.postgres_user,
-        "password": settings.postgres_password.get_secret_value(),
-        "dbname": settings.postgres_dbname,
+        "host": settings.store.postgres.host,
+        "port": settings.store.postgres.port,
+        "user": settings.store.postgres.user,
+        "password": settings.store.postgres.password.get_secret_value(),
+        "dbname": settings.store.postgres.dbname,
     }
 
 
 def stores(args: argparse.Namespace) -> tuple[Settings, ReadModelStore, list[str]]:
     if not args.postgres:
-        settings = Settings(persistence=Persistence.SQLITE, data_dir=args.dir)
+        settings = Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=args.dir))
         return settings, ReadModelStore.sqlite(args.dir / "projections.sqlite3"), []
     schema = f"measure_{uuid4().hex[:10]}"
-    settings = Settings(persistence=Persistence.POSTGRES, postgres_schema=schema)
+    settings = Settings(
+        store=StoreSettings(
+            persistence=Persistence.POSTGRES, postgres=PostgresSettings(schema_name=schema)
+        )
+    )
     with psycopg.connect(**postgres_conninfo(settings), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     read_model = ReadModelStore.postgres(postgres_conninfo(settings), base_schema=f"{schema}_rm")

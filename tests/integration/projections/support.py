@@ -18,18 +18,18 @@ R = TypeVar("R", bound=Row)
 
 def postgres_conninfo(settings: Settings) -> dict[str, Any]:
     return {
-        "host": settings.postgres_host,
-        "port": settings.postgres_port,
-        "user": settings.postgres_user,
-        "password": settings.postgres_password.get_secret_value(),
-        "dbname": settings.postgres_dbname,
+        "host": settings.store.postgres.host,
+        "port": settings.store.postgres.port,
+        "user": settings.store.postgres.user,
+        "password": settings.store.postgres.password.get_secret_value(),
+        "dbname": settings.store.postgres.dbname,
         "connect_timeout": 10,
     }
 
 
 def open_read_model(settings: Settings, directory: Path) -> Iterator[ReadModelStore]:
     """A fresh, initialised read model on the kind of store ``settings`` name."""
-    if settings.persistence is not Persistence.POSTGRES:
+    if settings.store.persistence is not Persistence.POSTGRES:
         read_model = ReadModelStore.sqlite(directory / "projections.sqlite3")
         read_model.initialise()
         yield read_model

@@ -188,7 +188,7 @@ def test_only_a_large_sqlite_log_is_rebuilt_in_parallel_by_default(
 ) -> None:
     record_hai_phong(ledger, clock)
     monkeypatch.setattr(prefetch, "cpus", lambda: 2)
-    sqlite = store.persistence is not Persistence.POSTGRES
+    sqlite = store.store.persistence is not Persistence.POSTGRES
     assert prefetch.usable(ledger.recorder) is sqlite
     assert not rebuild_module._parallel(ledger.recorder, None)  # too short to pay
     monkeypatch.setattr(rebuild_module, "PARALLEL_MIN_NOTIFICATIONS", 1)
@@ -204,7 +204,7 @@ def test_only_a_large_sqlite_log_is_rebuilt_in_parallel_by_default(
 def test_a_parallel_rebuild_of_a_log_no_child_can_read_is_refused_and_leaves_nothing(
     ledger: Ledger, clock: Clock, store: Settings, read_model: ReadModelStore
 ) -> None:
-    if store.persistence is not Persistence.POSTGRES:
+    if store.store.persistence is not Persistence.POSTGRES:
         pytest.skip("a file-based SQLite log can be read by a child")
     record_hai_phong(ledger, clock)
     live = read_model.current_namespace()

@@ -38,7 +38,7 @@ from capledger.projections.queries import (
     watch_list,
 )
 from capledger.projections.rows import REDUCED_ROWS
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 
 from .haiphong import CITY_PLAN, JUNE_20, PM_PLAN, SCOPE, record_hai_phong
 from .support import Clock, open_read_model, rows
@@ -130,8 +130,10 @@ def answers(read_model: ReadModelStore) -> list[Any]:
 def test_sqlite_and_postgres_answer_every_query_alike(
     ledger: Ledger, events: list[PublishedEvent], tmp_path: Path
 ) -> None:
-    server = Settings(persistence=Persistence.POSTGRES)
-    sqlite_models = open_read_model(Settings(persistence=Persistence.SQLITE), tmp_path / "rm")
+    server = Settings(store=StoreSettings(persistence=Persistence.POSTGRES))
+    sqlite_models = open_read_model(
+        Settings(store=StoreSettings(persistence=Persistence.SQLITE)), tmp_path / "rm"
+    )
     postgres_models = open_read_model(server, tmp_path / "unused")
     on_sqlite, on_postgres = next(sqlite_models), next(postgres_models)
     try:

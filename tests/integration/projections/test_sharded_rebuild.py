@@ -20,7 +20,7 @@ from capledger.application.ledger import Ledger
 from capledger.observability import configure_logging
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, rebuild, shards
 from capledger.projections.log import SqliteLogReader
-from capledger.settings import Persistence, Settings
+from capledger.settings import LogSettings, Persistence, Settings
 
 from ..conftest import RawRow, RawStore
 from . import haiphong
@@ -255,7 +255,7 @@ def test_only_a_large_sqlite_log_into_an_sqlite_read_model_is_sharded_by_default
 ) -> None:
     record_hai_phong(ledger, clock)
     monkeypatch.setattr(rebuild_module.prefetch, "cpus", lambda: 2)
-    sqlite = store.persistence is not Persistence.POSTGRES
+    sqlite = store.store.persistence is not Persistence.POSTGRES
     choose = rebuild_module._shards
     assert choose(read_model, ledger.recorder, None, None) == 0  # too short to pay
     monkeypatch.setattr(rebuild_module, "PARALLEL_MIN_NOTIFICATIONS", 1)
@@ -298,7 +298,7 @@ def test_spawned_workers_write_nothing_on_standard_output(
 ) -> None:
     record_hai_phong(ledger, clock)
     monkeypatch.setattr(rebuild_module.prefetch, "forks_safely", lambda: False)
-    configure_logging(Settings(log_level="INFO", log_format="json"), stream=sys.stderr)
+    configure_logging(LogSettings(level="INFO", format="json"), stream=sys.stderr)
     capfd.readouterr()
     try:
         rebuild(read_model, ledger.recorder, parallel=True, shards=2)

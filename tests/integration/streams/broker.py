@@ -69,18 +69,18 @@ def kafka_env(settings: KafkaSettings) -> dict[str, str]:
 def store_env(settings: Settings) -> dict[str, str]:
     """The ``CAPLEDGER_*`` variables that give a subprocess this store."""
     env = {
-        "CAPLEDGER_PERSISTENCE": settings.persistence.value,
-        "CAPLEDGER_DATA_DIR": str(settings.data_dir),
-        "CAPLEDGER_SQLITE_FILE": settings.sqlite_file,
+        "CAPLEDGER_PERSISTENCE": settings.store.persistence.value,
+        "CAPLEDGER_DATA_DIR": str(settings.store.data_dir),
+        "CAPLEDGER_SQLITE_FILE": settings.store.sqlite_file,
     }
-    if settings.persistence is Persistence.POSTGRES:
+    if settings.store.persistence is Persistence.POSTGRES:
         env.update(
-            CAPLEDGER_POSTGRES_HOST=settings.postgres_host,
-            CAPLEDGER_POSTGRES_PORT=str(settings.postgres_port),
-            CAPLEDGER_POSTGRES_USER=settings.postgres_user,
-            CAPLEDGER_POSTGRES_PASSWORD=settings.postgres_password.get_secret_value(),
-            CAPLEDGER_POSTGRES_DBNAME=settings.postgres_dbname,
-            CAPLEDGER_POSTGRES_SCHEMA=settings.postgres_schema,
+            CAPLEDGER_POSTGRES_HOST=settings.store.postgres.host,
+            CAPLEDGER_POSTGRES_PORT=str(settings.store.postgres.port),
+            CAPLEDGER_POSTGRES_USER=settings.store.postgres.user,
+            CAPLEDGER_POSTGRES_PASSWORD=settings.store.postgres.password.get_secret_value(),
+            CAPLEDGER_POSTGRES_DBNAME=settings.store.postgres.dbname,
+            CAPLEDGER_POSTGRES_SCHEMA=settings.store.postgres.schema_name,
         )
     return env
 
@@ -93,12 +93,18 @@ def process_env(store: Settings, kafka: KafkaSettings, **extra: str) -> dict[str
     return env
 
 
-def start_relay(env: Mapping[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``python -m capledger.streams.relay`` as a child process, logging to ``log_path``."""
+def start_relay(
+    env: Mapping[str, str], log_path: Path, *args: str, pause_ms: int = 0
+) -> subprocess.Popen[bytes]:
+    """``capledger relay`` as a child process, logging to ``log_path``; with ``pause_ms``, the
+    same relay pausing up to that long inside each transaction (``paused_relay.py``)."""
+    command = ["-m", "capledger", "relay"]
+    if pause_ms:
+        command = [str(Path(__file__).with_name("paused_relay.py")), str(pause_ms)]
     log = log_path.open("ab")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "capledger.streams.relay", *args],
+            [sys.executable, *command, *args],
             env=dict(env),
             cwd=REPO,
             stdout=log,

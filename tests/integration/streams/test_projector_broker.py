@@ -2,7 +2,7 @@
 
 Histories are recorded through the Ledger, published by the real relay to a topic of this test
 (3 partitions, small relay transactions, so offsets hold many commit markers), then folded by
-the Faust projector (in this process, or as ``python -m capledger.streams.projector`` child
+the Faust projector (in this process, or as ``capledger projector run`` child
 processes that are SIGKILLed at random points) into a read model on SQLite and, with
 ``CAPLEDGER_TEST_POSTGRES=1``, PostgreSQL. Every table must equal the embedded runner's fold of
 the notification log, row for row; the rates Hải Phòng reported must come out of it.
@@ -36,10 +36,10 @@ from capledger.projections.dialects import PostgresDialect
 from capledger.projections.queries import Denominator, disbursement_rates
 from capledger.settings import Persistence, Settings
 from capledger.streams import wire
-from capledger.streams.projector import Projector, ProjectorSettings, projector_lag
+from capledger.streams.projector import Projector, projector_lag
 from capledger.streams.projector_rebuild import rebuild_from_kafka
 from capledger.streams.relay import Relay
-from capledger.streams.settings import KafkaSettings
+from capledger.streams.settings import KafkaSettings, ProjectorSettings
 
 from ..projections.haiphong import CITY_PLAN, JUNE_20, PM_PLAN, SCOPE, record_hai_phong
 from ..projections.support import Clock, dump
@@ -251,11 +251,11 @@ def read_model_env(read_model: ReadModelStore, directory: Path, store: Settings)
         return {
             "CAPLEDGER_PERSISTENCE": Persistence.POSTGRES.value,
             "CAPLEDGER_READMODEL_SCHEMA": read_model.dialect.base_schema,
-            "CAPLEDGER_POSTGRES_HOST": store.postgres_host,
-            "CAPLEDGER_POSTGRES_PORT": str(store.postgres_port),
-            "CAPLEDGER_POSTGRES_USER": store.postgres_user,
-            "CAPLEDGER_POSTGRES_PASSWORD": store.postgres_password.get_secret_value(),
-            "CAPLEDGER_POSTGRES_DBNAME": store.postgres_dbname,
+            "CAPLEDGER_POSTGRES_HOST": store.store.postgres.host,
+            "CAPLEDGER_POSTGRES_PORT": str(store.store.postgres.port),
+            "CAPLEDGER_POSTGRES_USER": store.store.postgres.user,
+            "CAPLEDGER_POSTGRES_PASSWORD": store.store.postgres.password.get_secret_value(),
+            "CAPLEDGER_POSTGRES_DBNAME": store.store.postgres.dbname,
         }
     return {
         "CAPLEDGER_PERSISTENCE": Persistence.SQLITE.value,
@@ -265,14 +265,14 @@ def read_model_env(read_model: ReadModelStore, directory: Path, store: Settings)
 
 
 class Worker:
-    """``python -m capledger.streams.projector`` as a child process, logging to ``log``."""
+    """``capledger projector run`` as a child process, logging to ``log``."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         self.assigned_before = self.assignments()
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "capledger.streams.projector"],
+                [sys.executable, "-m", "capledger", "projector", "run"],
                 env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -310,6 +310,7 @@ def test_a_projector_killed_at_random_points_never_loses_or_double_counts(
     env = {
         **process_env(store, kafka),
         **read_model_env(faust_model, tmp_path / "read-model-0", store),
+        "CAPLEDGER_PROJECTIONS_RUNNER": "kafka",
         "CAPLEDGER_PROJECTOR_GROUP": f"test-crash-{uuid.uuid4().hex[:10]}",
         # Static membership: a restarted worker takes its partitions back at once.
         "CAPLEDGER_PROJECTOR_INSTANCE_ID": "worker-1",
@@ -351,7 +352,7 @@ def test_a_projector_killed_at_random_points_never_loses_or_double_counts(
     assert report.killed >= 3
     assert dump(faust_model) == embedded_fold(ledger, read_models())
     shown = subprocess.run(
-        [sys.executable, "-m", "capledger.streams.projector", "lag"],
+        [sys.executable, "-m", "capledger", "projector", "lag"],
         env=env, cwd=REPO, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     document = json.loads(shown.stdout.strip().splitlines()[-1])

@@ -155,7 +155,7 @@ def test_postgres_is_followed_by_its_subscription_and_sqlite_by_polling(
 ) -> None:
     source = open_source(ledger.recorder, 0, poll_interval_s=0.01, subscribe=True)
     try:
-        postgres = store.persistence is Persistence.POSTGRES
+        postgres = store.store.persistence is Persistence.POSTGRES
         assert isinstance(source, SubscriptionSource if postgres else PollingSource)
         record_every_event_type(ledger)
         latest = ledger.recorder.max_notification_id() or 0

@@ -1,7 +1,7 @@
 """Faults against the real broker: the relay is SIGKILLed at random points (mid-transaction
 too), two relays with one transactional id race, the broker restarts and crashes under load.
 
-The relay runs as a child process (``python -m capledger.streams.relay``) while a writer
+The relay runs as a child process (``capledger relay``) while a writer
 process keeps recording commands through the Ledger. After each scenario a ``read_committed``
 read of the events topic must hold every recorded event exactly once, in stream order, and
 nothing that was not recorded. Counts are printed (``pytest -s``) and written to
@@ -142,8 +142,7 @@ class Writer:
 
 def finish(store: Settings, kafka: KafkaSettings, tmp_path: Path) -> None:
     """A last relay, run until everything recorded is relayed (fast settings)."""
-    env = process_env(store, kafka, CAPLEDGER_KAFKA_BATCH_SIZE="500",
-                      CAPLEDGER_KAFKA_FAULT_PAUSE_MS="0")  # fmt: skip
+    env = process_env(store, kafka, CAPLEDGER_KAFKA_BATCH_SIZE="500")
     relay = start_relay(env, tmp_path / "relay-final.log", "--until-caught-up")
     try:
         status = relay.wait(timeout=300)
@@ -178,19 +177,19 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
 ) -> None:
     # Tiny batches, records sent at once (linger 0) and a random pause before each commit:
     # most kills land inside a transaction whose records are already in the broker's log.
-    kafka = unique_settings(
-        "kill", batch_size=5, linger_ms=0, fault_pause_ms=40, max_block_ms=20_000
-    )
+    kafka = unique_settings("kill", batch_size=5, linger_ms=0, max_block_ms=20_000)
     rng = random.Random(SEED)
     env = process_env(any_store, kafka)
     writer = Writer(env, tmp_path, rate=40)
     children.append(writer.process)
     killed_after_start = 0
-    runs = KILL_RUNS if any_store.persistence is Persistence.SQLITE else max(1, KILL_RUNS // 2)
+    runs = (
+        KILL_RUNS if any_store.store.persistence is Persistence.SQLITE else max(1, KILL_RUNS // 2)
+    )
     try:
         for run in range(runs):
             log = tmp_path / f"relay-{run}.log"
-            relay = start_relay(env, log)
+            relay = start_relay(env, log, pause_ms=40)
             children.append(relay)
             # Most kills land once the relay is publishing (hence mid-transaction, given the
             # pause inside each transaction); some land while it is still starting.
@@ -204,7 +203,7 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
         commands = writer.stop()
         finish(any_store, kafka, tmp_path)
         report = check_topic(
-            f"relay SIGKILLed at random points ({any_store.persistence.value})",
+            f"relay SIGKILLed at random points ({any_store.store.persistence.value})",
             any_store,
             kafka,
             runs,

@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=40.0, help="commands per second")
     args = parser.parse_args()
     settings = Settings()
-    configure_logging(settings)  # to stderr: stdout carries only the final count
+    configure_logging(settings.log)  # to stderr: stdout carries only the final count
     ledger = build_ledger(settings)
     interval = 1 / args.rate
     count = 0

@@ -13,8 +13,8 @@ from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.bootstrap import load_rules
 from capledger.projections import folds
+from capledger.settings import Settings
 from capledger.streams import wire
-from capledger.streams.projector import ProjectorSettings
 from capledger.streams.projector_apply import decode, event_topic, parse_type
 
 from .stream_scenario import record_every_event_type
@@ -81,6 +81,6 @@ def test_a_record_without_a_type_is_an_error() -> None:
 def test_projector_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAPLEDGER_PROJECTOR_GROUP", "projector-b")
     monkeypatch.setenv("CAPLEDGER_PROJECTOR_BATCH_SIZE", "250")
-    settings = ProjectorSettings()
+    settings = Settings().projector
     assert (settings.group, settings.batch_size) == ("projector-b", 250)
     assert settings.fault_pause_ms == 0

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from capledger.settings import Settings
 from capledger.streams import topics
 from capledger.streams.settings import KafkaSettings
 
@@ -66,7 +67,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CAPLEDGER_KAFKA_BOOTSTRAP", "k1:9092, k2:9092")
     monkeypatch.setenv("CAPLEDGER_KAFKA_BATCH_SIZE", "50")
     monkeypatch.setenv("CAPLEDGER_KAFKA_TRANSACTIONAL_ID", "relay-a")
-    settings = KafkaSettings()
+    settings = Settings().kafka
     assert settings.bootstrap_servers == ["k1:9092", "k2:9092"]
     assert settings.batch_size == 50
     assert settings.relay_transactional_id == "relay-a"

@@ -13,7 +13,7 @@ from eventsourcing.persistence import Notification
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, load_rules
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import schemas, wire
 from capledger.streams.source import LogRow, PollingSource
 
@@ -158,7 +158,11 @@ def test_states_orjson_refuses_take_the_reference_path(
 
 
 def test_lean_sqlite_rows_give_the_same_messages(tmp_path: Path) -> None:
-    store = Settings(persistence=Persistence.SQLITE, data_dir=tmp_path, sqlite_file="s.sqlite3")
+    store = Settings(
+        store=StoreSettings(
+            persistence=Persistence.SQLITE, data_dir=tmp_path, sqlite_file="s.sqlite3"
+        )
+    )
     ledger = build_ledger(store)
     try:
         record_every_event_type(ledger)
