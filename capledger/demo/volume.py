@@ -1,7 +1,7 @@
 """A synthetic year of a province's capital at volume, for benchmarks and volume tests.
 
 One annual plan, projects with allocations from two sources and a contract each, then random
-movements through the Ledger's own verbs until the log holds about ``target`` notifications:
+movements through the ledger's own commands until the log holds about ``target`` notifications:
 payments for completed work (some reversed), transfers between projects, extensions. Refused
 movements (capital used up) are skipped. With a ``tag`` every code and command id carries it,
 so that renamed copies of the log can be told apart (``bench/rebuild.py``).
