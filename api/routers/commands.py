@@ -10,7 +10,8 @@ model holds the command's position, so a query that follows sees it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,7 +71,26 @@ class CommandResult(BaseModel):
 
 
 class _Body(BaseModel):
+    """A command's request body: the command's fields, less those the path carries.
+
+    The body's field names are the command's, so one mapping serves every command: the
+    validated fields (codes of enums as their text) and the path's codes make the command.
+    """
+
     model_config = ConfigDict(extra="forbid")
+    command: ClassVar[type[Command]]
+
+    def to_command(self, **path: str) -> Command:
+        fields = {name: _plain(getattr(self, name)) for name in type(self).model_fields}
+        return self.command(**fields, **path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_plain(key): _plain(each) for key, each in value.items()}
+    return value
 
 
 class _Decided(_Body):
@@ -79,23 +99,12 @@ class _Decided(_Body):
     decision_issuer: Text
     effective_on: Day
 
-    def decision(self) -> dict[str, Any]:
-        return {
-            "decision_no": self.decision_no,
-            "decision_date": self.decision_date,
-            "decision_issuer": self.decision_issuer,
-            "effective_on": self.effective_on,
-        }
-
 
 Envelopes = Annotated[dict[CapitalSource, Envelope], Field(min_length=1)]
 
 
-def _envelopes(envelopes: dict[CapitalSource, int]) -> dict[str, int]:
-    return {source.value: amount for source, amount in envelopes.items()}
-
-
 class ApprovePlan(_Decided):
+    command = commands.ApprovePlan
     code: Code
     title: Text
     kind: PlanKind
@@ -108,27 +117,15 @@ class ApprovePlan(_Decided):
         default=None, description="The plan this one implements (a PM-assigned plan)."
     )
 
-    def to_command(self) -> commands.ApprovePlan:
-        return commands.ApprovePlan(
-            code=self.code, title=self.title, kind=self.kind.value,
-            authority=self.authority.value, jurisdiction=self.jurisdiction,
-            start_year=self.start_year, end_year=self.end_year,
-            envelopes=_envelopes(self.envelopes), implements=self.implements, **self.decision(),
-        )  # fmt: skip
-
 
 class AdjustPlan(_Decided):
+    command = commands.AdjustPlan
     envelopes: Envelopes
     reason: Text
 
-    def to_command(self, plan_code: str) -> commands.AdjustPlan:
-        return commands.AdjustPlan(
-            code=plan_code, envelopes=_envelopes(self.envelopes), reason=self.reason,
-            **self.decision(),
-        )  # fmt: skip
-
 
 class RegisterProject(_Decided):
+    command = commands.RegisterProject
     code: Code
     name: Text
     investor_code: Label
@@ -138,37 +135,22 @@ class RegisterProject(_Decided):
     province: Label
     total_investment: Amount
 
-    def to_command(self) -> commands.RegisterProject:
-        return commands.RegisterProject(
-            code=self.code, name=self.name, investor_code=self.investor_code,
-            investor_name=self.investor_name, program=self.program, sector=self.sector,
-            province=self.province, total_investment=self.total_investment, **self.decision(),
-        )  # fmt: skip
-
 
 class AdjustTotalInvestment(_Decided):
+    command = commands.AdjustTotalInvestment
     total_investment: Amount
-
-    def to_command(self, project_code: str) -> commands.AdjustTotalInvestment:
-        return commands.AdjustTotalInvestment(
-            project_code=project_code, total_investment=self.total_investment, **self.decision()
-        )
 
 
 class ChangeInvestor(_Body):
+    command = commands.ChangeInvestor
     investor_code: Label
     investor_name: Text
     reason: Text
     effective_on: Day
 
-    def to_command(self, project_code: str) -> commands.ChangeInvestor:
-        return commands.ChangeInvestor(
-            project_code=project_code, investor_code=self.investor_code,
-            investor_name=self.investor_name, reason=self.reason, effective_on=self.effective_on,
-        )  # fmt: skip
-
 
 class ChangeStatus(_Body):
+    command = commands.ChangeStatus
     status: ProjectStatus
     reason: Text
     effective_on: Day
@@ -185,51 +167,30 @@ class ChangeStatus(_Body):
             raise ValueError("decision_issuer needs decision_no and decision_date")
         return self
 
-    def to_command(self, project_code: str) -> commands.ChangeStatus:
-        return commands.ChangeStatus(
-            project_code=project_code, status=self.status.value, reason=self.reason,
-            effective_on=self.effective_on, review_class=self.review_class,
-            decision_no=self.decision_no, decision_date=self.decision_date,
-            decision_issuer=self.decision_issuer,
-        )  # fmt: skip
-
 
 class Settle(_Decided):
+    command = commands.Settle
     settled_value: Envelope
-
-    def to_command(self, project_code: str) -> commands.Settle:
-        return commands.Settle(
-            project_code=project_code, settled_value=self.settled_value, **self.decision()
-        )
 
 
 class Allocate(_Decided):
+    command = commands.Allocate
     plan_code: Code
     source: CapitalSource
     amount: Amount
 
-    def to_command(self, project_code: str) -> commands.Allocate:
-        return commands.Allocate(
-            plan_code=self.plan_code, project_code=project_code, source=self.source.value,
-            amount=self.amount, **self.decision(),
-        )  # fmt: skip
-
 
 class Transfer(_Decided):
+    command = commands.Transfer
     plan_code: Code
     source: CapitalSource
     from_project: Code
     to_project: Code
     amount: Amount
 
-    def to_command(self) -> commands.Transfer:
-        return commands.Transfer(
-            plan_code=self.plan_code, source=self.source.value, from_project=self.from_project,
-            to_project=self.to_project, amount=self.amount, **self.decision(),
-        )  # fmt: skip
-
 
 class Cut(_Decided):
+    command = commands.Cut
     plan_code: Code
     source: CapitalSource
     reason: Text
@@ -237,52 +198,32 @@ class Cut(_Decided):
         default=None, description="How much to cut; all the undisbursed allocation if absent."
     )
 
-    def to_command(self, project_code: str) -> commands.Cut:
-        return commands.Cut(
-            plan_code=self.plan_code, project_code=project_code, source=self.source.value,
-            reason=self.reason, amount=self.amount, **self.decision(),
-        )  # fmt: skip
-
 
 class Extend(_Decided):
+    command = commands.ExtendDisbursementPeriod
     plan_code: Code
     source: CapitalSource
     amount: Amount
     until: Day
 
-    def to_command(self, project_code: str) -> commands.ExtendDisbursementPeriod:
-        return commands.ExtendDisbursementPeriod(
-            project_code=project_code, plan_code=self.plan_code, source=self.source.value,
-            amount=self.amount, until=self.until, **self.decision(),
-        )  # fmt: skip
-
 
 class Lapse(_Body):
+    command = commands.Lapse
     plan_code: Code
     source: CapitalSource
     as_of: Day
 
-    def to_command(self, project_code: str) -> commands.Lapse:
-        return commands.Lapse(
-            project_code=project_code, plan_code=self.plan_code, source=self.source.value,
-            as_of=self.as_of,
-        )  # fmt: skip
-
 
 class SignContract(_Body):
+    command = commands.SignContract
     contract_no: Label
     contractor: Text
     value: Amount
     effective_on: Day
 
-    def to_command(self, project_code: str) -> commands.SignContract:
-        return commands.SignContract(
-            project_code=project_code, contract_no=self.contract_no, contractor=self.contractor,
-            value=self.value, effective_on=self.effective_on,
-        )  # fmt: skip
-
 
 class PayAdvance(_Body):
+    command = commands.PayAdvance
     contract_no: Label
     plan_code: Code
     source: CapitalSource
@@ -290,15 +231,9 @@ class PayAdvance(_Body):
     treasury_ref: Label
     effective_on: Day
 
-    def to_command(self, project_code: str) -> commands.PayAdvance:
-        return commands.PayAdvance(
-            project_code=project_code, contract_no=self.contract_no, plan_code=self.plan_code,
-            source=self.source.value, amount=self.amount, treasury_ref=self.treasury_ref,
-            effective_on=self.effective_on,
-        )  # fmt: skip
-
 
 class PayCompletedWork(_Body):
+    command = commands.PayCompletedWork
     plan_code: Code
     source: CapitalSource
     amount: Amount
@@ -307,26 +242,14 @@ class PayCompletedWork(_Body):
     contract_no: Label | None = None
     advance_recovered: Envelope = 0
 
-    def to_command(self, project_code: str) -> commands.PayCompletedWork:
-        return commands.PayCompletedWork(
-            project_code=project_code, plan_code=self.plan_code, source=self.source.value,
-            amount=self.amount, treasury_ref=self.treasury_ref, effective_on=self.effective_on,
-            contract_no=self.contract_no, advance_recovered=self.advance_recovered,
-        )  # fmt: skip
-
 
 class ReverseEntry(_Body):
+    command = commands.ReverseEntry
     entry_version: int = Field(
         ge=1, le=2**31 - 1, description="Stream version of the advance or payment to reverse."
     )
     reason: Text
     effective_on: Day
-
-    def to_command(self, project_code: str) -> commands.ReverseEntry:
-        return commands.ReverseEntry(
-            project_code=project_code, entry_version=self.entry_version, reason=self.reason,
-            effective_on=self.effective_on,
-        )  # fmt: skip
 
 
 # -- running a command ---------------------------------------------------------------------
@@ -409,7 +332,7 @@ def adjust_plan(
     response: Response,
 ) -> CommandResult:
     check_plan(ctx, caller, plan_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(plan_code))
+    return execute(ctx, caller, response, key, body.to_command(code=plan_code))
 
 
 # -- projects ------------------------------------------------------------------------------
@@ -438,7 +361,7 @@ def adjust_total_investment(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -459,7 +382,7 @@ def change_investor(
     if caller.scoped:
         province = ctx.ledger.peek_project(project_code, lambda project: project.province)
         check_new_project(caller, body.investor_code, province)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -477,7 +400,7 @@ def change_status(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -495,7 +418,7 @@ def settle(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 # -- capital -------------------------------------------------------------------------------
@@ -517,7 +440,7 @@ def allocate(
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
     check_plan(ctx, caller, body.plan_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -544,7 +467,7 @@ def cut(
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
     check_plan(ctx, caller, body.plan_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -562,7 +485,7 @@ def extend_disbursement_period(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -577,7 +500,7 @@ def lapse(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 # -- contracts and cash --------------------------------------------------------------------
@@ -598,7 +521,7 @@ def sign_contract(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -616,7 +539,7 @@ def pay_advance(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -634,7 +557,7 @@ def pay_completed_work(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
@@ -652,4 +575,4 @@ def reverse_entry(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    return execute(ctx, caller, response, key, body.to_command(project_code))
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
