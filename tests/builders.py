@@ -101,7 +101,7 @@ def command_id(prefix: str = "cmd") -> str:
 def decision(
     number: str = "5678/QĐ-UBND", issued_on: date = date(YEAR, 1, 2), issuer: str = "UBND Hà Nội"
 ) -> dict[str, Any]:
-    """The decision keyword arguments of a ledger verb."""
+    """The decision fields of a command."""
     return {"decision_no": number, "decision_date": issued_on, "decision_issuer": issuer}
 
 
