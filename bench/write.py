@@ -136,63 +136,30 @@ def project_code(index: int) -> str:
 def set_up_ledger(ledger: Ledger, projects: int, payments: int) -> None:
     """A plan, its projects and their allocations: enough capital for every payment."""
     per_project = (payments // projects + 1) * PAYMENT
-    ledger.execute(
-        ApprovePlan(
-            code=PLAN,
-            title="Kế hoạch vốn năm 2025 (benchmark)",
-            kind="annual",
-            authority="provincial_council",
-            jurisdiction="HN",
-            start_year=FISCAL_YEAR,
-            end_year=FISCAL_YEAR,
-            envelopes={SOURCE: per_project * projects},
-            effective_on=date(2025, 1, 2),
-            **DECISION,
-        ),
-        command_id="setup-plan",
-    )
+    ledger.execute(ApprovePlan(
+        code=PLAN, title="Kế hoạch vốn năm 2025 (benchmark)", kind="annual",
+        authority="provincial_council", jurisdiction="HN", start_year=FISCAL_YEAR,
+        end_year=FISCAL_YEAR, envelopes={SOURCE: per_project * projects},
+        effective_on=date(2025, 1, 2), **DECISION,
+    ), command_id="setup-plan")  # fmt: skip
     for index in range(projects):
         code = project_code(index)
-        ledger.execute(
-            RegisterProject(
-                code=code,
-                name=f"Dự án benchmark {index}",
-                investor_code="BQLDA-BENCH",
-                investor_name="Ban QLDA benchmark",
-                program="bench",
-                sector="transport",
-                province="HN",
-                total_investment=per_project * 2,
-                effective_on=date(2025, 1, 2),
-                **DECISION,
-            ),
-            command_id=f"setup-register-{code}",
-        )
-        ledger.execute(
-            Allocate(
-                plan_code=PLAN,
-                project_code=code,
-                source=SOURCE,
-                amount=per_project,
-                effective_on=date(2025, 1, 3),
-                **DECISION,
-            ),
-            command_id=f"setup-allocate-{code}",
-        )
+        ledger.execute(RegisterProject(
+            code=code, name=f"Dự án benchmark {index}", investor_code="BQLDA-BENCH",
+            investor_name="Ban QLDA benchmark", program="bench", sector="transport", province="HN",
+            total_investment=per_project * 2, effective_on=date(2025, 1, 2), **DECISION,
+        ), command_id=f"setup-register-{code}")  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=PLAN, project_code=code, source=SOURCE, amount=per_project,
+            effective_on=date(2025, 1, 3), **DECISION,
+        ), command_id=f"setup-allocate-{code}")  # fmt: skip
 
 
 def pay(ledger: Ledger, index: int, projects: int) -> None:
-    ledger.execute(
-        PayCompletedWork(
-            project_code=project_code(index % projects),
-            plan_code=PLAN,
-            source=SOURCE,
-            amount=PAYMENT,
-            treasury_ref=f"KBNN-{index:08d}",
-            effective_on=PAY_DAY,
-        ),
-        command_id=f"pay-{index}",
-    )
+    ledger.execute(PayCompletedWork(
+        project_code=project_code(index % projects), plan_code=PLAN, source=SOURCE, amount=PAYMENT,
+        treasury_ref=f"KBNN-{index:08d}", effective_on=PAY_DAY,
+    ), command_id=f"pay-{index}")  # fmt: skip
 
 
 # -- (b) raw eventsourcing ------------------------------------------------------------------

@@ -172,17 +172,10 @@ def record_payment(data_dir: Path) -> tuple[str, int]:
             for line in project.lines.values():
                 if line.plan_code != CITY_PLAN or line.undisbursed < amount:
                     continue
-                ledger.execute(
-                    PayCompletedWork(
-                        project_code=planned.code,
-                        plan_code=line.plan_code,
-                        source=line.source,
-                        amount=amount,
-                        treasury_ref="KBNN-HP-TEST-1",
-                        effective_on=date(2021, 6, 15),
-                    ),
-                    command_id=f"kafka-mode-pay-{planned.code}",
-                )
+                ledger.execute(PayCompletedWork(
+                    project_code=planned.code, plan_code=line.plan_code, source=line.source,
+                    amount=amount, treasury_ref="KBNN-HP-TEST-1", effective_on=date(2021, 6, 15),
+                ), command_id=f"kafka-mode-pay-{planned.code}")  # fmt: skip
                 return planned.code, amount
     finally:
         ledger.close()

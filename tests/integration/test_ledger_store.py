@@ -207,49 +207,29 @@ class Refusal:
 
 def _extend(until: date, on: date) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.execute(
-            ExtendDisbursementPeriod(
-                project_code=PROJECT,
-                plan_code=PLAN,
-                source=CENTRAL,
-                amount=10 * BILLION,
-                until=until,
-                effective_on=on,
-                **decision(issued_on=on),
-            ),
-            command_id=cid,
-        )
+        return ledger.execute(ExtendDisbursementPeriod(
+            project_code=PROJECT, plan_code=PLAN, source=CENTRAL, amount=10 * BILLION, until=until,
+            effective_on=on, **decision(issued_on=on),
+        ), command_id=cid)  # fmt: skip
 
     return act
 
 
 def _status(status: str) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.execute(
-            ChangeStatus(
-                project_code=PROJECT,
-                status=status,
-                reason="kiểm tra",
-                effective_on=date(2025, 9, 1),
-            ),
-            command_id=cid,
-        )
+        return ledger.execute(ChangeStatus(
+            project_code=PROJECT, status=status, reason="kiểm tra", effective_on=date(2025, 9, 1),
+        ), command_id=cid)  # fmt: skip
 
     return act
 
 
 def _adjust_plan(envelopes: dict[str, int]) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.execute(
-            AdjustPlan(
-                code=PLAN,
-                envelopes=envelopes,
-                reason="điều chỉnh",
-                effective_on=date(2025, 5, 1),
-                **decision(),
-            ),
-            command_id=cid,
-        )
+        return ledger.execute(AdjustPlan(
+            code=PLAN, envelopes=envelopes, reason="điều chỉnh", effective_on=date(2025, 5, 1),
+            **decision(),
+        ), command_id=cid)  # fmt: skip
 
     return act
 

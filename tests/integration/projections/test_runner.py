@@ -114,17 +114,10 @@ def test_a_query_after_a_command_waits_for_the_background_runner_to_apply_it(
 ) -> None:
     record_hai_phong(ledger, clock)
     with EmbeddedRunner(read_model, ledger.recorder, poll_interval=0.01) as runner:
-        outcome = ledger.execute(
-            PayCompletedWork(
-                project_code="HP-002",
-                plan_code=PM_PLAN,
-                source=CENTRAL,
-                amount=100 * BN,
-                treasury_ref="KBNN-X",
-                effective_on=date(2021, 12, 30),
-            ),
-            command_id="late-december",
-        )
+        outcome = ledger.execute(PayCompletedWork(
+            project_code="HP-002", plan_code=PM_PLAN, source=CENTRAL, amount=100 * BN,
+            treasury_ref="KBNN-X", effective_on=date(2021, 12, 30),
+        ), command_id="late-december")  # fmt: skip
         assert outcome.position is not None
         assert runner.wait_for(outcome.position, timeout=10)
         (dike,) = balances(
@@ -158,17 +151,10 @@ def test_rebuild_fills_a_fresh_namespace_and_switches_while_the_live_runner_foll
         report = rebuild(
             read_model, ledger.recorder, batch_size=6, progress=lambda *p: progress.append(p)
         )
-        more = ledger.execute(
-            PayCompletedWork(
-                project_code="HP-002",
-                plan_code=PM_PLAN,
-                source=CENTRAL,
-                amount=50 * BN,
-                treasury_ref="KBNN-Y",
-                effective_on=date(2021, 12, 30),
-            ),
-            command_id="after-rebuild",
-        )
+        more = ledger.execute(PayCompletedWork(
+            project_code="HP-002", plan_code=PM_PLAN, source=CENTRAL, amount=50 * BN,
+            treasury_ref="KBNN-Y", effective_on=date(2021, 12, 30),
+        ), command_id="after-rebuild")  # fmt: skip
         assert more.position is not None and live.wait_for(more.position, timeout=10)
 
     assert (report.previous, report.namespace) == (live_before, read_model.current_namespace())

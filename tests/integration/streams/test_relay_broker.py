@@ -66,17 +66,10 @@ def notifications(ledger: Ledger) -> list[object]:
 
 
 def pay(ledger: Ledger, index: int, project: str = "DA-001") -> None:
-    ledger.execute(
-        PayCompletedWork(
-            project_code=project,
-            plan_code="KH-2024",
-            source=SOURCE,
-            amount=1_000 + index,
-            treasury_ref=f"KB-{index}",
-            effective_on=date(2024, 9, 1),
-        ),
-        command_id=f"pay-{index}",
-    )
+    ledger.execute(PayCompletedWork(
+        project_code=project, plan_code="KH-2024", source=SOURCE, amount=1_000 + index,
+        treasury_ref=f"KB-{index}", effective_on=date(2024, 9, 1),
+    ), command_id=f"pay-{index}")  # fmt: skip
 
 
 def test_every_event_type_reaches_the_topic_once_as_a_valid_cloudevent(
