@@ -1,8 +1,10 @@
-"""The write model: an eventsourcing Application whose verbs are the ledger's commands.
+"""The write model: an eventsourcing Application that executes the ledger's commands.
 
-Every verb takes a client-chosen ``command_id`` and primitives, loads the few aggregates it
-touches, lets them check their invariants, and records their events together with the command's
-receipt in one atomic ``save()``.
+``Ledger.execute(command, command_id=...)`` runs any command (``capledger.application.commands``)
+the same way: its handler (``capledger.application.handlers``) loads the few aggregates it
+touches and lets them check their invariants; their events are recorded together with the
+command's receipt in one atomic ``save()``, retried on fresh state when another writer got there
+first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -33,22 +34,32 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from capledger.domain import CapitalPlan, Decision, DomainError, Project, RuleBook
+from capledger.domain import CapitalPlan, DomainError, Project, RuleBook
 from capledger.domain.ids import plan_id, project_id
 from capledger.observability import debug_enabled
 
 from .chain import unseal
+from .commands import Command
 from .errors import (
     ConcurrencyConflict,
-    DuplicatePlan,
-    DuplicateProject,
     IdempotencyConflict,
+    InvalidCommand,
     UnknownPlan,
     UnknownProject,
 )
 from .eventstore import ChainedEventStore, DateAsISO, DecisionAsDict, LedgerMapper
+from .handlers import HANDLERS, Handler
 from .positions import position_of
-from .receipts import CommandReceipt, accepted, fingerprint, fingerprint_matches, receipt_id
+from .receipts import (
+    CommandReceipt,
+    accepted,
+    command_name,
+    fingerprint,
+    fingerprint_matches,
+    fingerprinted,
+    receipt_id,
+    recorded_names,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -70,15 +81,16 @@ class CommandOutcome:
 
 
 @dataclass(frozen=True)
-class _Command:
-    name: str
+class _Envelope:
+    """A command with the id and the principal it was issued under."""
+
+    command: Command
     command_id: str
     principal: str
-    args: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.command_id, str) or not self.command_id.strip():
-            raise IdempotencyConflict("every command needs a non-empty command id")
+    @property
+    def name(self) -> str:
+        return command_name(self.command)
 
 
 @dataclass
@@ -90,6 +102,10 @@ class _UnitOfWork:
     labels: dict[UUID, str] = field(default_factory=dict)
     #: Whether an aggregate came from the cache as is, without reading the store.
     from_cache: bool = False
+
+    @property
+    def rules(self) -> RuleBook:
+        return self.ledger.rules
 
     def project(self, code: str) -> Project:
         return self._load(Project, project_id(code), f"project:{code}", UnknownProject)
@@ -173,505 +189,26 @@ class Ledger(Application[UUID]):
         transcoder.register(DateAsISO())
         transcoder.register(DecisionAsDict())
 
-    # -- plans ---------------------------------------------------------------------------
+    # -- commands ------------------------------------------------------------------------
 
-    def approve_plan(
-        self,
-        *,
-        command_id: str,
-        code: str,
-        title: str,
-        kind: str,
-        authority: str,
-        jurisdiction: str,
-        start_year: int,
-        end_year: int,
-        envelopes: Mapping[str, int],
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        implements: str | None = None,
-        principal: str = SYSTEM,
+    def execute(
+        self, command: Command, *, command_id: str, principal: str = SYSTEM
     ) -> CommandOutcome:
-        args = {
-            "code": code, "title": title, "kind": kind, "authority": authority,
-            "jurisdiction": jurisdiction, "start_year": start_year, "end_year": end_year,
-            "envelopes": dict(envelopes), "decision_no": decision_no,
-            "decision_date": decision_date, "decision_issuer": decision_issuer,
-            "effective_on": effective_on, "implements": implements,
-        }  # fmt: skip
+        """Run ``command`` once under the client's ``command_id``, as ``principal``.
 
-        def handle(uow: _UnitOfWork) -> None:
-            if uow.exists(plan_id(code)):
-                raise DuplicatePlan(f"plan {code} is already recorded")
-            if implements is not None:
-                uow.plan(implements)
-            plan = CapitalPlan.approve(
-                code=code, title=title, kind=kind, authority=authority,
-                jurisdiction=jurisdiction, start_year=start_year, end_year=end_year,
-                envelopes=envelopes,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on, implements=implements,
-            )  # fmt: skip
-            uow.add(plan, f"plan:{code}")
-
-        return self._execute(_Command("approve_plan", command_id, principal, args), handle)
-
-    def adjust_plan(
-        self,
-        *,
-        command_id: str,
-        code: str,
-        envelopes: Mapping[str, int],
-        reason: str,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "code": code, "envelopes": dict(envelopes), "reason": reason,
-            "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.plan(code).adjust(
-                envelopes=envelopes,
-                reason=reason,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on,
-            )
-
-        return self._execute(_Command("adjust_plan", command_id, principal, args), handle)
-
-    # -- projects ------------------------------------------------------------------------
-
-    def register_project(
-        self,
-        *,
-        command_id: str,
-        code: str,
-        name: str,
-        investor_code: str,
-        investor_name: str,
-        program: str,
-        sector: str,
-        province: str,
-        total_investment: int,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "code": code, "name": name, "investor_code": investor_code,
-            "investor_name": investor_name, "program": program, "sector": sector,
-            "province": province, "total_investment": total_investment,
-            "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            if uow.exists(project_id(code)):
-                raise DuplicateProject(f"project {code} is already recorded")
-            project = Project.register(
-                code=code, name=name, investor_code=investor_code, investor_name=investor_name,
-                program=program, sector=sector, province=province,
-                total_investment=total_investment,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on,
-            )  # fmt: skip
-            uow.add(project, f"project:{code}")
-
-        return self._execute(_Command("register_project", command_id, principal, args), handle)
-
-    def adjust_total_investment(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        total_investment: int,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "total_investment": total_investment,
-            "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).adjust_total_investment(
-                total_investment=total_investment,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on,
-            )
-
-        return self._execute(
-            _Command("adjust_total_investment", command_id, principal, args), handle
-        )
-
-    def change_investor(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        investor_code: str,
-        investor_name: str,
-        reason: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "investor_code": investor_code,
-            "investor_name": investor_name, "reason": reason, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).change_investor(
-                investor_code=investor_code,
-                investor_name=investor_name,
-                reason=reason,
-                effective_on=effective_on,
-            )
-
-        return self._execute(_Command("change_investor", command_id, principal, args), handle)
-
-    def change_status(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        status: str,
-        reason: str,
-        effective_on: date,
-        review_class: str | None = None,
-        decision_no: str | None = None,
-        decision_date: date | None = None,
-        decision_issuer: str | None = None,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "status": status, "reason": reason,
-            "effective_on": effective_on, "review_class": review_class,
-            "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            decision = None
-            if decision_no is not None and decision_date is not None:
-                decision = _decision(decision_no, decision_date, decision_issuer or "")
-            uow.project(project_code).change_status(
-                status=status,
-                reason=reason,
-                effective_on=effective_on,
-                review_class=review_class,
-                decision=decision,
-            )
-
-        return self._execute(_Command("change_status", command_id, principal, args), handle)
-
-    def settle(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        settled_value: int,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "settled_value": settled_value,
-            "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).settle(
-                settled_value=settled_value,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on,
-            )
-
-        return self._execute(_Command("settle", command_id, principal, args), handle)
-
-    # -- capital movements ---------------------------------------------------------------
-
-    def allocate(
-        self,
-        *,
-        command_id: str,
-        plan_code: str,
-        project_code: str,
-        source: str,
-        amount: int,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "plan_code": plan_code, "project_code": project_code, "source": source,
-            "amount": amount, "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            decision = _decision(decision_no, decision_date, decision_issuer)
-            plan, project = uow.plan(plan_code), uow.project(project_code)
-            project.receive_allocation(
-                plan_code=plan_code, plan_kind=plan.kind, fiscal_year=plan.fiscal_year,
-                source=source, amount=amount, decision=decision, effective_on=effective_on,
-                rules=self.rules,
-            )  # fmt: skip
-            plan.allocate(
-                project_code=project_code, source=source, amount=amount, decision=decision,
-                effective_on=effective_on,
-            )  # fmt: skip
-
-        return self._execute(_Command("allocate", command_id, principal, args), handle)
-
-    def transfer(
-        self,
-        *,
-        command_id: str,
-        plan_code: str,
-        source: str,
-        from_project: str,
-        to_project: str,
-        amount: int,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        """Move undisbursed capital between two projects of the same plan and source."""
-        args = {
-            "plan_code": plan_code, "source": source, "from_project": from_project,
-            "to_project": to_project, "amount": amount, "decision_no": decision_no,
-            "decision_date": decision_date, "decision_issuer": decision_issuer,
-            "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            decision = _decision(decision_no, decision_date, decision_issuer)
-            donor, recipient = uow.project(from_project), uow.project(to_project)
-            line = donor.transfer_out(
-                plan_code=plan_code, source=source, amount=amount, to_project=to_project,
-                decision=decision, effective_on=effective_on, rules=self.rules,
-            )  # fmt: skip
-            recipient.transfer_in(
-                from_line=line, amount=amount, from_project=from_project, decision=decision,
-                effective_on=effective_on, rules=self.rules,
-            )  # fmt: skip
-
-        return self._execute(_Command("transfer", command_id, principal, args), handle)
-
-    def cut(
-        self,
-        *,
-        command_id: str,
-        plan_code: str,
-        project_code: str,
-        source: str,
-        reason: str,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        amount: int | None = None,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        """Cut a project's undisbursed allocation (all of it when no amount is given)."""
-        args = {
-            "plan_code": plan_code, "project_code": project_code, "source": source,
-            "reason": reason, "decision_no": decision_no, "decision_date": decision_date,
-            "decision_issuer": decision_issuer, "effective_on": effective_on, "amount": amount,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            decision = _decision(decision_no, decision_date, decision_issuer)
-            plan, project = uow.plan(plan_code), uow.project(project_code)
-            cut_amount = project.cut(
-                plan_code=plan_code, source=source, amount=amount, reason=reason,
-                decision=decision, effective_on=effective_on, rules=self.rules,
-            )  # fmt: skip
-            plan.take_back(
-                project_code=project_code, source=source, amount=cut_amount,
-                decision=decision, effective_on=effective_on,
-            )  # fmt: skip
-
-        return self._execute(_Command("cut", command_id, principal, args), handle)
-
-    def extend_disbursement_period(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        plan_code: str,
-        source: str,
-        amount: int,
-        until: date,
-        decision_no: str,
-        decision_date: date,
-        decision_issuer: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "plan_code": plan_code, "source": source,
-            "amount": amount, "until": until, "decision_no": decision_no,
-            "decision_date": decision_date, "decision_issuer": decision_issuer,
-            "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).extend_disbursement_period(
-                plan_code=plan_code, source=source, amount=amount, until=until,
-                decision=_decision(decision_no, decision_date, decision_issuer),
-                effective_on=effective_on, rules=self.rules,
-            )  # fmt: skip
-
-        return self._execute(_Command("extend", command_id, principal, args), handle)
-
-    def lapse(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        plan_code: str,
-        source: str,
-        as_of: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "plan_code": plan_code, "source": source,
-            "as_of": as_of,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).lapse(
-                plan_code=plan_code, source=source, as_of=as_of, rules=self.rules
-            )
-
-        return self._execute(_Command("lapse", command_id, principal, args), handle)
-
-    # -- contracts and cash --------------------------------------------------------------
-
-    def sign_contract(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        contract_no: str,
-        contractor: str,
-        value: int,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "contract_no": contract_no,
-            "contractor": contractor, "value": value, "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).sign_contract(
-                contract_no=contract_no, contractor=contractor, value=value,
-                effective_on=effective_on,
-            )  # fmt: skip
-
-        return self._execute(_Command("sign_contract", command_id, principal, args), handle)
-
-    def pay_advance(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        contract_no: str,
-        plan_code: str,
-        source: str,
-        amount: int,
-        treasury_ref: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "contract_no": contract_no, "plan_code": plan_code,
-            "source": source, "amount": amount, "treasury_ref": treasury_ref,
-            "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).pay_advance(
-                contract_no=contract_no, plan_code=plan_code, source=source, amount=amount,
-                treasury_ref=treasury_ref, effective_on=effective_on, rules=self.rules,
-            )  # fmt: skip
-
-        return self._execute(_Command("pay_advance", command_id, principal, args), handle)
-
-    def pay_completed_work(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        plan_code: str,
-        source: str,
-        amount: int,
-        treasury_ref: str,
-        effective_on: date,
-        contract_no: str | None = None,
-        advance_recovered: int = 0,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "plan_code": plan_code, "source": source,
-            "amount": amount, "treasury_ref": treasury_ref, "effective_on": effective_on,
-            "contract_no": contract_no, "advance_recovered": advance_recovered,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).pay_completed_work(
-                plan_code=plan_code, source=source, amount=amount, treasury_ref=treasury_ref,
-                effective_on=effective_on, rules=self.rules, contract_no=contract_no,
-                advance_recovered=advance_recovered,
-            )  # fmt: skip
-
-        return self._execute(_Command("pay_completed_work", command_id, principal, args), handle)
-
-    def reverse_entry(
-        self,
-        *,
-        command_id: str,
-        project_code: str,
-        entry_version: int,
-        reason: str,
-        effective_on: date,
-        principal: str = SYSTEM,
-    ) -> CommandOutcome:
-        args = {
-            "project_code": project_code, "entry_version": entry_version, "reason": reason,
-            "effective_on": effective_on,
-        }  # fmt: skip
-
-        def handle(uow: _UnitOfWork) -> None:
-            uow.project(project_code).reverse_entry(
-                entry_version=entry_version, reason=reason, effective_on=effective_on
-            )
-
-        return self._execute(_Command("reverse_entry", command_id, principal, args), handle)
+        Its handler (``HANDLERS``, by the command's type) changes the aggregates it loads; they
+        are recorded together with the command's receipt in one atomic ``save()``. The same id
+        again with the same command returns the first outcome and records nothing; with another
+        command it is refused (``IdempotencyConflict``).
+        """
+        if not isinstance(command_id, str) or not command_id.strip():
+            raise IdempotencyConflict("every command needs a non-empty command id")
+        try:
+            handler = HANDLERS[type(command)]
+        except KeyError:
+            name = type(command).__name__
+            raise InvalidCommand(f"{name} is not a command of the ledger") from None
+        return self._execute(_Envelope(command, command_id, principal), handler)
 
     # -- reading the write model ---------------------------------------------------------
 
@@ -779,14 +316,14 @@ class Ledger(Application[UUID]):
             raise missing(f"{label} is not a {kind.__name__}")
         return aggregate
 
-    def _execute(self, command: _Command, handle: Callable[[_UnitOfWork], None]) -> CommandOutcome:
-        digest = fingerprint(command.name, command.args)
+    def _execute(self, command: _Envelope, handle: Handler) -> CommandOutcome:
+        digest = fingerprint(*fingerprinted(command.command))
         with self._lock:
             attempts, rechecked = 0, False
             while attempts < MAX_ATTEMPTS:
                 uow = _UnitOfWork(self)
                 try:
-                    handle(uow)
+                    handle(command.command, uow)
                 except Exception as error:
                     uow.evict()
                     replayed = self._replayed(command, digest)
@@ -811,7 +348,7 @@ class Ledger(Application[UUID]):
             )
 
     def _save_with_receipt(
-        self, command: _Command, digest: str, uow: _UnitOfWork
+        self, command: _Envelope, digest: str, uow: _UnitOfWork
     ) -> CommandOutcome | None:
         # Only the streams the command records in: a plan loaded only to check that it exists
         # (the one an annual plan implements) is not one of them.
@@ -857,15 +394,15 @@ class Ledger(Application[UUID]):
                       position=position)  # fmt: skip
         return CommandOutcome(command.command_id, command.name, streams, position)
 
-    def _replayed(self, command: _Command, digest: str) -> CommandOutcome | None:
+    def _replayed(self, command: _Envelope, digest: str) -> CommandOutcome | None:
         """The first outcome of a command already recorded under this id, if any."""
         try:
             receipt: Aggregate = self.repository.get(receipt_id(command.command_id))
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
-        if receipt.command != command.name or not fingerprint_matches(
-            receipt.fingerprint, command.name, command.args, digest
+        if receipt.command not in recorded_names(command.command) or not fingerprint_matches(
+            receipt.fingerprint, *fingerprinted(command.command), digest
         ):
             raise IdempotencyConflict(
                 f"command id {command.command_id} was already used for a different "
@@ -875,10 +412,6 @@ class Ledger(Application[UUID]):
         return CommandOutcome(
             command.command_id, command.name, dict(receipt.streams), position, replayed=True
         )
-
-
-def _decision(number: str, issued_on: date, issuer: str) -> Decision:
-    return Decision(number=number, issued_on=issued_on, issuer=issuer)
 
 
 def chain_hash(stored: StoredEvent) -> str:

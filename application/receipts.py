@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
@@ -19,6 +21,7 @@ from eventsourcing.utils import get_topic
 from capledger.domain.ids import NAMESPACE
 
 from .chain import canonical_json_exact
+from .commands import Command
 
 
 def receipt_id(command_id: str) -> UUID:
@@ -43,6 +46,53 @@ def fingerprint(command: str, args: dict[str, Any]) -> str:
     """
     document = {"command": command, "args": args}
     return hashlib.sha256(canonical_json_exact(document, default=_default)).hexdigest()
+
+
+#: The name each command had when commands were Ledger verbs. Receipts recorded then carry it
+#: as their command, and every fingerprint digests it, recorded then or now, so a command id
+#: already used keeps naming the same command. A command added since digests its type name.
+VERB_NAMES: Mapping[str, str] = {
+    "ApprovePlan": "approve_plan",
+    "AdjustPlan": "adjust_plan",
+    "RegisterProject": "register_project",
+    "AdjustTotalInvestment": "adjust_total_investment",
+    "ChangeInvestor": "change_investor",
+    "ChangeStatus": "change_status",
+    "Settle": "settle",
+    "Allocate": "allocate",
+    "Transfer": "transfer",
+    "Cut": "cut",
+    "ExtendDisbursementPeriod": "extend",
+    "Lapse": "lapse",
+    "SignContract": "sign_contract",
+    "PayAdvance": "pay_advance",
+    "PayCompletedWork": "pay_completed_work",
+    "ReverseEntry": "reverse_entry",
+}
+
+
+def command_name(command: Command) -> str:
+    """The name a receipt records: the command's type name (``PayCompletedWork``)."""
+    return type(command).__name__
+
+
+def recorded_names(command: Command) -> tuple[str, ...]:
+    """The names a receipt of this command may carry: its type name, or its old verb's."""
+    name = command_name(command)
+    verb = VERB_NAMES.get(name)
+    return (name,) if verb is None else (name, verb)
+
+
+def fingerprinted(command: Command) -> tuple[str, dict[str, Any]]:
+    """The name and arguments a command's fingerprint digests: its verb name and its fields,
+    as the verb's arguments were (envelopes as a plain dict)."""
+    args = {each.name: _plain(getattr(command, each.name)) for each in fields(command)}
+    name = command_name(command)
+    return VERB_NAMES.get(name, name), args
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 def legacy_fingerprint(command: str, args: dict[str, Any]) -> str:

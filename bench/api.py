@@ -68,6 +68,8 @@ from typing import Any
 
 import structlog
 
+from capledger.application.commands import Allocate, ApprovePlan, RegisterProject
+
 PLAN = "KH-2025-API"
 PROVINCE = "HN"
 SOURCE = "central_budget"
@@ -142,24 +144,23 @@ def set_up(data_dir: Path, projects: int) -> Ready:
 def fund_projects(ledger: Any, projects: int) -> None:
     """A plan and projects with capital for ~10 million payments each: never exhausted."""
     per_project = 10**13
-    ledger.approve_plan(
-        command_id="bench-api-plan", code=PLAN, title="Kế hoạch vốn 2025 (benchmark API)",
-        kind="annual", authority="provincial_council", jurisdiction=PROVINCE, start_year=2025,
-        end_year=2025, envelopes={SOURCE: per_project * projects},
-        effective_on=date(2025, 1, 2), **DECISION,
-    )  # fmt: skip
+    ledger.execute(ApprovePlan(
+        code=PLAN, title="Kế hoạch vốn 2025 (benchmark API)", kind="annual",
+        authority="provincial_council", jurisdiction=PROVINCE, start_year=2025, end_year=2025,
+        envelopes={SOURCE: per_project * projects}, effective_on=date(2025, 1, 2), **DECISION,
+    ), command_id="bench-api-plan")  # fmt: skip
     for index in range(projects):
         code = project_code(index)
-        ledger.register_project(
-            command_id=f"bench-api-register-{code}", code=code, name=f"Dự án benchmark {index}",
-            investor_code="BQLDA-BENCH", investor_name="Ban QLDA benchmark", program="bench",
-            sector="transport", province=PROVINCE, total_investment=per_project * 2,
-            effective_on=date(2025, 1, 2), **DECISION,
-        )  # fmt: skip
-        ledger.allocate(
-            command_id=f"bench-api-allocate-{code}", plan_code=PLAN, project_code=code,
-            source=SOURCE, amount=per_project, effective_on=date(2025, 1, 3), **DECISION,
-        )  # fmt: skip
+        ledger.execute(RegisterProject(
+            code=code, name=f"Dự án benchmark {index}", investor_code="BQLDA-BENCH",
+            investor_name="Ban QLDA benchmark", program="bench", sector="transport",
+            province=PROVINCE, total_investment=per_project * 2, effective_on=date(2025, 1, 2),
+            **DECISION,
+        ), command_id=f"bench-api-register-{code}")  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=PLAN, project_code=code, source=SOURCE, amount=per_project,
+            effective_on=date(2025, 1, 3), **DECISION,
+        ), command_id=f"bench-api-allocate-{code}")  # fmt: skip
 
 
 def ledger_position(data_dir: Path) -> int:

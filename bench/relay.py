@@ -38,6 +38,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, build_relay
 from capledger.settings import Persistence, Settings, StoreSettings
@@ -70,31 +71,29 @@ def project_code(index: int) -> str:
 
 
 def set_up(ledger: Ledger) -> None:
-    ledger.approve_plan(
-        command_id="bench-plan", code=PLAN, title="Benchmark plan", kind="annual",
-        authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
-        envelopes={SOURCE: 10**16}, effective_on=date(2025, 1, 2), **DECISION,
-    )  # fmt: skip
+    ledger.execute(ApprovePlan(
+        code=PLAN, title="Benchmark plan", kind="annual", authority="provincial_council",
+        jurisdiction="HN", start_year=2025, end_year=2025, envelopes={SOURCE: 10**16},
+        effective_on=date(2025, 1, 2), **DECISION,
+    ), command_id="bench-plan")  # fmt: skip
     for index in range(PROJECTS):
         code = project_code(index)
-        ledger.register_project(
-            command_id=f"bench-register-{code}", code=code, name=f"Dự án {index}",
-            investor_code="BQL-BENCH", investor_name="Ban QLDA", program="bench",
-            sector="transport", province="HN", total_investment=10**14,
+        ledger.execute(RegisterProject(
+            code=code, name=f"Dự án {index}", investor_code="BQL-BENCH", investor_name="Ban QLDA",
+            program="bench", sector="transport", province="HN", total_investment=10**14,
             effective_on=date(2025, 1, 2), **DECISION,
-        )  # fmt: skip
-        ledger.allocate(
-            command_id=f"bench-allocate-{code}", plan_code=PLAN, project_code=code,
-            source=SOURCE, amount=10**13, effective_on=date(2025, 1, 3), **DECISION,
-        )  # fmt: skip
+        ), command_id=f"bench-register-{code}")  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=PLAN, project_code=code, source=SOURCE, amount=10**13,
+            effective_on=date(2025, 1, 3), **DECISION,
+        ), command_id=f"bench-allocate-{code}")  # fmt: skip
 
 
 def pay(ledger: Ledger, label: str, index: int) -> None:
-    ledger.pay_completed_work(
-        command_id=f"{label}-{index}", project_code=project_code(index % PROJECTS),
-        plan_code=PLAN, source=SOURCE, amount=1_000_000, treasury_ref=f"KB-{index:08d}",
-        effective_on=date(2025, 6, 30),
-    )  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=project_code(index % PROJECTS), plan_code=PLAN, source=SOURCE,
+        amount=1_000_000, treasury_ref=f"KB-{index:08d}", effective_on=date(2025, 6, 30),
+    ), command_id=f"{label}-{index}")  # fmt: skip
 
 
 def record(ledger: Ledger, events: int) -> int:

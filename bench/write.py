@@ -48,6 +48,7 @@ from psycopg import sql
 from raw_counter import Counter  # bench/ is first on sys.path
 
 from capledger.application.chain import GENESIS, seal, unseal
+from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, eventsourcing_env
 from capledger.exchange import export_events, import_events
@@ -141,32 +142,30 @@ def project_code(index: int) -> str:
 def set_up_ledger(ledger: Ledger, projects: int, payments: int) -> None:
     """A plan, its projects and their allocations: enough capital for every payment."""
     per_project = (payments // projects + 1) * PAYMENT
-    ledger.approve_plan(
-        command_id="setup-plan", code=PLAN, title="Kế hoạch vốn năm 2025 (benchmark)",
-        kind="annual", authority="provincial_council", jurisdiction="HN",
-        start_year=FISCAL_YEAR, end_year=FISCAL_YEAR, envelopes={SOURCE: per_project * projects},
+    ledger.execute(ApprovePlan(
+        code=PLAN, title="Kế hoạch vốn năm 2025 (benchmark)", kind="annual",
+        authority="provincial_council", jurisdiction="HN", start_year=FISCAL_YEAR,
+        end_year=FISCAL_YEAR, envelopes={SOURCE: per_project * projects},
         effective_on=date(2025, 1, 2), **DECISION,
-    )  # fmt: skip
+    ), command_id="setup-plan")  # fmt: skip
     for index in range(projects):
         code = project_code(index)
-        ledger.register_project(
-            command_id=f"setup-register-{code}", code=code, name=f"Dự án benchmark {index}",
-            investor_code="BQLDA-BENCH", investor_name="Ban QLDA benchmark", program="bench",
-            sector="transport", province="HN", total_investment=per_project * 2,
-            effective_on=date(2025, 1, 2), **DECISION,
-        )  # fmt: skip
-        ledger.allocate(
-            command_id=f"setup-allocate-{code}", plan_code=PLAN, project_code=code,
-            source=SOURCE, amount=per_project, effective_on=date(2025, 1, 3), **DECISION,
-        )  # fmt: skip
+        ledger.execute(RegisterProject(
+            code=code, name=f"Dự án benchmark {index}", investor_code="BQLDA-BENCH",
+            investor_name="Ban QLDA benchmark", program="bench", sector="transport", province="HN",
+            total_investment=per_project * 2, effective_on=date(2025, 1, 2), **DECISION,
+        ), command_id=f"setup-register-{code}")  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=PLAN, project_code=code, source=SOURCE, amount=per_project,
+            effective_on=date(2025, 1, 3), **DECISION,
+        ), command_id=f"setup-allocate-{code}")  # fmt: skip
 
 
 def pay(ledger: Ledger, index: int, projects: int) -> None:
-    ledger.pay_completed_work(
-        command_id=f"pay-{index}", project_code=project_code(index % projects),
-        plan_code=PLAN, source=SOURCE, amount=PAYMENT, treasury_ref=f"KBNN-{index:08d}",
-        effective_on=PAY_DAY,
-    )  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=project_code(index % projects), plan_code=PLAN, source=SOURCE, amount=PAYMENT,
+        treasury_ref=f"KBNN-{index:08d}", effective_on=PAY_DAY,
+    ), command_id=f"pay-{index}")  # fmt: skip
 
 
 # -- (b) raw eventsourcing ------------------------------------------------------------------

@@ -20,6 +20,24 @@ from uuid import uuid4
 import psycopg
 from psycopg import sql
 
+from capledger.application.commands import (
+    AdjustPlan,
+    AdjustTotalInvestment,
+    Allocate,
+    ApprovePlan,
+    ChangeInvestor,
+    ChangeStatus,
+    Cut,
+    ExtendDisbursementPeriod,
+    Lapse,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    Settle,
+    SignContract,
+    Transfer,
+)
 from capledger.application.errors import UnknownPlan
 from capledger.application.ledger import CommandOutcome, Ledger
 from capledger.settings import Persistence, Settings, StoreSettings
@@ -85,7 +103,7 @@ def command_id(prefix: str = "cmd") -> str:
 def decision(
     number: str = "5678/QĐ-UBND", issued_on: date = date(YEAR, 1, 2), issuer: str = "UBND Hà Nội"
 ) -> dict[str, Any]:
-    """The decision keyword arguments of a ledger verb."""
+    """The decision fields of a command."""
     return {"decision_no": number, "decision_date": issued_on, "decision_issuer": issuer}
 
 
@@ -103,19 +121,21 @@ def approve_annual_plan(
     implements: str | None = None,
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.approve_plan(
+    return ledger.execute(
+        ApprovePlan(
+            code=code,
+            title=f"Kế hoạch đầu tư công năm {year}",
+            kind="annual",
+            authority="provincial_council",
+            jurisdiction="HN",
+            start_year=year,
+            end_year=year,
+            envelopes=dict(envelopes or {CENTRAL: 1_000 * BILLION, LOCAL: 500 * BILLION}),
+            effective_on=date(year, 1, 1),
+            implements=implements,
+            **decision("99/NQ-HĐND", date(year - 1, 12, 10), "HĐND Hà Nội"),
+        ),
         command_id=command_id("approve") if cid is None else cid,
-        code=code,
-        title=f"Kế hoạch đầu tư công năm {year}",
-        kind="annual",
-        authority="provincial_council",
-        jurisdiction="HN",
-        start_year=year,
-        end_year=year,
-        envelopes=dict(envelopes or {CENTRAL: 1_000 * BILLION, LOCAL: 500 * BILLION}),
-        effective_on=date(year, 1, 1),
-        implements=implements,
-        **decision("99/NQ-HĐND", date(year - 1, 12, 10), "HĐND Hà Nội"),
     )
 
 
@@ -127,18 +147,20 @@ def approve_medium_term_plan(
     envelopes: Mapping[str, int] | None = None,
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.approve_plan(
+    return ledger.execute(
+        ApprovePlan(
+            code=code,
+            title=f"Kế hoạch đầu tư công trung hạn {start_year}-{start_year + 4}",
+            kind="medium_term",
+            authority="provincial_council",
+            jurisdiction="HN",
+            start_year=start_year,
+            end_year=start_year + 4,
+            envelopes=dict(envelopes or {CENTRAL: 5_000 * BILLION}),
+            effective_on=date(start_year, 1, 1),
+            **decision("12/NQ-HĐND", date(start_year - 1, 12, 10), "HĐND Hà Nội"),
+        ),
         command_id=command_id("approve") if cid is None else cid,
-        code=code,
-        title=f"Kế hoạch đầu tư công trung hạn {start_year}-{start_year + 4}",
-        kind="medium_term",
-        authority="provincial_council",
-        jurisdiction="HN",
-        start_year=start_year,
-        end_year=start_year + 4,
-        envelopes=dict(envelopes or {CENTRAL: 5_000 * BILLION}),
-        effective_on=date(start_year, 1, 1),
-        **decision("12/NQ-HĐND", date(start_year - 1, 12, 10), "HĐND Hà Nội"),
     )
 
 
@@ -151,18 +173,20 @@ def register_project(
     investor_name: str = "Ban QLDA đầu tư xây dựng công trình giao thông",
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.register_project(
+    return ledger.execute(
+        RegisterProject(
+            code=code,
+            name=f"Dự án {code}",
+            investor_code=investor_code,
+            investor_name=investor_name,
+            program="breakthrough-transport",
+            sector="transport",
+            province="HN",
+            total_investment=total_investment,
+            effective_on=date(2024, 6, 1),
+            **decision("123/QĐ-UBND", date(2024, 6, 1)),
+        ),
         command_id=command_id("register") if cid is None else cid,
-        code=code,
-        name=f"Dự án {code}",
-        investor_code=investor_code,
-        investor_name=investor_name,
-        program="breakthrough-transport",
-        sector="transport",
-        province="HN",
-        total_investment=total_investment,
-        effective_on=date(2024, 6, 1),
-        **decision("123/QĐ-UBND", date(2024, 6, 1)),
     )
 
 
@@ -176,14 +200,16 @@ def allocate(
     on: date = date(YEAR, 1, 2),
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.allocate(
+    return ledger.execute(
+        Allocate(
+            plan_code=plan_code,
+            project_code=project_code,
+            source=source,
+            amount=amount,
+            effective_on=on,
+            **decision(issued_on=on),
+        ),
         command_id=command_id("allocate") if cid is None else cid,
-        plan_code=plan_code,
-        project_code=project_code,
-        source=source,
-        amount=amount,
-        effective_on=on,
-        **decision(issued_on=on),
     )
 
 
@@ -217,15 +243,17 @@ def transfer(
     on: date = date(YEAR, 7, 1),
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.transfer(
+    return ledger.execute(
+        Transfer(
+            plan_code=plan_code,
+            source=source,
+            from_project=from_project,
+            to_project=to_project,
+            amount=amount,
+            effective_on=on,
+            **decision("777/QĐ-UBND", on),
+        ),
         command_id=command_id("transfer") if cid is None else cid,
-        plan_code=plan_code,
-        source=source,
-        from_project=from_project,
-        to_project=to_project,
-        amount=amount,
-        effective_on=on,
-        **decision("777/QĐ-UBND", on),
     )
 
 
@@ -239,15 +267,17 @@ def cut(
     on: date = date(YEAR, 7, 1),
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.cut(
+    return ledger.execute(
+        Cut(
+            plan_code=plan_code,
+            project_code=project_code,
+            source=source,
+            amount=amount,
+            reason="không thể triển khai trong năm",
+            effective_on=on,
+            **decision("888/QĐ-UBND", on),
+        ),
         command_id=command_id("cut") if cid is None else cid,
-        plan_code=plan_code,
-        project_code=project_code,
-        source=source,
-        amount=amount,
-        reason="không thể triển khai trong năm",
-        effective_on=on,
-        **decision("888/QĐ-UBND", on),
     )
 
 
@@ -260,13 +290,15 @@ def sign_contract(
     on: date = date(YEAR, 2, 1),
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.sign_contract(
+    return ledger.execute(
+        SignContract(
+            project_code=project_code,
+            contract_no=contract_no,
+            contractor="Tổng công ty Xây dựng Thăng Long",
+            value=value,
+            effective_on=on,
+        ),
         command_id=command_id("contract") if cid is None else cid,
-        project_code=project_code,
-        contract_no=contract_no,
-        contractor="Tổng công ty Xây dựng Thăng Long",
-        value=value,
-        effective_on=on,
     )
 
 
@@ -281,15 +313,17 @@ def pay_advance(
     on: date = date(YEAR, 3, 1),
     cid: str | None = None,
 ) -> CommandOutcome:
-    return ledger.pay_advance(
+    return ledger.execute(
+        PayAdvance(
+            project_code=project_code,
+            contract_no=contract_no,
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            treasury_ref="KBNN-TU-0001",
+            effective_on=on,
+        ),
         command_id=command_id("advance") if cid is None else cid,
-        project_code=project_code,
-        contract_no=contract_no,
-        plan_code=plan_code,
-        source=source,
-        amount=amount,
-        treasury_ref="KBNN-TU-0001",
-        effective_on=on,
     )
 
 
@@ -307,16 +341,18 @@ def pay(
     cid: str | None = None,
 ) -> CommandOutcome:
     """Pay for completed work."""
-    return ledger.pay_completed_work(
+    return ledger.execute(
+        PayCompletedWork(
+            project_code=project_code,
+            plan_code=plan_code,
+            source=source,
+            amount=amount,
+            treasury_ref=treasury_ref,
+            effective_on=on,
+            contract_no=contract_no,
+            advance_recovered=advance_recovered,
+        ),
         command_id=command_id("pay") if cid is None else cid,
-        project_code=project_code,
-        plan_code=plan_code,
-        source=source,
-        amount=amount,
-        treasury_ref=treasury_ref,
-        effective_on=on,
-        contract_no=contract_no,
-        advance_recovered=advance_recovered,
     )
 
 
@@ -349,13 +385,15 @@ def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
     """
     approve_medium_term_plan(ledger, cid=ids("approve"))
     approve_annual_plan(ledger, implements=MEDIUM_TERM_PLAN, cid=ids("approve"))
-    ledger.adjust_plan(
+    ledger.execute(
+        AdjustPlan(
+            code=PLAN,
+            envelopes={CENTRAL: 1_200 * BILLION},
+            reason="bổ sung vốn ngân sách trung ương",
+            effective_on=date(2025, 4, 1),
+            **decision("45/NQ-HĐND", date(2025, 3, 28), "HĐND Hà Nội"),
+        ),
         command_id=ids("adjust"),
-        code=PLAN,
-        envelopes={CENTRAL: 1_200 * BILLION},
-        reason="bổ sung vốn ngân sách trung ương",
-        effective_on=date(2025, 4, 1),
-        **decision("45/NQ-HĐND", date(2025, 3, 28), "HĐND Hà Nội"),
     )
     register_project(ledger, code=PROJECT, cid=ids("register"))
     register_project(ledger, code=OTHER_PROJECT, cid=ids("register"))
@@ -387,67 +425,73 @@ def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
         cid=ids("pay"),
     )
     project_stream = f"project:{PROJECT}"
-    ledger.reverse_entry(
+    ledger.execute(
+        ReverseEntry(
+            project_code=PROJECT,
+            entry_version=wrong.streams[project_stream],
+            reason="chi nhầm số tiền",
+            effective_on=date(2025, 8, 5),
+        ),
         command_id=ids("reverse"),
-        project_code=PROJECT,
-        entry_version=wrong.streams[project_stream],
-        reason="chi nhầm số tiền",
-        effective_on=date(2025, 8, 5),
     )
-    ledger.extend_disbursement_period(
+    ledger.execute(
+        ExtendDisbursementPeriod(
+            project_code=PROJECT,
+            plan_code=PLAN,
+            source=CENTRAL,
+            amount=50 * BILLION,
+            until=date(2026, 6, 30),
+            effective_on=date(2026, 1, 20),
+            **decision("12/QĐ-TTg", date(2026, 1, 20), "Thủ tướng Chính phủ"),
+        ),
         command_id=ids("extend"),
-        project_code=PROJECT,
-        plan_code=PLAN,
-        source=CENTRAL,
-        amount=50 * BILLION,
-        until=date(2026, 6, 30),
-        effective_on=date(2026, 1, 20),
-        **decision("12/QĐ-TTg", date(2026, 1, 20), "Thủ tướng Chính phủ"),
     )
     # After the deadline what was not extended lapses; the extension may still be paid.
-    ledger.lapse(
+    ledger.execute(
+        Lapse(project_code=PROJECT, plan_code=PLAN, source=CENTRAL, as_of=date(2026, 2, 1)),
         command_id=ids("lapse"),
-        project_code=PROJECT,
-        plan_code=PLAN,
-        source=CENTRAL,
-        as_of=date(2026, 2, 1),
     )
     extended = pay(ledger, amount=20 * BILLION, on=date(2026, 3, 1), cid=ids("pay"))
-    ledger.lapse(
+    ledger.execute(
+        Lapse(project_code=PROJECT, plan_code=PLAN, source=CENTRAL, as_of=date(2027, 1, 5)),
         command_id=ids("lapse"),
-        project_code=PROJECT,
-        plan_code=PLAN,
-        source=CENTRAL,
-        as_of=date(2027, 1, 5),
     )
-    ledger.adjust_total_investment(
+    ledger.execute(
+        AdjustTotalInvestment(
+            project_code=PROJECT,
+            total_investment=1_800 * BILLION,
+            effective_on=date(2026, 9, 1),
+            **decision("321/QĐ-UBND", date(2026, 9, 1)),
+        ),
         command_id=ids("adjust-total"),
-        project_code=PROJECT,
-        total_investment=1_800 * BILLION,
-        effective_on=date(2026, 9, 1),
-        **decision("321/QĐ-UBND", date(2026, 9, 1)),
     )
-    ledger.change_investor(
+    ledger.execute(
+        ChangeInvestor(
+            project_code=PROJECT,
+            investor_code="BQLDA-HN",
+            investor_name="Ban QLDA các công trình giao thông Hà Nội",
+            reason="hợp nhất ban quản lý dự án",
+            effective_on=date(2026, 10, 1),
+        ),
         command_id=ids("investor"),
-        project_code=PROJECT,
-        investor_code="BQLDA-HN",
-        investor_name="Ban QLDA các công trình giao thông Hà Nội",
-        reason="hợp nhất ban quản lý dự án",
-        effective_on=date(2026, 10, 1),
     )
-    ledger.change_status(
+    ledger.execute(
+        ChangeStatus(
+            project_code=PROJECT,
+            status="completed",
+            reason="nghiệm thu hoàn thành",
+            effective_on=date(2027, 2, 1),
+        ),
         command_id=ids("status"),
-        project_code=PROJECT,
-        status="completed",
-        reason="nghiệm thu hoàn thành",
-        effective_on=date(2027, 2, 1),
     )
-    ledger.settle(
+    ledger.execute(
+        Settle(
+            project_code=PROJECT,
+            settled_value=150 * BILLION,
+            effective_on=date(2027, 6, 1),
+            **decision("999/QĐ-STC", date(2027, 6, 1), "Sở Tài chính Hà Nội"),
+        ),
         command_id=ids("settle"),
-        project_code=PROJECT,
-        settled_value=150 * BILLION,
-        effective_on=date(2027, 6, 1),
-        **decision("999/QĐ-STC", date(2027, 6, 1), "Sở Tài chính Hà Nội"),
     )
     return Year(
         ledger=ledger,

@@ -1,4 +1,4 @@
-"""Commands: one POST per movement, each mapped explicitly onto a Ledger verb.
+"""Commands: one POST per command, its body mapped onto the ledger's command (``to_command``).
 
 The client chooses each command's id and sends it as the ``Idempotency-Key`` header. Sending the
 same command again with the same key records nothing and returns the first outcome, marked
@@ -10,13 +10,15 @@ model holds the command's position, so a query that follows sees it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from capledger.application import commands
+from capledger.application.commands import Command
 from capledger.application.errors import ApplicationError, ConcurrencyConflict
-from capledger.application.ledger import CommandOutcome
 from capledger.domain import DomainError
 from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
 
@@ -56,7 +58,7 @@ COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 class CommandResult(BaseModel):
     command_id: str
-    command: str = Field(description="The Ledger verb, e.g. `allocate`.")
+    command: str = Field(description="The command's type, e.g. `Allocate`.")
     streams: dict[str, int] = Field(
         description="The new version of each stream recorded in (`project:HP-001`, `plan:…`). "
         "A payment's version is what a reversal names as `entry_version`."
@@ -69,7 +71,26 @@ class CommandResult(BaseModel):
 
 
 class _Body(BaseModel):
+    """A command's request body: the command's fields, less those the path carries.
+
+    The body's field names are the command's, so one mapping serves every command: the
+    validated fields (codes of enums as their text) and the path's codes make the command.
+    """
+
     model_config = ConfigDict(extra="forbid")
+    command: ClassVar[type[Command]]
+
+    def to_command(self, **path: str) -> Command:
+        fields = {name: _plain(getattr(self, name)) for name in type(self).model_fields}
+        return self.command(**fields, **path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {_plain(key): _plain(each) for key, each in value.items()}
+    return value
 
 
 class _Decided(_Body):
@@ -78,23 +99,12 @@ class _Decided(_Body):
     decision_issuer: Text
     effective_on: Day
 
-    def decision(self) -> dict[str, Any]:
-        return {
-            "decision_no": self.decision_no,
-            "decision_date": self.decision_date,
-            "decision_issuer": self.decision_issuer,
-            "effective_on": self.effective_on,
-        }
-
 
 Envelopes = Annotated[dict[CapitalSource, Envelope], Field(min_length=1)]
 
 
-def _envelopes(envelopes: dict[CapitalSource, int]) -> dict[str, int]:
-    return {source.value: amount for source, amount in envelopes.items()}
-
-
 class ApprovePlan(_Decided):
+    command = commands.ApprovePlan
     code: Code
     title: Text
     kind: PlanKind
@@ -109,11 +119,13 @@ class ApprovePlan(_Decided):
 
 
 class AdjustPlan(_Decided):
+    command = commands.AdjustPlan
     envelopes: Envelopes
     reason: Text
 
 
 class RegisterProject(_Decided):
+    command = commands.RegisterProject
     code: Code
     name: Text
     investor_code: Label
@@ -125,10 +137,12 @@ class RegisterProject(_Decided):
 
 
 class AdjustTotalInvestment(_Decided):
+    command = commands.AdjustTotalInvestment
     total_investment: Amount
 
 
 class ChangeInvestor(_Body):
+    command = commands.ChangeInvestor
     investor_code: Label
     investor_name: Text
     reason: Text
@@ -136,6 +150,7 @@ class ChangeInvestor(_Body):
 
 
 class ChangeStatus(_Body):
+    command = commands.ChangeStatus
     status: ProjectStatus
     reason: Text
     effective_on: Day
@@ -154,16 +169,19 @@ class ChangeStatus(_Body):
 
 
 class Settle(_Decided):
+    command = commands.Settle
     settled_value: Envelope
 
 
 class Allocate(_Decided):
+    command = commands.Allocate
     plan_code: Code
     source: CapitalSource
     amount: Amount
 
 
 class Transfer(_Decided):
+    command = commands.Transfer
     plan_code: Code
     source: CapitalSource
     from_project: Code
@@ -172,6 +190,7 @@ class Transfer(_Decided):
 
 
 class Cut(_Decided):
+    command = commands.Cut
     plan_code: Code
     source: CapitalSource
     reason: Text
@@ -181,6 +200,7 @@ class Cut(_Decided):
 
 
 class Extend(_Decided):
+    command = commands.ExtendDisbursementPeriod
     plan_code: Code
     source: CapitalSource
     amount: Amount
@@ -188,12 +208,14 @@ class Extend(_Decided):
 
 
 class Lapse(_Body):
+    command = commands.Lapse
     plan_code: Code
     source: CapitalSource
     as_of: Day
 
 
 class SignContract(_Body):
+    command = commands.SignContract
     contract_no: Label
     contractor: Text
     value: Amount
@@ -201,6 +223,7 @@ class SignContract(_Body):
 
 
 class PayAdvance(_Body):
+    command = commands.PayAdvance
     contract_no: Label
     plan_code: Code
     source: CapitalSource
@@ -210,6 +233,7 @@ class PayAdvance(_Body):
 
 
 class PayCompletedWork(_Body):
+    command = commands.PayCompletedWork
     plan_code: Code
     source: CapitalSource
     amount: Amount
@@ -220,6 +244,7 @@ class PayCompletedWork(_Body):
 
 
 class ReverseEntry(_Body):
+    command = commands.ReverseEntry
     entry_version: int = Field(
         ge=1, le=2**31 - 1, description="Stream version of the advance or payment to reverse."
     )
@@ -231,28 +256,23 @@ class ReverseEntry(_Body):
 
 
 def execute(
-    ctx: ApiContext,
-    caller: Caller,
-    response: Response,
-    verb: str,
-    command_id: str,
-    args: dict[str, Any],
+    ctx: ApiContext, caller: Caller, response: Response, command_id: str, command: Command
 ) -> CommandResult:
-    """Run one Ledger verb as ``caller``; wait for the read model; count the outcome."""
-    call: Callable[..., CommandOutcome] = getattr(ctx.ledger, verb)
+    """Run one command as ``caller``; wait for the read model; count the outcome."""
     counter = ctx.metrics.commands
+    name = type(command).__name__
     try:
-        outcome = call(command_id=command_id, principal=caller.principal, **args)
+        outcome = ctx.ledger.execute(command, command_id=command_id, principal=caller.principal)
     except ConcurrencyConflict:
-        counter.labels(verb, "conflict", ConcurrencyConflict.code).inc()
+        counter.labels(name, "conflict", ConcurrencyConflict.code).inc()
         raise
     except (DomainError, ApplicationError) as error:
-        counter.labels(verb, "refused", error.code).inc()
+        counter.labels(name, "refused", error.code).inc()
         raise
     except Exception:
-        counter.labels(verb, "error", "").inc()
+        counter.labels(name, "error", "").inc()
         raise
-    counter.labels(verb, "replayed" if outcome.replayed else "recorded", "").inc()
+    counter.labels(name, "replayed" if outcome.replayed else "recorded", "").inc()
     caught_up = ctx.read_your_writes(outcome.position)
     if not caught_up:
         ctx.metrics.read_your_writes_timeouts.inc()
@@ -271,42 +291,38 @@ def execute(
     )
 
 
-def _route(path: str, verb: str, summary: str) -> Callable[[Callable[..., Any]], Any]:
+def _route(
+    path: str, operation_id: str, command: type[Command], summary: str
+) -> Callable[[Callable[..., Any]], Any]:
+    """A command's route; ``x-capledger-command`` names the command type it sends."""
     return router.post(
         path,
-        operation_id=verb,
+        operation_id=operation_id,
         summary=summary,
         status_code=201,
         response_model=CommandResult,
         responses=COMMAND_RESPONSES,
-        openapi_extra={"x-capledger-verb": verb},
+        openapi_extra={"x-capledger-command": command.__name__},
     )
 
 
 # -- plans ---------------------------------------------------------------------------------
 
 
-@_route("/plans", "approve_plan", "Approve a capital plan")
+@_route("/plans", "approve_plan", commands.ApprovePlan, "Approve a capital plan")
 def approve_plan(
     body: ApprovePlan, key: IdempotencyKey, caller: Writer, ctx: Ctx, response: Response
 ) -> CommandResult:
     check_jurisdiction(caller, body.jurisdiction)
-    args = {
-        "code": body.code,
-        "title": body.title,
-        "kind": body.kind.value,
-        "authority": body.authority.value,
-        "jurisdiction": body.jurisdiction,
-        "start_year": body.start_year,
-        "end_year": body.end_year,
-        "envelopes": _envelopes(body.envelopes),
-        "implements": body.implements,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "approve_plan", key, args)
+    return execute(ctx, caller, response, key, body.to_command())
 
 
-@_route("/plans/{plan_code}/adjustments", "adjust_plan", "Adjust a plan's envelopes")
+@_route(
+    "/plans/{plan_code}/adjustments",
+    "adjust_plan",
+    commands.AdjustPlan,
+    "Adjust a plan's envelopes",
+)
 def adjust_plan(
     plan_code: PlanCode,
     body: AdjustPlan,
@@ -316,40 +332,24 @@ def adjust_plan(
     response: Response,
 ) -> CommandResult:
     check_plan(ctx, caller, plan_code, write=True)
-    args = {
-        "code": plan_code,
-        "envelopes": _envelopes(body.envelopes),
-        "reason": body.reason,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "adjust_plan", key, args)
+    return execute(ctx, caller, response, key, body.to_command(code=plan_code))
 
 
 # -- projects ------------------------------------------------------------------------------
 
 
-@_route("/projects", "register_project", "Register a project")
+@_route("/projects", "register_project", commands.RegisterProject, "Register a project")
 def register_project(
     body: RegisterProject, key: IdempotencyKey, caller: Writer, ctx: Ctx, response: Response
 ) -> CommandResult:
     check_new_project(caller, body.investor_code, body.province)
-    args = {
-        "code": body.code,
-        "name": body.name,
-        "investor_code": body.investor_code,
-        "investor_name": body.investor_name,
-        "program": body.program,
-        "sector": body.sector,
-        "province": body.province,
-        "total_investment": body.total_investment,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "register_project", key, args)
+    return execute(ctx, caller, response, key, body.to_command())
 
 
 @_route(
     "/projects/{project_code}/total-investment",
     "adjust_total_investment",
+    commands.AdjustTotalInvestment,
     "Adjust a project's total investment",
 )
 def adjust_total_investment(
@@ -361,15 +361,15 @@ def adjust_total_investment(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "total_investment": body.total_investment,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "adjust_total_investment", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/investor", "change_investor", "Change a project's investor")
+@_route(
+    "/projects/{project_code}/investor",
+    "change_investor",
+    commands.ChangeInvestor,
+    "Change a project's investor",
+)
 def change_investor(
     project_code: ProjectCode,
     body: ChangeInvestor,
@@ -382,17 +382,15 @@ def change_investor(
     if caller.scoped:
         province = ctx.ledger.peek_project(project_code, lambda project: project.province)
         check_new_project(caller, body.investor_code, province)
-    args = {
-        "project_code": project_code,
-        "investor_code": body.investor_code,
-        "investor_name": body.investor_name,
-        "reason": body.reason,
-        "effective_on": body.effective_on,
-    }
-    return execute(ctx, caller, response, "change_investor", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/status", "change_status", "Change a project's status")
+@_route(
+    "/projects/{project_code}/status",
+    "change_status",
+    commands.ChangeStatus,
+    "Change a project's status",
+)
 def change_status(
     project_code: ProjectCode,
     body: ChangeStatus,
@@ -402,20 +400,15 @@ def change_status(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "status": body.status.value,
-        "reason": body.reason,
-        "effective_on": body.effective_on,
-        "review_class": body.review_class,
-        "decision_no": body.decision_no,
-        "decision_date": body.decision_date,
-        "decision_issuer": body.decision_issuer,
-    }
-    return execute(ctx, caller, response, "change_status", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/settlement", "settle", "Settle a project (quyết toán)")
+@_route(
+    "/projects/{project_code}/settlement",
+    "settle",
+    commands.Settle,
+    "Settle a project (quyết toán)",
+)
 def settle(
     project_code: ProjectCode,
     body: Settle,
@@ -425,14 +418,18 @@ def settle(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {"project_code": project_code, "settled_value": body.settled_value, **body.decision()}
-    return execute(ctx, caller, response, "settle", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 # -- capital -------------------------------------------------------------------------------
 
 
-@_route("/projects/{project_code}/allocations", "allocate", "Allocate plan capital to a project")
+@_route(
+    "/projects/{project_code}/allocations",
+    "allocate",
+    commands.Allocate,
+    "Allocate plan capital to a project",
+)
 def allocate(
     project_code: ProjectCode,
     body: Allocate,
@@ -443,34 +440,23 @@ def allocate(
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
     check_plan(ctx, caller, body.plan_code, write=True)
-    args = {
-        "plan_code": body.plan_code,
-        "project_code": project_code,
-        "source": body.source.value,
-        "amount": body.amount,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "allocate", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/transfers", "transfer", "Transfer undisbursed capital between projects")
+@_route(
+    "/transfers", "transfer", commands.Transfer, "Transfer undisbursed capital between projects"
+)
 def transfer(
     body: Transfer, key: IdempotencyKey, caller: Writer, ctx: Ctx, response: Response
 ) -> CommandResult:
     check_project(ctx, caller, body.from_project, write=True)
     check_project(ctx, caller, body.to_project, write=True)
-    args = {
-        "plan_code": body.plan_code,
-        "source": body.source.value,
-        "from_project": body.from_project,
-        "to_project": body.to_project,
-        "amount": body.amount,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "transfer", key, args)
+    return execute(ctx, caller, response, key, body.to_command())
 
 
-@_route("/projects/{project_code}/cuts", "cut", "Cut a project's undisbursed allocation")
+@_route(
+    "/projects/{project_code}/cuts", "cut", commands.Cut, "Cut a project's undisbursed allocation"
+)
 def cut(
     project_code: ProjectCode,
     body: Cut,
@@ -481,20 +467,13 @@ def cut(
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
     check_plan(ctx, caller, body.plan_code, write=True)
-    args = {
-        "plan_code": body.plan_code,
-        "project_code": project_code,
-        "source": body.source.value,
-        "reason": body.reason,
-        "amount": body.amount,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "cut", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
     "/projects/{project_code}/extensions",
     "extend_disbursement_period",
+    commands.ExtendDisbursementPeriod,
     "Extend the disbursement period of a plan's capital",
 )
 def extend_disbursement_period(
@@ -506,18 +485,12 @@ def extend_disbursement_period(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "plan_code": body.plan_code,
-        "source": body.source.value,
-        "amount": body.amount,
-        "until": body.until,
-        **body.decision(),
-    }
-    return execute(ctx, caller, response, "extend_disbursement_period", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/lapses", "lapse", "Lapse capital past its deadline")
+@_route(
+    "/projects/{project_code}/lapses", "lapse", commands.Lapse, "Lapse capital past its deadline"
+)
 def lapse(
     project_code: ProjectCode,
     body: Lapse,
@@ -527,19 +500,18 @@ def lapse(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "plan_code": body.plan_code,
-        "source": body.source.value,
-        "as_of": body.as_of,
-    }
-    return execute(ctx, caller, response, "lapse", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 # -- contracts and cash --------------------------------------------------------------------
 
 
-@_route("/projects/{project_code}/contracts", "sign_contract", "Record a signed works contract")
+@_route(
+    "/projects/{project_code}/contracts",
+    "sign_contract",
+    commands.SignContract,
+    "Record a signed works contract",
+)
 def sign_contract(
     project_code: ProjectCode,
     body: SignContract,
@@ -549,17 +521,15 @@ def sign_contract(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "contract_no": body.contract_no,
-        "contractor": body.contractor,
-        "value": body.value,
-        "effective_on": body.effective_on,
-    }
-    return execute(ctx, caller, response, "sign_contract", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/advances", "pay_advance", "Pay an advance on a contract")
+@_route(
+    "/projects/{project_code}/advances",
+    "pay_advance",
+    commands.PayAdvance,
+    "Pay an advance on a contract",
+)
 def pay_advance(
     project_code: ProjectCode,
     body: PayAdvance,
@@ -569,19 +539,15 @@ def pay_advance(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "contract_no": body.contract_no,
-        "plan_code": body.plan_code,
-        "source": body.source.value,
-        "amount": body.amount,
-        "treasury_ref": body.treasury_ref,
-        "effective_on": body.effective_on,
-    }
-    return execute(ctx, caller, response, "pay_advance", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
-@_route("/projects/{project_code}/payments", "pay_completed_work", "Pay for completed work")
+@_route(
+    "/projects/{project_code}/payments",
+    "pay_completed_work",
+    commands.PayCompletedWork,
+    "Pay for completed work",
+)
 def pay_completed_work(
     project_code: ProjectCode,
     body: PayCompletedWork,
@@ -591,22 +557,13 @@ def pay_completed_work(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "plan_code": body.plan_code,
-        "source": body.source.value,
-        "amount": body.amount,
-        "treasury_ref": body.treasury_ref,
-        "effective_on": body.effective_on,
-        "contract_no": body.contract_no,
-        "advance_recovered": body.advance_recovered,
-    }
-    return execute(ctx, caller, response, "pay_completed_work", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
 
 
 @_route(
     "/projects/{project_code}/reversals",
     "reverse_entry",
+    commands.ReverseEntry,
     "Reverse a wrong advance or payment (correction)",
 )
 def reverse_entry(
@@ -618,10 +575,4 @@ def reverse_entry(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
-    args = {
-        "project_code": project_code,
-        "entry_version": body.entry_version,
-        "reason": body.reason,
-        "effective_on": body.effective_on,
-    }
-    return execute(ctx, caller, response, "reverse_entry", key, args)
+    return execute(ctx, caller, response, key, body.to_command(project_code=project_code))

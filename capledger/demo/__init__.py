@@ -1,5 +1,5 @@
-"""The demo: a realistic year of Hải Phòng and five years of Ho Chi Minh City, issued through the
-Ledger's own verbs, and a report read back from the read models.
+"""The demo: a realistic year of Hải Phòng and five years of Ho Chi Minh City, issued as the
+ledger's own commands, and a report read back from the read models.
 
 ``run_demo`` is idempotent: every command has a fixed id, so running it again on the same store
 replays the first outcomes, records nothing new and reports the same figures.

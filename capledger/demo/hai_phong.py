@@ -11,8 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from capledger.application.commands import (
+    Allocate,
+    ApprovePlan,
+    ChangeInvestor,
+    ChangeStatus,
+    Cut,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    SignContract,
+    Transfer,
+)
+
 from .amounts import billions, millions, split_exact
-from .commands import Command, EntryOf, Script
+from .commands import EntryOf, Reversal, Script, Step
 from .hai_phong_data import (
     AS_OF,
     CITY_ISSUER,
@@ -53,7 +66,7 @@ class Payment:
     advance_recovered: int
 
 
-def build() -> tuple[list[Command], HaiPhongIndex]:
+def build() -> tuple[list[Step], HaiPhongIndex]:
     script = _HaiPhongScript()
     script.plans()
     shares = disbursement_shares()
@@ -122,29 +135,40 @@ class _HaiPhongScript(Script):
 
     def _approve(self, plan: PlanSpec) -> None:
         self.add(
-            f"plan:{plan.code}", "approve_plan", plan.decision_date,
-            code=plan.code, title=plan.title, kind="annual", authority=plan.authority,
-            jurisdiction=JURISDICTION, start_year=YEAR, end_year=YEAR,
-            envelopes={source: billions(amount) for source, amount in plan.envelopes_bn.items()},
-            decision_no=plan.decision_no, decision_date=plan.decision_date,
-            decision_issuer=plan.decision_issuer, effective_on=plan.effective_on,
-            implements=plan.implements,
-        )  # fmt: skip
+            f"plan:{plan.code}",
+            plan.decision_date,
+            ApprovePlan(
+                code=plan.code,
+                title=plan.title,
+                kind="annual",
+                authority=plan.authority,
+                jurisdiction=JURISDICTION,
+                start_year=YEAR,
+                end_year=YEAR,
+                envelopes={
+                    source: billions(amount) for source, amount in plan.envelopes_bn.items()
+                },
+                decision_no=plan.decision_no,
+                decision_date=plan.decision_date,
+                decision_issuer=plan.decision_issuer,
+                effective_on=plan.effective_on,
+                implements=plan.implements,
+            ),
+        )
 
     def project(self, index: int, project: HpProject, shares: dict[str, int]) -> None:
         late = project.code == STORY.late
         approved_on = (
             STORY.late_registered_on if late else date(2019, 3, 1) + timedelta(index * 23 % 600)
         )
-        self.add(
-            f"register:{project.code}", "register_project", approved_on,
+        self.add(f"register:{project.code}", approved_on, RegisterProject(
             code=project.code, name=project.name, investor_code=project.investor,
             investor_name=INVESTORS[project.investor], program=project.program,
             sector=project.sector, province=JURISDICTION,
             total_investment=billions(project.total_investment_bn),
             decision_no=f"DEMO-{1000 + index}/QĐ-UBND", decision_date=approved_on,
             decision_issuer=CITY_ISSUER, effective_on=approved_on,
-        )  # fmt: skip
+        ))  # fmt: skip
         for source, amount in project.allocation_bn:
             self._allocate(project.code, source, billions(amount), late)
         if shares:
@@ -156,12 +180,11 @@ class _HaiPhongScript(Script):
         if late:
             number, issued_on = "DEMO-05/QĐ-UBND", STORY.late_allocated_on - timedelta(1)
             effective_on = STORY.late_allocated_on
-        self.add(
-            f"allocate:{code}:{source}", "allocate", effective_on,
+        self.add(f"allocate:{code}:{source}", effective_on, Allocate(
             plan_code=CITY_PLAN.code, project_code=code, source=source, amount=amount,
             decision_no=number, decision_date=issued_on, decision_issuer=CITY_ISSUER,
             effective_on=effective_on,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     # -- cash ----------------------------------------------------------------------------------
 
@@ -188,17 +211,15 @@ class _HaiPhongScript(Script):
         months = ((6, 1),) if late else STALLED_MONTHS if code == STORY.violation else NORMAL_MONTHS
         payments = works_payments(disbursed - advance, months, 5 + index * 7 % 13)
         check_contract(code, value, advance, payments)
-        self.add(
-            f"contract:{code}", "sign_contract", signed_on, project_code=code,
-            contract_no=contract_no, contractor=CONTRACTORS[index % len(CONTRACTORS)],
-            value=value, effective_on=signed_on,
-        )  # fmt: skip
+        self.add(f"contract:{code}", signed_on, SignContract(
+            project_code=code, contract_no=contract_no,
+            contractor=CONTRACTORS[index % len(CONTRACTORS)], value=value, effective_on=signed_on,
+        ))  # fmt: skip
         advanced_on = signed_on + timedelta(14 if late else 10)
-        self.add(
-            f"advance:{code}", "pay_advance", advanced_on, project_code=code,
-            contract_no=contract_no, plan_code=CITY_PLAN.code, source=source, amount=advance,
-            treasury_ref=self._treasury_ref(), effective_on=advanced_on,
-        )  # fmt: skip
+        self.add(f"advance:{code}", advanced_on, PayAdvance(
+            project_code=code, contract_no=contract_no, plan_code=CITY_PLAN.code, source=source,
+            amount=advance, treasury_ref=self._treasury_ref(), effective_on=advanced_on,
+        ))  # fmt: skip
         for number, payment in enumerate(payments, start=1):
             key = f"pay:{code}:{source}:{number}"
             if code == STORY.corrected and number == len(payments):
@@ -220,24 +241,26 @@ class _HaiPhongScript(Script):
         wrong = self._pay(f"{key}:wrong", code, STORY.wrong_source, payment, contract_no)
         next_day = payment.on + timedelta(1)
         self.add(
-            f"{key}:reverse", "reverse_entry", next_day, project_code=code,
-            entry_version=EntryOf(wrong, code),
-            reason=f"Thanh toán hạch toán nhầm nguồn vốn {STORY.wrong_source}; "
-            f"đúng là {source}",
-            effective_on=next_day,
-        )  # fmt: skip
+            f"{key}:reverse",
+            next_day,
+            Reversal(
+                of=EntryOf(wrong, code),
+                reason=f"Thanh toán hạch toán nhầm nguồn vốn {STORY.wrong_source}; "
+                f"đúng là {source}",
+                effective_on=next_day,
+            ),
+        )
         self._pay(key, code, source, Payment(next_day, payment.amount, payment.advance_recovered),
                   contract_no)  # fmt: skip
 
     def _pay(
         self, key: str, code: str, source: str, payment: Payment, contract_no: str | None
     ) -> str:
-        return self.add(
-            key, "pay_completed_work", payment.on, project_code=code,
-            plan_code=CITY_PLAN.code, source=source, amount=payment.amount,
-            treasury_ref=self._treasury_ref(), effective_on=payment.on,
-            contract_no=contract_no, advance_recovered=payment.advance_recovered,
-        )  # fmt: skip
+        return self.add(key, payment.on, PayCompletedWork(
+            project_code=code, plan_code=CITY_PLAN.code, source=source, amount=payment.amount,
+            treasury_ref=self._treasury_ref(), effective_on=payment.on, contract_no=contract_no,
+            advance_recovered=payment.advance_recovered,
+        ))  # fmt: skip
 
     def _treasury_ref(self) -> str:
         self._treasury_refs += 1
@@ -254,23 +277,21 @@ class _HaiPhongScript(Script):
 
     def _change_investor(self) -> None:
         code, investor = STORY.new_investor
-        self.add(
-            f"investor:{code}", "change_investor", STORY.new_investor_on, project_code=code,
-            investor_code=investor, investor_name=INVESTORS[investor],
+        self.add(f"investor:{code}", STORY.new_investor_on, ChangeInvestor(
+            project_code=code, investor_code=investor, investor_name=INVESTORS[investor],
             reason="UBND thành phố giao Ban Quản lý dự án chuyên ngành làm chủ đầu tư",
             effective_on=STORY.new_investor_on,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _slow_then_transfer(self) -> None:
         self._status(STORY.slow, "slow", date(2021, 4, 30),
                      "Chậm giải phóng mặt bằng, giải ngân dưới 10% kế hoạch vốn")  # fmt: skip
         number, issued_on = TRANSFER_DECISION
-        self.add(
-            f"transfer:{STORY.slow}:{STORY.fast}", "transfer", STORY.transfer_on,
+        self.add(f"transfer:{STORY.slow}:{STORY.fast}", STORY.transfer_on, Transfer(
             plan_code=CITY_PLAN.code, source=STORY.transfer_source, from_project=STORY.slow,
             to_project=STORY.fast, amount=billions(STORY.transfer_bn), decision_no=number,
             decision_date=issued_on, decision_issuer=CITY_ISSUER, effective_on=STORY.transfer_on,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _violation(self) -> None:
         self._status(STORY.violation, "under_violation_handling", STORY.violation_on,
@@ -283,13 +304,12 @@ class _HaiPhongScript(Script):
                      "Vướng quy hoạch, không bố trí được mặt bằng")  # fmt: skip
         number, issued_on = "DEMO-06/QĐ-UBND", STORY.cut_on - timedelta(2)
         for source, _amount in next(p for p in PROJECTS if p.code == code).allocation_bn:
-            self.add(
-                f"cut:{code}:{source}", "cut", STORY.cut_on, plan_code=CITY_PLAN.code,
-                project_code=code, source=source,
+            self.add(f"cut:{code}:{source}", STORY.cut_on, Cut(
+                plan_code=CITY_PLAN.code, project_code=code, source=source,
                 reason="Dự án không thể triển khai; đưa ra khỏi danh mục kế hoạch năm 2021",
                 decision_no=number, decision_date=issued_on, decision_issuer=CITY_ISSUER,
                 effective_on=STORY.cut_on,
-            )  # fmt: skip
+            ))  # fmt: skip
         self._status(code, "terminated", STORY.cut_on + timedelta(1),
                      "Dừng thực hiện dự án", review_class="terminate",
                      decision=(number, issued_on))  # fmt: skip
@@ -308,11 +328,11 @@ class _HaiPhongScript(Script):
         decision: tuple[str, date] | None = None,
     ) -> None:
         number, issued_on = decision if decision is not None else (None, None)
-        self.add(
-            f"status:{code}:{status}", "change_status", on, project_code=code, status=status,
-            reason=reason, effective_on=on, review_class=review_class, decision_no=number,
-            decision_date=issued_on, decision_issuer=CITY_ISSUER if decision else None,
-        )  # fmt: skip
+        self.add(f"status:{code}:{status}", on, ChangeStatus(
+            project_code=code, status=status, reason=reason, effective_on=on,
+            review_class=review_class, decision_no=number, decision_date=issued_on,
+            decision_issuer=CITY_ISSUER if decision else None,
+        ))  # fmt: skip
 
 
 def check_contract(code: str, value: int, advance: int, payments: Sequence[Payment]) -> None:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from math import gcd
 
+from capledger.application.commands import Allocate, ApprovePlan, ChangeStatus, RegisterProject
+
 from .amounts import billions, millions, split_exact, spread_weights
-from .commands import Command, Script
+from .commands import Script, Step
 from .hcmc_data import (
     CLASSROOMS_SUFFIX,
     DISTRICTS,
@@ -50,7 +52,7 @@ class HcmcProject:
     total_investment: int
 
 
-def build() -> tuple[list[Command], HcmcIndex]:
+def build() -> tuple[list[Step], HcmcIndex]:
     script = Script()
     _approve_plan(script)
     projects = all_projects()
@@ -121,15 +123,14 @@ def _project(group: GroupSpec, number: int, total: int, classrooms: int | None) 
 
 
 def _approve_plan(script: Script) -> None:
-    script.add(
-        f"plan:{PLAN.code}", "approve_plan", PLAN.decision_date,
+    script.add(f"plan:{PLAN.code}", PLAN.decision_date, ApprovePlan(
         code=PLAN.code, title=PLAN.title, kind="medium_term", authority="provincial_council",
         jurisdiction=JURISDICTION, start_year=PLAN.start_year,
         end_year=PLAN.start_year + MEDIUM_TERM_YEARS - 1,
         envelopes={SOURCE: billions(PLAN.envelope_bn)}, decision_no=PLAN.decision_no,
         decision_date=PLAN.decision_date, decision_issuer=PLAN.decision_issuer,
         effective_on=PLAN.effective_on,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _project_lifecycle(script: Script, number: int, project: HcmcProject) -> None:
@@ -140,22 +141,19 @@ def _project_lifecycle(script: Script, number: int, project: HcmcProject) -> Non
         FIRST_COMPLETION + timedelta(number * 89 % 1000), allocated_on + MIN_BUILD_TIME
     )
     code = project.code
-    script.add(
-        f"register:{code}", "register_project", approved_on,
+    script.add(f"register:{code}", approved_on, RegisterProject(
         code=code, name=project.name, investor_code=project.investor_code,
         investor_name=project.investor_name, program=project.program, sector=project.sector,
         province=JURISDICTION, total_investment=project.total_investment,
         decision_no=f"DEMO-{2000 + number}/QĐ-UBND", decision_date=approved_on,
         decision_issuer=ISSUER, effective_on=approved_on,
-    )  # fmt: skip
-    script.add(
-        f"allocate:{code}", "allocate", allocated_on,
+    ))  # fmt: skip
+    script.add(f"allocate:{code}", allocated_on, Allocate(
         plan_code=PLAN.code, project_code=code, source=SOURCE, amount=project.total_investment,
         decision_no=f"DEMO-{5000 + number}/QĐ-UBND", decision_date=allocated_on,
         decision_issuer=ISSUER, effective_on=allocated_on,
-    )  # fmt: skip
-    script.add(
-        f"status:{code}:completed", "change_status", completed_on,
+    ))  # fmt: skip
+    script.add(f"status:{code}:completed", completed_on, ChangeStatus(
         project_code=code, status="completed", reason="Hoàn thành, đưa vào sử dụng",
         effective_on=completed_on,
-    )  # fmt: skip
+    ))  # fmt: skip

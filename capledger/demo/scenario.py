@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hai_phong, hcmc
-from .commands import Command
+from .commands import Step
 from .index import ScenarioIndex
 
 
 @dataclass(frozen=True)
 class Scenario:
-    commands: tuple[Command, ...]
+    commands: tuple[Step, ...]
     index: ScenarioIndex
 
 

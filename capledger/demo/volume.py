@@ -1,7 +1,7 @@
 """A synthetic year of a province's capital at volume, for benchmarks and volume tests.
 
 One annual plan, projects with allocations from two sources and a contract each, then random
-movements through the Ledger's own verbs until the log holds about ``target`` notifications:
+movements through the ledger's own commands until the log holds about ``target`` notifications:
 payments for completed work (some reversed), transfers between projects, extensions. Refused
 movements (capital used up) are skipped. With a ``tag`` every code and command id carries it,
 so that renamed copies of the log can be told apart (``bench/rebuild.py``).
@@ -14,6 +14,16 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from capledger.application.commands import (
+    Allocate,
+    ApprovePlan,
+    ExtendDisbursementPeriod,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    SignContract,
+    Transfer,
+)
 from capledger.application.ledger import Ledger
 from capledger.domain import DomainError
 
@@ -37,12 +47,11 @@ def record_year(ledger: Ledger, target: int, *, seed: int = 7, tag: str = "") ->
         return {"decision_no": f"QĐ{suffix}", "decision_date": day, "decision_issuer": "UBND"}
 
     plan = f"KH-2025{suffix}"
-    ledger.approve_plan(
-        command_id=cid(), code=plan, title="Kế hoạch 2025", kind="annual",
-        authority="provincial_council", jurisdiction=f"J{tag}" if tag else "HN",
-        start_year=2025, end_year=2025, envelopes=dict.fromkeys(SOURCES, 10**9 * BN),
-        effective_on=START, **decision(START),
-    )  # fmt: skip
+    ledger.execute(ApprovePlan(
+        code=plan, title="Kế hoạch 2025", kind="annual", authority="provincial_council",
+        jurisdiction=f"J{tag}" if tag else "HN", start_year=2025, end_year=2025,
+        envelopes=dict.fromkeys(SOURCES, 10**9 * BN), effective_on=START, **decision(START),
+    ), command_id=cid())  # fmt: skip
     projects = [f"DA{suffix}-{index:05d}" for index in range(max(10, target // 60))]
     for code in projects:
         _open(ledger, rng, cid, decision, plan, code, investor=f"BQL{suffix}-{rng.randrange(40)}")
@@ -65,21 +74,21 @@ def _open(
     *,
     investor: str,
 ) -> None:
-    ledger.register_project(
-        command_id=cid(), code=code, name=code, investor_code=investor,
-        investor_name="Ban QLDA", program=f"program-{rng.randrange(6)}",
-        sector=rng.choice(["transport", "health", "education", "flood_control"]),
-        province="HN", total_investment=10**6 * BN, effective_on=START, **decision(START),
-    )  # fmt: skip
+    ledger.execute(RegisterProject(
+        code=code, name=code, investor_code=investor, investor_name="Ban QLDA",
+        program=f"program-{rng.randrange(6)}",
+        sector=rng.choice(["transport", "health", "education", "flood_control"]), province="HN",
+        total_investment=10**6 * BN, effective_on=START, **decision(START),
+    ), command_id=cid())  # fmt: skip
     for source in SOURCES:
-        ledger.allocate(
-            command_id=cid(), plan_code=plan, project_code=code, source=source,
-            amount=5_000 * BN, effective_on=START, **decision(START),
-        )  # fmt: skip
-    ledger.sign_contract(
-        command_id=cid(), project_code=code, contract_no="K1", contractor="Nhà thầu",
-        value=10_000 * BN, effective_on=START,
-    )  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=plan, project_code=code, source=source, amount=5_000 * BN, effective_on=START,
+            **decision(START),
+        ), command_id=cid())  # fmt: skip
+    ledger.execute(SignContract(
+        project_code=code, contract_no="K1", contractor="Nhà thầu", value=10_000 * BN,
+        effective_on=START,
+    ), command_id=cid())  # fmt: skip
 
 
 def _movement(
@@ -96,27 +105,24 @@ def _movement(
 ) -> None:
     roll = rng.random()
     if roll < 0.85:
-        outcome = ledger.pay_completed_work(
-            command_id=cid(), project_code=code, plan_code=plan, source=source,
-            amount=rng.randrange(1, 20) * BN, treasury_ref=f"KB{suffix}", effective_on=day,
-        )  # fmt: skip
+        outcome = ledger.execute(PayCompletedWork(
+            project_code=code, plan_code=plan, source=source, amount=rng.randrange(1, 20) * BN,
+            treasury_ref=f"KB{suffix}", effective_on=day,
+        ), command_id=cid())  # fmt: skip
         if rng.random() < 0.05:
-            ledger.reverse_entry(
-                command_id=cid(), project_code=code,
-                entry_version=outcome.streams[f"project:{code}"], reason="sai",
+            ledger.execute(ReverseEntry(
+                project_code=code, entry_version=outcome.streams[f"project:{code}"], reason="sai",
                 effective_on=day,
-            )  # fmt: skip
+            ), command_id=cid())  # fmt: skip
     elif roll < 0.95:
         other = rng.choice(projects)
         if other != code:
-            ledger.transfer(
-                command_id=cid(), plan_code=plan, source=source, from_project=code,
-                to_project=other, amount=rng.randrange(1, 10) * BN, effective_on=day,
-                **decision(day),
-            )  # fmt: skip
+            ledger.execute(Transfer(
+                plan_code=plan, source=source, from_project=code, to_project=other,
+                amount=rng.randrange(1, 10) * BN, effective_on=day, **decision(day),
+            ), command_id=cid())  # fmt: skip
     else:
-        ledger.extend_disbursement_period(
-            command_id=cid(), project_code=code, plan_code=plan, source=source,
-            amount=rng.randrange(1, 10) * BN, until=date(2026, 12, 31), effective_on=day,
-            **decision(day),
-        )  # fmt: skip
+        ledger.execute(ExtendDisbursementPeriod(
+            project_code=code, plan_code=plan, source=source, amount=rng.randrange(1, 10) * BN,
+            until=date(2026, 12, 31), effective_on=day, **decision(day),
+        ), command_id=cid())  # fmt: skip

@@ -27,6 +27,22 @@ import pytest
 import structlog
 
 from capledger.application.chain import canonical_json
+from capledger.application.commands import (
+    AdjustTotalInvestment,
+    Allocate,
+    ApprovePlan,
+    ChangeStatus,
+    Cut,
+    ExtendDisbursementPeriod,
+    Lapse,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    Settle,
+    SignContract,
+    Transfer,
+)
 from capledger.application.ledger import Ledger
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_ledger
@@ -167,58 +183,52 @@ def record_scenario(data_dir: Path) -> None:
     """Plan, two projects, and every kind of movement on P-A (see ``P_A_HISTORY``)."""
     ledger = build_ledger(sqlite_settings(data_dir))
     try:
-        ledger.approve_plan(
-            command_id="plan", code=PLAN, title="Kế hoạch vốn năm 2025", kind="annual",
-            authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
-            envelopes={CENTRAL: 1_000 * BILLION}, decision_no="1/NQ-HĐND",
-            decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2025, 1, 1),
-        )  # fmt: skip
+        ledger.execute(ApprovePlan(
+            code=PLAN, title="Kế hoạch vốn năm 2025", kind="annual", authority="provincial_council",
+            jurisdiction="HN", start_year=2025, end_year=2025, envelopes={CENTRAL: 1_000 * BILLION},
+            decision_no="1/NQ-HĐND", decision_date=DECIDED_ON, decision_issuer=ISSUER,
+            effective_on=date(2025, 1, 1),
+        ), command_id="plan")  # fmt: skip
         for command_id, code, total in (("reg-a", PROJECT, 2_000), ("reg-b", OTHER, 800)):
-            ledger.register_project(
-                command_id=command_id, code=code, name=f"Dự án {code}", investor_code="BQLDA-GT",
+            ledger.execute(RegisterProject(
+                code=code, name=f"Dự án {code}", investor_code="BQLDA-GT",
                 investor_name="Ban QLDA giao thông", program="breakthrough", sector="transport",
                 province="HN", total_investment=total * BILLION, decision_no=f"{code}/QĐ",
                 decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2024, 6, 1),
-                principal=OFFICER,
-            )  # fmt: skip
+            ), command_id=command_id, principal=OFFICER)  # fmt: skip
         for command_id, code, amount in (("alloc-a", PROJECT, 300), ("alloc-b", OTHER, 100)):
-            ledger.allocate(
-                command_id=command_id, plan_code=PLAN, project_code=code, source=CENTRAL,
-                amount=amount * BILLION, decision_no="2/QĐ-UBND", decision_date=DECIDED_ON,
-                decision_issuer=ISSUER, effective_on=date(2025, 1, 2), principal=OFFICER,
-            )  # fmt: skip
-        ledger.sign_contract(
-            command_id="contract-a", project_code=PROJECT, contract_no="C-1",
-            contractor="Công ty Cầu Đường", value=400 * BILLION, effective_on=date(2025, 2, 1),
-            principal=OFFICER,
-        )  # fmt: skip
-        ledger.pay_advance(
-            command_id="advance-a", project_code=PROJECT, contract_no="C-1", plan_code=PLAN,
-            source=CENTRAL, amount=100 * BILLION, treasury_ref="KB-001",
-            effective_on=date(2025, 2, 10), principal=OFFICER,
-        )  # fmt: skip
-        ledger.pay_completed_work(
-            command_id="work-a", project_code=PROJECT, plan_code=PLAN, source=CENTRAL,
-            amount=150 * BILLION, treasury_ref="KB-002", effective_on=date(2025, 5, 5),
-            contract_no="C-1", advance_recovered=50 * BILLION, principal=OFFICER,
-        )  # fmt: skip
-        ledger.transfer(
-            command_id="transfer-a-b", plan_code=PLAN, source=CENTRAL, from_project=PROJECT,
-            to_project=OTHER, amount=40 * BILLION, decision_no="3/QĐ-UBND",
-            decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2025, 6, 1),
-            principal=OFFICER,
-        )  # fmt: skip
-        ledger.reverse_entry(
-            command_id="reverse-work-a", project_code=PROJECT, entry_version=5,
-            reason="payment booked twice by the Treasury", effective_on=date(2025, 6, 2),
-            principal=OFFICER,
-        )  # fmt: skip
-        ledger.cut(
-            command_id="cut-a", plan_code=PLAN, project_code=PROJECT, source=CENTRAL,
-            reason="site clearance stalled", decision_no="4/QĐ-UBND", decision_date=DECIDED_ON,
-            decision_issuer=ISSUER, effective_on=date(2025, 7, 1), amount=60 * BILLION,
-            principal=OFFICER,
-        )  # fmt: skip
+            ledger.execute(Allocate(
+                plan_code=PLAN, project_code=code, source=CENTRAL, amount=amount * BILLION,
+                decision_no="2/QĐ-UBND", decision_date=DECIDED_ON, decision_issuer=ISSUER,
+                effective_on=date(2025, 1, 2),
+            ), command_id=command_id, principal=OFFICER)  # fmt: skip
+        ledger.execute(SignContract(
+            project_code=PROJECT, contract_no="C-1", contractor="Công ty Cầu Đường",
+            value=400 * BILLION, effective_on=date(2025, 2, 1),
+        ), command_id="contract-a", principal=OFFICER)  # fmt: skip
+        ledger.execute(PayAdvance(
+            project_code=PROJECT, contract_no="C-1", plan_code=PLAN, source=CENTRAL,
+            amount=100 * BILLION, treasury_ref="KB-001", effective_on=date(2025, 2, 10),
+        ), command_id="advance-a", principal=OFFICER)  # fmt: skip
+        ledger.execute(PayCompletedWork(
+            project_code=PROJECT, plan_code=PLAN, source=CENTRAL, amount=150 * BILLION,
+            treasury_ref="KB-002", effective_on=date(2025, 5, 5), contract_no="C-1",
+            advance_recovered=50 * BILLION,
+        ), command_id="work-a", principal=OFFICER)  # fmt: skip
+        ledger.execute(Transfer(
+            plan_code=PLAN, source=CENTRAL, from_project=PROJECT, to_project=OTHER,
+            amount=40 * BILLION, decision_no="3/QĐ-UBND", decision_date=DECIDED_ON,
+            decision_issuer=ISSUER, effective_on=date(2025, 6, 1),
+        ), command_id="transfer-a-b", principal=OFFICER)  # fmt: skip
+        ledger.execute(ReverseEntry(
+            project_code=PROJECT, entry_version=5, reason="payment booked twice by the Treasury",
+            effective_on=date(2025, 6, 2),
+        ), command_id="reverse-work-a", principal=OFFICER)  # fmt: skip
+        ledger.execute(Cut(
+            plan_code=PLAN, project_code=PROJECT, source=CENTRAL, reason="site clearance stalled",
+            decision_no="4/QĐ-UBND", decision_date=DECIDED_ON, decision_issuer=ISSUER,
+            effective_on=date(2025, 7, 1), amount=60 * BILLION,
+        ), command_id="cut-a", principal=OFFICER)  # fmt: skip
         record_closing_of_other(ledger)
     finally:
         ledger.close()
@@ -226,35 +236,29 @@ def record_scenario(data_dir: Path) -> None:
 
 def record_closing_of_other(ledger: Ledger) -> None:
     """P-B pays, is extended, lapses, completes and is settled (see ``P_B_HISTORY``)."""
-    ledger.adjust_total_investment(
-        command_id="adjust-b", project_code=OTHER, total_investment=900 * BILLION,
-        decision_no="5/QĐ-UBND", decision_date=DECIDED_ON, decision_issuer=ISSUER,
-        effective_on=date(2025, 3, 1), principal=OFFICER,
-    )  # fmt: skip
-    ledger.pay_completed_work(
-        command_id="work-b", project_code=OTHER, plan_code=PLAN, source=CENTRAL,
-        amount=30 * BILLION, treasury_ref="KB-003", effective_on=date(2025, 8, 1),
-        principal=OFFICER,
-    )  # fmt: skip
-    ledger.extend_disbursement_period(
-        command_id="extend-b", project_code=OTHER, plan_code=PLAN, source=CENTRAL,
-        amount=50 * BILLION, until=date(2026, 6, 30), decision_no="6/QĐ-UBND",
-        decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2025, 12, 15),
-        principal=OFFICER,
-    )  # fmt: skip
-    ledger.lapse(
-        command_id="lapse-b", project_code=OTHER, plan_code=PLAN, source=CENTRAL,
-        as_of=date(2026, 2, 15), principal=OFFICER,
-    )  # fmt: skip
-    ledger.change_status(
-        command_id="complete-b", project_code=OTHER, status="completed",
-        reason="handed over", effective_on=date(2026, 7, 1), principal=OFFICER,
-    )  # fmt: skip
-    ledger.settle(
-        command_id="settle-b", project_code=OTHER, settled_value=30 * BILLION,
-        decision_no="7/QĐ-STC", decision_date=DECIDED_ON, decision_issuer=ISSUER,
-        effective_on=date(2026, 9, 1), principal=OFFICER,
-    )  # fmt: skip
+    ledger.execute(AdjustTotalInvestment(
+        project_code=OTHER, total_investment=900 * BILLION, decision_no="5/QĐ-UBND",
+        decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2025, 3, 1),
+    ), command_id="adjust-b", principal=OFFICER)  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=OTHER, plan_code=PLAN, source=CENTRAL, amount=30 * BILLION,
+        treasury_ref="KB-003", effective_on=date(2025, 8, 1),
+    ), command_id="work-b", principal=OFFICER)  # fmt: skip
+    ledger.execute(ExtendDisbursementPeriod(
+        project_code=OTHER, plan_code=PLAN, source=CENTRAL, amount=50 * BILLION,
+        until=date(2026, 6, 30), decision_no="6/QĐ-UBND", decision_date=DECIDED_ON,
+        decision_issuer=ISSUER, effective_on=date(2025, 12, 15),
+    ), command_id="extend-b", principal=OFFICER)  # fmt: skip
+    ledger.execute(Lapse(
+        project_code=OTHER, plan_code=PLAN, source=CENTRAL, as_of=date(2026, 2, 15),
+    ), command_id="lapse-b", principal=OFFICER)  # fmt: skip
+    ledger.execute(ChangeStatus(
+        project_code=OTHER, status="completed", reason="handed over", effective_on=date(2026, 7, 1),
+    ), command_id="complete-b", principal=OFFICER)  # fmt: skip
+    ledger.execute(Settle(
+        project_code=OTHER, settled_value=30 * BILLION, decision_no="7/QĐ-STC",
+        decision_date=DECIDED_ON, decision_issuer=ISSUER, effective_on=date(2026, 9, 1),
+    ), command_id="settle-b", principal=OFFICER)  # fmt: skip
 
 
 @pytest.fixture

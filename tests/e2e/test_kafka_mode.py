@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from integration.streams.broker import delete_topics, kafka_env, requires_kafka, unique_settings
 
+from capledger.application.commands import PayCompletedWork
 from capledger.bootstrap import build_ledger
 from capledger.demo.hai_phong_data import PROJECTS
 from capledger.settings import Persistence, Settings, StoreSettings
@@ -173,15 +174,10 @@ def record_payment(data_dir: Path) -> tuple[str, int]:
             for line in project.lines.values():
                 if line.plan_code != CITY_PLAN or line.undisbursed < amount:
                     continue
-                ledger.pay_completed_work(
-                    command_id=f"kafka-mode-pay-{planned.code}",
-                    project_code=planned.code,
-                    plan_code=line.plan_code,
-                    source=line.source,
-                    amount=amount,
-                    treasury_ref="KBNN-HP-TEST-1",
-                    effective_on=date(2021, 6, 15),
-                )
+                ledger.execute(PayCompletedWork(
+                    project_code=planned.code, plan_code=line.plan_code, source=line.source,
+                    amount=amount, treasury_ref="KBNN-HP-TEST-1", effective_on=date(2021, 6, 15),
+                ), command_id=f"kafka-mode-pay-{planned.code}")  # fmt: skip
                 return planned.code, amount
     finally:
         ledger.close()

@@ -51,7 +51,7 @@ def test_at_debug_level_a_recorded_command_logs_its_id_position_and_correlation_
     assert recorded == [
         {
             "event": "command_recorded",
-            "command": "pay_completed_work",
+            "command": "PayCompletedWork",
             "command_id": outcome.command_id,
             "position": outcome.position,
             "correlation_id": "corr-1",

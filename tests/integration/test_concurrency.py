@@ -30,6 +30,7 @@ from builders import (
     transfer,
 )
 
+from capledger.application.commands import ChangeStatus, ReverseEntry
 from capledger.application.errors import ConcurrencyConflict
 from capledger.application.ledger import MAX_ATTEMPTS, CommandOutcome, Ledger
 from capledger.application.positions import position_of
@@ -93,13 +94,10 @@ def test_a_ledger_with_a_stale_cached_project_accepts_a_payment_another_ledger_m
 ) -> None:
     a, b = funded, open_ledger()
     paid = pay(a, amount=100 * BILLION)  # A caches P with the whole allocation paid out
-    b.reverse_entry(
-        command_id=command_id(),
-        project_code=PROJECT,
-        entry_version=paid.streams[f"project:{PROJECT}"],
-        reason="chi nhầm",
+    b.execute(ReverseEntry(
+        project_code=PROJECT, entry_version=paid.streams[f"project:{PROJECT}"], reason="chi nhầm",
         effective_on=date(2025, 6, 2),
-    )
+    ), command_id=command_id())  # fmt: skip
 
     # Refused on A's cached state, allowed on the store's: a refusal must not be stale either.
     outcome = pay(a, amount=50 * BILLION)
@@ -196,13 +194,10 @@ def test_a_transfer_refused_by_the_recipient_records_neither_side(
     two_projects: Ledger, open_ledger: Callable[[], Ledger]
 ) -> None:
     ledger = two_projects
-    ledger.change_status(
-        command_id=command_id(),
-        project_code=OTHER_PROJECT,
-        status="terminated",
-        reason="chấm dứt dự án",
+    ledger.execute(ChangeStatus(
+        project_code=OTHER_PROJECT, status="terminated", reason="chấm dứt dự án",
         effective_on=date(2025, 6, 1),
-    )
+    ), command_id=command_id())  # fmt: skip
     before = position(ledger)
 
     with pytest.raises(ProjectClosed):

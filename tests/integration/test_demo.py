@@ -16,11 +16,13 @@ from datetime import date
 
 import pytest
 
+from capledger.application.commands import PayAdvance, PayCompletedWork
 from capledger.application.ledger import Ledger
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
 from capledger.demo import DemoReport, run_demo
 from capledger.demo.amounts import BILLION, split_exact
+from capledger.demo.commands import Reversal
 from capledger.demo.index import ScenarioIndex
 from capledger.demo.report import QUIET_STATUSES, Balance, format_billion, format_rate
 from capledger.demo.scenario import build_scenario
@@ -31,7 +33,7 @@ from capledger.settings import Settings, StoreSettings
 
 pytestmark = pytest.mark.integration
 
-CASH_VERBS = {"pay_advance", "pay_completed_work", "reverse_entry"}
+CASH = (PayAdvance, PayCompletedWork, Reversal)
 
 
 @dataclass
@@ -187,10 +189,10 @@ def test_scenario_is_deterministic_and_dated_up_to_the_published_day() -> None:
     hai_phong_cash = [
         command
         for command in first.commands
-        if command.command_id.startswith("demo:hp-2021:") and command.verb in CASH_VERBS
+        if command.command_id.startswith("demo:hp-2021:") and isinstance(command.command, CASH)
     ]
     assert hai_phong_cash
-    dates = [command.args["effective_on"] for command in hai_phong_cash]
+    dates = [command.command.effective_on for command in hai_phong_cash]
     assert all(isinstance(day, date) and day <= as_of for day in dates)
 
 

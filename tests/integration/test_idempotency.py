@@ -131,7 +131,7 @@ def test_reusing_a_command_id_for_another_command_is_refused_and_records_nothing
     pay(funded, amount=10 * BILLION, cid=cid)
     after_first = position(funded)
 
-    with pytest.raises(IdempotencyConflict, match="pay_completed_work"):
+    with pytest.raises(IdempotencyConflict, match="PayCompletedWork"):
         allocate(funded, amount=10 * BILLION, cid=cid)
 
     assert position(funded) == after_first

@@ -41,6 +41,14 @@ from builders import (
 
 from capledger.application import errors as app_errors
 from capledger.application.chain import unseal
+from capledger.application.commands import (
+    AdjustPlan,
+    AdjustTotalInvestment,
+    ChangeStatus,
+    ExtendDisbursementPeriod,
+    Lapse,
+    ReverseEntry,
+)
 from capledger.application.ledger import Ledger
 from capledger.application.positions import position_of
 from capledger.application.receipts import receipt_id
@@ -199,43 +207,29 @@ class Refusal:
 
 def _extend(until: date, on: date) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.extend_disbursement_period(
-            command_id=cid,
-            project_code=PROJECT,
-            plan_code=PLAN,
-            source=CENTRAL,
-            amount=10 * BILLION,
-            until=until,
-            effective_on=on,
-            **decision(issued_on=on),
-        )
+        return ledger.execute(ExtendDisbursementPeriod(
+            project_code=PROJECT, plan_code=PLAN, source=CENTRAL, amount=10 * BILLION, until=until,
+            effective_on=on, **decision(issued_on=on),
+        ), command_id=cid)  # fmt: skip
 
     return act
 
 
 def _status(status: str) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.change_status(
-            command_id=cid,
-            project_code=PROJECT,
-            status=status,
-            reason="kiểm tra",
-            effective_on=date(2025, 9, 1),
-        )
+        return ledger.execute(ChangeStatus(
+            project_code=PROJECT, status=status, reason="kiểm tra", effective_on=date(2025, 9, 1),
+        ), command_id=cid)  # fmt: skip
 
     return act
 
 
 def _adjust_plan(envelopes: dict[str, int]) -> Act:
     def act(ledger: Ledger, cid: str) -> object:
-        return ledger.adjust_plan(
-            command_id=cid,
-            code=PLAN,
-            envelopes=envelopes,
-            reason="điều chỉnh",
-            effective_on=date(2025, 5, 1),
+        return ledger.execute(AdjustPlan(
+            code=PLAN, envelopes=envelopes, reason="điều chỉnh", effective_on=date(2025, 5, 1),
             **decision(),
-        )
+        ), command_id=cid)  # fmt: skip
 
     return act
 
@@ -272,12 +266,14 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "TotalInvestmentExceeded": Refusal(
         domain_errors.TotalInvestmentExceeded,
-        lambda lg, c: lg.adjust_total_investment(
+        lambda lg, c: lg.execute(
+            AdjustTotalInvestment(
+                project_code=PROJECT,
+                total_investment=20 * BILLION,
+                effective_on=date(2025, 7, 1),
+                **decision(),
+            ),
             command_id=c,
-            project_code=PROJECT,
-            total_investment=20 * BILLION,
-            effective_on=date(2025, 7, 1),
-            **decision(),
         ),
         arrange=lambda lg: pay(lg, amount=30 * BILLION),
     ),
@@ -290,12 +286,9 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "LapseNotDue": Refusal(
         domain_errors.LapseNotDue,
-        lambda lg, c: lg.lapse(
+        lambda lg, c: lg.execute(
+            Lapse(project_code=PROJECT, plan_code=PLAN, source=CENTRAL, as_of=date(2026, 1, 31)),
             command_id=c,
-            project_code=PROJECT,
-            plan_code=PLAN,
-            source=CENTRAL,
-            as_of=date(2026, 1, 31),
         ),
     ),
     "AdvanceCapExceeded": Refusal(
@@ -326,12 +319,14 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "EntryNotReversible": Refusal(
         domain_errors.EntryNotReversible,
-        lambda lg, c: lg.reverse_entry(
+        lambda lg, c: lg.execute(
+            ReverseEntry(
+                project_code=PROJECT,
+                entry_version=1,
+                reason="không phải khoản chi",
+                effective_on=date(2025, 7, 1),
+            ),
             command_id=c,
-            project_code=PROJECT,
-            entry_version=1,
-            reason="không phải khoản chi",
-            effective_on=date(2025, 7, 1),
         ),
     ),
     "ProjectClosed": Refusal(

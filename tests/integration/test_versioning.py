@@ -39,6 +39,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import resolve_topic
 
 import capledger.domain
+from capledger.application.commands import ChangeInvestor
 from capledger.application.ledger import Ledger
 from capledger.application.receipts import CommandReceipt, receipt_id
 from capledger.application.verify import verify_store
@@ -430,14 +431,10 @@ def test_a_project_registered_under_v1_rebuilds_and_takes_new_commands(
     legacy = golden_ledger.project(LEGACY_PROJECT)
     assert (legacy.investor_code, legacy.investor_name) == (LEGACY_INVESTOR, LEGACY_INVESTOR)
 
-    golden_ledger.change_investor(
-        command_id=command_id(),
-        project_code=LEGACY_PROJECT,
-        investor_code="BQLDA-DA",
-        investor_name=LEGACY_INVESTOR,
-        reason="cấp mã chủ đầu tư",
-        effective_on=date(2025, 1, 1),
-    )
+    golden_ledger.execute(ChangeInvestor(
+        project_code=LEGACY_PROJECT, investor_code="BQLDA-DA", investor_name=LEGACY_INVESTOR,
+        reason="cấp mã chủ đầu tư", effective_on=date(2025, 1, 1),
+    ), command_id=command_id())  # fmt: skip
 
     reloaded = open_ledger().project(LEGACY_PROJECT)
     assert (reloaded.version, reloaded.investor_code) == (2, "BQLDA-DA")

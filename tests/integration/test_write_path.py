@@ -148,7 +148,7 @@ def test_a_command_records_its_receipt_event_as_the_receipt_aggregate_would(
     assert isinstance(receipt, CommandReceipt)
     assert (receipt.command_id, receipt.command, receipt.principal) == (
         cid,
-        "pay_completed_work",
+        "PayCompletedWork",
         "system",
     )
     assert receipt.streams == outcome.streams

@@ -1,8 +1,8 @@
 """Builders of plans, projects and decisions for the domain's unit tests.
 
-They work on aggregates directly, with no event store. A movement that touches two aggregates
-(an allocation touches the project and the plan, a transfer two projects) calls their commands
-in the ledger's order and, like the ledger's unit of work, keeps both changes or neither.
+They work on aggregates the test holds, with no event store. A movement (an allocation touches
+the project and the plan, a transfer two projects) runs the ledger's own handler over a unit of
+work of those aggregates (:class:`HeldAggregates`), which keeps every change or none.
 """
 
 from __future__ import annotations
@@ -11,19 +11,30 @@ import copy
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
+from uuid import UUID
 
 import pytest
 from eventsourcing.domain import Aggregate
 
+from capledger.application.commands import (
+    Allocate,
+    Command,
+    Cut,
+    PayAdvance,
+    PayCompletedWork,
+    Transfer,
+)
+from capledger.application.errors import UnknownPlan, UnknownProject
+from capledger.application.handlers import HANDLERS
 from capledger.bootstrap import load_rules
 from capledger.domain import (
-    AllocationLine,
     CapitalPlan,
     Decision,
     DomainError,
     Project,
     RuleBook,
 )
+from capledger.domain.ids import plan_id, project_id
 
 CENTRAL = "central_budget"
 LOCAL = "local_budget"
@@ -105,26 +116,69 @@ def project(
     )
 
 
-def atomically(*steps: tuple[Aggregate, Callable[[], object]]) -> None:
-    """Run the steps of one movement all or nothing, as the ledger's unit of work does.
+class HeldAggregates:
+    """A unit of work over the aggregates a test holds, for the ledger's real handlers.
 
-    Each step is an aggregate and one of its commands. A command that refuses must leave its own
-    aggregate unchanged (checked here); what the earlier steps changed is then discarded, as the
-    ledger discards the aggregates of a failed command instead of saving them.
+    ``run(command)`` calls the command's handler (``HANDLERS``), which loads the aggregates it
+    touches from here. Like the ledger, which discards the aggregates of a refused command
+    instead of saving them, a refusal leaves every held aggregate as it was; an aggregate that
+    changed without recording an event must be the one that refused, and that is a bug.
     """
-    saved: list[tuple[Aggregate, dict[str, Any], list[Any]]] = []
-    for aggregate, command in steps:
-        saved.append((aggregate, _copy_state(aggregate), list(aggregate.pending_events)))
-        before = state_of(aggregate)
+
+    def __init__(self, rules: RuleBook, *aggregates: Aggregate) -> None:
+        self._rules = rules
+        self._held: dict[UUID, Aggregate] = {each.id: each for each in aggregates}
+
+    @property
+    def rules(self) -> RuleBook:
+        return self._rules
+
+    def project(self, code: str) -> Project:
+        return self._one(Project, project_id(code), f"project {code}", UnknownProject)
+
+    def plan(self, code: str) -> CapitalPlan:
+        return self._one(CapitalPlan, plan_id(code), f"plan {code}", UnknownPlan)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._held
+
+    def add(self, aggregate: A, label: str) -> A:
+        self._held[aggregate.id] = aggregate
+        return aggregate
+
+    def run(self, command: Command) -> None:
+        saved = {
+            aggregate_id: (_copy_state(each), list(each.pending_events))
+            for aggregate_id, each in self._held.items()
+        }
         try:
-            command()
+            HANDLERS[type(command)](command, self)
         except DomainError:
-            assert state_of(aggregate) == before, "a refused command changed its aggregate"
-            for earlier, state, pending in saved:
-                vars(earlier).clear()
-                vars(earlier).update(state)
-                vars(earlier)["_pending_events"] = pending
+            for aggregate_id, (state, pending) in saved.items():
+                each = self._held[aggregate_id]
+                if len(each.pending_events) == len(pending):
+                    assert _copy_state(each) == state, "a refused command changed its aggregate"
+                vars(each).clear()
+                vars(each).update(state)
+                vars(each)["_pending_events"] = pending
             raise
+
+    def _one(self, kind: type[A], aggregate_id: UUID, label: str, missing: type[Exception]) -> A:
+        held = self._held.get(aggregate_id)
+        if not isinstance(held, kind):
+            raise missing(f"the test holds no {label}")
+        return held
+
+
+def _decided(on: date) -> dict[str, Any]:
+    """A command's decision fields: the default decision, issued and effective on ``on``."""
+    taken = decision(issued_on=on)
+    return {
+        "decision_no": taken.number,
+        "decision_date": taken.issued_on,
+        "decision_issuer": taken.issuer,
+        "effective_on": on,
+    }
 
 
 def allocate(
@@ -136,32 +190,14 @@ def allocate(
     source: str = CENTRAL,
     on: date = date(YEAR, 1, 2),
 ) -> None:
-    """Allocate capital as the ledger does: the project receives it, the plan records it."""
-    atomically(
-        (
-            target,
-            lambda: target.receive_allocation(
-                plan_code=plan.code,
-                plan_kind=plan.kind,
-                fiscal_year=plan.fiscal_year,
-                source=source,
-                amount=amount,
-                decision=decision(issued_on=on),
-                effective_on=on,
-                rules=rules,
-            ),
-        ),
-        (
-            plan,
-            lambda: plan.allocate(
-                project_code=target.code,
-                source=source,
-                amount=amount,
-                decision=decision(issued_on=on),
-                effective_on=on,
-            ),
-        ),
-    )
+    """Allocate capital through the ledger's handler: the project receives it, the plan
+    records it."""
+    HeldAggregates(rules, plan, target).run(
+        Allocate(
+            plan_code=plan.code, project_code=target.code, source=source, amount=amount,
+            **_decided(on),
+        )
+    )  # fmt: skip
 
 
 def transfer(
@@ -174,35 +210,13 @@ def transfer(
     source: str = CENTRAL,
     on: date = date(YEAR, 7, 1),
 ) -> None:
-    """Transfer capital between two projects of one plan and source, as the ledger does."""
-    moved: list[AllocationLine] = []
-    atomically(
-        (
-            donor,
-            lambda: moved.append(
-                donor.transfer_out(
-                    plan_code=plan_code,
-                    source=source,
-                    amount=amount,
-                    to_project=recipient.code,
-                    decision=decision(issued_on=on),
-                    effective_on=on,
-                    rules=rules,
-                )
-            ),
-        ),
-        (
-            recipient,
-            lambda: recipient.transfer_in(
-                from_line=moved[0],
-                amount=amount,
-                from_project=donor.code,
-                decision=decision(issued_on=on),
-                effective_on=on,
-                rules=rules,
-            ),
-        ),
-    )
+    """Transfer capital between two projects of one plan and source, through the handler."""
+    HeldAggregates(rules, donor, recipient).run(
+        Transfer(
+            plan_code=plan_code, source=source, from_project=donor.code,
+            to_project=recipient.code, amount=amount, **_decided(on),
+        )
+    )  # fmt: skip
 
 
 def cut(
@@ -214,35 +228,16 @@ def cut(
     on: date = date(YEAR, 7, 1),
     rules: RuleBook | None = None,
 ) -> int:
-    """Cut a project's undisbursed allocation and return it to the plan, as the ledger does."""
-    amounts_cut: list[int] = []
-    atomically(
-        (
-            target,
-            lambda: amounts_cut.append(
-                target.cut(
-                    plan_code=plan.code,
-                    source=source,
-                    amount=amount,
-                    reason="không thể triển khai",
-                    decision=decision(issued_on=on),
-                    effective_on=on,
-                    rules=rules or load_rules(),
-                )
-            ),
-        ),
-        (
-            plan,
-            lambda: plan.take_back(
-                project_code=target.code,
-                source=source,
-                amount=amounts_cut[0],
-                decision=decision(issued_on=on),
-                effective_on=on,
-            ),
-        ),
-    )
-    return amounts_cut[0]
+    """Cut a project's undisbursed allocation back to the plan, through the handler; returns
+    the amount cut (what the plan took back)."""
+    HeldAggregates(rules or load_rules(), plan, target).run(
+        Cut(
+            plan_code=plan.code, project_code=target.code, source=source,
+            reason="không thể triển khai", amount=amount, **_decided(on),
+        )
+    )  # fmt: skip
+    taken_back: int = plan.pending_events[-1].amount  # type: ignore[attr-defined]
+    return taken_back
 
 
 def pay(
@@ -256,17 +251,14 @@ def pay(
     contract_no: str | None = None,
     advance_recovered: int = 0,
 ) -> int:
-    """Pay for completed work; returns the version of the payment's event."""
-    target.pay_completed_work(
-        plan_code=plan_code,
-        source=source,
-        amount=amount,
-        treasury_ref=f"KBNN-{on.isoformat()}-{amount}",
-        effective_on=on,
-        rules=rules,
-        contract_no=contract_no,
-        advance_recovered=advance_recovered,
-    )
+    """Pay for completed work through the handler; returns the version of the payment's event."""
+    HeldAggregates(rules, target).run(
+        PayCompletedWork(
+            project_code=target.code, plan_code=plan_code, source=source, amount=amount,
+            treasury_ref=f"KBNN-{on.isoformat()}-{amount}", effective_on=on,
+            contract_no=contract_no, advance_recovered=advance_recovered,
+        )
+    )  # fmt: skip
     return target.version
 
 
@@ -280,16 +272,14 @@ def pay_advance(
     plan_code: str = PLAN,
     source: str = CENTRAL,
 ) -> int:
-    """Pay an advance on a contract; returns the version of the advance's event."""
-    target.pay_advance(
-        contract_no=contract_no,
-        plan_code=plan_code,
-        source=source,
-        amount=amount,
-        treasury_ref=f"KBNN-TU-{on.isoformat()}-{amount}",
-        effective_on=on,
-        rules=rules,
-    )
+    """Pay an advance on a contract through the handler; returns the version of its event."""
+    HeldAggregates(rules, target).run(
+        PayAdvance(
+            project_code=target.code, contract_no=contract_no, plan_code=plan_code,
+            source=source, amount=amount, treasury_ref=f"KBNN-TU-{on.isoformat()}-{amount}",
+            effective_on=on,
+        )
+    )  # fmt: skip
     return target.version
 
 

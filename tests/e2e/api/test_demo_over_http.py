@@ -1,8 +1,8 @@
 """Done when: a client that knows only the API's OpenAPI document records the demo scenario over
 real HTTP (``capledger.api.serve`` under uvicorn on loopback) and reads back 33.8% and 63.1%.
 
-The client maps each demo command's Ledger verb to the operation whose ``operationId`` is that
-verb, fills the path's parameters from the command's arguments and sends the rest as the JSON
+The client maps each demo command's type to the operation whose ``x-capledger-command`` names
+that type, fills the path's parameters from the command's fields and sends the rest as the JSON
 body, with the command's id as ``Idempotency-Key``. A correction names the stream version its
 wrong payment was recorded at, read from that payment's HTTP response.
 """
@@ -15,8 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from capledger.api.cli import create_api_key
-from capledger.demo.commands import Command, EntryOf
+from capledger.application.commands import ReverseEntry
+from capledger.demo.commands import Reversal, Step
 from capledger.demo.hai_phong_data import JURISDICTION, YEAR
 from capledger.demo.scenario import build_scenario
 from capledger.projections.events import REPORTING_TZ
@@ -103,36 +104,43 @@ class Operation:
     path_params: tuple[str, ...]
 
 
-def operations_by_id(document: dict[str, Any]) -> dict[str, Operation]:
+def operations_by_command(document: dict[str, Any]) -> dict[str, Operation]:
+    """Each command operation by the command type it sends (its ``x-capledger-command``)."""
     found = {}
     for path, methods in document["paths"].items():
         for method, spec in methods.items():
+            if "x-capledger-command" not in spec:
+                continue
             params = tuple(
                 parameter["name"]
                 for parameter in spec.get("parameters", [])
                 if parameter["in"] == "path"
             )
-            found[spec["operationId"]] = Operation(method.upper(), path, params)
+            found[spec["x-capledger-command"]] = Operation(method.upper(), path, params)
     return found
 
 
 def plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
     return value
 
 
+def operation_for(step: Step, operations: dict[str, Operation]) -> Operation:
+    kind = ReverseEntry if isinstance(step.command, Reversal) else type(step.command)
+    return operations[kind.__name__]
+
+
 def request_for(
-    command: Command, operation: Operation, outcomes: dict[str, dict[str, Any]]
+    step: Step, operation: Operation, outcomes: dict[str, dict[str, Any]]
 ) -> tuple[str, dict[str, Any]]:
-    args: dict[str, Any] = {}
-    for name, value in command.args.items():
-        if isinstance(value, EntryOf):
-            value = outcomes[value.key]["streams"][f"project:{value.project_code}"]
-        args[name] = plain(value)
+    command = step.resolve(lambda key: outcomes[key]["streams"])
+    args = {field.name: plain(getattr(command, field.name)) for field in fields(command)}
     path = operation.path
     for name in operation.path_params:
-        # A path parameter carries the argument of its name (`plan_code` is a plan verb's `code`).
+        # A path parameter carries the field of its name (`plan_code` is a plan command's `code`).
         value = args.pop(name) if name in args else args.pop("code")
         path = path.replace(f"{{{name}}}", str(value))
     return path, args
@@ -144,10 +152,10 @@ def test_the_demo_over_http_reads_33_8_and_63_1_percent(server: Server) -> None:
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
         document = client.get("/openapi.json").json()
         assert document["openapi"].startswith("3.1")
-        operations = operations_by_id(document)
+        operations = operations_by_command(document)
         outcomes: dict[str, dict[str, Any]] = {}
         for command in scenario.commands:
-            operation = operations[command.verb]
+            operation = operation_for(command, operations)
             path, body = request_for(command, operation, outcomes)
             response = client.request(
                 operation.method,
@@ -178,7 +186,7 @@ def test_the_demo_over_http_reads_33_8_and_63_1_percent(server: Server) -> None:
 
         # Sending the first commands again records nothing: their first outcomes come back.
         for command in scenario.commands[:5]:
-            operation = operations[command.verb]
+            operation = operation_for(command, operations)
             path, body = request_for(command, operation, outcomes)
             again = client.request(
                 operation.method, path, json=body, headers={"Idempotency-Key": command.command_id}

@@ -37,7 +37,13 @@ from capledger.demo.index import HaiPhongIndex
 from capledger.projections.events import REPORTING_TZ
 from capledger.settings import Settings, StoreSettings
 
-from .test_demo_over_http import free_port, operations_by_id, request_for, wait_until_up
+from .test_demo_over_http import (
+    free_port,
+    operation_for,
+    operations_by_command,
+    request_for,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -82,13 +88,13 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
 
 
 def record_hai_phong(url: str, token: str) -> HaiPhongIndex:
-    """Hải Phòng 2021's demo commands, each sent to the operation named by its verb."""
+    """Hải Phòng 2021's demo commands, each sent to the operation of its command type."""
     commands, index = hai_phong.build()
     with httpx.Client(base_url=url, headers={"X-API-Key": token}, timeout=60) as client:
-        operations = operations_by_id(client.get("/openapi.json").json())
+        operations = operations_by_command(client.get("/openapi.json").json())
         outcomes: dict[str, dict[str, Any]] = {}
         for command in commands:
-            operation = operations[command.verb]
+            operation = operation_for(command, operations)
             path, body = request_for(command, operation, outcomes)
             response = client.request(
                 operation.method, path, json=body, headers={"Idempotency-Key": command.command_id}

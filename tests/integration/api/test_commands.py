@@ -29,7 +29,7 @@ def test_a_command_returns_its_stream_versions_and_position(api: Harness) -> Non
     response = api.command("/plans", plan_body())
     body = response.json()
     assert response.status_code == 201
-    assert body["command"] == "approve_plan"
+    assert body["command"] == "ApprovePlan"
     assert body["streams"] == {f"plan:{PLAN}": 1}
     assert body["position"] >= 1 and body["replayed"] is False
     assert body["read_model_caught_up"] is True
@@ -130,10 +130,10 @@ def test_unknown_and_duplicate(api: Harness) -> None:
 def test_concurrent_writers_get_a_conflict_with_retry_advice(
     api: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def conflicted(self: Ledger, **kwargs: object) -> None:
+    def conflicted(self: Ledger, command: object, **envelope: object) -> None:
         raise ConcurrencyConflict("other writers kept changing the plan; retry")
 
-    monkeypatch.setattr(Ledger, "approve_plan", conflicted)
+    monkeypatch.setattr(Ledger, "execute", conflicted)
     response = api.command("/plans", plan_body(), expect=409)
     assert response.json()["code"] == "version-conflict"
     assert response.headers["Retry-After"] == "1"

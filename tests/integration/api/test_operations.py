@@ -71,10 +71,10 @@ def test_metrics_count_requests_commands_and_lag(api: Harness) -> None:
     api.command("/plans", plan_body(), expect=409)
     api.get(f"/plans/{PLAN}/versions")
     text = api.client.get("/metrics").text
-    assert 'capledger_commands_total{code="",command="approve_plan",outcome="recorded"} 1.0' in text
-    assert 'capledger_commands_total{code="",command="approve_plan",outcome="replayed"} 1.0' in text
+    assert 'capledger_commands_total{code="",command="ApprovePlan",outcome="recorded"} 1.0' in text
+    assert 'capledger_commands_total{code="",command="ApprovePlan",outcome="replayed"} 1.0' in text
     assert (
-        'capledger_commands_total{code="duplicate-plan",command="approve_plan",'
+        'capledger_commands_total{code="duplicate-plan",command="ApprovePlan",'
         'outcome="refused"} 1.0' in text
     )
     assert (

@@ -13,6 +13,7 @@ import pytest
 from capledger.api.cache import Entry
 from capledger.api.roles import Role
 from capledger.api.routers import queries
+from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.bootstrap import build_embedded_runner
 from capledger.projections.rebuild import rebuild
 from capledger.settings import Settings
@@ -249,29 +250,28 @@ def test_with_an_external_projector_the_state_is_read_from_the_store(
     assert api.ctx.runner_state() is None
     runner = build_embedded_runner(api.ctx.ledger, api.ctx.read_model)
     ledger = api.ctx.ledger
-    ledger.approve_plan(
-        command_id="plan", code="HN-KHV-2025", title="Kế hoạch", kind="annual",
-        authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
-        envelopes={"central_budget": 1_000 * BN}, effective_on=_day("2025-01-01"), **_decision(),
-    )  # fmt: skip
-    ledger.register_project(
-        command_id="project", code=PROJECT, name="Dự án", investor_code=INVESTOR,
-        investor_name="Ban QLDA", program="", sector="transport", province="HN",
-        total_investment=2_000 * BN, effective_on=_day("2024-06-01"), **_decision(),
-    )  # fmt: skip
-    ledger.allocate(
-        command_id="allocation", plan_code="HN-KHV-2025", project_code=PROJECT,
-        source="central_budget", amount=100 * BN, effective_on=_day("2025-01-02"), **_decision(),
-    )  # fmt: skip
+    ledger.execute(ApprovePlan(
+        code="HN-KHV-2025", title="Kế hoạch", kind="annual", authority="provincial_council",
+        jurisdiction="HN", start_year=2025, end_year=2025, envelopes={"central_budget": 1_000 * BN},
+        effective_on=_day("2025-01-01"), **_decision(),
+    ), command_id="plan")  # fmt: skip
+    ledger.execute(RegisterProject(
+        code=PROJECT, name="Dự án", investor_code=INVESTOR, investor_name="Ban QLDA", program="",
+        sector="transport", province="HN", total_investment=2_000 * BN,
+        effective_on=_day("2024-06-01"), **_decision(),
+    ), command_id="project")  # fmt: skip
+    ledger.execute(Allocate(
+        plan_code="HN-KHV-2025", project_code=PROJECT, source="central_budget", amount=100 * BN,
+        effective_on=_day("2025-01-02"), **_decision(),
+    ), command_id="allocation")  # fmt: skip
     runner.catch_up()
     before = balances(api)
     assert balances(api).content == before.content
     assert api.ctx.responses.hits >= 1
-    ledger.pay_completed_work(
-        command_id="payment", project_code=PROJECT, plan_code="HN-KHV-2025",
-        source="central_budget", amount=3 * BN, treasury_ref="KBNN-1",
-        effective_on=_day("2025-03-01"),
-    )  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=PROJECT, plan_code="HN-KHV-2025", source="central_budget", amount=3 * BN,
+        treasury_ref="KBNN-1", effective_on=_day("2025-03-01"),
+    ), command_id="payment")  # fmt: skip
     assert disbursed(balances(api)) == disbursed(before)  # not projected yet
     runner.catch_up()
     after = balances(api)

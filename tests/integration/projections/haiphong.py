@@ -27,6 +27,21 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import count
 
+from capledger.application.commands import (
+    AdjustPlan,
+    Allocate,
+    ApprovePlan,
+    ChangeInvestor,
+    Cut,
+    ExtendDisbursementPeriod,
+    Lapse,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    SignContract,
+    Transfer,
+)
 from capledger.application.ledger import CommandOutcome, Ledger
 from capledger.projections.queries import Scope
 
@@ -79,19 +94,19 @@ def record_hai_phong(ledger: Ledger, clock: Clock) -> HaiPhong:
 
 def _plans(clerk: Clerk) -> None:
     day = date(2021, 1, 5)
-    clerk.on(day).approve_plan(
-        command_id=clerk.cid(), code=PM_PLAN, title="Kế hoạch vốn NSTW 2021 (Thủ tướng giao)",
-        kind="annual", authority="prime_minister", jurisdiction="HP", start_year=2021,
-        end_year=2021, envelopes={CENTRAL: 7_290 * BN}, effective_on=day,
+    clerk.on(day).execute(ApprovePlan(
+        code=PM_PLAN, title="Kế hoạch vốn NSTW 2021 (Thủ tướng giao)", kind="annual",
+        authority="prime_minister", jurisdiction="HP", start_year=2021, end_year=2021,
+        envelopes={CENTRAL: 7_290 * BN}, effective_on=day,
         **decision("1/QĐ-TTg", day, "Thủ tướng Chính phủ"),
-    )  # fmt: skip
+    ), command_id=clerk.cid())  # fmt: skip
     day = date(2021, 1, 8)
-    clerk.on(day).approve_plan(
-        command_id=clerk.cid(), code=CITY_PLAN, title="Kế hoạch đầu tư công 2021 (HĐND giao)",
-        kind="annual", authority="provincial_council", jurisdiction="HP", start_year=2021,
-        end_year=2021, envelopes={CENTRAL: 7_290 * BN, LOCAL: 6_319 * BN}, effective_on=day,
+    clerk.on(day).execute(ApprovePlan(
+        code=CITY_PLAN, title="Kế hoạch đầu tư công 2021 (HĐND giao)", kind="annual",
+        authority="provincial_council", jurisdiction="HP", start_year=2021, end_year=2021,
+        envelopes={CENTRAL: 7_290 * BN, LOCAL: 6_319 * BN}, effective_on=day,
         **decision("80/NQ-HĐND", day, "HĐND TP Hải Phòng"),
-    )  # fmt: skip
+    ), command_id=clerk.cid())  # fmt: skip
 
 
 PROJECTS = [
@@ -116,22 +131,22 @@ ALLOCATIONS = [
 def _projects(clerk: Clerk) -> None:
     day = date(2021, 1, 10)
     for code, name, investor, investor_name, program, sector, total in PROJECTS:
-        clerk.on(day).register_project(
-            command_id=clerk.cid(), code=code, name=name, investor_code=investor,
-            investor_name=investor_name, program=program, sector=sector, province="HP",
-            total_investment=total * BN, effective_on=day, **decision(f"QĐ-{code}", day),
-        )  # fmt: skip
+        clerk.on(day).execute(RegisterProject(
+            code=code, name=name, investor_code=investor, investor_name=investor_name,
+            program=program, sector=sector, province="HP", total_investment=total * BN,
+            effective_on=day, **decision(f"QĐ-{code}", day),
+        ), command_id=clerk.cid())  # fmt: skip
     day = date(2021, 1, 15)
     for code, plan, source, amount in ALLOCATIONS:
-        clerk.on(day).allocate(
-            command_id=clerk.cid(), plan_code=plan, project_code=code, source=source,
-            amount=amount * BN, effective_on=day, **decision("15/QĐ-UBND", day),
-        )  # fmt: skip
+        clerk.on(day).execute(Allocate(
+            plan_code=plan, project_code=code, source=source, amount=amount * BN, effective_on=day,
+            **decision("15/QĐ-UBND", day),
+        ), command_id=clerk.cid())  # fmt: skip
     day = date(2021, 1, 20)
-    clerk.on(day).sign_contract(
-        command_id=clerk.cid(), project_code="HP-001", contract_no="K1",
-        contractor="Tổng công ty Xây dựng Bạch Đằng", value=4_500 * BN, effective_on=day,
-    )  # fmt: skip
+    clerk.on(day).execute(SignContract(
+        project_code="HP-001", contract_no="K1", contractor="Tổng công ty Xây dựng Bạch Đằng",
+        value=4_500 * BN, effective_on=day,
+    ), command_id=clerk.cid())  # fmt: skip
 
 
 def pay(
@@ -145,19 +160,19 @@ def pay(
     recovered: int = 0,
     contract: str | None = None,
 ) -> CommandOutcome:
-    return clerk.ledger.pay_completed_work(
-        command_id=clerk.cid(), project_code=code, plan_code=plan, source=source,
-        amount=amount * BN, treasury_ref=f"KBNN-{clerk.cid()}", effective_on=day,
-        contract_no=contract, advance_recovered=recovered * BN,
-    )  # fmt: skip
+    return clerk.ledger.execute(PayCompletedWork(
+        project_code=code, plan_code=plan, source=source, amount=amount * BN,
+        treasury_ref=f"KBNN-{clerk.cid()}", effective_on=day, contract_no=contract,
+        advance_recovered=recovered * BN,
+    ), command_id=clerk.cid())  # fmt: skip
 
 
 def _first_half(clerk: Clerk) -> None:
     day = date(2021, 2, 10)
-    clerk.on(day).pay_advance(
-        command_id=clerk.cid(), project_code="HP-001", contract_no="K1", plan_code=PM_PLAN,
-        source=CENTRAL, amount=1_200 * BN, treasury_ref="KBNN-TU-1", effective_on=day,
-    )  # fmt: skip
+    clerk.on(day).execute(PayAdvance(
+        project_code="HP-001", contract_no="K1", plan_code=PM_PLAN, source=CENTRAL,
+        amount=1_200 * BN, treasury_ref="KBNN-TU-1", effective_on=day,
+    ), command_id=clerk.cid())  # fmt: skip
     clerk.on(date(2021, 3, 10))
     pay(clerk, "HP-003", 400, date(2021, 3, 10), source=LOCAL, plan=CITY_PLAN)
     clerk.on(date(2021, 4, 20))
@@ -169,18 +184,17 @@ def _first_half(clerk: Clerk) -> None:
     clerk.on(date(2021, 6, 5))
     wrong = pay(clerk, "HP-002", 300, date(2021, 6, 5))
     day = date(2021, 6, 15)
-    clerk.on(day).reverse_entry(
-        command_id=clerk.cid(), project_code="HP-002",
-        entry_version=wrong.streams["project:HP-002"], reason="chi nhầm", effective_on=day,
-    )  # fmt: skip
+    clerk.on(day).execute(ReverseEntry(
+        project_code="HP-002", entry_version=wrong.streams["project:HP-002"], reason="chi nhầm",
+        effective_on=day,
+    ), command_id=clerk.cid())  # fmt: skip
 
 
 def _adjust_city_plan(clerk: Clerk, local: int, day: date) -> CommandOutcome:
-    return clerk.on(day).adjust_plan(
-        command_id=clerk.cid(), code=CITY_PLAN, envelopes={LOCAL: local * BN},
-        reason="điều chỉnh vốn ngân sách địa phương", effective_on=day,
-        **decision("NQ-điều-chỉnh", day, "HĐND TP Hải Phòng"),
-    )  # fmt: skip
+    return clerk.on(day).execute(AdjustPlan(
+        code=CITY_PLAN, envelopes={LOCAL: local * BN}, reason="điều chỉnh vốn ngân sách địa phương",
+        effective_on=day, **decision("NQ-điều-chỉnh", day, "HĐND TP Hải Phòng"),
+    ), command_id=clerk.cid())  # fmt: skip
 
 
 def _second_half(clerk: Clerk) -> CommandOutcome:
@@ -188,20 +202,20 @@ def _second_half(clerk: Clerk) -> CommandOutcome:
     clerk.on(date(2021, 7, 2))  # recorded 35 days after it took effect
     late = pay(clerk, "HP-003", 200, date(2021, 5, 28), source=LOCAL, plan=CITY_PLAN)
     day = date(2021, 8, 1)
-    clerk.on(day).change_investor(
-        command_id=clerk.cid(), project_code="HP-004", investor_code="BQL-YT",
-        investor_name="Ban QLDA y tế", reason="hợp nhất ban quản lý dự án", effective_on=day,
-    )  # fmt: skip
+    clerk.on(day).execute(ChangeInvestor(
+        project_code="HP-004", investor_code="BQL-YT", investor_name="Ban QLDA y tế",
+        reason="hợp nhất ban quản lý dự án", effective_on=day,
+    ), command_id=clerk.cid())  # fmt: skip
     day = date(2021, 9, 15)
-    clerk.on(day).cut(
-        command_id=clerk.cid(), plan_code=CITY_PLAN, project_code="HP-004", source=LOCAL,
-        reason="không thể triển khai", effective_on=day, **decision("cắt-giảm", day),
-    )  # fmt: skip
+    clerk.on(day).execute(Cut(
+        plan_code=CITY_PLAN, project_code="HP-004", source=LOCAL, reason="không thể triển khai",
+        effective_on=day, **decision("cắt-giảm", day),
+    ), command_id=clerk.cid())  # fmt: skip
     day = date(2021, 9, 20)
-    clerk.on(day).transfer(
-        command_id=clerk.cid(), plan_code=PM_PLAN, source=CENTRAL, from_project="HP-004",
-        to_project="HP-001", amount=200 * BN, effective_on=day, **decision("điều-chuyển", day),
-    )  # fmt: skip
+    clerk.on(day).execute(Transfer(
+        plan_code=PM_PLAN, source=CENTRAL, from_project="HP-004", to_project="HP-001",
+        amount=200 * BN, effective_on=day, **decision("điều-chuyển", day),
+    ), command_id=clerk.cid())  # fmt: skip
     _adjust_city_plan(clerk, 6_600, date(2021, 10, 15))
     return late
 
@@ -212,17 +226,17 @@ def _year_end(clerk: Clerk) -> CommandOutcome:
     clerk.on(date(2021, 12, 5))
     pay(clerk, "HP-001", 1_000, date(2021, 12, 5), recovered=300, contract="K1")
     day = date(2021, 12, 20)
-    clerk.on(day).extend_disbursement_period(
-        command_id=clerk.cid(), project_code="HP-004", plan_code=PM_PLAN, source=CENTRAL,
-        amount=400 * BN, until=date(2022, 12, 31), effective_on=day,
+    clerk.on(day).execute(ExtendDisbursementPeriod(
+        project_code="HP-004", plan_code=PM_PLAN, source=CENTRAL, amount=400 * BN,
+        until=date(2022, 12, 31), effective_on=day,
         **decision("kéo-dài", day, "Thủ tướng Chính phủ"),
-    )  # fmt: skip
+    ), command_id=clerk.cid())  # fmt: skip
     day = date(2022, 2, 1)
-    clerk.on(day).lapse(
-        command_id=clerk.cid(), project_code="HP-003", plan_code=CITY_PLAN, source=LOCAL,
-        as_of=day,
-    )  # fmt: skip
-    return clerk.ledger.lapse(
-        command_id=clerk.cid(), project_code="HP-004", plan_code=PM_PLAN, source=CENTRAL,
-        as_of=day,
-    )  # fmt: skip
+    clerk.on(day).execute(
+        Lapse(project_code="HP-003", plan_code=CITY_PLAN, source=LOCAL, as_of=day),
+        command_id=clerk.cid(),
+    )
+    return clerk.ledger.execute(
+        Lapse(project_code="HP-004", plan_code=PM_PLAN, source=CENTRAL, as_of=day),
+        command_id=clerk.cid(),
+    )

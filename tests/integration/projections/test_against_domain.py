@@ -21,6 +21,21 @@ from builders import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from capledger.application.commands import (
+    AdjustPlan,
+    Allocate,
+    ApprovePlan,
+    ChangeInvestor,
+    Cut,
+    ExtendDisbursementPeriod,
+    Lapse,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    SignContract,
+    Transfer,
+)
 from capledger.application.errors import ApplicationError
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
@@ -111,29 +126,27 @@ class Player:
         return {"decision_no": f"QĐ-{self.ids}", "decision_date": day, "decision_issuer": "UBND"}
 
     def setup(self) -> None:
-        self.ledger.approve_plan(
-            command_id=self.cid(), code="KH-2025", title="Kế hoạch 2025", kind="annual",
-            authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
+        self.ledger.execute(ApprovePlan(
+            code="KH-2025", title="Kế hoạch 2025", kind="annual", authority="provincial_council",
+            jurisdiction="HN", start_year=2025, end_year=2025,
             envelopes={SOURCES[0]: 1_000 * BILLION, SOURCES[1]: 500 * BILLION},
             effective_on=date(2025, 1, 1), **self.decision(date(2025, 1, 1)),
-        )  # fmt: skip
+        ), command_id=self.cid())  # fmt: skip
         for code in PROJECTS:
-            self.ledger.register_project(
-                command_id=self.cid(), code=code, name=f"Dự án {code}", investor_code="BQL-A",
-                investor_name="Ban A", program="p", sector="transport", province="HN",
-                total_investment=900 * BILLION, effective_on=date(2025, 1, 1),
-                **self.decision(date(2025, 1, 1)),
-            )  # fmt: skip
+            self.ledger.execute(RegisterProject(
+                code=code, name=f"Dự án {code}", investor_code="BQL-A", investor_name="Ban A",
+                program="p", sector="transport", province="HN", total_investment=900 * BILLION,
+                effective_on=date(2025, 1, 1), **self.decision(date(2025, 1, 1)),
+            ), command_id=self.cid())  # fmt: skip
             for source in SOURCES:
-                self.ledger.allocate(
-                    command_id=self.cid(), plan_code="KH-2025", project_code=code, source=source,
-                    amount=100 * BILLION, effective_on=date(2025, 1, 2),
-                    **self.decision(date(2025, 1, 2)),
-                )  # fmt: skip
-            self.ledger.sign_contract(
-                command_id=self.cid(), project_code=code, contract_no=f"K-{code}",
-                contractor="Nhà thầu", value=600 * BILLION, effective_on=date(2025, 1, 2),
-            )  # fmt: skip
+                self.ledger.execute(Allocate(
+                    plan_code="KH-2025", project_code=code, source=source, amount=100 * BILLION,
+                    effective_on=date(2025, 1, 2), **self.decision(date(2025, 1, 2)),
+                ), command_id=self.cid())  # fmt: skip
+            self.ledger.execute(SignContract(
+                project_code=code, contract_no=f"K-{code}", contractor="Nhà thầu",
+                value=600 * BILLION, effective_on=date(2025, 1, 2),
+            ), command_id=self.cid())  # fmt: skip
 
     def play(self, step: Step) -> None:
         try:
@@ -145,77 +158,75 @@ class Player:
             self.entries[step.project].append(outcome.streams[f"project:{step.project}"])
 
     def allocate(self, s: Step) -> object:
-        return self.ledger.allocate(
-            command_id=self.cid(), plan_code="KH-2025", project_code=s.project, source=s.source,
-            amount=s.amount, effective_on=s.day, **self.decision(s.day),
-        )  # fmt: skip
+        return self.ledger.execute(Allocate(
+            plan_code="KH-2025", project_code=s.project, source=s.source, amount=s.amount,
+            effective_on=s.day, **self.decision(s.day),
+        ), command_id=self.cid())  # fmt: skip
 
     def transfer(self, s: Step) -> object:
-        return self.ledger.transfer(
-            command_id=self.cid(), plan_code="KH-2025", source=s.source, from_project=s.project,
-            to_project=s.other, amount=s.small, effective_on=s.day, **self.decision(s.day),
-        )  # fmt: skip
+        return self.ledger.execute(Transfer(
+            plan_code="KH-2025", source=s.source, from_project=s.project, to_project=s.other,
+            amount=s.small, effective_on=s.day, **self.decision(s.day),
+        ), command_id=self.cid())  # fmt: skip
 
     def cut(self, s: Step) -> object:
-        return self.ledger.cut(
-            command_id=self.cid(), plan_code="KH-2025", project_code=s.project, source=s.source,
-            reason="không triển khai", effective_on=s.day, amount=None if s.flag else s.small,
-            **self.decision(s.day),
-        )  # fmt: skip
+        return self.ledger.execute(Cut(
+            plan_code="KH-2025", project_code=s.project, source=s.source, reason="không triển khai",
+            effective_on=s.day, amount=None if s.flag else s.small, **self.decision(s.day),
+        ), command_id=self.cid())  # fmt: skip
 
     def advance(self, s: Step) -> object:
-        return self.ledger.pay_advance(
-            command_id=self.cid(), project_code=s.project, contract_no=f"K-{s.project}",
-            plan_code="KH-2025", source=s.source, amount=s.small, treasury_ref="TU",
-            effective_on=s.day,
-        )  # fmt: skip
+        return self.ledger.execute(PayAdvance(
+            project_code=s.project, contract_no=f"K-{s.project}", plan_code="KH-2025",
+            source=s.source, amount=s.small, treasury_ref="TU", effective_on=s.day,
+        ), command_id=self.cid())  # fmt: skip
 
     def pay(self, s: Step) -> object:
         contract = f"K-{s.project}" if s.flag else None
         recovered = s.small * s.part // 100 if s.flag else 0
-        return self.ledger.pay_completed_work(
-            command_id=self.cid(), project_code=s.project, plan_code="KH-2025", source=s.source,
-            amount=s.small, treasury_ref="TT", effective_on=s.day, contract_no=contract,
+        return self.ledger.execute(PayCompletedWork(
+            project_code=s.project, plan_code="KH-2025", source=s.source, amount=s.small,
+            treasury_ref="TT", effective_on=s.day, contract_no=contract,
             advance_recovered=recovered,
-        )  # fmt: skip
+        ), command_id=self.cid())  # fmt: skip
 
     def reverse(self, s: Step) -> object:
         entries = self.entries[s.project]
         if not entries:
             raise DomainError("nothing to reverse")
-        return self.ledger.reverse_entry(
-            command_id=self.cid(), project_code=s.project,
-            entry_version=entries[s.part % len(entries)], reason="sai", effective_on=s.day,
-        )  # fmt: skip
+        return self.ledger.execute(ReverseEntry(
+            project_code=s.project, entry_version=entries[s.part % len(entries)], reason="sai",
+            effective_on=s.day,
+        ), command_id=self.cid())  # fmt: skip
 
     def extend(self, s: Step) -> object:
         until = date(2026, 3, 31) if s.flag else date(2026, 12, 31)
-        return self.ledger.extend_disbursement_period(
-            command_id=self.cid(), project_code=s.project, plan_code="KH-2025", source=s.source,
-            amount=s.small, until=until, effective_on=s.day, **self.decision(s.day),
-        )  # fmt: skip
+        return self.ledger.execute(ExtendDisbursementPeriod(
+            project_code=s.project, plan_code="KH-2025", source=s.source, amount=s.small,
+            until=until, effective_on=s.day, **self.decision(s.day),
+        ), command_id=self.cid())  # fmt: skip
 
     def lapse(self, s: Step) -> object:
-        return self.ledger.lapse(
-            command_id=self.cid(), project_code=s.project, plan_code="KH-2025", source=s.source,
-            as_of=s.day,
-        )  # fmt: skip
+        return self.ledger.execute(
+            Lapse(project_code=s.project, plan_code="KH-2025", source=s.source, as_of=s.day),
+            command_id=self.cid(),
+        )
 
     def adjust(self, s: Step) -> object:
         envelope = self.ledger.plan("KH-2025").envelopes[s.source] + s.amount * (
             1 if s.flag else -1
         )
-        return self.ledger.adjust_plan(
-            command_id=self.cid(), code="KH-2025", envelopes={s.source: max(0, envelope)},
-            reason="điều chỉnh", effective_on=s.day, **self.decision(s.day),
-        )  # fmt: skip
+        return self.ledger.execute(AdjustPlan(
+            code="KH-2025", envelopes={s.source: max(0, envelope)}, reason="điều chỉnh",
+            effective_on=s.day, **self.decision(s.day),
+        ), command_id=self.cid())  # fmt: skip
 
     def investor(self, s: Step) -> object:
         investor = INVESTORS[s.part % len(INVESTORS)]
-        return self.ledger.change_investor(
-            command_id=self.cid(), project_code=s.project, investor_code=investor,
-            investor_name=f"Ban {investor}", reason="đổi", effective_on=s.day,
-        )  # fmt: skip
+        return self.ledger.execute(ChangeInvestor(
+            project_code=s.project, investor_code=investor, investor_name=f"Ban {investor}",
+            reason="đổi", effective_on=s.day,
+        ), command_id=self.cid())  # fmt: skip
 
 
 def step(verb: str, day: date, amount: int = 0, *, part: int = 0, flag: bool = False) -> Step:

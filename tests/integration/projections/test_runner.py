@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from capledger.application.commands import PayCompletedWork
 from capledger.application.ledger import Ledger
 from capledger.projections import EmbeddedRunner, ReadModelStore, rebuild
 from capledger.projections import batch as batch_module
@@ -113,10 +114,10 @@ def test_a_query_after_a_command_waits_for_the_background_runner_to_apply_it(
 ) -> None:
     record_hai_phong(ledger, clock)
     with EmbeddedRunner(read_model, ledger.recorder, poll_interval=0.01) as runner:
-        outcome = ledger.pay_completed_work(
-            command_id="late-december", project_code="HP-002", plan_code=PM_PLAN,
-            source=CENTRAL, amount=100 * BN, treasury_ref="KBNN-X", effective_on=date(2021, 12, 30),
-        )  # fmt: skip
+        outcome = ledger.execute(PayCompletedWork(
+            project_code="HP-002", plan_code=PM_PLAN, source=CENTRAL, amount=100 * BN,
+            treasury_ref="KBNN-X", effective_on=date(2021, 12, 30),
+        ), command_id="late-december")  # fmt: skip
         assert outcome.position is not None
         assert runner.wait_for(outcome.position, timeout=10)
         (dike,) = balances(
@@ -150,10 +151,10 @@ def test_rebuild_fills_a_fresh_namespace_and_switches_while_the_live_runner_foll
         report = rebuild(
             read_model, ledger.recorder, batch_size=6, progress=lambda *p: progress.append(p)
         )
-        more = ledger.pay_completed_work(
-            command_id="after-rebuild", project_code="HP-002", plan_code=PM_PLAN,
-            source=CENTRAL, amount=50 * BN, treasury_ref="KBNN-Y", effective_on=date(2021, 12, 30),
-        )  # fmt: skip
+        more = ledger.execute(PayCompletedWork(
+            project_code="HP-002", plan_code=PM_PLAN, source=CENTRAL, amount=50 * BN,
+            treasury_ref="KBNN-Y", effective_on=date(2021, 12, 30),
+        ), command_id="after-rebuild")  # fmt: skip
         assert more.position is not None and live.wait_for(more.position, timeout=10)
 
     assert (report.previous, report.namespace) == (live_before, read_model.current_namespace())

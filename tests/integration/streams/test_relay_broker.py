@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from kafka.admin import ConfigResource, ConfigResourceType
 from unit.streams.stream_scenario import SOURCE, record_every_event_type
 
+from capledger.application.commands import PayCompletedWork
 from capledger.application.ledger import Ledger
 from capledger.settings import Persistence, Settings
 from capledger.streams import schemas, topics, wire
@@ -65,10 +66,10 @@ def notifications(ledger: Ledger) -> list[object]:
 
 
 def pay(ledger: Ledger, index: int, project: str = "DA-001") -> None:
-    ledger.pay_completed_work(
-        command_id=f"pay-{index}", project_code=project, plan_code="KH-2024", source=SOURCE,
-        amount=1_000 + index, treasury_ref=f"KB-{index}", effective_on=date(2024, 9, 1),
-    )  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=project, plan_code="KH-2024", source=SOURCE, amount=1_000 + index,
+        treasury_ref=f"KB-{index}", effective_on=date(2024, 9, 1),
+    ), command_id=f"pay-{index}")  # fmt: skip
 
 
 def test_every_event_type_reaches_the_topic_once_as_a_valid_cloudevent(

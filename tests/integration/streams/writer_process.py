@@ -15,6 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger
 from capledger.observability import configure_logging
@@ -32,21 +33,21 @@ def project(index: int) -> str:
 
 def prepare_store(ledger: Ledger, projects: int) -> None:
     """The plan and its funded projects that the writer pays from."""
-    ledger.approve_plan(
-        command_id="fault-plan", code=PLAN, title="fault tests", kind="annual",
-        authority="provincial_council", jurisdiction="HN", start_year=2025, end_year=2025,
-        envelopes={SOURCE: 10**15}, effective_on=date(2025, 1, 2), **DECISION,
-    )  # fmt: skip
+    ledger.execute(ApprovePlan(
+        code=PLAN, title="fault tests", kind="annual", authority="provincial_council",
+        jurisdiction="HN", start_year=2025, end_year=2025, envelopes={SOURCE: 10**15},
+        effective_on=date(2025, 1, 2), **DECISION,
+    ), command_id="fault-plan")  # fmt: skip
     for index in range(projects):
-        ledger.register_project(
-            command_id=f"fault-register-{index}", code=project(index), name=f"dự án {index}",
-            investor_code="BQL", investor_name="BQL", program="p", sector="transport",
-            province="HN", total_investment=10**14, effective_on=date(2025, 1, 2), **DECISION,
-        )  # fmt: skip
-        ledger.allocate(
-            command_id=f"fault-allocate-{index}", plan_code=PLAN, project_code=project(index),
-            source=SOURCE, amount=10**13, effective_on=date(2025, 1, 3), **DECISION,
-        )  # fmt: skip
+        ledger.execute(RegisterProject(
+            code=project(index), name=f"dự án {index}", investor_code="BQL", investor_name="BQL",
+            program="p", sector="transport", province="HN", total_investment=10**14,
+            effective_on=date(2025, 1, 2), **DECISION,
+        ), command_id=f"fault-register-{index}")  # fmt: skip
+        ledger.execute(Allocate(
+            plan_code=PLAN, project_code=project(index), source=SOURCE, amount=10**13,
+            effective_on=date(2025, 1, 3), **DECISION,
+        ), command_id=f"fault-allocate-{index}")  # fmt: skip
 
 
 def main() -> int:
@@ -63,11 +64,10 @@ def main() -> int:
     next_at = time.monotonic()
     try:
         while not args.stop_file.exists():
-            ledger.pay_completed_work(
-                command_id=f"fault-pay-{time.time_ns()}-{count}",
+            ledger.execute(PayCompletedWork(
                 project_code=project(count % args.projects), plan_code=PLAN, source=SOURCE,
                 amount=AMOUNT, treasury_ref=f"KB-{count}", effective_on=date(2025, 6, 30),
-            )  # fmt: skip
+            ), command_id=f"fault-pay-{time.time_ns()}-{count}")  # fmt: skip
             count += 1
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))

@@ -9,6 +9,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from capledger.application.commands import (
+    AdjustPlan,
+    AdjustTotalInvestment,
+    Allocate,
+    ApprovePlan,
+    ChangeInvestor,
+    ChangeStatus,
+    Cut,
+    ExtendDisbursementPeriod,
+    Lapse,
+    PayAdvance,
+    PayCompletedWork,
+    RegisterProject,
+    ReverseEntry,
+    Settle,
+    SignContract,
+    Transfer,
+)
 from capledger.application.ledger import Ledger
 
 DECISION: dict[str, Any] = {
@@ -30,87 +48,84 @@ def record_every_event_type(ledger: Ledger, prefix: str = "") -> None:
         return f"{prefix}cmd-{next(cid)}"
 
     for code, year in ((plan, 2024), (late_plan, 2025)):
-        ledger.approve_plan(
-            command_id=command(), code=code, title=f"Kế hoạch đầu tư công năm {year}",
-            kind="annual", authority="provincial_council", jurisdiction="HNA",
-            start_year=year, end_year=year, envelopes={SOURCE: 50 * BILLION},
-            effective_on=date(year, 1, 10), principal="officer@hanam", **DECISION,
-        )  # fmt: skip
-    ledger.adjust_plan(
-        command_id=command(), code=plan, envelopes={SOURCE: 60 * BILLION, "oda": 0},
-        reason="bổ sung vốn", effective_on=date(2024, 3, 1), **DECISION,
-    )  # fmt: skip
+        ledger.execute(ApprovePlan(
+            code=code, title=f"Kế hoạch đầu tư công năm {year}", kind="annual",
+            authority="provincial_council", jurisdiction="HNA", start_year=year, end_year=year,
+            envelopes={SOURCE: 50 * BILLION}, effective_on=date(year, 1, 10), **DECISION,
+        ), command_id=command(), principal="officer@hanam")  # fmt: skip
+    ledger.execute(AdjustPlan(
+        code=plan, envelopes={SOURCE: 60 * BILLION, "oda": 0}, reason="bổ sung vốn",
+        effective_on=date(2024, 3, 1), **DECISION,
+    ), command_id=command())  # fmt: skip
     for code in (first, second):
-        ledger.register_project(
-            command_id=command(), code=code, name=f"Đường tỉnh {code}",
-            investor_code="BQLDA-HNA", investor_name="Ban QLDA tỉnh Hà Nam", program="giao thông",
-            sector="transport", province="HNA", total_investment=40 * BILLION,
-            effective_on=date(2024, 1, 15), **DECISION,
-        )  # fmt: skip
-    ledger.adjust_total_investment(
-        command_id=command(), project_code=first, total_investment=45 * BILLION,
-        effective_on=date(2024, 2, 1), **DECISION,
-    )  # fmt: skip
-    ledger.change_investor(
-        command_id=command(), project_code=first, investor_code="BQLDA-GT",
-        investor_name="Ban QLDA giao thông", reason="sáp nhập", effective_on=date(2024, 2, 2),
-    )  # fmt: skip
-    ledger.change_status(
-        command_id=command(), project_code=second, status="slow", reason="giải phóng mặt bằng",
+        ledger.execute(RegisterProject(
+            code=code, name=f"Đường tỉnh {code}", investor_code="BQLDA-HNA",
+            investor_name="Ban QLDA tỉnh Hà Nam", program="giao thông", sector="transport",
+            province="HNA", total_investment=40 * BILLION, effective_on=date(2024, 1, 15),
+            **DECISION,
+        ), command_id=command())  # fmt: skip
+    ledger.execute(AdjustTotalInvestment(
+        project_code=first, total_investment=45 * BILLION, effective_on=date(2024, 2, 1),
+        **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(ChangeInvestor(
+        project_code=first, investor_code="BQLDA-GT", investor_name="Ban QLDA giao thông",
+        reason="sáp nhập", effective_on=date(2024, 2, 2),
+    ), command_id=command())  # fmt: skip
+    ledger.execute(ChangeStatus(
+        project_code=second, status="slow", reason="giải phóng mặt bằng",
         effective_on=date(2024, 2, 3),
-    )  # fmt: skip
+    ), command_id=command())  # fmt: skip
     for code in (first, second):
-        ledger.allocate(
-            command_id=command(), plan_code=plan, project_code=code, source=SOURCE,
-            amount=20 * BILLION, effective_on=date(2024, 3, 5), **DECISION,
-        )  # fmt: skip
-    ledger.allocate(  # after 30 September 2025: extended automatically
-        command_id=command(), plan_code=late_plan, project_code=first, source=SOURCE,
-        amount=BILLION, effective_on=date(2025, 10, 15), **DECISION,
-    )  # fmt: skip
-    ledger.transfer(
-        command_id=command(), plan_code=plan, source=SOURCE, from_project=second,
-        to_project=first, amount=2 * BILLION, effective_on=date(2024, 6, 1), **DECISION,
-    )  # fmt: skip
-    ledger.cut(
-        command_id=command(), plan_code=plan, project_code=second, source=SOURCE,
-        amount=BILLION, reason="chậm giải ngân", effective_on=date(2024, 7, 1), **DECISION,
-    )  # fmt: skip
-    ledger.sign_contract(
-        command_id=command(), project_code=first, contract_no="HD-01", contractor="Cienco 8",
-        value=10 * BILLION, effective_on=date(2024, 4, 1),
-    )  # fmt: skip
-    ledger.pay_advance(
-        command_id=command(), project_code=first, contract_no="HD-01", plan_code=plan,
-        source=SOURCE, amount=2 * BILLION, treasury_ref="KBNN-0001",
-        effective_on=date(2024, 4, 10),
-    )  # fmt: skip
-    ledger.pay_completed_work(
-        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
-        amount=5 * BILLION, treasury_ref="KBNN-0002", effective_on=date(2024, 8, 1),
-        contract_no="HD-01", advance_recovered=BILLION,
-    )  # fmt: skip
-    wrong = ledger.pay_completed_work(
-        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
-        amount=123_456_789, treasury_ref="KBNN-0003", effective_on=date(2024, 8, 2),
-    )  # fmt: skip
-    ledger.reverse_entry(
-        command_id=command(), project_code=first, entry_version=wrong.streams[f"project:{first}"],
+        ledger.execute(Allocate(
+            plan_code=plan, project_code=code, source=SOURCE, amount=20 * BILLION,
+            effective_on=date(2024, 3, 5), **DECISION,
+        ), command_id=command())  # fmt: skip
+    ledger.execute(Allocate(
+        plan_code=late_plan, project_code=first, source=SOURCE, amount=BILLION,
+        effective_on=date(2025, 10, 15), **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(Transfer(
+        plan_code=plan, source=SOURCE, from_project=second, to_project=first, amount=2 * BILLION,
+        effective_on=date(2024, 6, 1), **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(Cut(
+        plan_code=plan, project_code=second, source=SOURCE, amount=BILLION, reason="chậm giải ngân",
+        effective_on=date(2024, 7, 1), **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(SignContract(
+        project_code=first, contract_no="HD-01", contractor="Cienco 8", value=10 * BILLION,
+        effective_on=date(2024, 4, 1),
+    ), command_id=command())  # fmt: skip
+    ledger.execute(PayAdvance(
+        project_code=first, contract_no="HD-01", plan_code=plan, source=SOURCE, amount=2 * BILLION,
+        treasury_ref="KBNN-0001", effective_on=date(2024, 4, 10),
+    ), command_id=command())  # fmt: skip
+    ledger.execute(PayCompletedWork(
+        project_code=first, plan_code=plan, source=SOURCE, amount=5 * BILLION,
+        treasury_ref="KBNN-0002", effective_on=date(2024, 8, 1), contract_no="HD-01",
+        advance_recovered=BILLION,
+    ), command_id=command())  # fmt: skip
+    wrong = ledger.execute(PayCompletedWork(
+        project_code=first, plan_code=plan, source=SOURCE, amount=123_456_789,
+        treasury_ref="KBNN-0003", effective_on=date(2024, 8, 2),
+    ), command_id=command())  # fmt: skip
+    ledger.execute(ReverseEntry(
+        project_code=first, entry_version=wrong.streams[f"project:{first}"],
         reason="nhập sai số tiền", effective_on=date(2024, 8, 3),
-    )  # fmt: skip
-    ledger.extend_disbursement_period(
-        command_id=command(), project_code=first, plan_code=plan, source=SOURCE,
-        amount=BILLION, until=date(2025, 12, 31), effective_on=date(2025, 1, 20), **DECISION,
-    )  # fmt: skip
-    ledger.lapse(
-        command_id=command(), project_code=second, plan_code=plan, source=SOURCE,
-        as_of=date(2025, 2, 15),
-    )  # fmt: skip
-    ledger.change_status(
-        command_id=command(), project_code=second, status="completed", reason="hoàn thành",
-        effective_on=date(2025, 3, 1), review_class="A", **DECISION,
-    )  # fmt: skip
-    ledger.settle(
-        command_id=command(), project_code=second, settled_value=17 * BILLION,
-        effective_on=date(2025, 6, 1), **DECISION,
-    )  # fmt: skip
+    ), command_id=command())  # fmt: skip
+    ledger.execute(ExtendDisbursementPeriod(
+        project_code=first, plan_code=plan, source=SOURCE, amount=BILLION, until=date(2025, 12, 31),
+        effective_on=date(2025, 1, 20), **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(
+        Lapse(project_code=second, plan_code=plan, source=SOURCE, as_of=date(2025, 2, 15)),
+        command_id=command(),
+    )
+    ledger.execute(ChangeStatus(
+        project_code=second, status="completed", reason="hoàn thành", effective_on=date(2025, 3, 1),
+        review_class="A", **DECISION,
+    ), command_id=command())  # fmt: skip
+    ledger.execute(Settle(
+        project_code=second, settled_value=17 * BILLION, effective_on=date(2025, 6, 1), **DECISION,
+    ), command_id=command())  # fmt: skip

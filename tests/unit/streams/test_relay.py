@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from capledger.application.commands import RegisterProject
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import load_rules
 from capledger.streams import wire
@@ -141,11 +142,11 @@ def test_a_relay_resumes_after_the_position_committed_by_its_predecessor(ledger:
     broker = FakeBroker()
     relay_for(ledger, broker).run(until_caught_up=True, max_sessions=1)
     first = list(positions(broker))
-    ledger.register_project(
-        command_id="late-1", code="DA-LATE", name="Cầu mới", investor_code="BQL",
-        investor_name="BQL", program="p", sector="transport", province="HNA",
-        total_investment=1_000, effective_on=date(2025, 1, 2), **DECISION,
-    )  # fmt: skip
+    ledger.execute(RegisterProject(
+        code="DA-LATE", name="Cầu mới", investor_code="BQL", investor_name="BQL", program="p",
+        sector="transport", province="HNA", total_investment=1_000, effective_on=date(2025, 1, 2),
+        **DECISION,
+    ), command_id="late-1")  # fmt: skip
     successor = relay_for(ledger, broker)
     successor.run(until_caught_up=True)
     assert positions(broker) == all_positions(ledger)
