@@ -76,6 +76,7 @@ def create_app(
         closers.append(read_model.close)
     if store is None:
         store = ApiStore.from_settings(settings, api_settings)
+        closers.append(store.close)
     store.initialise()
     runner: EmbeddedRunner | None = None
     if api_settings.embedded_runner and not settings.projected_from_kafka:

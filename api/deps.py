@@ -45,7 +45,6 @@ Ctx = Annotated[ApiContext, Depends(context)]
 
 async def authenticated(
     request: Request,
-    ctx: Ctx,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
@@ -58,6 +57,9 @@ async def authenticated(
             headers={"WWW-Authenticate": 'Bearer realm="capledger"'},
         )
     token = token.strip()
+    # The context from the request rather than as a sub-dependency: FastAPI solves each
+    # sub-dependency anew on every request, and every read and write passes here.
+    ctx = await context(request)
     found, key = ctx.cached_key(token)
     if not found:
         key = await run_in_threadpool(ctx.authenticate, token)
