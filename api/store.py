@@ -134,11 +134,6 @@ class ApiStore:
             return cls.postgres(settings.postgres_conninfo(), schema=api_settings.store_schema)
         return cls.sqlite(api_store_path(settings, api_settings))
 
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The SQLite file, or None on PostgreSQL."""
-        return self.dialect.path if isinstance(self.dialect, SqliteDialect) else None
-
     # -- plumbing ------------------------------------------------------------------------
 
     def _table(self, name: str) -> str:
