@@ -165,3 +165,13 @@ def test_no_two_routers_answer_the_same_method_and_path() -> None:
         takers = {other for other, verb, _, regex in routes
                   if verb == method and regex.match(example)}  # fmt: skip
         assert takers == {name}, f"{method} {path}"
+
+
+def test_dependency_overrides_apply_to_a_threaded_route() -> None:
+    app = build(ThreadedRoute)
+    app.dependency_overrides[signed_in] = lambda: "someone"
+    with TestClient(app) as client:
+        assert client.get("/search?year=2021").status_code == 200
+    app.dependency_overrides.clear()
+    with TestClient(app) as client:
+        assert client.get("/search?year=2021").status_code == 401
