@@ -20,13 +20,16 @@ projector) or a switch of the live namespace (a rebuild) makes every older entry
 * The cache is a bounded LRU (``CAPLEDGER_API_RESPONSE_CACHE_SIZE`` entries; 0 turns it off,
   validators stay).
 
+An endpoint answers through :func:`cached_read`, an ordinary helper it calls once FastAPI has
+solved its dependencies: a kept page goes only to a caller authenticated, within scope and with
+a valid query, exactly as a rendered one does, whatever dependencies are overridden.
+
 See docs/api.md ("Response cache and validators").
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -34,7 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from fastapi import Request, Response
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from capledger import __version__
@@ -42,13 +44,11 @@ from capledger.projections import ReadModelStore
 from capledger.projections.store import NOTIFICATION_LOG, Reader
 
 from .roles import Caller
-from .routing import FAST_ANSWER, query_model
 
 if TYPE_CHECKING:
     from .context import ApiContext
 
 T = TypeVar("T")
-E = TypeVar("E", bound=Callable[..., Any])
 
 #: Bodies larger than this are answered but not kept (a cache of big pages would hold
 #: megabytes for a few hits).
@@ -262,43 +262,6 @@ async def cached_read(
     if not no_store:
         cache.put(full_key, Entry(state, etag, body))
     return _answer(request, etag, body)
-
-
-def cached_route(model: type[BaseModel]) -> Callable[[E], E]:
-    """Give an endpoint answered by :func:`cached_read` — ``async def endpoint(*, query,
-    caller, ctx, request)``, its query read into ``model`` — a fast path (see
-    :class:`~capledger.api.routing.ThreadedRoute`): when the request's key is in the key cache
-    and its query is valid, the endpoint is called with them directly, without FastAPI solving
-    the route's dependencies (on a kept page they cost more than the answer). Anything else
-    — a key to look up or refuse, a query to refuse, an endpoint raising — takes the full path,
-    which answers as it would without this one."""
-    from .deps import cached_caller
-
-    read_query = query_model(model)
-
-    def decorate(endpoint: E) -> E:
-        names = set(inspect.signature(endpoint).parameters)
-        if names != {"query", "caller", "ctx", "request"}:
-            raise TypeError(f"{endpoint.__name__} must take query, caller, ctx and request")
-
-        async def fast_answer(request: Request) -> Response | None:
-            ctx: ApiContext = request.app.state.ctx
-            caller = await cached_caller(request, ctx)
-            if caller is None:
-                return None
-            try:
-                query = await read_query(request)
-                answer: Response = await endpoint(
-                    query=query, caller=caller, ctx=ctx, request=request
-                )
-            except Exception:
-                return None  # refused (422, 403, 404…): the full path says so, as it always does
-            return answer
-
-        setattr(endpoint, FAST_ANSWER, fast_answer)
-        return endpoint
-
-    return decorate
 
 
 def _render(

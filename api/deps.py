@@ -2,9 +2,11 @@
 
 A key is sent as ``X-API-Key: <token>`` or ``Authorization: Bearer <token>``.
 
-The dependencies are ``async``: FastAPI would run plain functions in the thread pool, one hop
-each per request (see :mod:`capledger.api.routing`). None of them waits on anything but a key
-the cache does not hold, which is looked up in the store in the thread pool.
+Routes take them as the ``Annotated`` aliases at the end (``ctx: Ctx``, ``caller: Reader``…),
+solved by FastAPI on every request, overrides included. They are ``async``: FastAPI would run
+plain functions in the thread pool, one hop each per request (see :mod:`capledger.api.routing`).
+None of them waits on anything but a key the key cache does not hold, which is looked up in the
+store in the thread pool.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ Ctx = Annotated[ApiContext, Depends(context)]
 
 async def authenticated(
     request: Request,
-    ctx: Ctx,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
@@ -56,6 +57,9 @@ async def authenticated(
             headers={"WWW-Authenticate": 'Bearer realm="capledger"'},
         )
     token = token.strip()
+    # The context from the request rather than as a sub-dependency: FastAPI solves each
+    # sub-dependency anew on every request, and every read and write passes here.
+    ctx = await context(request)
     found, key = ctx.cached_key(token)
     if not found:
         key = await run_in_threadpool(ctx.authenticate, token)
@@ -66,19 +70,6 @@ async def authenticated(
             "the API key is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer realm="capledger", error="invalid_token"'},
         )
-    return _caller(request, key)
-
-
-async def cached_caller(request: Request, ctx: ApiContext) -> Caller | None:
-    """The caller :func:`authenticated` finds, when its key is in the key cache (no store is
-    read, nothing is refused): for a route's fast path (:mod:`capledger.api.cache`), which
-    leaves every other case to the dependencies."""
-    token = _token(await api_key_header(request), await bearer(request))
-    if not token:
-        return None
-    found, key = ctx.cached_key(token.strip())
-    if not found or key is None:
-        return None
     return _caller(request, key)
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Query as QueryParam
 from fastapi.routing import APIRoute
@@ -33,19 +33,11 @@ from starlette.concurrency import run_in_threadpool
 M = TypeVar("M", bound=BaseModel)
 
 
-#: An endpoint's fast path: an answer found before FastAPI solves the route's dependencies
-#: (a cached page: :func:`capledger.api.cache.cached_route`), or None to take the full path.
-FastAnswer = Callable[[Request], Awaitable[Response | None]]
-FAST_ANSWER = "fast_answer"
-
-
 class ThreadedRoute(APIRoute):
     """An ``APIRoute`` whose synchronous endpoint runs in the thread pool in one hop, and whose
-    query models are read by :func:`query_model`. An endpoint with a ``fast_answer`` attribute
-    (a :data:`FastAnswer`) is asked it first on each request."""
+    query models are read by :func:`query_model`."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        self.fast_answer: FastAnswer | None = getattr(endpoint, FAST_ANSWER, None)
         signature = _signature(endpoint)
         models = [model for parameter in signature.parameters.values()
                   if (model := _query_model_of(parameter.annotation)) is not None]  # fmt: skip
@@ -57,18 +49,6 @@ class ThreadedRoute(APIRoute):
             ]
             kwargs["openapi_extra"] = copy.deepcopy(extra)
         super().__init__(path, threaded(endpoint, _reading_queries(signature)), **kwargs)
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        fast = self.fast_answer
-        if fast is None:
-            return handler
-
-        async def answer(request: Request) -> Response:
-            found = None if request.app.dependency_overrides else await fast(request)
-            return found if found is not None else await handler(request)
-
-        return answer
 
 
 def threaded(

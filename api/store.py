@@ -4,6 +4,9 @@ SQLite (a file beside the ledger) on the embedded default, a PostgreSQL schema w
 is on PostgreSQL, so that every API process of a deployment sees the same keys and digests.
 Tokens are never stored: only the SHA-256 of each token, which is looked up directly (a token
 carries 256 random bits, so its hash identifies it and cannot be guessed).
+
+The SQL is written once; the read model's dialect layer (:mod:`capledger.projections.dialects`)
+names the tables, spells the parameters and types, and keeps the connections.
 """
 
 from __future__ import annotations
@@ -11,15 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from capledger.projections.dialects import Connections, Dialect, PostgresDialect, SqliteDialect
 from capledger.settings import Persistence, Settings
 
 from .roles import Role, Scope
@@ -86,94 +89,78 @@ class UnknownKey(LookupError):
     pass
 
 
-SQLITE_DDL = (
-    "CREATE TABLE IF NOT EXISTS api_key (key_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-    "role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, investors TEXT NOT NULL, "
-    "provinces TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
-    "CREATE TABLE IF NOT EXISTS heads_digest (digest_id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "heads_digest TEXT NOT NULL, position INTEGER NOT NULL, streams INTEGER NOT NULL, "
-    "checked INTEGER NOT NULL, published_at TEXT NOT NULL, principal TEXT NOT NULL)",
-)
-
-
-def _postgres_ddl(schema: str) -> tuple[str, ...]:
-    return (
-        f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
-        f'CREATE TABLE IF NOT EXISTS "{schema}".api_key (key_id TEXT PRIMARY KEY, '
-        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, "
-        "investors TEXT NOT NULL, provinces TEXT NOT NULL, created_at TEXT NOT NULL, "
-        "revoked_at TEXT)",
-        f'CREATE TABLE IF NOT EXISTS "{schema}".heads_digest (digest_id BIGSERIAL PRIMARY KEY, '
-        "heads_digest TEXT NOT NULL, position BIGINT NOT NULL, streams BIGINT NOT NULL, "
-        "checked BIGINT NOT NULL, published_at TEXT NOT NULL, principal TEXT NOT NULL)",
-    )
-
-
 KEY_COLUMNS = "key_id, name, role, investors, provinces, created_at, revoked_at"
 DIGEST_COLUMNS = "digest_id, heads_digest, position, streams, checked, published_at, principal"
 
 
-class ApiStore:
-    """Keys and digests in SQLite or PostgreSQL; SQL is written once with ``?`` placeholders."""
+def ddl(dialect: Dialect) -> list[str]:
+    """The store's tables, if missing."""
+    integer = dialect.integer
+    return [
+        *dialect.create_control(),
+        f"CREATE TABLE IF NOT EXISTS {dialect.control('api_key')} (key_id TEXT PRIMARY KEY, "
+        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, "
+        "investors TEXT NOT NULL, provinces TEXT NOT NULL, created_at TEXT NOT NULL, "
+        "revoked_at TEXT)",
+        f"CREATE TABLE IF NOT EXISTS {dialect.control('heads_digest')} "
+        f"(digest_id {dialect.serial_key}, heads_digest TEXT NOT NULL, "
+        f"position {integer} NOT NULL, streams {integer} NOT NULL, checked {integer} NOT NULL, "
+        "published_at TEXT NOT NULL, principal TEXT NOT NULL)",
+    ]
 
-    def __init__(
-        self,
-        *,
-        sqlite_path: Path | None = None,
-        postgres: dict[str, Any] | None = None,
-        schema: str = "capledger_api",
-    ) -> None:
-        if (sqlite_path is None) == (postgres is None):
-            raise ValueError("an API store is either a SQLite file or a PostgreSQL schema")
-        if not schema.replace("_", "").isalnum():
-            raise ValueError(f"schema name {schema!r} must be letters, digits and underscores")
-        self.sqlite_path = sqlite_path
-        self.postgres = postgres
-        self.schema = schema
+
+class ApiStore:
+    """Keys and digests in one dialect's store: a SQLite file (its tables unprefixed) or a
+    PostgreSQL schema."""
+
+    def __init__(self, dialect: Dialect, *, pool_size: int = 2) -> None:
+        self.dialect = dialect
+        self.connections = Connections(dialect, size=pool_size)
         self._lock = threading.Lock()
+
+    @classmethod
+    def sqlite(cls, path: Path) -> ApiStore:
+        return cls(SqliteDialect(path, prefix="", durable=True))
+
+    @classmethod
+    def postgres(cls, conninfo: Mapping[str, Any], schema: str = "capledger_api") -> ApiStore:
+        conninfo = {"connect_timeout": 10, **conninfo}
+        return cls(PostgresDialect(conninfo=conninfo, base_schema=schema))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiStore:
         if settings.store.persistence is Persistence.POSTGRES:
-            return cls(
-                postgres=settings.store.postgres.conninfo(), schema=settings.api.store_schema
+            return cls.postgres(
+                settings.store.postgres.conninfo(), schema=settings.api.store_schema
             )
         path = settings.api.store_file or settings.store.data_dir / "api.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(sqlite_path=path)
+        return cls.sqlite(path)
 
     # -- plumbing ------------------------------------------------------------------------
 
     def _table(self, name: str) -> str:
-        return name if self.postgres is None else f'"{self.schema}".{name}'
+        return self.dialect.control(name)
 
     @contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def _cursor(self, *, write: bool = False) -> Iterator[_Cursor]:
         """One transaction: committed on success, rolled back on error."""
-        if self.postgres is None:
-            assert self.sqlite_path is not None
-            connection = sqlite3.connect(self.sqlite_path, timeout=30)
-            with closing(connection), connection:
-                yield _SqliteCursor(connection.cursor())
-            return
-        import psycopg
-
-        with (
-            psycopg.connect(**self.postgres, connect_timeout=10) as pg_connection,
-            pg_connection.cursor() as pg_cursor,
-        ):
-            yield _PostgresCursor(pg_cursor)
+        begin = self.dialect.begin_write if write else self.dialect.begin_read
+        with self.connections.transaction(begin) as cursor:
+            yield _Cursor(self.dialect, cursor)
 
     def initialise(self) -> ApiStore:
-        statements = SQLITE_DDL if self.postgres is None else _postgres_ddl(self.schema)
-        with self._lock, self._cursor() as cursor:
-            for statement in statements:
+        with self._lock, self._cursor(write=True) as cursor:
+            for statement in [*self.dialect.serialise_setup(), *ddl(self.dialect)]:
                 cursor.execute(statement)
         return self
 
     def ping(self) -> None:
         with self._cursor() as cursor:
             cursor.execute("SELECT 1")
+
+    def close(self) -> None:
+        self.connections.close()
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -196,22 +183,25 @@ class ApiStore:
         key_id = secrets.token_hex(4)
         token = new_token(key_id)
         created = now_utc()
-        with self._lock, self._cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {self._table('api_key')} WHERE name = ?", (name,))
+        with self._lock, self._cursor(write=True) as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {self._table('api_key')} WHERE name = :name", {"name": name}
+            )
             if cursor.fetchone() is not None:
                 raise DuplicateKeyName(f"an API key named {name!r} already exists")
             cursor.execute(
                 f"INSERT INTO {self._table('api_key')} (key_id, name, role, token_hash, "
-                "investors, provinces, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                (
-                    key_id,
-                    name,
-                    role.value,
-                    hash_token(token),
-                    json.dumps(sorted(scope.investors)),
-                    json.dumps(sorted(scope.provinces)),
-                    created.isoformat(),
-                ),
+                "investors, provinces, created_at, revoked_at) VALUES (:key_id, :name, :role, "
+                ":token_hash, :investors, :provinces, :created_at, NULL)",
+                {
+                    "key_id": key_id,
+                    "name": name,
+                    "role": role.value,
+                    "token_hash": hash_token(token),
+                    "investors": json.dumps(sorted(scope.investors)),
+                    "provinces": json.dumps(sorted(scope.provinces)),
+                    "created_at": created.isoformat(),
+                },
             )
         return IssuedKey(ApiKey(key_id, name, role, scope, created), token)
 
@@ -222,8 +212,8 @@ class ApiStore:
         with self._cursor() as cursor:
             cursor.execute(
                 f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} "
-                "WHERE token_hash = ? AND revoked_at IS NULL",
-                (hash_token(token),),
+                "WHERE token_hash = :token_hash AND revoked_at IS NULL",
+                {"token_hash": hash_token(token)},
             )
             row = cursor.fetchone()
         return None if row is None else _key(row)
@@ -234,14 +224,15 @@ class ApiStore:
             return [_key(row) for row in cursor.fetchall()]
 
     def revoke(self, key_id: str) -> ApiKey:
-        with self._lock, self._cursor() as cursor:
+        with self._lock, self._cursor(write=True) as cursor:
             cursor.execute(
-                f"UPDATE {self._table('api_key')} SET revoked_at = ? "
-                "WHERE key_id = ? AND revoked_at IS NULL",
-                (now_utc().isoformat(), key_id),
+                f"UPDATE {self._table('api_key')} SET revoked_at = :now "
+                "WHERE key_id = :key_id AND revoked_at IS NULL",
+                {"now": now_utc().isoformat(), "key_id": key_id},
             )
             cursor.execute(
-                f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} WHERE key_id = ?", (key_id,)
+                f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} WHERE key_id = :key_id",
+                {"key_id": key_id},
             )
             row = cursor.fetchone()
         if row is None:
@@ -254,11 +245,19 @@ class ApiStore:
         self, heads_digest: str, *, position: int, streams: int, checked: int, principal: str
     ) -> PublishedDigest:
         published = now_utc()
-        with self._lock, self._cursor() as cursor:
+        with self._lock, self._cursor(write=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self._table('heads_digest')} (heads_digest, position, streams, "
-                "checked, published_at, principal) VALUES (?, ?, ?, ?, ?, ?)",
-                (heads_digest, position, streams, checked, published.isoformat(), principal),
+                "checked, published_at, principal) VALUES (:heads_digest, :position, :streams, "
+                ":checked, :published_at, :principal)",
+                {
+                    "heads_digest": heads_digest,
+                    "position": position,
+                    "streams": streams,
+                    "checked": checked,
+                    "published_at": published.isoformat(),
+                    "principal": principal,
+                },
             )
             cursor.execute(
                 f"SELECT {DIGEST_COLUMNS} FROM {self._table('heads_digest')} "
@@ -270,13 +269,13 @@ class ApiStore:
     def digests(self, *, limit: int = 50, before: int | None = None) -> list[PublishedDigest]:
         """Published digests, newest first."""
         sql = f"SELECT {DIGEST_COLUMNS} FROM {self._table('heads_digest')}"
-        params: tuple[Any, ...] = ()
+        params: dict[str, Any] = {"limit": limit}
         if before is not None:
-            sql += " WHERE digest_id < ?"
-            params = (before,)
-        sql += " ORDER BY digest_id DESC LIMIT ?"
+            sql += " WHERE digest_id < :before"
+            params["before"] = before
+        sql += " ORDER BY digest_id DESC LIMIT :limit"
         with self._cursor() as cursor:
-            cursor.execute(sql, (*params, limit))
+            cursor.execute(sql, params)
             return [_digest(row) for row in cursor.fetchall()]
 
     def latest_digest(self) -> PublishedDigest | None:
@@ -284,27 +283,15 @@ class ApiStore:
         return found[0] if found else None
 
 
-class _SqliteCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+class _Cursor:
+    """A cursor taking SQL with ``:name`` parameters, in the dialect's spelling."""
+
+    def __init__(self, dialect: Dialect, cursor: Any) -> None:
+        self._dialect = dialect
         self._cursor = cursor
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self._cursor.execute(sql, params)
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._cursor.fetchone()
-        return row
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return list(self._cursor.fetchall())
-
-
-class _PostgresCursor:
-    def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self._cursor.execute(sql.replace("?", "%s"), params)
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._cursor.execute(self._dialect.params(sql), dict(params or {}))
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self._cursor.fetchone()

@@ -1,28 +1,39 @@
-"""The two SQL stores of the read model: SQLite (embedded) and PostgreSQL (servers).
+"""The SQL dialect layer: SQLite (embedded) and PostgreSQL (servers), for the read model and for
+the API's own small store (keys and digests), which names its tables and opens its connections
+through the same :class:`Dialect` and :class:`Connections`.
 
-Both hold the same logical schema. A *namespace* is one complete copy of the read model's
-tables, so that a rebuild can fill a fresh one while the live one keeps serving; a pointer row
-in a control table names the live namespace and is switched in one transaction.
+The read model holds the same logical schema in both. A *namespace* is one complete copy of its
+tables, so that a rebuild can fill a fresh one while the live one keeps serving; a pointer row in
+a control table names the live namespace and is switched in one transaction.
 
 - SQLite: every namespace lives in the one database file, its tables prefixed (``rm2_line``);
   the control tables are ``readmodel_pointer`` and ``readmodel_namespace``. A pointer row (not a
   file swapped by rename) because connections already open keep seeing a renamed-away file.
 - PostgreSQL: every namespace is a schema (``<base>_rm2``); the control tables live in the
   schema ``<base>``.
+
+A store's tables outside any namespace (the read model's control tables, the API store's tables)
+are named by :meth:`Dialect.control`: prefixed in SQLite, in the base schema in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import structlog
+
 from .rows import Column, ColumnType
+
+log = structlog.get_logger(__name__)
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -50,6 +61,9 @@ class Dialect(ABC):
     copy_upsert: bool = False
     #: Sums of integers come back as ``Decimal`` (PostgreSQL's numeric), to turn into ints.
     decimal_sums: bool = False
+    #: A 64-bit integer column, and an integer primary key numbered by the store.
+    integer: str
+    serial_key: str
 
     @abstractmethod
     def connect(self) -> Any:
@@ -59,7 +73,8 @@ class Dialect(ABC):
     def table(self, namespace: str, table: str) -> str: ...
 
     @abstractmethod
-    def control(self, table: str) -> str: ...
+    def control(self, table: str) -> str:
+        """The name of a table outside any namespace."""
 
     @abstractmethod
     def index(self, namespace: str, table: str, columns: tuple[str, ...]) -> str: ...
@@ -74,6 +89,7 @@ class Dialect(ABC):
     def drop_namespace(self, namespace: str, tables: list[str]) -> list[str]: ...
 
     def create_control(self) -> list[str]:
+        """Statements that make room for the tables outside any namespace."""
         return []
 
     def serialise_setup(self) -> list[str]:
@@ -107,11 +123,23 @@ sqlite3.register_adapter(type(None), _null)
 
 @dataclass(eq=False)
 class SqliteDialect(Dialect):
+    """One database file. ``prefix`` names the tables outside any namespace; ``durable``
+    syncs every commit to disk (a read model is rebuilt from the log, so losing its last
+    commits to a power cut is recoverable and WAL's NORMAL sync suffices; keys are not)."""
+
     path: Path
+    prefix: str = "readmodel_"
+    durable: bool = False
     name: str = "sqlite"
     placeholder: str = "?"
     begin_write: str = "BEGIN IMMEDIATE"
     begin_read: str = "BEGIN"
+    integer: str = "INTEGER"
+    serial_key: str = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def __post_init__(self) -> None:
+        if self.prefix:
+            check_name(self.prefix, "table prefix")
 
     def connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,22 +147,20 @@ class SqliteDialect(Dialect):
             self.path, isolation_level=None, check_same_thread=False, timeout=60.0
         )
         conn.execute("PRAGMA journal_mode=WAL")
-        # A read model is rebuilt from the log: losing the last commits to a power cut is
-        # recoverable, so WAL's NORMAL sync suffices.
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
         return conn
 
     def table(self, namespace: str, table: str) -> str:
         return f'"{namespace}_{table}"'
 
     def control(self, table: str) -> str:
-        return f'"readmodel_{table}"'
+        return f'"{self.prefix}{table}"'
 
     def index(self, namespace: str, table: str, columns: tuple[str, ...]) -> str:
         return f'"{namespace}_{table}_{"_".join(columns)}"'
 
     def column_type(self, column: Column) -> str:
-        return "TEXT" if column.type is ColumnType.TEXT else "INTEGER"
+        return "TEXT" if column.type is ColumnType.TEXT else self.integer
 
     def create_namespace(self, namespace: str) -> list[str]:
         return []
@@ -146,10 +172,11 @@ class SqliteDialect(Dialect):
         return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
 
     def destroy(self, cursor: Any) -> list[str]:
-        # Namespaces are named rm<seq> (store._create_namespace); the control tables readmodel_*.
+        # Namespaces are named rm<seq> (store._create_namespace); the control tables <prefix>*.
         cursor.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND (name GLOB 'rm[0-9]*_*' OR name GLOB 'readmodel_*')"
+            "AND (name GLOB 'rm[0-9]*_*' OR name GLOB ?)",
+            (f"{self.prefix}*",),
         )
         return [f'DROP TABLE IF EXISTS "{name}"' for (name,) in cursor.fetchall()]
 
@@ -160,6 +187,8 @@ class PostgresDialect(Dialect):
     base_schema: str = "capledger_readmodel"
     name: str = "postgres"
     placeholder: str = "%s"
+    integer: str = "BIGINT"
+    serial_key: str = "BIGSERIAL PRIMARY KEY"
     begin_write: str = "BEGIN ISOLATION LEVEL READ COMMITTED"
     begin_read: str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     for_share: str = " FOR SHARE"
@@ -190,7 +219,7 @@ class PostgresDialect(Dialect):
     def column_type(self, column: Column) -> str:
         if column.type is ColumnType.TEXT:
             return "TEXT"
-        return "SMALLINT" if column.type is ColumnType.FLAG else "BIGINT"
+        return "SMALLINT" if column.type is ColumnType.FLAG else self.integer
 
     def create_namespace(self, namespace: str) -> list[str]:
         return [f'CREATE SCHEMA "{self.base_schema}_{namespace}"']
@@ -220,3 +249,68 @@ class PostgresDialect(Dialect):
             (self.base_schema, f"{self.base_schema}\\_rm%"),
         )
         return [f'DROP SCHEMA IF EXISTS "{row[0]}" CASCADE' for row in cursor.fetchall()]
+
+
+class Connections:
+    """Connections of one dialect, kept for reuse (up to ``size`` idle), each running one
+    transaction at a time; a connection that saw an error is closed, not reused."""
+
+    def __init__(self, dialect: Dialect, *, size: int = 4) -> None:
+        self.dialect = dialect
+        self.size = size
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(
+        self, begin: str, *, attached: Mapping[str, Path] | None = None
+    ) -> Iterator[Any]:
+        """A cursor in a transaction begun by ``begin`` (one of the dialect's): committed when
+        the block ends, rolled back if it raises. SQLite: ``attached`` database files are
+        attached under their aliases for the transaction (before it: SQLite refuses ATTACH
+        inside one) and detached after it."""
+        conn = self._acquire()
+        healthy = False
+        try:
+            for alias, path in (attached or {}).items():
+                conn.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
+            cursor = conn.cursor()
+            cursor.execute(begin)
+            try:
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                _rollback_quietly(cursor)
+                raise
+            for alias in attached or {}:
+                conn.execute(f"DETACH DATABASE {alias}")
+            healthy = True
+        finally:
+            self._release(conn, healthy)
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _acquire(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self.dialect.connect()
+
+    def _release(self, conn: Any, healthy: bool) -> None:
+        with self._lock:
+            if healthy and len(self._idle) < self.size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+def _rollback_quietly(cursor: Any) -> None:
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception as error:  # the connection is closed after this anyway
+        log.debug("rollback_failed", error=str(error))

@@ -7,9 +7,8 @@ the same snapshot as their query, so a switch never shows them half of two names
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from .dialects import Dialect, PostgresDialect, SqliteDialect, check_name
+from .dialects import Connections, Dialect, PostgresDialect, SqliteDialect, check_name
 from .rows import ALL_ROWS, Row, TrackingRow, columns, from_values, value_getter
 from .schema import NAMESPACES, POINTER, control_ddl, index_ddl, namespace_ddl
 
@@ -40,9 +39,7 @@ class NotInitialised(RuntimeError):
 class ReadModelStore:
     def __init__(self, dialect: Dialect, *, pool_size: int = 4) -> None:
         self.dialect = dialect
-        self.pool_size = pool_size
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
+        self.connections = Connections(dialect, size=pool_size)
 
     @classmethod
     def sqlite(cls, path: Path) -> ReadModelStore:
@@ -202,49 +199,12 @@ class ReadModelStore:
         return self.read(lambda reader: reader.position(log_name, partition), namespace=namespace)
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self.connections.close()
 
-    @contextmanager
     def _transaction(
         self, begin: str, *, attached: Mapping[str, Path] | None = None
-    ) -> Iterator[Any]:
-        """A transaction on a pooled connection; a connection that saw an error is closed.
-        SQLite: ``attached`` database files are attached under their aliases for the
-        transaction (before it: SQLite refuses ATTACH inside one) and detached after it."""
-        conn = self._acquire()
-        healthy = False
-        try:
-            for alias, path in (attached or {}).items():
-                conn.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
-            cursor = conn.cursor()
-            cursor.execute(begin)
-            try:
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                _rollback_quietly(cursor)
-                raise
-            for alias in attached or {}:
-                conn.execute(f"DETACH DATABASE {alias}")
-            healthy = True
-        finally:
-            self._release(conn, healthy)
-
-    def _acquire(self) -> Any:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self.dialect.connect()
-
-    def _release(self, conn: Any, healthy: bool) -> None:
-        with self._lock:
-            if healthy and len(self._idle) < self.pool_size:
-                self._idle.append(conn)
-                return
-        conn.close()
+    ) -> AbstractContextManager[Any]:
+        return self.connections.transaction(begin, attached=attached)
 
     def _sql(self, sql: str) -> str:
         return self.dialect.params(sql)
@@ -513,13 +473,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal) and value == value.to_integral_value():
         return int(value)
     return value
-
-
-def _rollback_quietly(cursor: Any) -> None:
-    try:
-        cursor.execute("ROLLBACK")
-    except Exception as error:  # the connection is closed after this anyway
-        log.debug("read_model_rollback_failed", error=str(error))
 
 
 def _now() -> str:

@@ -41,7 +41,7 @@ from capledger.projections.queries import (
 from capledger.projections.queries.balances import SORTS, BalanceFilter
 
 from .. import readmodel
-from ..cache import cached_read, cached_route
+from ..cache import cached_read
 from ..context import ApiContext
 from ..deps import Ctx, Reader
 from ..problems import ApiProblem, problem_responses
@@ -249,13 +249,11 @@ def balances_key(query: BalanceQuery, caller: Caller) -> Hashable:
     response_model=BalancePage,
     responses=READ_RESPONSES,
 )
-@cached_route(BalanceQuery)
 async def get_balances(
     query: Annotated[BalanceQuery, Query()], caller: Reader, ctx: Ctx, request: Request
 ) -> Response:
     # The API's busiest read, answered from the response cache while the read model stays in
-    # the state a page was rendered from (capledger.api.cache; with a known key and a valid
-    # query this is called directly, without FastAPI solving the dependencies). A page is
+    # the state a page was rendered from (capledger.api.cache). A page is
     # built from the query's integers and written out as JSON directly (a BalancePage, as
     # documented), rather than validated field by field into models and serialised from them
     # again: that cost more than the query itself.

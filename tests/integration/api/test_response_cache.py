@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from capledger.api.cache import Entry
-from capledger.api.roles import Role
-from capledger.api.routers import queries
+from capledger.api.deps import authenticated
+from capledger.api.roles import Caller, Role
+from capledger.api.roles import Scope as RoleScope
 from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.bootstrap import build_embedded_runner
 from capledger.projections.rebuild import rebuild
@@ -293,24 +294,40 @@ def _decision() -> dict[str, Any]:
     }
 
 
-def test_kept_pages_are_answered_before_the_dependencies_and_alike(
-    two_investors: Harness,
-) -> None:
+def test_a_kept_page_is_answered_as_a_rendered_one(two_investors: Harness) -> None:
     api = two_investors
-    route = next(r for r in queries.router.routes if getattr(r, "path", None) == "/balances")
-    assert getattr(route, "fast_answer", None) is not None
     cache = api.ctx.responses
-    full = balances(api)  # rendered: the full path
+    full = balances(api)  # rendered
     misses = cache.misses
-    fast = balances(api)  # kept: the fast path
+    kept = balances(api)  # from the cache
     assert cache.misses == misses
-    assert fast.content == full.content
-    assert {name: fast.headers[name] for name in ("etag", "cache-control", "vary",
-            "content-type", "content-length")} == {
-        name: full.headers[name] for name in ("etag", "cache-control", "vary",
-            "content-type", "content-length")
-    }  # fmt: skip
-    assert fast.headers["x-request-id"]
+    assert kept.content == full.content
+    names = ("etag", "cache-control", "vary", "content-type", "content-length")
+    assert {name: kept.headers[name] for name in names} == {
+        name: full.headers[name] for name in names
+    }
+    assert kept.headers["x-request-id"]
+
+
+def test_overridden_dependencies_apply_to_kept_pages(two_investors: Harness) -> None:
+    """The cache is used after FastAPI solves the route's dependencies, overrides included:
+    it is neither switched off by an override nor answers around one."""
+    api = two_investors
+    cache = api.ctx.responses
+    officer = api.key("thu", Role.FINANCE_OFFICER, investors=(INVESTOR,))
+    assert set(disbursed(balances(api, officer))) == {PROJECT}
+    hits = cache.hits
+    inspector = Caller("k9", "override", Role.INSPECTOR, RoleScope())
+    api.app.dependency_overrides[authenticated] = lambda: inspector
+    try:
+        assert set(disbursed(balances(api, officer))) == {PROJECT, OTHER}  # the override's
+        assert set(disbursed(balances(api, officer))) == {PROJECT, OTHER}
+        assert cache.hits == hits + 1  # rendered once, then kept
+        assert api.client.get("/balances", params=HN).status_code == 200  # no key needed
+    finally:
+        api.app.dependency_overrides.clear()
+    assert set(disbursed(balances(api, officer))) == {PROJECT}
+    assert api.client.get("/balances", params=HN).status_code == 401
 
 
 def test_refusals_are_unchanged_when_a_page_is_kept(two_investors: Harness) -> None:

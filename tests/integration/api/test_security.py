@@ -7,6 +7,8 @@ import pytest
 
 from capledger.api.ratelimit import TokenBuckets
 from capledger.api.roles import Role
+from capledger.api.store import hash_token
+from capledger.projections.dialects import SqliteDialect
 
 from .support import (
     BILLION,
@@ -151,7 +153,12 @@ def test_administrators_manage_keys_and_revoked_keys_stop_working(api: Harness) 
 
 def test_keys_are_stored_hashed(api: Harness) -> None:
     issued = api.ctx.store.create_key("audit", Role.INSPECTOR)
-    raw = api.ctx.store.sqlite_path.read_bytes() if api.ctx.store.sqlite_path else b""
+    dialect = api.ctx.store.dialect
+    if not isinstance(dialect, SqliteDialect):
+        pytest.skip("the SQLite file is read here")
+    files = [dialect.path, dialect.path.with_name(f"{dialect.path.name}-wal")]
+    raw = b"".join(file.read_bytes() for file in files if file.exists())
+    assert hash_token(issued.token).encode() in raw
     assert issued.token.encode() not in raw
 
 

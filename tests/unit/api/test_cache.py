@@ -125,18 +125,3 @@ def test_the_key_holds_the_role_and_scope_not_the_name() -> None:
 @pytest.mark.parametrize("text", ["0", "0.3380", "1E+1", "1E-9", "0E-28", "-12.5", "100.0"])
 def test_rates_are_written_in_positional_notation(text: str) -> None:
     assert _plain(Decimal(text)) == format(Decimal(text), "f")
-
-
-def test_a_fast_path_needs_the_parameters_it_passes() -> None:
-    from pydantic import BaseModel
-
-    from capledger.api.cache import cached_route
-
-    class Query(BaseModel):
-        page: int = 1
-
-    async def endpoint(query: Query, caller: Caller) -> None:
-        return None
-
-    with pytest.raises(TypeError, match="query, caller, ctx and request"):
-        cached_route(Query)(endpoint)

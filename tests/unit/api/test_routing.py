@@ -144,3 +144,34 @@ def test_the_query_models_fields_are_documented_as_fastapi_documents_them(
 
 def test_documented_parameters_are_computed_once_per_model() -> None:
     assert documented_parameters(Search) is documented_parameters(Search)
+
+
+def test_no_two_routers_answer_the_same_method_and_path() -> None:
+    """The app includes the queries' router first (the busiest); that changes no answer only
+    while no route of another router would take the same request."""
+    import re
+
+    from capledger.api.routers import admin, audit, commands, exports, inspector, ops, queries
+
+    routes = [
+        (module.__name__, method, route.path, route.path_regex)
+        for module in (queries, commands, audit, exports, admin, ops, inspector)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    ]
+    for name, method, path, _ in routes:
+        example = re.sub(r"\{[^}]+\}", "x", path)
+        takers = {other for other, verb, _, regex in routes
+                  if verb == method and regex.match(example)}  # fmt: skip
+        assert takers == {name}, f"{method} {path}"
+
+
+def test_dependency_overrides_apply_to_a_threaded_route() -> None:
+    app = build(ThreadedRoute)
+    app.dependency_overrides[signed_in] = lambda: "someone"
+    with TestClient(app) as client:
+        assert client.get("/search?year=2021").status_code == 200
+    app.dependency_overrides.clear()
+    with TestClient(app) as client:
+        assert client.get("/search?year=2021").status_code == 401
