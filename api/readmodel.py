@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from capledger.domain.capital import capital
 from capledger.projections import ReadModelStore
 
 from .roles import Caller
@@ -63,7 +64,7 @@ class LineRecord:
 
     @property
     def capital(self) -> int:
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
+        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
 
 
 PLAN_COLUMNS = (

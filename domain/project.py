@@ -6,13 +6,14 @@ project, so every disbursement invariant is checked against this one small aggre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from .capital import Balance, capital, undisbursed
 from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
@@ -68,14 +69,24 @@ class AllocationLine:
     disbursed_after_deadline: int = 0
 
     @property
+    def capital(self) -> int:
+        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
+
+    @property
     def undisbursed(self) -> int:
-        return (
-            self.allocated
-            + self.transferred_in
-            - self.transferred_out
-            - self.cut
-            - self.disbursed
-            - self.lapsed
+        return undisbursed(self.capital, self.disbursed, self.lapsed)
+
+    @property
+    def balance(self) -> Balance:
+        """The line's figures (advances are kept per contract, not per line)."""
+        return Balance(
+            allocated=self.allocated,
+            transferred_in=self.transferred_in,
+            transferred_out=self.transferred_out,
+            cut=self.cut,
+            disbursed=self.disbursed,
+            lapsed=self.lapsed,
+            extended=self.extended,
         )
 
     @property
@@ -343,6 +354,13 @@ class Project(Aggregate):
     @property
     def disbursed(self) -> int:
         return sum(line.disbursed for line in self.lines.values())
+
+    @property
+    def balance(self) -> Balance:
+        """The project's figures over all its lines, with the advances its contracts owe."""
+        total = Balance.total(line.balance for line in self.lines.values())
+        outstanding = sum(contract.advance_outstanding for contract in self.contracts.values())
+        return replace(total, advances_outstanding=outstanding)
 
     @property
     def is_closed(self) -> bool:

@@ -20,6 +20,8 @@ from enum import StrEnum
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar
 
+from capledger.domain.capital import capital, undisbursed
+
 R = TypeVar("R", bound="Row")
 
 
@@ -238,11 +240,11 @@ class LineRow(Row):
     @property
     def capital(self) -> int:
         """What the project was given from this plan and source."""
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
+        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
 
     @property
     def undisbursed(self) -> int:
-        return self.capital - self.disbursed - self.lapsed
+        return undisbursed(self.capital, self.disbursed, self.lapsed)
 
     @property
     def extended_remaining(self) -> int:

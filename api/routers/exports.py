@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from capledger.domain import project_id
+from capledger.domain.capital import FIGURES
 from capledger.projections.queries import plan_versions
 
 from .. import fdp, iati, readmodel
@@ -78,20 +79,16 @@ def export_balances(
     query: Annotated[BalanceCsvQuery, Query()], caller: Reader, ctx: Ctx, bom: BomQuery = True
 ) -> Response:
     items, _ = query_balances(ctx, caller, query, limit=query.limit)
-    columns = [
-        "allocated", "transferred_in", "transferred_out", "cut", "capital", "disbursed",
-        "advances_outstanding", "lapsed", "extended", "undisbursed",
-    ]  # fmt: skip
     rows = [
         [
             item.key,
             item.label,
-            *(getattr(item, name) for name in columns),
+            *item.figures().values(),
             _percent(item.disbursement_rate.percent(query.places)),
         ]
         for item in items
     ]
-    header = [query.by.value, "label", *columns, "disbursement_rate_percent"]
+    header = [query.by.value, "label", *FIGURES, "disbursement_rate_percent"]
     return csv_response(header, rows, f"balances-by-{query.by.value}.csv", bom=bom)
 
 

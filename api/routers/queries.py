@@ -25,6 +25,7 @@ from capledger.projections.queries import (
     Denominator,
     Dimension,
     Exclusions,
+    GroupBalance,
     QueryError,
     Scope,
     WatchLevel,
@@ -188,29 +189,18 @@ class BalancePage(BaseModel):
     page: PageInfo
 
 
-def balance_out(item: Any, places: int) -> BalanceOut:
+def balance_out(item: GroupBalance, places: int) -> BalanceOut:
     return BalanceOut.model_validate(balance_fields(item, places))
 
 
-def balance_fields(item: Any, places: int) -> dict[str, Any]:
-    """A :class:`BalanceOut`'s fields as plain values, spelt out: a page builds hundreds (the
-    amounts are ``str`` of their integers, as :func:`~capledger.api.types.money` writes them,
-    without a call per amount)."""
-    return {
-        "key": item.key,
-        "label": item.label,
-        "allocated": str(item.allocated),
-        "transferred_in": str(item.transferred_in),
-        "transferred_out": str(item.transferred_out),
-        "cut": str(item.cut),
-        "capital": str(item.capital),
-        "disbursed": str(item.disbursed),
-        "advances_outstanding": str(item.advances_outstanding),
-        "lapsed": str(item.lapsed),
-        "extended": str(item.extended),
-        "undisbursed": str(item.undisbursed),
-        "disbursement_rate": rate_fields(item.disbursement_rate, places),
-    }
+def balance_fields(item: GroupBalance, places: int) -> dict[str, Any]:
+    """A :class:`BalanceOut`'s fields as plain values (amounts as ``str`` of their integers, as
+    :func:`~capledger.api.types.money` writes them), for a page validated or written at once."""
+    fields: dict[str, Any] = {"key": item.key, "label": item.label}
+    for name, amount in item.figures().items():
+        fields[name] = str(amount)
+    fields["disbursement_rate"] = rate_fields(item.disbursement_rate, places)
+    return fields
 
 
 def query_balances(
@@ -221,7 +211,7 @@ def query_balances(
     limit: int | None,
     store: ReadModelStore | None = None,
     filters: BalanceFilter | None = None,
-) -> tuple[list[Any], int]:
+) -> tuple[list[GroupBalance], int]:
     page = balances(
         ctx.read_model if store is None else store,
         query.by,
@@ -301,12 +291,6 @@ class ChangePage(BaseModel):
     page: PageInfo
 
 
-CHANGE_FIELDS = (
-    "allocated", "transferred_in", "transferred_out", "cut", "capital", "disbursed",
-    "advances_outstanding", "lapsed", "extended", "undisbursed",
-)  # fmt: skip
-
-
 @router.get(
     "/balances/changes",
     operation_id="balance_changes",
@@ -330,28 +314,26 @@ def get_balance_changes(
     chosen = keys[query.offset : query.offset + limit]
     items = []
     for key in chosen:
-        old = balance_out(before[key], query.places) if key in before else _zero(key, after[key])
-        new = balance_out(after[key], query.places) if key in after else _zero(key, before[key])
-        change = {
-            name: money(int(getattr(new, name)) - int(getattr(old, name))) for name in CHANGE_FIELDS
-        }
-        items.append(ChangeOut(key=key, label=new.label, before=old, after=new, change=change))
+        label = (after.get(key) or before[key]).label
+        old, new = (
+            found.get(key) or GroupBalance(key=key, label=label) for found in (before, after)
+        )
+        change = {name: money(amount) for name, amount in (new - old).figures().items()}
+        items.append(
+            ChangeOut(
+                key=key,
+                label=label,
+                before=balance_out(old, query.places),
+                after=balance_out(new, query.places),
+                change=change,
+            )
+        )
     return ChangePage(
         by=query.by,
         before=AsOfOut(effective=query.from_date, known=query.from_date),
         after=AsOfOut(effective=query.to_date, known=query.to_date),
         items=items,
         page=page_info(len(keys), limit, query.offset, len(items)),
-    )
-
-
-def _zero(key: str, other: Any) -> BalanceOut:
-    zero = dict.fromkeys(CHANGE_FIELDS, "0")
-    return BalanceOut(
-        key=key,
-        label=other.label,
-        disbursement_rate=RateOut(numerator="0", denominator="0", rate=None, percent=None),
-        **zero,
     )
 
 

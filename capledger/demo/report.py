@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from capledger.domain import ProjectStatus
+from capledger.domain import Balance, ProjectStatus
 from capledger.projections import Reader, ReadModelStore
 from capledger.projections import queries as q
 
@@ -73,42 +73,9 @@ class PlanRate:
         return format_rate(self.ratio)
 
 
-@dataclass(frozen=True)
-class Balance:
-    """Capital of a set of allocation lines, in VND."""
-
-    allocated: int = 0
-    transferred_in: int = 0
-    transferred_out: int = 0
-    cut: int = 0
-    disbursed: int = 0
-    lapsed: int = 0
-    advance_outstanding: int = 0
-
-    @classmethod
-    def of(cls, balance: q.Balance) -> Balance:
-        return cls(
-            allocated=balance.allocated,
-            transferred_in=balance.transferred_in,
-            transferred_out=balance.transferred_out,
-            cut=balance.cut,
-            disbursed=balance.disbursed,
-            lapsed=balance.lapsed,
-            advance_outstanding=balance.advances_outstanding,
-        )
-
-    @property
-    def capital(self) -> int:
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
-
-    @property
-    def undisbursed(self) -> int:
-        return self.capital - self.disbursed - self.lapsed
-
-    @property
-    def rate(self) -> str:
-        """Disbursed over capital."""
-        return format_rate(q.Ratio(self.disbursed, self.capital))
+def balance_rate(balance: Balance) -> str:
+    """Disbursed over capital."""
+    return format_rate(q.Ratio(balance.disbursed, balance.capital))
 
 
 @dataclass(frozen=True)
@@ -119,7 +86,7 @@ class SectorLine:
 
     @property
     def rate(self) -> str:
-        return self.balance.rate
+        return balance_rate(self.balance)
 
 
 @dataclass(frozen=True)
@@ -134,7 +101,7 @@ class WatchedProject:
 
     @property
     def rate(self) -> str:
-        return self.balance.rate
+        return balance_rate(self.balance)
 
 
 @dataclass(frozen=True)
@@ -279,7 +246,7 @@ def project_balances(store: ReadModelStore, plan_code: str) -> dict[str, Balance
     page = q.balances(
         store, q.Dimension.PROJECT, filters=q.BalanceFilter(plan_code=plan_code), limit=None
     )
-    return {item.key: Balance.of(item) for item in page.items}
+    return {item.key: item for item in page.items}
 
 
 def build_report(store: ReadModelStore, index: ScenarioIndex) -> DemoReport:
@@ -307,7 +274,7 @@ def hai_phong_figures(
         as_of=index.as_of,
         projects=len(projects),
         rates=tuple(plan_rate(rate, plans) for rate in rates),
-        balance=Balance.of(plan_total.items[0]) if plan_total.items else Balance(),
+        balance=plan_total.items[0] if plan_total.items else Balance(),
         unallocated=sum(line.unallocated for line in q.plan_capital(store, city.code)),
         by_sector=sector_lines(store, city.code, projects),
         by_status=status_counts(projects.values()),
@@ -339,9 +306,7 @@ def sector_lines(
     counts: dict[str, int] = {}
     for project in projects.values():
         counts[project.sector] = counts.get(project.sector, 0) + 1
-    return tuple(
-        SectorLine(item.key, counts.get(item.key, 0), Balance.of(item)) for item in page.items
-    )
+    return tuple(SectorLine(item.key, counts.get(item.key, 0), item) for item in page.items)
 
 
 def status_counts(projects: Iterable[ProjectRecord]) -> tuple[tuple[str, int], ...]:
@@ -501,7 +466,7 @@ def _capital(figures: HaiPhongFigures) -> list[str]:
         ("capital after movements", balance.capital),
         ("disbursed", balance.disbursed),
         ("undisbursed", balance.undisbursed),
-        ("advances outstanding", balance.advance_outstanding),
+        ("advances outstanding", balance.advances_outstanding),
         ("plan envelope not allocated", figures.unallocated),
     ]
     return table(("", "bn VND"), [(label, format_billion(vnd)) for label, vnd in rows])

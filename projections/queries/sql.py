@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from capledger.domain.capital import capital, undisbursed
 
 from ..rows import Movement
 from .types import AsOf, Scope
@@ -11,6 +14,48 @@ ANNUAL = "annual"
 #: Balance columns of a line, in the order queries select them.
 BALANCES = tuple(kind.value for kind in Movement)
 Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sql:
+    """An SQL expression that adds and subtracts as text, so the domain's capital formula can
+    be rendered as SQL rather than written again."""
+
+    text: str
+
+    def __add__(self, other: Sql) -> Sql:
+        return Sql(f"{self.text} + {other.operand}")
+
+    def __sub__(self, other: Sql) -> Sql:
+        return Sql(f"{self.text} - {other.operand}")
+
+    @property
+    def operand(self) -> str:
+        """The expression as the right operand: bracketed unless it is one term."""
+        return f"({self.text})" if " " in self.text else self.text
+
+
+def summed(column: str, alias: str = "l") -> Sql:
+    return Sql(f"SUM({alias}.{column})")
+
+
+def capital_sql(alias: str = "l") -> str:
+    """The summed capital of the lines under ``alias``."""
+    return _capital(alias).text
+
+
+def undisbursed_sql(alias: str = "l") -> str:
+    """The summed undisbursed capital of the lines under ``alias``."""
+    return undisbursed(_capital(alias), summed("disbursed", alias), summed("lapsed", alias)).text
+
+
+def _capital(alias: str) -> Sql:
+    return capital(
+        summed("allocated", alias),
+        summed("transferred_in", alias),
+        summed("transferred_out", alias),
+        summed("cut", alias),
+    )
 
 
 def scope_condition(scope: Scope, params: Params, plan: str = "pl") -> str:
