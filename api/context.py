@@ -16,9 +16,9 @@ import structlog
 
 from capledger.application.ledger import Ledger
 from capledger.projections import EmbeddedRunner, ReadModelStore
+from capledger.projections.history import ProjectHistory
 from capledger.settings import Settings
 
-from .audit import Auditor
 from .cache import ReadState, ResponseCache, RunnerState, read_state
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
@@ -55,7 +55,7 @@ class ApiContext:
     buckets: TokenBuckets | None = None
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
-    auditor: Auditor | None = None
+    auditor: ProjectHistory | None = None
     #: Rendered pages of the hottest reads (see :mod:`capledger.api.cache`).
     responses: ResponseCache = field(init=False)
     _users: int = 0
@@ -66,7 +66,7 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.responses = ResponseCache(self.api_settings.response_cache_size)
         if self.auditor is None:
-            self.auditor = Auditor(self.ledger)
+            self.auditor = ProjectHistory(self.ledger.recorder)
         if self.buckets is None:
             self.buckets = TokenBuckets(
                 self.api_settings.write_rate_per_s, self.api_settings.write_burst

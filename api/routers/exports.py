@@ -13,7 +13,6 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from capledger.domain import project_id
 from capledger.domain.capital import FIGURES
 from capledger.projections.queries import plan_versions
 
@@ -170,9 +169,7 @@ def iati_activities(
     reader = auditor(ctx)
     activities = []
     for project in found:
-        from ..audit import published
-
-        events = (published(stored) for stored in reader.stored(project_id(project.project_code)))
+        events = reader.events(project.project_code)
         transactions = iati.transactions(project.project_code, events, authorities)
         activities.append(iati.activity_json(vars(project), transactions))
     return activities, total
