@@ -77,16 +77,18 @@ def as_of_out(point: AsOf | None) -> AsOfOut | None:
 
 
 class BalancesOut(BaseModel):
+    """A :class:`~capledger.domain.capital.Balance` at the edge: its figures as strings."""
+
     allocated: Money
     transferred_in: Money
     transferred_out: Money
     cut: Money
     capital: Money = Field(description="allocated + transferred in − transferred out − cut")
     disbursed: Money = Field(description="Net cash paid (advances + work − advance recovered).")
+    advances_outstanding: Money
     lapsed: Money
-    undisbursed: Money = Field(description="capital − disbursed − lapsed")
     extended: Money
-    advances_outstanding: Money | None
+    undisbursed: Money = Field(description="capital − disbursed − lapsed")
 
 
 def balances_out(balance: Balance) -> BalancesOut:

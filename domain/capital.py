@@ -90,5 +90,11 @@ FIGURES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def balance_of(figures: object) -> Balance:
+    """The balance of anything that has a balance's amounts as attributes (a line of the write
+    model or of the read model); an amount it does not keep counts as 0."""
+    return Balance(*(getattr(figures, name, 0) for name in BALANCE_FIELDS))
+
+
 def _amounts(balance: Balance) -> tuple[int, ...]:
     return tuple(getattr(balance, name) for name in BALANCE_FIELDS)

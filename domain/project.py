@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from .capital import Balance, capital, undisbursed
+from .capital import Balance, balance_of, capital, undisbursed
 from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
@@ -79,15 +79,7 @@ class AllocationLine:
     @property
     def balance(self) -> Balance:
         """The line's figures (advances are kept per contract, not per line)."""
-        return Balance(
-            allocated=self.allocated,
-            transferred_in=self.transferred_in,
-            transferred_out=self.transferred_out,
-            cut=self.cut,
-            disbursed=self.disbursed,
-            lapsed=self.lapsed,
-            extended=self.extended,
-        )
+        return balance_of(self)
 
     @property
     def extended_remaining(self) -> int:

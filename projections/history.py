@@ -32,10 +32,10 @@ from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from capledger.application.chain import ChainVerifier, unseal
 from capledger.application.errors import UnknownProject
 from capledger.application.published import PublishedEvent, publish
-from capledger.domain.capital import BALANCE_FIELDS, Balance
+from capledger.domain.capital import Balance, balance_of
 from capledger.domain.ids import project_id
 
-from .events import REPORTING_TZ
+from .events import days_between, recording
 from .memory import MemoryReadModel
 from .rows import ContractRow, EntryRow, LineRow, MovementRow, ProjectRow, Row
 
@@ -225,7 +225,7 @@ class ProjectHistory:
         if project is None:
             return None
         lines = tuple(
-            LineState(plan, source, years[(plan, source)], _balance(values))
+            LineState(plan, source, years[(plan, source)], Balance(**values))
             for (plan, source), values in sorted(sums.items())
         )
         totals = Balance.total(line.balance for line in lines)
@@ -296,16 +296,12 @@ def published(stored: StoredEvent) -> PublishedEvent:
     )
 
 
-def line_balance(line: LineRow) -> Balance:
-    return Balance(*(getattr(line, name) for name in BALANCE_FIELDS))
-
-
 def project_state(model: MemoryReadModel, version: int) -> ProjectState:
     project = _only(model.rows(ProjectRow))
     if project is None:
         raise UnknownProject(f"version {version} of a project stream registers no project")
     lines = tuple(
-        LineState(line.plan_code, line.source, line.fiscal_year, line_balance(line))
+        LineState(line.plan_code, line.source, line.fiscal_year, balance_of(line))
         for line in model.rows(LineRow)
     )
     totals = Balance.total(line.balance for line in lines)
@@ -318,9 +314,10 @@ def history_entry(event: PublishedEvent, model: MemoryReadModel) -> HistoryEntry
     short = event.name.rpartition(".")[2]
     effective = _date(data.get("effective_on") or data.get("as_of"))
     recorded = _moment(event.recorded_at)
+    recorded_on = _recorded_on(event)
     lateness = None
-    if effective is not None and recorded is not None:
-        lateness = (recorded.astimezone(REPORTING_TZ).date() - effective).days
+    if effective is not None and recorded_on is not None:
+        lateness = days_between(effective.isoformat(), recorded_on)
     reverses = None
     if short == "EntryReversed":
         code = event.subject_code or ""
@@ -347,7 +344,7 @@ def history_entry(event: PublishedEvent, model: MemoryReadModel) -> HistoryEntry
         data=data,
         hash=event.hash,
         prev=event.prev,
-        balance=Balance.total(line_balance(line) for line in model.rows(LineRow)),
+        balance=Balance.total(balance_of(line) for line in model.rows(LineRow)),
     )
 
 
@@ -380,12 +377,13 @@ def _in_point(event: PublishedEvent, effective: str, known: str | None) -> bool:
         return False
     if known is None:
         return True
-    recorded = _moment(event.recorded_at)
-    return recorded is None or recorded.astimezone(REPORTING_TZ).date().isoformat() <= known
+    recorded_on = _recorded_on(event)
+    return recorded_on is None or recorded_on <= known
 
 
-def _balance(values: dict[str, int]) -> Balance:
-    return Balance(*(values.get(name, 0) for name in BALANCE_FIELDS))
+def _recorded_on(event: PublishedEvent) -> str | None:
+    """The day (reporting time zone) the event was recorded, as the projections date it."""
+    return recording(event)[1] if event.recorded_at else None
 
 
 def _copy(model: MemoryReadModel) -> MemoryReadModel:

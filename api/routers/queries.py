@@ -50,6 +50,7 @@ from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..schemas import (
     AsOfOut,
+    BalancesOut,
     PageInfo,
     RateOut,
     as_of_out,
@@ -166,19 +167,11 @@ class BalanceQuery(AsOfQuery):
         )
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(BalancesOut):
+    """The balance of one group."""
+
     key: str
     label: str
-    allocated: Money
-    transferred_in: Money
-    transferred_out: Money
-    cut: Money
-    capital: Money
-    disbursed: Money
-    advances_outstanding: Money
-    lapsed: Money
-    extended: Money
-    undisbursed: Money
     disbursement_rate: RateOut
 
 
