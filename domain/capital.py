@@ -37,6 +37,17 @@ def undisbursed(held: A, disbursed: A, lapsed: A) -> A:
     return held - disbursed - lapsed
 
 
+def extended_remaining(extended: int, disbursed_after_deadline: int) -> int:
+    """Extended capital not yet drawn on after the deadline."""
+    return max(0, extended - disbursed_after_deadline)
+
+
+def extension_released(remaining: int, left: int) -> int:
+    """How much of the extension to release when the undisbursed capital ``left`` falls below
+    what is still earmarked (``remaining``): capital moved away cannot stay earmarked."""
+    return max(0, remaining - left)
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     """The capital figures of a line, a project or any group of them, in VND.
@@ -67,6 +78,11 @@ class Balance:
 
     def __sub__(self, other: Balance) -> Balance:
         return Balance(*(a - b for a, b in zip(_amounts(self), _amounts(other), strict=True)))
+
+    @property
+    def net_transferred(self) -> int:
+        """Transfers in less transfers out."""
+        return self.transferred_in - self.transferred_out
 
     def figures(self) -> dict[str, int]:
         """Every figure by name, in the order of :data:`FIGURES`."""

@@ -13,7 +13,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from .capital import Balance, balance_of, capital, undisbursed
+from .capital import (
+    Balance,
+    balance_of,
+    capital,
+    extended_remaining,
+    extension_released,
+    undisbursed,
+)
 from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
@@ -83,7 +90,7 @@ class AllocationLine:
 
     @property
     def extended_remaining(self) -> int:
-        return max(0, self.extended - self.disbursed_after_deadline)
+        return extended_remaining(self.extended, self.disbursed_after_deadline)
 
     def extend_until(self, amount: int, until: date) -> None:
         self.extended += amount
@@ -93,9 +100,7 @@ class AllocationLine:
 
     def release_extension_beyond_undisbursed(self) -> None:
         # Capital moved away cannot stay earmarked for the extended period.
-        excess = self.extended_remaining - self.undisbursed
-        if excess > 0:
-            self.extended -= excess
+        self.extended -= extension_released(self.extended_remaining, self.undisbursed)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from enum import StrEnum
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar
 
-from capledger.domain.capital import capital, undisbursed
+from capledger.domain.capital import capital, extended_remaining, undisbursed
 
 R = TypeVar("R", bound="Row")
 
@@ -248,7 +248,7 @@ class LineRow(Row):
 
     @property
     def extended_remaining(self) -> int:
-        return max(0, self.extended - self.disbursed_after_deadline)
+        return extended_remaining(self.extended, self.disbursed_after_deadline)
 
 
 @dataclass(frozen=True, slots=True)

@@ -384,7 +384,7 @@ def render_balances(by: str, point: AsOf | None, items: Sequence[GroupBalance]) 
         [
             item.key,
             vnd(item.allocated),
-            _signed(item.transferred_in - item.transferred_out),
+            _signed(item.net_transferred),
             vnd(item.cut),
             vnd(item.capital),
             vnd(item.disbursed),

@@ -492,7 +492,7 @@ def _watched(projects: Sequence[WatchedProject]) -> list[str]:
             project.code,
             project.status.replace("_", " "),
             project.investor_code,
-            signed_billion(project.balance.transferred_in - project.balance.transferred_out),
+            signed_billion(project.balance.net_transferred),
             format_billion(project.balance.cut) if project.balance.cut else "",
             format_billion(project.balance.disbursed),
             project.rate,
