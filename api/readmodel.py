@@ -8,77 +8,26 @@ through the store's read snapshots.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from capledger.domain.capital import capital
 from capledger.projections import ReadModelStore
+from capledger.projections.rows import LineRow, PlanRow, ProjectRow, Row, columns, from_values
 
 from .roles import Caller
 
 ANNUAL = "annual"
 
 
-@dataclass(frozen=True)
-class PlanRecord:
-    plan_code: str
-    title: str
-    kind: str
-    authority: str
-    jurisdiction: str
-    start_year: int
-    end_year: int
-    implements: str | None
-    plan_version: int
-    approved_on: str
+R = TypeVar("R", bound=Row)
 
 
-@dataclass(frozen=True)
-class ProjectRecord:
-    project_code: str
-    name: str
-    investor_code: str
-    investor_name: str
-    program: str
-    sector: str
-    province: str
-    total_investment: int
-    status: str
-    review_class: str | None
-    registered_on: str
-    settled_value: int | None
+def _columns(kind: type[Row]) -> str:
+    return ", ".join(column.name for column in columns(kind))
 
 
-@dataclass(frozen=True)
-class LineRecord:
-    project_code: str
-    plan_code: str
-    source: str
-    fiscal_year: int
-    allocated: int
-    transferred_in: int
-    transferred_out: int
-    cut: int
-    disbursed: int
-    lapsed: int
-
-    @property
-    def capital(self) -> int:
-        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
-
-
-PLAN_COLUMNS = (
-    "plan_code, title, kind, authority, jurisdiction, start_year, end_year, implements, "
-    "plan_version, approved_on"
-)
-PROJECT_COLUMNS = (
-    "project_code, name, investor_code, investor_name, program, sector, province, "
-    "total_investment, status, review_class, registered_on, settled_value"
-)
-LINE_COLUMNS = (
-    "project_code, plan_code, source, fiscal_year, allocated, transferred_in, transferred_out, "
-    "cut, disbursed, lapsed"
-)
+PLAN_COLUMNS = _columns(PlanRow)
+PROJECT_COLUMNS = _columns(ProjectRow)
+LINE_COLUMNS = _columns(LineRow)
 
 
 def plans(
@@ -88,7 +37,7 @@ def plans(
     fiscal_year: int | None = None,
     kind: str | None = None,
     jurisdictions: Sequence[str] | None = None,
-) -> list[PlanRecord]:
+) -> list[PlanRow]:
     """Plans, by code; ``fiscal_year`` matches plans whose period covers it."""
     params: dict[str, Any] = {}
     sql = f"SELECT {PLAN_COLUMNS} FROM {{plan}} WHERE 1 = 1"
@@ -105,21 +54,7 @@ def plans(
         sql += " AND jurisdiction IN " + _in("j", list(jurisdictions), params)
     sql += " ORDER BY plan_code"
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return [
-        PlanRecord(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            int(r[5]),
-            int(r[6]),
-            None if r[7] is None else str(r[7]),
-            int(r[8]),
-            str(r[9]),
-        )
-        for r in rows
-    ]
+    return _rows(PlanRow, rows)
 
 
 def annual_plan_codes(store: ReadModelStore, jurisdiction: str, fiscal_year: int) -> list[str]:
@@ -140,7 +75,7 @@ def projects(
     fiscal_year: int | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[ProjectRecord], int]:
+) -> tuple[list[ProjectRow], int]:
     """Projects by code within the caller's scope; ``jurisdiction``/``fiscal_year`` keep those
     with capital from such plans. The page and the total count."""
     params: dict[str, Any] = {}
@@ -186,7 +121,7 @@ def projects(
         return rows, total
 
     rows, total = store.read(query)
-    return [_project(row) for row in rows], total
+    return _rows(ProjectRow, rows), total
 
 
 def project_scope(store: ReadModelStore, code: str) -> tuple[str, str] | None:
@@ -209,7 +144,7 @@ def plan_jurisdiction(store: ReadModelStore, code: str) -> str | None:
     return None if not rows else str(rows[0][0])
 
 
-def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRecord]:
+def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRow]:
     if not codes:
         return []
     params: dict[str, Any] = {}
@@ -218,18 +153,12 @@ def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRecor
         f"{_in('c', list(codes), params)} ORDER BY project_code, plan_code, source"
     )
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return [
-        LineRecord(str(r[0]), str(r[1]), str(r[2]), int(r[3]), *(int(v) for v in r[4:]))
-        for r in rows
-    ]
+    return _rows(LineRow, rows)
 
 
-def _project(row: tuple[Any, ...]) -> ProjectRecord:
-    return ProjectRecord(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
-        str(row[6]), int(row[7]), str(row[8]), None if row[9] is None else str(row[9]),
-        str(row[10]), None if row[11] is None else int(row[11]),
-    )  # fmt: skip
+def _rows(kind: type[R], values: Sequence[Sequence[Any]]) -> list[R]:
+    """Rows of the read model's own type from the values a query selected (all its columns)."""
+    return [from_values(kind, row) for row in values]  # type: ignore[misc]
 
 
 def _prefixed(columns: str) -> str:

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -171,7 +172,7 @@ def iati_activities(
     for project in found:
         events = reader.events(project.project_code)
         transactions = iati.transactions(project.project_code, events, authorities)
-        activities.append(iati.activity_json(vars(project), transactions))
+        activities.append(iati.activity_json(asdict(project), transactions))
     return activities, total
 
 

@@ -8,6 +8,7 @@ Every query can be asked "as of" a point: ``as_of`` (movements effective by that
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -40,6 +41,7 @@ from capledger.projections.queries import (
     watch_list,
 )
 from capledger.projections.queries.balances import SORTS, BalanceFilter
+from capledger.projections.rows import ProjectRow
 
 from .. import readmodel
 from ..cache import cached_read, cached_route
@@ -726,7 +728,7 @@ def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -
         kind=None if query.kind is None else query.kind.value,
         jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
     )
-    return [PlanOut(**vars(plan)) for plan in found]
+    return [PlanOut(**asdict(plan)) for plan in found]
 
 
 class PlanVersionOut(BaseModel):
@@ -870,11 +872,10 @@ class ProjectPage(BaseModel):
     page: PageInfo
 
 
-def project_out(record: readmodel.ProjectRecord) -> ProjectOut:
-    values = vars(record) | {
-        "total_investment": money(record.total_investment),
-        "settled_value": None if record.settled_value is None else money(record.settled_value),
-    }
+def project_out(record: ProjectRow) -> ProjectOut:
+    values: dict[str, Any] = asdict(record)
+    values["total_investment"] = money(record.total_investment)
+    values["settled_value"] = None if record.settled_value is None else money(record.settled_value)
     return ProjectOut(**values)
 
 
