@@ -37,6 +37,12 @@ def undisbursed(held: A, disbursed: A, lapsed: A) -> A:
     return held - disbursed - lapsed
 
 
+def unallocated(envelope: A, allocated: A) -> A:
+    """A plan's envelope of one source not yet allocated to projects (``allocated`` is net of
+    what cuts returned)."""
+    return envelope - allocated
+
+
 def extended_remaining(extended: int, disbursed_after_deadline: int) -> int:
     """Extended capital not yet drawn on after the deadline."""
     return max(0, extended - disbursed_after_deadline)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar
 
-from capledger.domain.capital import capital, extended_remaining, undisbursed
+from capledger.domain.capital import capital, extended_remaining, unallocated, undisbursed
 
 R = TypeVar("R", bound="Row")
 
@@ -395,7 +395,7 @@ class PlanSourceRow(Row):
 
     @property
     def unallocated(self) -> int:
-        return self.envelope - self.allocated
+        return unallocated(self.envelope, self.allocated)
 
 
 # -- bookkeeping ------------------------------------------------------------------------------

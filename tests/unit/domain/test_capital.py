@@ -11,6 +11,7 @@ from capledger.domain.capital import (
     capital,
     extended_remaining,
     extension_released,
+    unallocated,
     undisbursed,
 )
 
@@ -58,3 +59,7 @@ def test_an_extension_is_released_only_beyond_what_is_left() -> None:
     assert extended_remaining(100, 130) == 0
     assert extension_released(70, 50) == 20
     assert extension_released(70, 90) == 0
+
+
+def test_unallocated_is_the_envelope_less_what_is_allocated() -> None:
+    assert unallocated(1_000, 600) == 400
