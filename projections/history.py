@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import AggregateRecorder, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from capledger.application.chain import ChainVerifier, unseal
 from capledger.application.errors import UnknownProject
@@ -115,11 +115,26 @@ class StreamCheck:
     reason: str | None
 
 
+class StoredEvents(Protocol):
+    """Where the ledger's events are read: the library's public ``select_events`` of any
+    recorder (the ledger's ``recorder``)."""
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]: ...
+
+
 @dataclass
 class ProjectHistory:
     """Reads projects' histories and past states from the ledger's recorder."""
 
-    recorder: AggregateRecorder
+    recorder: StoredEvents
     page: int = PAGE
     cache_size: int = STATE_CACHE_SIZE
     _models: OrderedDict[tuple[UUID, int], MemoryReadModel] = field(default_factory=OrderedDict)
@@ -143,7 +158,7 @@ class ProjectHistory:
 
     def events(self, code: str) -> Iterator[PublishedEvent]:
         """A project's events in their published form, in stream order."""
-        return (published(stored) for stored in self.stored(project_id(code)))
+        return (published(stored, code) for stored in self.stored(project_id(code)))
 
     def head_version(self, code: str) -> int:
         latest = self.recorder.select_events(project_id(code), desc=True, limit=1)
@@ -160,7 +175,7 @@ class ProjectHistory:
         until = None if limit is None else after + limit
         entries = []
         for stored in self.stored(stream, after=after, until=until):
-            event = published(stored)
+            event = published(stored, code)
             model.fold([event])
             model.tables.pop(MovementRow, None)
             entries.append(history_entry(event, model))
@@ -259,7 +274,7 @@ class ProjectHistory:
         """A private model of the project right after ``version`` (empty for version 0)."""
         start, model = self._nearest(stream, version)
         for stored in self.stored(stream, after=start, until=version):
-            model.fold([published(stored)])
+            model.fold([published(stored, code)])
             model.tables.pop(MovementRow, None)
             start = stored.originator_version
         if start != version:
@@ -286,14 +301,16 @@ class ProjectHistory:
 # -- pure conversions ------------------------------------------------------------------------
 
 
-def published(stored: StoredEvent) -> PublishedEvent:
-    """The published form of a stored event (the stream version stands in for the position,
-    which folding one stream does not need)."""
+def published(stored: StoredEvent, code: str) -> PublishedEvent:
+    """The published form of a stored event of project ``code`` (the stream version stands in
+    for the position, which folding one stream does not need). An event stored before events
+    named their subject is placed on the project whose stream was read."""
     stream = stored.originator_id
     stream = stream if isinstance(stream, UUID) else UUID(str(stream))
-    return publish(
+    event = publish(
         stored.originator_version, stream, stored.originator_version, stored.topic, stored.state
     )
+    return event if event.subject is not None else replace(event, subject=f"project:{code}")
 
 
 def project_state(model: MemoryReadModel, version: int) -> ProjectState:
