@@ -54,6 +54,17 @@ def extension_released(remaining: int, left: int) -> int:
     return max(0, remaining - left)
 
 
+#: The events that move a project's capital, by name, with the sign of their amount in the
+#: project's undisbursed capital (the formula above, event by event).
+CAPITAL_MOVEMENTS: dict[str, int] = {
+    "CapitalAllocated": 1,
+    "CapitalTransferredIn": 1,
+    "CapitalTransferredOut": -1,
+    "AllocationCut": -1,
+    "CapitalLapsed": -1,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Balance:
     """The capital figures of a line, a project or any group of them, in VND.

@@ -32,7 +32,7 @@ from eventsourcing.persistence import StoredEvent
 from capledger.application.chain import ChainVerifier, unseal
 from capledger.application.errors import UnknownProject
 from capledger.application.published import PublishedEvent, publish
-from capledger.domain.capital import Balance, balance_of
+from capledger.domain.capital import CAPITAL_MOVEMENTS, Balance, balance_of
 from capledger.domain.ids import project_id
 
 from .events import days_between, recording
@@ -52,8 +52,6 @@ ATTRIBUTE_EVENTS = frozenset(
         "Project.Settled",
     }
 )
-#: Movements whose amount leaves the project's capital (shown negative in a history).
-OUTGOING = frozenset({"CapitalTransferredOut", "AllocationCut", "CapitalLapsed"})
 
 
 @dataclass(frozen=True)
@@ -381,8 +379,8 @@ def _moves(
     if short == "ContractSigned":
         return _int(data.get("value")), None, None
     amount = _int(data.get("amount"))
-    if amount is not None and short in OUTGOING:
-        amount = -amount
+    if amount is not None and short in CAPITAL_MOVEMENTS:
+        amount *= CAPITAL_MOVEMENTS[short]
     if amount is not None and short == "CompletedWorkPaid":
         amount -= _int(data.get("advance_recovered")) or 0
     return amount, _text(data.get("plan_code")), _text(data.get("source"))
