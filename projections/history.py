@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -39,6 +39,7 @@ from .events import days_between, recording
 from .memory import MemoryReadModel
 from .rows import ContractRow, EntryRow, LineRow, MovementRow, ProjectRow, Row
 
+R = TypeVar("R", bound=Row)
 PAGE = 500
 STATE_CACHE_SIZE = 256
 #: Events that change what a project is (not its money): at an effective date, those that took
@@ -408,8 +409,9 @@ def _copy(model: MemoryReadModel) -> MemoryReadModel:
     return copied
 
 
-def _only(rows: Iterable[Row]) -> Any:
-    return next(iter(rows), None)
+def _only(rows: list[R]) -> R | None:
+    """The one row of a table of one project (its ``project`` row), if there is one."""
+    return rows[0] if rows else None
 
 
 def _date(value: Any) -> date | None:
