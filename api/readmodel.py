@@ -8,26 +8,19 @@ through the store's read snapshots.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from capledger.projections import ReadModelStore
-from capledger.projections.rows import LineRow, PlanRow, ProjectRow, Row, columns, from_values
+from capledger.projections.queries.sql import column_names, rows_of
+from capledger.projections.rows import LineRow, PlanRow, ProjectRow
 
 from .roles import Caller
 
 ANNUAL = "annual"
 
 
-R = TypeVar("R", bound=Row)
-
-
-def _columns(kind: type[Row]) -> str:
-    return ", ".join(column.name for column in columns(kind))
-
-
-PLAN_COLUMNS = _columns(PlanRow)
-PROJECT_COLUMNS = _columns(ProjectRow)
-LINE_COLUMNS = _columns(LineRow)
+PLAN_COLUMNS = column_names(PlanRow)
+LINE_COLUMNS = column_names(LineRow)
 
 
 def plans(
@@ -54,7 +47,7 @@ def plans(
         sql += " AND jurisdiction IN " + _in("j", list(jurisdictions), params)
     sql += " ORDER BY plan_code"
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return _rows(PlanRow, rows)
+    return rows_of(PlanRow, rows)
 
 
 def annual_plan_codes(store: ReadModelStore, jurisdiction: str, fiscal_year: int) -> list[str]:
@@ -114,14 +107,14 @@ def projects(
     def query(reader: Any) -> tuple[list[tuple[Any, ...]], int]:
         total = int(reader.rows(f"SELECT COUNT(*) FROM {{project}} p{where}", params)[0][0])
         rows = reader.rows(
-            f"SELECT {_prefixed(PROJECT_COLUMNS)} FROM {{project}} p{where} "
+            f"SELECT {column_names(ProjectRow, 'p')} FROM {{project}} p{where} "
             "ORDER BY p.project_code LIMIT :limit OFFSET :offset",
             {**params, "limit": limit, "offset": offset},
         )
         return rows, total
 
     rows, total = store.read(query)
-    return _rows(ProjectRow, rows), total
+    return rows_of(ProjectRow, rows), total
 
 
 def project_scope(store: ReadModelStore, code: str) -> tuple[str, str] | None:
@@ -153,16 +146,7 @@ def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRow]:
         f"{_in('c', list(codes), params)} ORDER BY project_code, plan_code, source"
     )
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return _rows(LineRow, rows)
-
-
-def _rows(kind: type[R], values: Sequence[Sequence[Any]]) -> list[R]:
-    """Rows of the read model's own type from the values a query selected (all its columns)."""
-    return [from_values(kind, row) for row in values]  # type: ignore[misc]
-
-
-def _prefixed(columns: str) -> str:
-    return ", ".join(f"p.{name.strip()}" for name in columns.split(","))
+    return rows_of(LineRow, rows)
 
 
 def _in(name: str, values: list[str], params: dict[str, Any]) -> str:

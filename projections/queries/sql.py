@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from capledger.domain.capital import capital, undisbursed
 
-from ..rows import Movement
+from ..rows import Movement, Row, columns, from_values
 from .types import AsOf, Scope
 
 ANNUAL = "annual"
 #: Balance columns of a line, in the order queries select them.
 BALANCES = tuple(kind.value for kind in Movement)
 Params = dict[str, Any]
+R = TypeVar("R", bound=Row)
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,15 @@ def in_list(name: str, values: list[str], params: Params) -> str:
     for index, value in enumerate(values):
         params[f"{name}{index}"] = value
     return "(" + ", ".join(f":{name}{index}" for index in range(len(values))) + ")"
+
+
+def column_names(kind: type[Row], alias: str = "") -> str:
+    """Every column of ``kind``'s table, in its order (each prefixed with ``alias.``)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{column.name}" for column in columns(kind))
+
+
+def rows_of(kind: type[R], selected: Sequence[Sequence[Any]]) -> list[R]:
+    """Rows of the read model's own type from the values a query selected by
+    :func:`column_names`."""
+    return [from_values(kind, values) for values in selected]  # type: ignore[misc]
