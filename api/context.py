@@ -16,9 +16,9 @@ import structlog
 
 from capledger.application.ledger import Ledger
 from capledger.projections import EmbeddedRunner, ReadModelStore
+from capledger.projections.history import ProjectHistory
 from capledger.settings import Settings
 
-from .audit import Auditor
 from .cache import ReadState, ResponseCache, RunnerState, read_state
 from .metrics import Metrics
 from .ratelimit import TokenBuckets
@@ -53,7 +53,7 @@ class ApiContext:
     buckets: TokenBuckets | None = None
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
-    auditor: Auditor | None = None
+    auditor: ProjectHistory | None = None
     #: Rendered pages of the hottest reads (see :mod:`capledger.api.cache`).
     responses: ResponseCache = field(init=False)
     _users: int = 0
@@ -64,7 +64,7 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.responses = ResponseCache(self.settings.api.response_cache_size)
         if self.auditor is None:
-            self.auditor = Auditor(self.ledger)
+            self.auditor = ProjectHistory(self.ledger.recorder)
         if self.buckets is None:
             self.buckets = TokenBuckets(
                 self.settings.api.write_rate_per_s, self.settings.api.write_burst

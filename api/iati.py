@@ -29,6 +29,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from capledger.application.published import PublishedEvent
+from capledger.domain.capital import CAPITAL_MOVEMENTS
 
 CURRENCY = "VND"
 INCOMING_FUNDS = "1"
@@ -53,13 +54,8 @@ ACTIVITY_STATUS = {
     "terminated": "5",
     "settled": "4",
 }
-COMMITMENT_SIGNS = {
-    "CapitalAllocated": 1,
-    "CapitalTransferredIn": 1,
-    "CapitalTransferredOut": -1,
-    "AllocationCut": -1,
-    "CapitalLapsed": -1,
-}
+#: Commitments move as capital does: the sign of each capital movement in the capital formula.
+COMMITMENT_SIGNS = CAPITAL_MOVEMENTS
 IATI_VERSION = "2.03"
 EXTENSION_NS = "https://capledger.vn/ns/iati"
 

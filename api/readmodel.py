@@ -8,76 +8,19 @@ through the store's read snapshots.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from capledger.projections import ReadModelStore
+from capledger.projections.queries.sql import column_names, rows_of
+from capledger.projections.rows import LineRow, PlanRow, ProjectRow
 
 from .roles import Caller
 
 ANNUAL = "annual"
 
 
-@dataclass(frozen=True)
-class PlanRecord:
-    plan_code: str
-    title: str
-    kind: str
-    authority: str
-    jurisdiction: str
-    start_year: int
-    end_year: int
-    implements: str | None
-    plan_version: int
-    approved_on: str
-
-
-@dataclass(frozen=True)
-class ProjectRecord:
-    project_code: str
-    name: str
-    investor_code: str
-    investor_name: str
-    program: str
-    sector: str
-    province: str
-    total_investment: int
-    status: str
-    review_class: str | None
-    registered_on: str
-    settled_value: int | None
-
-
-@dataclass(frozen=True)
-class LineRecord:
-    project_code: str
-    plan_code: str
-    source: str
-    fiscal_year: int
-    allocated: int
-    transferred_in: int
-    transferred_out: int
-    cut: int
-    disbursed: int
-    lapsed: int
-
-    @property
-    def capital(self) -> int:
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
-
-
-PLAN_COLUMNS = (
-    "plan_code, title, kind, authority, jurisdiction, start_year, end_year, implements, "
-    "plan_version, approved_on"
-)
-PROJECT_COLUMNS = (
-    "project_code, name, investor_code, investor_name, program, sector, province, "
-    "total_investment, status, review_class, registered_on, settled_value"
-)
-LINE_COLUMNS = (
-    "project_code, plan_code, source, fiscal_year, allocated, transferred_in, transferred_out, "
-    "cut, disbursed, lapsed"
-)
+PLAN_COLUMNS = column_names(PlanRow)
+LINE_COLUMNS = column_names(LineRow)
 
 
 def plans(
@@ -87,7 +30,7 @@ def plans(
     fiscal_year: int | None = None,
     kind: str | None = None,
     jurisdictions: Sequence[str] | None = None,
-) -> list[PlanRecord]:
+) -> list[PlanRow]:
     """Plans, by code; ``fiscal_year`` matches plans whose period covers it."""
     params: dict[str, Any] = {}
     sql = f"SELECT {PLAN_COLUMNS} FROM {{plan}} WHERE 1 = 1"
@@ -104,21 +47,7 @@ def plans(
         sql += " AND jurisdiction IN " + _in("j", list(jurisdictions), params)
     sql += " ORDER BY plan_code"
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return [
-        PlanRecord(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            int(r[5]),
-            int(r[6]),
-            None if r[7] is None else str(r[7]),
-            int(r[8]),
-            str(r[9]),
-        )
-        for r in rows
-    ]
+    return rows_of(PlanRow, rows)
 
 
 def annual_plan_codes(store: ReadModelStore, jurisdiction: str, fiscal_year: int) -> list[str]:
@@ -139,7 +68,7 @@ def projects(
     fiscal_year: int | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[ProjectRecord], int]:
+) -> tuple[list[ProjectRow], int]:
     """Projects by code within the caller's scope; ``jurisdiction``/``fiscal_year`` keep those
     with capital from such plans. The page and the total count."""
     params: dict[str, Any] = {}
@@ -178,14 +107,14 @@ def projects(
     def query(reader: Any) -> tuple[list[tuple[Any, ...]], int]:
         total = int(reader.rows(f"SELECT COUNT(*) FROM {{project}} p{where}", params)[0][0])
         rows = reader.rows(
-            f"SELECT {_prefixed(PROJECT_COLUMNS)} FROM {{project}} p{where} "
+            f"SELECT {column_names(ProjectRow, 'p')} FROM {{project}} p{where} "
             "ORDER BY p.project_code LIMIT :limit OFFSET :offset",
             {**params, "limit": limit, "offset": offset},
         )
         return rows, total
 
     rows, total = store.read(query)
-    return [_project(row) for row in rows], total
+    return rows_of(ProjectRow, rows), total
 
 
 def project_scope(store: ReadModelStore, code: str) -> tuple[str, str] | None:
@@ -208,7 +137,7 @@ def plan_jurisdiction(store: ReadModelStore, code: str) -> str | None:
     return None if not rows else str(rows[0][0])
 
 
-def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRecord]:
+def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRow]:
     if not codes:
         return []
     params: dict[str, Any] = {}
@@ -217,22 +146,7 @@ def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRecor
         f"{_in('c', list(codes), params)} ORDER BY project_code, plan_code, source"
     )
     rows = store.read(lambda reader: reader.rows(sql, params))
-    return [
-        LineRecord(str(r[0]), str(r[1]), str(r[2]), int(r[3]), *(int(v) for v in r[4:]))
-        for r in rows
-    ]
-
-
-def _project(row: tuple[Any, ...]) -> ProjectRecord:
-    return ProjectRecord(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
-        str(row[6]), int(row[7]), str(row[8]), None if row[9] is None else str(row[9]),
-        str(row[10]), None if row[11] is None else int(row[11]),
-    )  # fmt: skip
-
-
-def _prefixed(columns: str) -> str:
-    return ", ".join(f"p.{name.strip()}" for name in columns.split(","))
+    return rows_of(LineRow, rows)
 
 
 def _in(name: str, values: list[str], params: dict[str, Any]) -> str:

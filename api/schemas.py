@@ -14,9 +14,9 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, Field
 
+from capledger.domain import Balance
 from capledger.projections.queries import AsOf, Ratio
 
-from .audit import Balances
 from .types import Money, money
 
 
@@ -77,38 +77,32 @@ def as_of_out(point: AsOf | None) -> AsOfOut | None:
 
 
 class BalancesOut(BaseModel):
+    """A :class:`~capledger.domain.capital.Balance` at the edge: its figures as strings."""
+
     allocated: Money
     transferred_in: Money
     transferred_out: Money
     cut: Money
     capital: Money = Field(description="allocated + transferred in − transferred out − cut")
     disbursed: Money = Field(description="Net cash paid (advances + work − advance recovered).")
+    advances_outstanding: Money
     lapsed: Money
-    undisbursed: Money = Field(description="capital − disbursed − lapsed")
     extended: Money
-    advances_outstanding: Money | None
+    undisbursed: Money = Field(description="capital − disbursed − lapsed")
 
 
-def balances_out(balances: Balances) -> BalancesOut:
-    advances = balances.advances_outstanding
-    return BalancesOut(
-        allocated=money(balances.allocated),
-        transferred_in=money(balances.transferred_in),
-        transferred_out=money(balances.transferred_out),
-        cut=money(balances.cut),
-        capital=money(balances.capital),
-        disbursed=money(balances.disbursed),
-        lapsed=money(balances.lapsed),
-        undisbursed=money(balances.undisbursed),
-        extended=money(balances.extended),
-        advances_outstanding=None if advances is None else money(advances),
-    )
+def balances_out(balance: Balance) -> BalancesOut:
+    return BalancesOut(**{name: money(amount) for name, amount in balance.figures().items()})
+
+
+#: Fields of event data that are amounts of VND (rendered as strings).
+MONEY_KEYS = frozenset(
+    {"amount", "value", "total_investment", "settled_value", "advance_recovered"}
+)
 
 
 def money_fields(data: Any, key: str | None = None) -> Any:
     """Event data with its amounts as strings (envelopes included)."""
-    from .audit import MONEY_KEYS
-
     if isinstance(data, dict):
         if key == "envelopes":
             return {

@@ -3,6 +3,7 @@
 Imports only the standard library and ``eventsourcing.domain``.
 """
 
+from .capital import Balance
 from .errors import DomainError
 from .ids import plan_id, project_id
 from .plan import CapitalPlan
@@ -13,6 +14,7 @@ from .values import Authority, CapitalSource, Decision, PlanKind, ProjectStatus
 __all__ = [
     "AllocationLine",
     "Authority",
+    "Balance",
     "CapitalPlan",
     "CapitalSource",
     "Contract",

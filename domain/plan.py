@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from .capital import unallocated
 from .errors import (
     EnvelopeBelowAllocated,
     InsufficientUnallocatedCapital,
@@ -155,7 +156,7 @@ class CapitalPlan(Aggregate):
         return self.start_year
 
     def unallocated(self, source: str) -> int:
-        return self.envelopes.get(source, 0) - self.allocated.get(source, 0)
+        return unallocated(self.envelopes.get(source, 0), self.allocated.get(source, 0))
 
     @property
     def total_envelope(self) -> int:

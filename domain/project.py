@@ -6,13 +6,21 @@ project, so every disbursement invariant is checked against this one small aggre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from .capital import (
+    Balance,
+    balance_of,
+    capital,
+    extended_remaining,
+    extension_released,
+    undisbursed,
+)
 from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
@@ -68,19 +76,21 @@ class AllocationLine:
     disbursed_after_deadline: int = 0
 
     @property
+    def capital(self) -> int:
+        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
+
+    @property
     def undisbursed(self) -> int:
-        return (
-            self.allocated
-            + self.transferred_in
-            - self.transferred_out
-            - self.cut
-            - self.disbursed
-            - self.lapsed
-        )
+        return undisbursed(self.capital, self.disbursed, self.lapsed)
+
+    @property
+    def balance(self) -> Balance:
+        """The line's figures (advances are kept per contract, not per line)."""
+        return balance_of(self)
 
     @property
     def extended_remaining(self) -> int:
-        return max(0, self.extended - self.disbursed_after_deadline)
+        return extended_remaining(self.extended, self.disbursed_after_deadline)
 
     def extend_until(self, amount: int, until: date) -> None:
         self.extended += amount
@@ -90,9 +100,7 @@ class AllocationLine:
 
     def release_extension_beyond_undisbursed(self) -> None:
         # Capital moved away cannot stay earmarked for the extended period.
-        excess = self.extended_remaining - self.undisbursed
-        if excess > 0:
-            self.extended -= excess
+        self.extended -= extension_released(self.extended_remaining, self.undisbursed)
 
 
 @dataclass
@@ -343,6 +351,13 @@ class Project(Aggregate):
     @property
     def disbursed(self) -> int:
         return sum(line.disbursed for line in self.lines.values())
+
+    @property
+    def balance(self) -> Balance:
+        """The project's figures over all its lines, with the advances its contracts owe."""
+        total = Balance.total(line.balance for line in self.lines.values())
+        outstanding = sum(contract.advance_outstanding for contract in self.contracts.values())
+        return replace(total, advances_outstanding=outstanding)
 
     @property
     def is_closed(self) -> bool:

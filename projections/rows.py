@@ -20,6 +20,8 @@ from enum import StrEnum
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar
 
+from capledger.domain.capital import capital, extended_remaining, unallocated, undisbursed
+
 R = TypeVar("R", bound="Row")
 
 
@@ -238,15 +240,15 @@ class LineRow(Row):
     @property
     def capital(self) -> int:
         """What the project was given from this plan and source."""
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
+        return capital(self.allocated, self.transferred_in, self.transferred_out, self.cut)
 
     @property
     def undisbursed(self) -> int:
-        return self.capital - self.disbursed - self.lapsed
+        return undisbursed(self.capital, self.disbursed, self.lapsed)
 
     @property
     def extended_remaining(self) -> int:
-        return max(0, self.extended - self.disbursed_after_deadline)
+        return extended_remaining(self.extended, self.disbursed_after_deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +395,7 @@ class PlanSourceRow(Row):
 
     @property
     def unallocated(self) -> int:
-        return self.envelope - self.allocated
+        return unallocated(self.envelope, self.allocated)
 
 
 # -- bookkeeping ------------------------------------------------------------------------------

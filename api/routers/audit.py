@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capledger.application.errors import UnknownProject
 from capledger.application.verify import verify_store
+from capledger.domain import Balance
+from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectState
 
-from ..audit import Auditor, HistoryEntry, ProjectState
 from ..context import ApiContext
 from ..deps import Admin, Ctx, Inspector, Reader
 from ..problems import ApiProblem, problem_responses
@@ -26,9 +27,10 @@ router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
 READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1
+NOTHING = Balance()
 
 
-def auditor(ctx: ApiContext) -> Auditor:
+def auditor(ctx: ApiContext) -> ProjectHistory:
     assert ctx.auditor is not None
     return ctx.auditor
 
@@ -104,7 +106,7 @@ def history_out(entry: HistoryEntry) -> HistoryEntryOut:
         data=money_fields(entry.data),
         hash=entry.hash,
         prev=entry.prev,
-        balances=balances_out(entry.balances),
+        balances=balances_out(entry.balance),
     )
 
 
@@ -244,28 +246,29 @@ def _point_state(
 def state_out(code: str, point: PointOut, state: ProjectState | None) -> ProjectStateOut:
     if state is None:
         return ProjectStateOut(project_code=code, point=point, exists=False, version=0)
+    project = state.project
     return ProjectStateOut(
         project_code=code,
         point=point,
         exists=True,
         version=state.version,
-        name=state.name,
-        investor_code=state.investor_code,
-        investor_name=state.investor_name,
-        program=state.program,
-        sector=state.sector,
-        province=state.province,
-        total_investment=money(state.total_investment),
-        status=state.status,
-        review_class=state.review_class,
-        settled_value=None if state.settled_value is None else money(state.settled_value),
+        name=project.name,
+        investor_code=project.investor_code,
+        investor_name=project.investor_name,
+        program=project.program,
+        sector=project.sector,
+        province=project.province,
+        total_investment=money(project.total_investment),
+        status=project.status,
+        review_class=project.review_class,
+        settled_value=None if project.settled_value is None else money(project.settled_value),
         totals=balances_out(state.totals),
         lines=[
             LineOut(
                 plan_code=line.plan_code,
                 source=line.source,
                 fiscal_year=line.fiscal_year,
-                balances=balances_out(line.balances),
+                balances=balances_out(line.balance),
             )
             for line in state.lines
         ],
@@ -397,8 +400,6 @@ def get_diff(
     caller: Reader,
     ctx: Ctx,
 ) -> DiffOut:
-    from ..audit import Balances
-
     _in_scope(ctx, caller, project_code)
     first, second = query.points()
     before_point, before = _point_state(ctx, project_code, first)
@@ -412,26 +413,20 @@ def get_diff(
         for name in ATTRIBUTES
         if getattr(old, name) != getattr(new, name)
     }
-    empty = Balances(advances_outstanding=0)
-    lines_before = {
-        (line.plan_code, line.source): line.balances for line in (before.lines if before else ())
-    }
-    lines_after = {
-        (line.plan_code, line.source): line.balances for line in (after.lines if after else ())
-    }
+    lines_before = _line_balances(before)
+    lines_after = _line_balances(after)
     lines = [
         LineChangeOut(
             plan_code=plan,
             source=source,
             change=balances_out(
-                lines_after.get((plan, source), empty).minus(
-                    lines_before.get((plan, source), empty)
-                )
+                lines_after.get((plan, source), Balance())
+                - lines_before.get((plan, source), Balance())
             ),
         )
         for plan, source in sorted(set(lines_before) | set(lines_after))
     ]
-    totals = (after.totals if after else empty).minus(before.totals if before else empty)
+    totals = (after.totals if after else NOTHING) - (before.totals if before else NOTHING)
     between = None
     if query.from_effective_on is None:
         between = (after.version if after else 0) - (before.version if before else 0)
@@ -444,6 +439,11 @@ def get_diff(
         lines=lines,
         versions_between=between,
     )
+
+
+def _line_balances(state: ProjectState | None) -> dict[tuple[str, str], Balance]:
+    lines = () if state is None else state.lines
+    return {(line.plan_code, line.source): line.balance for line in lines}
 
 
 def _text(value: Any) -> str | None:

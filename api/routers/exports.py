@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from capledger.domain import project_id
+from capledger.domain.capital import FIGURES
 from capledger.projections.queries import plan_versions
 
 from .. import fdp, iati, readmodel
@@ -78,20 +79,16 @@ def export_balances(
     query: Annotated[BalanceCsvQuery, Query()], caller: Reader, ctx: Ctx, bom: BomQuery = True
 ) -> Response:
     items, _ = query_balances(ctx, caller, query, limit=query.limit)
-    columns = [
-        "allocated", "transferred_in", "transferred_out", "cut", "capital", "disbursed",
-        "advances_outstanding", "lapsed", "extended", "undisbursed",
-    ]  # fmt: skip
     rows = [
         [
             item.key,
             item.label,
-            *(getattr(item, name) for name in columns),
+            *item.figures().values(),
             _percent(item.disbursement_rate.percent(query.places)),
         ]
         for item in items
     ]
-    header = [query.by.value, "label", *columns, "disbursement_rate_percent"]
+    header = [query.by.value, "label", *FIGURES, "disbursement_rate_percent"]
     return csv_response(header, rows, f"balances-by-{query.by.value}.csv", bom=bom)
 
 
@@ -173,11 +170,9 @@ def iati_activities(
     reader = auditor(ctx)
     activities = []
     for project in found:
-        from ..audit import published
-
-        events = (published(stored) for stored in reader.stored(project_id(project.project_code)))
+        events = reader.events(project.project_code)
         transactions = iati.transactions(project.project_code, events, authorities)
-        activities.append(iati.activity_json(vars(project), transactions))
+        activities.append(iati.activity_json(asdict(project), transactions))
     return activities, total
 
 

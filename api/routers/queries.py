@@ -8,6 +8,7 @@ Every query can be asked "as of" a point: ``as_of`` (movements effective by that
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -25,6 +26,7 @@ from capledger.projections.queries import (
     Denominator,
     Dimension,
     Exclusions,
+    GroupBalance,
     QueryError,
     Scope,
     WatchLevel,
@@ -39,6 +41,7 @@ from capledger.projections.queries import (
     watch_list,
 )
 from capledger.projections.queries.balances import SORTS, BalanceFilter
+from capledger.projections.rows import ProjectRow
 
 from .. import readmodel
 from ..cache import cached_read
@@ -49,6 +52,7 @@ from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..schemas import (
     AsOfOut,
+    BalancesOut,
     PageInfo,
     RateOut,
     as_of_out,
@@ -165,19 +169,11 @@ class BalanceQuery(AsOfQuery):
         )
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(BalancesOut):
+    """The balance of one group."""
+
     key: str
     label: str
-    allocated: Money
-    transferred_in: Money
-    transferred_out: Money
-    cut: Money
-    capital: Money
-    disbursed: Money
-    advances_outstanding: Money
-    lapsed: Money
-    extended: Money
-    undisbursed: Money
     disbursement_rate: RateOut
 
 
@@ -188,29 +184,18 @@ class BalancePage(BaseModel):
     page: PageInfo
 
 
-def balance_out(item: Any, places: int) -> BalanceOut:
+def balance_out(item: GroupBalance, places: int) -> BalanceOut:
     return BalanceOut.model_validate(balance_fields(item, places))
 
 
-def balance_fields(item: Any, places: int) -> dict[str, Any]:
-    """A :class:`BalanceOut`'s fields as plain values, spelt out: a page builds hundreds (the
-    amounts are ``str`` of their integers, as :func:`~capledger.api.types.money` writes them,
-    without a call per amount)."""
-    return {
-        "key": item.key,
-        "label": item.label,
-        "allocated": str(item.allocated),
-        "transferred_in": str(item.transferred_in),
-        "transferred_out": str(item.transferred_out),
-        "cut": str(item.cut),
-        "capital": str(item.capital),
-        "disbursed": str(item.disbursed),
-        "advances_outstanding": str(item.advances_outstanding),
-        "lapsed": str(item.lapsed),
-        "extended": str(item.extended),
-        "undisbursed": str(item.undisbursed),
-        "disbursement_rate": rate_fields(item.disbursement_rate, places),
-    }
+def balance_fields(item: GroupBalance, places: int) -> dict[str, Any]:
+    """A :class:`BalanceOut`'s fields as plain values (amounts as ``str`` of their integers, as
+    :func:`~capledger.api.types.money` writes them), for a page validated or written at once."""
+    fields: dict[str, Any] = {"key": item.key, "label": item.label}
+    for name, amount in item.figures().items():
+        fields[name] = str(amount)
+    fields["disbursement_rate"] = rate_fields(item.disbursement_rate, places)
+    return fields
 
 
 def query_balances(
@@ -221,7 +206,7 @@ def query_balances(
     limit: int | None,
     store: ReadModelStore | None = None,
     filters: BalanceFilter | None = None,
-) -> tuple[list[Any], int]:
+) -> tuple[list[GroupBalance], int]:
     page = balances(
         ctx.read_model if store is None else store,
         query.by,
@@ -299,12 +284,6 @@ class ChangePage(BaseModel):
     page: PageInfo
 
 
-CHANGE_FIELDS = (
-    "allocated", "transferred_in", "transferred_out", "cut", "capital", "disbursed",
-    "advances_outstanding", "lapsed", "extended", "undisbursed",
-)  # fmt: skip
-
-
 @router.get(
     "/balances/changes",
     operation_id="balance_changes",
@@ -328,28 +307,26 @@ def get_balance_changes(
     chosen = keys[query.offset : query.offset + limit]
     items = []
     for key in chosen:
-        old = balance_out(before[key], query.places) if key in before else _zero(key, after[key])
-        new = balance_out(after[key], query.places) if key in after else _zero(key, before[key])
-        change = {
-            name: money(int(getattr(new, name)) - int(getattr(old, name))) for name in CHANGE_FIELDS
-        }
-        items.append(ChangeOut(key=key, label=new.label, before=old, after=new, change=change))
+        label = (after.get(key) or before[key]).label
+        old, new = (
+            found.get(key) or GroupBalance(key=key, label=label) for found in (before, after)
+        )
+        change = {name: money(amount) for name, amount in (new - old).figures().items()}
+        items.append(
+            ChangeOut(
+                key=key,
+                label=label,
+                before=balance_out(old, query.places),
+                after=balance_out(new, query.places),
+                change=change,
+            )
+        )
     return ChangePage(
         by=query.by,
         before=AsOfOut(effective=query.from_date, known=query.from_date),
         after=AsOfOut(effective=query.to_date, known=query.to_date),
         items=items,
         page=page_info(len(keys), limit, query.offset, len(items)),
-    )
-
-
-def _zero(key: str, other: Any) -> BalanceOut:
-    zero = dict.fromkeys(CHANGE_FIELDS, "0")
-    return BalanceOut(
-        key=key,
-        label=other.label,
-        disbursement_rate=RateOut(numerator="0", denominator="0", rate=None, percent=None),
-        **zero,
     )
 
 
@@ -749,7 +726,7 @@ def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -
         kind=None if query.kind is None else query.kind.value,
         jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
     )
-    return [PlanOut(**vars(plan)) for plan in found]
+    return [PlanOut(**asdict(plan)) for plan in found]
 
 
 class PlanVersionOut(BaseModel):
@@ -893,11 +870,10 @@ class ProjectPage(BaseModel):
     page: PageInfo
 
 
-def project_out(record: readmodel.ProjectRecord) -> ProjectOut:
-    values = vars(record) | {
-        "total_investment": money(record.total_investment),
-        "settled_value": None if record.settled_value is None else money(record.settled_value),
-    }
+def project_out(record: ProjectRow) -> ProjectOut:
+    values: dict[str, Any] = asdict(record)
+    values["total_investment"] = money(record.total_investment)
+    values["settled_value"] = None if record.settled_value is None else money(record.settled_value)
     return ProjectOut(**values)
 
 

@@ -1,63 +1,24 @@
 """``capledger history PROJECT``: a project's events in stream order, with running balances.
 
-Read straight from the event store (not from a projection), so it is what an auditor would see:
-who recorded each event under which command, and what the project's balances were right after.
+Read straight from the event store (not from a projection) through
+:class:`~capledger.projections.history.ProjectHistory`, the service the API's audit routes use,
+so it is what an auditor would see: who recorded each event under which command, and what the
+project's balances were right after.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from capledger.application.chain import unseal
-from capledger.application.ledger import Ledger
-from capledger.domain import Decision, Project
+from capledger.domain import Balance
+from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectState
 
 from .context import CliContext
 from .errors import EXIT_OK
 from .formatting import Column, json_line, render_table, vnd
-
-#: Keys of a decoded event that belong to the envelope, not to what the event says.
-ENVELOPE_KEYS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
-
-
-@dataclass(frozen=True)
-class Balances:
-    """A project's capital right after one event, summed over its plans and sources (VND)."""
-
-    allocated: int
-    transferred_in: int
-    transferred_out: int
-    cut: int
-    disbursed: int
-    lapsed: int
-    undisbursed: int
-    advance_outstanding: int
-
-    @property
-    def net_allocated(self) -> int:
-        """Capital the project holds: allocated, plus transfers in, less transfers out and cuts."""
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
-
-    @classmethod
-    def of(cls, project: Project) -> Balances:
-        lines = project.lines.values()
-        return cls(
-            allocated=sum(line.allocated for line in lines),
-            transferred_in=sum(line.transferred_in for line in lines),
-            transferred_out=sum(line.transferred_out for line in lines),
-            cut=sum(line.cut for line in lines),
-            disbursed=sum(line.disbursed for line in lines),
-            lapsed=sum(line.lapsed for line in lines),
-            undisbursed=sum(line.undisbursed for line in lines),
-            advance_outstanding=sum(c.advance_outstanding for c in project.contracts.values()),
-        )
-
-    def as_dict(self) -> dict[str, int]:
-        return {**asdict(self), "net_allocated": self.net_allocated}
 
 
 @dataclass(frozen=True)
@@ -70,44 +31,44 @@ class Summary:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    version: int
-    event: str
-    topic: str
-    effective_on: date | None
-    recorded_at: datetime | None
-    principal: str | None
-    command: str | None
-    command_id: str | None
-    correlation_id: str | None
-    hash: str
-    summary: Summary
-    data: dict[str, Any]
-    balances: Balances
+def balances_json(balance: Balance) -> dict[str, int]:
+    """A balance as this command has always written it."""
+    return {
+        "allocated": balance.allocated,
+        "transferred_in": balance.transferred_in,
+        "transferred_out": balance.transferred_out,
+        "cut": balance.cut,
+        "disbursed": balance.disbursed,
+        "lapsed": balance.lapsed,
+        "undisbursed": balance.undisbursed,
+        "advance_outstanding": balance.advances_outstanding,
+        "net_allocated": balance.capital,
+    }
 
-    def as_json(self, project_code: str) -> str:
-        return json_line(
-            {
-                "project": project_code,
-                "version": self.version,
-                "event": self.event,
-                "topic": self.topic,
-                "effective_on": self.effective_on,
-                "recorded_at": self.recorded_at,
-                "principal": self.principal,
-                "command": self.command,
-                "command_id": self.command_id,
-                "correlation_id": self.correlation_id,
-                "amount": self.summary.amount,
-                "plan_code": self.summary.plan_code,
-                "source": self.summary.source,
-                "detail": self.summary.detail,
-                "data": self.data,
-                "balances": self.balances.as_dict(),
-                "hash": self.hash,
-            }
-        )
+
+def entry_json(project_code: str, entry: HistoryEntry) -> str:
+    summary = summarise(entry)
+    return json_line(
+        {
+            "project": project_code,
+            "version": entry.version,
+            "event": entry.event,
+            "topic": entry.topic,
+            "effective_on": entry.effective_on,
+            "recorded_at": entry.recorded_at,
+            "principal": entry.principal,
+            "command": entry.command,
+            "command_id": entry.command_id,
+            "correlation_id": entry.correlation_id,
+            "amount": summary.amount,
+            "plan_code": summary.plan_code,
+            "source": summary.source,
+            "detail": summary.detail,
+            "data": entry.data,
+            "balances": balances_json(entry.balance),
+            "hash": entry.hash,
+        }
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,49 +93,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
     ledger = context.ledger(must_exist=True)
-    entries = list(read_history(ledger, args.project))
+    history = ProjectHistory(ledger.recorder)
+    entries = history.history(args.project)
     if args.format == "json":
         for entry in entries:
-            print(entry.as_json(args.project), file=context.stdout)
+            print(entry_json(args.project, entry), file=context.stdout)
     else:
-        print(render_history(ledger.project(args.project), entries), file=context.stdout)
+        now = history.state_by_version(args.project, entries[-1].version) if entries else None
+        print(render_history(args.project, now, entries), file=context.stdout)
     return EXIT_OK
 
 
-def read_history(ledger: Ledger, project_code: str) -> Iterator[HistoryEntry]:
-    for stored, project in ledger.replay_project(project_code):
-        # The replayed project is mutated in place: its balances must be read before moving on.
-        domain_event = ledger.mapper.to_domain_event(stored)
-        fields = dict(vars(domain_event))
-        name = type(domain_event).__name__
-        unsealed = unseal(stored.state)
-        meta = unsealed.meta
-        effective_on = fields.get("effective_on")
-        recorded_at = fields.get("timestamp")
-        yield HistoryEntry(
-            version=stored.originator_version,
-            event=name,
-            topic=stored.topic,
-            effective_on=effective_on if isinstance(effective_on, date) else None,
-            recorded_at=recorded_at if isinstance(recorded_at, datetime) else None,
-            principal=_text(meta.get("principal")),
-            command=_text(meta.get("command")),
-            command_id=_text(meta.get("command_id")),
-            correlation_id=_text(meta.get("correlation_id")),
-            hash=unsealed.hash,
-            summary=summarise(name, fields, project),
-            data={k: v for k, v in fields.items() if k not in ENVELOPE_KEYS},
-            balances=Balances.of(project),
+def render_history(code: str, now: ProjectState | None, entries: list[HistoryEntry]) -> str:
+    heading = f"Project {code}\n"
+    if now is not None:
+        project = now.project
+        heading = (
+            f"Project {code}: {project.name}\n"
+            f"Investor {project.investor_code} ({project.investor_name}); status "
+            f"{project.status}; total investment {vnd(project.total_investment)} VND\n"
         )
-
-
-def render_history(project: Project, entries: list[HistoryEntry]) -> str:
-    heading = (
-        f"Project {project.code}: {project.name}\n"
-        f"Investor {project.investor_code} ({project.investor_name}); status {project.status}; "
-        f"total investment {vnd(project.total_investment)} VND\n"
-        "Amounts in VND; balances are the project's, right after each event; times in UTC.\n"
-    )
+    heading += "Amounts in VND; balances are the project's, right after each event; times in UTC.\n"
     columns = [
         Column("v", numeric=True),
         Column("effective"),
@@ -196,7 +135,7 @@ def render_history(project: Project, entries: list[HistoryEntry]) -> str:
 
 
 def _row(entry: HistoryEntry) -> list[str]:
-    summary, balances = entry.summary, entry.balances
+    summary, balance = summarise(entry), entry.balance
     where = "/".join(part for part in (summary.plan_code, summary.source) if part)
     recorded = (
         entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S") if entry.recorded_at is not None else ""
@@ -208,11 +147,11 @@ def _row(entry: HistoryEntry) -> list[str]:
         entry.event,
         vnd(summary.amount),
         where,
-        vnd(balances.net_allocated),
-        vnd(balances.disbursed),
-        vnd(balances.undisbursed),
-        vnd(balances.lapsed),
-        vnd(balances.advance_outstanding),
+        vnd(balance.capital),
+        vnd(balance.disbursed),
+        vnd(balance.undisbursed),
+        vnd(balance.lapsed),
+        vnd(balance.advances_outstanding),
         entry.principal or "",
         entry.command_id or "",
         summary.detail,
@@ -225,13 +164,14 @@ def _text(value: object) -> str | None:
 
 # -- what each event is about -------------------------------------------------------------
 
-Summariser = Callable[[Mapping[str, Any], Project], Summary]
+Summariser = Callable[[Mapping[str, Any], HistoryEntry], Summary]
 
 
-def summarise(event_name: str, fields: Mapping[str, Any], project: Project) -> Summary:
-    summariser = SUMMARISERS.get(event_name)
+def summarise(entry: HistoryEntry) -> Summary:
+    fields = entry.data
+    summariser = SUMMARISERS.get(entry.event)
     if summariser is not None:
-        return summariser(fields, project)
+        return summariser(fields, entry)
     # An event type this command does not know yet still shows its money and place.
     amount = fields.get("amount")
     return Summary(
@@ -243,8 +183,8 @@ def summarise(event_name: str, fields: Mapping[str, Any], project: Project) -> S
 
 def _decided(fields: Mapping[str, Any]) -> str:
     decision = fields.get("decision")
-    if isinstance(decision, Decision):
-        return f"decision {decision.number} of {decision.issued_on.isoformat()} ({decision.issuer})"
+    if isinstance(decision, Mapping):
+        return f"decision {decision['number']} of {decision['issued_on']} ({decision['issuer']})"
     return ""
 
 
@@ -261,10 +201,12 @@ def _on_line(fields: Mapping[str, Any], detail: str, amount_key: str = "amount")
     )
 
 
-def _registered(fields: Mapping[str, Any], _: Project) -> Summary:
+def _registered(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     detail = _joined(
         f"registered {fields['name']}",
-        f"investor {fields['investor_code']} ({fields['investor_name']})",
+        # Version 1 recorded the investor's name only, which stands as its code too.
+        f"investor {fields.get('investor_code', fields.get('investor'))} "
+        f"({fields.get('investor_name', fields.get('investor'))})",
         f"{fields['program']}, {fields['sector']}, {fields['province']}",
         "amount is its total investment",
         _decided(fields),
@@ -272,14 +214,14 @@ def _registered(fields: Mapping[str, Any], _: Project) -> Summary:
     return Summary(amount=fields["total_investment"], detail=detail)
 
 
-def _total_investment_adjusted(fields: Mapping[str, Any], _: Project) -> Summary:
+def _total_investment_adjusted(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return Summary(
         amount=fields["total_investment"],
         detail=_joined("total investment adjusted to the amount", _decided(fields)),
     )
 
 
-def _investor_changed(fields: Mapping[str, Any], _: Project) -> Summary:
+def _investor_changed(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return Summary(
         detail=_joined(
             f"investor now {fields['investor_code']} ({fields['investor_name']})", fields["reason"]
@@ -287,42 +229,42 @@ def _investor_changed(fields: Mapping[str, Any], _: Project) -> Summary:
     )
 
 
-def _status_changed(fields: Mapping[str, Any], _: Project) -> Summary:
+def _status_changed(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     review = f"review class {fields['review_class']}" if fields.get("review_class") else ""
     return Summary(
         detail=_joined(f"status {fields['status']}", review, fields["reason"], _decided(fields))
     )
 
 
-def _allocated(fields: Mapping[str, Any], _: Project) -> Summary:
+def _allocated(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     auto = fields.get("auto_extended_until")
-    extended = f"extended automatically to {auto.isoformat()}" if isinstance(auto, date) else ""
+    extended = f"extended automatically to {auto}" if auto else ""
     return _on_line(fields, _joined("allocated", extended, _decided(fields)))
 
 
-def _transferred_out(fields: Mapping[str, Any], _: Project) -> Summary:
+def _transferred_out(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return _on_line(fields, _joined(f"transferred to {fields['to_project']}", _decided(fields)))
 
 
-def _transferred_in(fields: Mapping[str, Any], _: Project) -> Summary:
+def _transferred_in(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     auto = fields.get("auto_extended_until")
-    extended = f"extended automatically to {auto.isoformat()}" if isinstance(auto, date) else ""
+    extended = f"extended automatically to {auto}" if auto else ""
     detail = _joined(f"transferred from {fields['from_project']}", extended, _decided(fields))
     return _on_line(fields, detail)
 
 
-def _cut(fields: Mapping[str, Any], _: Project) -> Summary:
+def _cut(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return _on_line(fields, _joined(f"cut: {fields['reason']}", _decided(fields)))
 
 
-def _contract_signed(fields: Mapping[str, Any], _: Project) -> Summary:
+def _contract_signed(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return Summary(
         amount=fields["value"],
         detail=f"contract {fields['contract_no']} signed with {fields['contractor']}",
     )
 
 
-def _advance_paid(fields: Mapping[str, Any], _: Project) -> Summary:
+def _advance_paid(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     extension = "from extended capital" if fields.get("from_extension") else ""
     detail = _joined(
         f"advance on contract {fields['contract_no']}",
@@ -332,7 +274,7 @@ def _advance_paid(fields: Mapping[str, Any], _: Project) -> Summary:
     return _on_line(fields, detail)
 
 
-def _completed_work_paid(fields: Mapping[str, Any], _: Project) -> Summary:
+def _completed_work_paid(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     contract = fields.get("contract_no")
     recovered = fields.get("advance_recovered") or 0
     detail = _joined(
@@ -344,32 +286,31 @@ def _completed_work_paid(fields: Mapping[str, Any], _: Project) -> Summary:
     return _on_line(fields, detail)
 
 
-def _entry_reversed(fields: Mapping[str, Any], project: Project) -> Summary:
+def _entry_reversed(fields: Mapping[str, Any], entry: HistoryEntry) -> Summary:
     version = fields["entry_version"]
-    entry = project.entries.get(version)
-    if entry is None:
+    reversed_entry = entry.reverses
+    if reversed_entry is None:
         return Summary(detail=_joined(f"reverses v{version}", fields["reason"]))
-    plan_code, source = entry.line_key.split("|", 1)
-    kind = entry.kind.replace("_", " ")
+    kind = reversed_entry.kind.replace("_", " ")
     return Summary(
         # Negative: the correction takes the entry's net disbursement back out.
-        amount=-entry.net,
-        plan_code=plan_code,
-        source=source,
+        amount=-reversed_entry.net,
+        plan_code=reversed_entry.plan_code,
+        source=reversed_entry.source,
         detail=_joined(f"reverses the {kind} of v{version}", fields["reason"]),
     )
 
 
-def _period_extended(fields: Mapping[str, Any], _: Project) -> Summary:
+def _period_extended(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     until = fields["until"]
     return _on_line(fields, _joined(f"disbursement extended until {until}", _decided(fields)))
 
 
-def _lapsed(fields: Mapping[str, Any], _: Project) -> Summary:
+def _lapsed(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return _on_line(fields, "lapsed: neither disbursed nor extended by the deadline")
 
 
-def _settled(fields: Mapping[str, Any], _: Project) -> Summary:
+def _settled(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     return Summary(
         amount=fields["settled_value"], detail=_joined("settled at the amount", _decided(fields))
     )

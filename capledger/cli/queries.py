@@ -16,13 +16,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from capledger.domain.capital import FIGURES
 from capledger.projections.queries import (
     AsOf,
-    Balance,
     BalanceFilter,
     Denominator,
     DisbursementRate,
     Exclusions,
+    GroupBalance,
     QueryError,
     Ratio,
     Scope,
@@ -316,20 +317,6 @@ def _register_balances(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     parser.set_defaults(handler=run_balances)
 
 
-BALANCE_FIELDS = (
-    "allocated",
-    "transferred_in",
-    "transferred_out",
-    "cut",
-    "capital",
-    "disbursed",
-    "advances_outstanding",
-    "lapsed",
-    "extended",
-    "undisbursed",
-)
-
-
 def run_balances(args: argparse.Namespace, context: CliContext) -> int:
     point = as_of_point(args)
     filters = BalanceFilter(
@@ -362,7 +349,7 @@ def run_balances(args: argparse.Namespace, context: CliContext) -> int:
         for item in page.items:
             print(json_line({"by": args.by, **_balance_record(item)}), file=context.stdout)
     elif args.format == "csv":
-        header = ["key", "label", *BALANCE_FIELDS, "rate_percent"]
+        header = ["key", "label", *FIGURES, "rate_percent"]
         rows = [list(_balance_record(item).values()) for item in page.items]
         print(_csv(header, rows), file=context.stdout)
     else:
@@ -372,14 +359,14 @@ def run_balances(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK
 
 
-def _balance_record(balance: Balance) -> dict[str, Any]:
+def _balance_record(balance: GroupBalance) -> dict[str, Any]:
     record: dict[str, Any] = {"key": balance.key, "label": balance.label}
-    record.update({name: getattr(balance, name) for name in BALANCE_FIELDS})
+    record.update(balance.figures())
     record["rate_percent"] = percent(balance.disbursement_rate)
     return record
 
 
-def render_balances(by: str, point: AsOf | None, items: Sequence[Balance]) -> str:
+def render_balances(by: str, point: AsOf | None, items: Sequence[GroupBalance]) -> str:
     columns = [
         Column(by),
         Column("allocated", numeric=True),
@@ -397,7 +384,7 @@ def render_balances(by: str, point: AsOf | None, items: Sequence[Balance]) -> st
         [
             item.key,
             vnd(item.allocated),
-            _signed(item.transferred_in - item.transferred_out),
+            _signed(item.net_transferred),
             vnd(item.cut),
             vnd(item.capital),
             vnd(item.disbursed),

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from capledger.domain import ProjectStatus
+from capledger.domain import Balance, ProjectStatus
 from capledger.projections import Reader, ReadModelStore
 from capledger.projections import queries as q
+from capledger.projections.queries.sql import column_names, rows_of
+from capledger.projections.rows import PlanRow, ProjectRow
 
 from .amounts import BILLION
 from .index import HaiPhongIndex, HcmcIndex, ScenarioIndex
@@ -73,42 +75,9 @@ class PlanRate:
         return format_rate(self.ratio)
 
 
-@dataclass(frozen=True)
-class Balance:
-    """Capital of a set of allocation lines, in VND."""
-
-    allocated: int = 0
-    transferred_in: int = 0
-    transferred_out: int = 0
-    cut: int = 0
-    disbursed: int = 0
-    lapsed: int = 0
-    advance_outstanding: int = 0
-
-    @classmethod
-    def of(cls, balance: q.Balance) -> Balance:
-        return cls(
-            allocated=balance.allocated,
-            transferred_in=balance.transferred_in,
-            transferred_out=balance.transferred_out,
-            cut=balance.cut,
-            disbursed=balance.disbursed,
-            lapsed=balance.lapsed,
-            advance_outstanding=balance.advances_outstanding,
-        )
-
-    @property
-    def capital(self) -> int:
-        return self.allocated + self.transferred_in - self.transferred_out - self.cut
-
-    @property
-    def undisbursed(self) -> int:
-        return self.capital - self.disbursed - self.lapsed
-
-    @property
-    def rate(self) -> str:
-        """Disbursed over capital."""
-        return format_rate(q.Ratio(self.disbursed, self.capital))
+def balance_rate(balance: Balance) -> str:
+    """Disbursed over capital."""
+    return format_rate(q.Ratio(balance.disbursed, balance.capital))
 
 
 @dataclass(frozen=True)
@@ -119,7 +88,7 @@ class SectorLine:
 
     @property
     def rate(self) -> str:
-        return self.balance.rate
+        return balance_rate(self.balance)
 
 
 @dataclass(frozen=True)
@@ -134,7 +103,7 @@ class WatchedProject:
 
     @property
     def rate(self) -> str:
-        return self.balance.rate
+        return balance_rate(self.balance)
 
 
 @dataclass(frozen=True)
@@ -209,56 +178,17 @@ class DemoReport:
 # -- reading the read model ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlanRecord:
-    code: str
-    title: str
-    authority: str
-    jurisdiction: str
-    start_year: int
-    end_year: int
-    implements: str | None
+def plan_records(store: ReadModelStore) -> dict[str, PlanRow]:
+    sql = f"SELECT {column_names(PlanRow)} FROM {{plan}} ORDER BY plan_code"
+    records = rows_of(PlanRow, store.read(lambda reader: reader.rows(sql)))
+    return {record.plan_code: record for record in records}
 
 
-@dataclass(frozen=True)
-class ProjectRecord:
-    code: str
-    name: str
-    investor_code: str
-    program: str
-    sector: str
-    status: str
-    total_investment: int
-
-
-def plan_records(store: ReadModelStore) -> dict[str, PlanRecord]:
-    def query(reader: Reader) -> list[tuple[Any, ...]]:
-        return reader.rows(
-            "SELECT plan_code, title, authority, jurisdiction, start_year, end_year, implements "
-            "FROM {plan} ORDER BY plan_code"
-        )
-
-    records = [
-        PlanRecord(code, title, authority, jurisdiction, int(start), int(end), implements)
-        for code, title, authority, jurisdiction, start, end, implements in store.read(query)
-    ]
-    return {record.code: record for record in records}
-
-
-def project_records(store: ReadModelStore, codes: Iterable[str]) -> dict[str, ProjectRecord]:
+def project_records(store: ReadModelStore, codes: Iterable[str]) -> dict[str, ProjectRow]:
     """The named projects as they stand now, in the order named."""
-
-    def query(reader: Reader) -> list[tuple[Any, ...]]:
-        return reader.rows(
-            "SELECT project_code, name, investor_code, program, sector, status, total_investment "
-            "FROM {project}"
-        )
-
-    records = [
-        ProjectRecord(code, name, investor, program, sector, status, int(total))
-        for code, name, investor, program, sector, status, total in store.read(query)
-    ]
-    found = {record.code: record for record in records}
+    sql = f"SELECT {column_names(ProjectRow)} FROM {{project}}"
+    records = rows_of(ProjectRow, store.read(lambda reader: reader.rows(sql)))
+    found = {record.project_code: record for record in records}
     return {code: found[code] for code in codes if code in found}
 
 
@@ -279,7 +209,7 @@ def project_balances(store: ReadModelStore, plan_code: str) -> dict[str, Balance
     page = q.balances(
         store, q.Dimension.PROJECT, filters=q.BalanceFilter(plan_code=plan_code), limit=None
     )
-    return {item.key: Balance.of(item) for item in page.items}
+    return {item.key: item for item in page.items}
 
 
 def build_report(store: ReadModelStore, index: ScenarioIndex) -> DemoReport:
@@ -292,40 +222,42 @@ def build_report(store: ReadModelStore, index: ScenarioIndex) -> DemoReport:
 
 
 def hai_phong_figures(
-    store: ReadModelStore, plans: Mapping[str, PlanRecord], index: HaiPhongIndex
+    store: ReadModelStore, plans: Mapping[str, PlanRow], index: HaiPhongIndex
 ) -> HaiPhongFigures:
     city = plans[index.city_plan]
     denominators = [q.Denominator(code) for code in (index.city_plan, index.pm_plan)]
     scope = q.Scope(city.jurisdiction, city.start_year)
     rates = q.disbursement_rates(store, scope, denominators)
-    by_project = project_balances(store, city.code)
+    by_project = project_balances(store, city.plan_code)
     projects = project_records(store, [code for code in index.projects if code in by_project])
     plan_total = q.balances(
-        store, q.Dimension.PLAN, filters=q.BalanceFilter(plan_code=city.code), limit=None
+        store, q.Dimension.PLAN, filters=q.BalanceFilter(plan_code=city.plan_code), limit=None
     )
     return HaiPhongFigures(
         as_of=index.as_of,
         projects=len(projects),
         rates=tuple(plan_rate(rate, plans) for rate in rates),
-        balance=Balance.of(plan_total.items[0]) if plan_total.items else Balance(),
-        unallocated=sum(line.unallocated for line in q.plan_capital(store, city.code)),
-        by_sector=sector_lines(store, city.code, projects),
+        balance=plan_total.items[0] if plan_total.items else Balance(),
+        unallocated=sum(line.unallocated for line in q.plan_capital(store, city.plan_code)),
+        by_sector=sector_lines(store, city.plan_code, projects),
         by_status=status_counts(projects.values()),
         watched=watched_projects(projects, by_project, corrections_by_project(store)),
     )
 
 
-def plan_rate(rate: q.DisbursementRate, plans: Mapping[str, PlanRecord]) -> PlanRate:
+def plan_rate(rate: q.DisbursementRate, plans: Mapping[str, PlanRow]) -> PlanRate:
     plan = plans[rate.plan_code]
-    implementing = tuple(code for code, other in plans.items() if other.implements == plan.code)
+    implementing = tuple(
+        code for code, other in plans.items() if other.implements == plan.plan_code
+    )
     return PlanRate(
-        plan.code, plan.title, rate.authority, rate.envelope, rate.disbursed, implementing,
+        plan.plan_code, plan.title, rate.authority, rate.envelope, rate.disbursed, implementing,
         rate.ratio,
     )  # fmt: skip
 
 
 def sector_lines(
-    store: ReadModelStore, plan_code: str, projects: Mapping[str, ProjectRecord]
+    store: ReadModelStore, plan_code: str, projects: Mapping[str, ProjectRow]
 ) -> tuple[SectorLine, ...]:
     """Sectors by capital, largest first, with their number of projects."""
     page = q.balances(
@@ -339,12 +271,10 @@ def sector_lines(
     counts: dict[str, int] = {}
     for project in projects.values():
         counts[project.sector] = counts.get(project.sector, 0) + 1
-    return tuple(
-        SectorLine(item.key, counts.get(item.key, 0), Balance.of(item)) for item in page.items
-    )
+    return tuple(SectorLine(item.key, counts.get(item.key, 0), item) for item in page.items)
 
 
-def status_counts(projects: Iterable[ProjectRecord]) -> tuple[tuple[str, int], ...]:
+def status_counts(projects: Iterable[ProjectRow]) -> tuple[tuple[str, int], ...]:
     counts: dict[str, int] = {}
     for project in projects:
         counts[project.status] = counts.get(project.status, 0) + 1
@@ -352,7 +282,7 @@ def status_counts(projects: Iterable[ProjectRecord]) -> tuple[tuple[str, int], .
 
 
 def watched_projects(
-    projects: Mapping[str, ProjectRecord],
+    projects: Mapping[str, ProjectRow],
     balances: Mapping[str, Balance],
     corrections: Mapping[str, int],
 ) -> tuple[WatchedProject, ...]:
@@ -369,25 +299,25 @@ def watched_projects(
 
 
 def hcmc_figures(
-    store: ReadModelStore, plans: Mapping[str, PlanRecord], index: HcmcIndex
+    store: ReadModelStore, plans: Mapping[str, PlanRow], index: HcmcIndex
 ) -> HcmcFigures:
     plan = plans[index.plan]
-    by_project = project_balances(store, plan.code)
+    by_project = project_balances(store, plan.plan_code)
     completed = [
         project
         for project in project_records(store, index.projects).values()
-        if project.status == ProjectStatus.COMPLETED.value and project.code in by_project
+        if project.status == ProjectStatus.COMPLETED.value and project.project_code in by_project
     ]
-    groups: dict[tuple[str, str], list[ProjectRecord]] = {}
+    groups: dict[tuple[str, str], list[ProjectRow]] = {}
     for project in completed:
         groups.setdefault((project.program, project.sector), []).append(project)
     return HcmcFigures(
-        plan_code=plan.code,
+        plan_code=plan.plan_code,
         plan_title=plan.title,
         start_year=plan.start_year,
         end_year=plan.end_year,
-        envelope=sum(line.envelope for line in q.plan_capital(store, plan.code)),
-        allocated_to_completed=sum(by_project[p.code].allocated for p in completed),
+        envelope=sum(line.envelope for line in q.plan_capital(store, plan.plan_code)),
+        allocated_to_completed=sum(by_project[p.project_code].allocated for p in completed),
         groups=tuple(
             group_line(program, sector, members, sector in index.assumed_total_sectors)
             for (program, sector), members in groups.items()
@@ -396,7 +326,7 @@ def hcmc_figures(
 
 
 def group_line(
-    program: str, sector: str, members: Sequence[ProjectRecord], assumed_total: bool
+    program: str, sector: str, members: Sequence[ProjectRow], assumed_total: bool
 ) -> GroupLine:
     return GroupLine(
         program=program,
@@ -501,7 +431,7 @@ def _capital(figures: HaiPhongFigures) -> list[str]:
         ("capital after movements", balance.capital),
         ("disbursed", balance.disbursed),
         ("undisbursed", balance.undisbursed),
-        ("advances outstanding", balance.advance_outstanding),
+        ("advances outstanding", balance.advances_outstanding),
         ("plan envelope not allocated", figures.unallocated),
     ]
     return table(("", "bn VND"), [(label, format_billion(vnd)) for label, vnd in rows])
@@ -527,7 +457,7 @@ def _watched(projects: Sequence[WatchedProject]) -> list[str]:
             project.code,
             project.status.replace("_", " "),
             project.investor_code,
-            signed_billion(project.balance.transferred_in - project.balance.transferred_out),
+            signed_billion(project.balance.net_transferred),
             format_billion(project.balance.cut) if project.balance.cut else "",
             format_billion(project.balance.disbursed),
             project.rate,

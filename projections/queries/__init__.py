@@ -1,6 +1,6 @@
 """Queries of the read model for inspectors, the CLI and the API; typed results, int VND."""
 
-from .balances import Balance, BalanceFilter, Dimension, balances
+from .balances import BalanceFilter, Dimension, GroupBalance, balances
 from .facts import LateEntry, late_entries
 from .plans import (
     AdjustmentCount,
@@ -28,7 +28,6 @@ __all__ = [
     "NO_EXCLUSIONS",
     "AdjustmentCount",
     "AsOf",
-    "Balance",
     "BalanceFilter",
     "Basis",
     "Bunching",
@@ -36,6 +35,7 @@ __all__ = [
     "Dimension",
     "DisbursementRate",
     "Exclusions",
+    "GroupBalance",
     "LateEntry",
     "MonthlyPoint",
     "MonthlySeries",

@@ -11,8 +11,10 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from capledger.domain.capital import BALANCE_FIELDS, Balance
+
 from ..store import Reader, ReadModelStore
-from .sql import BALANCES, Params, line_source
+from .sql import BALANCES, Params, capital_sql, line_source, undisbursed_sql
 from .types import AsOfLike, Page, Ratio, as_of_point
 
 
@@ -39,13 +41,11 @@ GROUPS: dict[Dimension, tuple[str, str]] = {
     Dimension.JURISDICTION: ("COALESCE(pl.jurisdiction, '')", "COALESCE(pl.jurisdiction, '')"),
 }
 
-CAPITAL = "SUM(l.allocated) + SUM(l.transferred_in) - SUM(l.transferred_out) - SUM(l.cut)"
-UNDISBURSED = f"{CAPITAL} - SUM(l.disbursed) - SUM(l.lapsed)"
 SORTS: dict[str, str] = {
     "key": "group_key",
     **{column: f"SUM(l.{column})" for column in BALANCES},
-    "capital": CAPITAL,
-    "undisbursed": UNDISBURSED,
+    "capital": capital_sql(),
+    "undisbursed": undisbursed_sql(),
 }
 #: Sorting by rate is exact (fractions of integers), so it is done after the sums.
 RATE = "rate"
@@ -83,33 +83,17 @@ FILTER_COLUMNS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Balance:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupBalance(Balance):
+    """The :class:`~capledger.domain.capital.Balance` of one group: its amounts are given by
+    position, in the balance's order, the group by name."""
+
     key: str
     label: str
-    allocated: int
-    transferred_in: int
-    transferred_out: int
-    cut: int
-    disbursed: int
-    advances_outstanding: int
-    lapsed: int
-    extended: int
-    capital: int
-    undisbursed: int
-    disbursement_rate: Ratio
 
-    @classmethod
-    def from_sums(cls, key: str, label: str, sums: dict[str, int]) -> Balance:
-        capital = sums["allocated"] + sums["transferred_in"] - sums["transferred_out"] - sums["cut"]
-        return cls(
-            key=key,
-            label=label,
-            **sums,
-            capital=capital,
-            undisbursed=capital - sums["disbursed"] - sums["lapsed"],
-            disbursement_rate=Ratio(sums["disbursed"], capital),
-        )
+    @property
+    def disbursement_rate(self) -> Ratio:
+        return Ratio(self.disbursed, self.capital)
 
 
 def balances(
@@ -122,7 +106,7 @@ def balances(
     limit: int | None = 50,
     offset: int = 0,
     as_of: AsOfLike = None,
-) -> Page[Balance]:
+) -> Page[GroupBalance]:
     """Balances grouped by ``by``; ``sort`` is "key", a balance column, "capital",
     "undisbursed" or "rate"."""
     dimension = Dimension(by)
@@ -146,7 +130,7 @@ def _balances(
     limit: int | None,
     offset: int,
     as_of: AsOfLike,
-) -> Page[Balance]:
+) -> Page[GroupBalance]:
     params: Params = {}
     grouped = _grouped_sql(dimension, filters, as_of, params)
     if sort == RATE:
@@ -168,7 +152,7 @@ def _total(
     reader: Reader,
     grouped: str,
     params: Params,
-    items: list[Balance],
+    items: list[GroupBalance],
     limit: int | None,
     offset: int,
 ) -> int:
@@ -203,45 +187,24 @@ def _filter_sql(filters: BalanceFilter, params: Params) -> str:
     return "".join(conditions)
 
 
-def _fetch(reader: Reader, sql: str, params: Params) -> list[Balance]:
+def _fetch(reader: Reader, sql: str, params: Params) -> list[GroupBalance]:
     return [_from_row(*row) for row in reader.rows(sql, params)]
 
 
-#: A row is the group key, its label, then the sums in this order, the order of the fields of
-#: :class:`Balance` after ``key`` and ``label``: ``_from_row`` passes them as they come.
-ROW_SUMS = (
-    "allocated", "transferred_in", "transferred_out", "cut", "disbursed", "advances_outstanding",
-    "lapsed", "extended",
-)  # fmt: skip
-if ROW_SUMS != BALANCES or tuple(f.name for f in fields(Balance))[2:10] != BALANCES:
-    raise AssertionError("Balance's fields, the SQL's sums and ROW_SUMS must keep one order")
+#: A row is the group key, its label, then the sums in the order of the balance's fields:
+#: ``_from_row`` passes them as they come.
+if BALANCES != BALANCE_FIELDS:
+    raise AssertionError("the kinds of movement and Balance's fields must keep one order")
 
 
-def _from_row(
-    key: Any,
-    label: Any,
-    allocated: int,
-    transferred_in: int,
-    transferred_out: int,
-    cut: int,
-    disbursed: int,
-    advances_outstanding: int,
-    lapsed: int,
-    extended: int,
-) -> Balance:
-    """:meth:`Balance.from_sums` without building a dict per row (a page has hundreds)."""
-    capital = allocated + transferred_in - transferred_out - cut
-    return Balance(
-        str(key), str(label), int(allocated), int(transferred_in), int(transferred_out),
-        int(cut), int(disbursed), int(advances_outstanding), int(lapsed), int(extended),
-        capital, capital - disbursed - lapsed, Ratio(int(disbursed), capital),
-    )  # fmt: skip
+def _from_row(key: Any, label: Any, *sums: Any) -> GroupBalance:
+    return GroupBalance(*map(int, sums), key=str(key), label=str(label))
 
 
 def _rate_order(descending: bool) -> Any:
     """Exact rate order; groups with no capital last either way."""
 
-    def order(balance: Balance) -> tuple[int, Fraction, str]:
+    def order(balance: GroupBalance) -> tuple[int, Fraction, str]:
         fraction = balance.disbursement_rate.fraction
         if fraction is None:
             return (1, Fraction(0), balance.key)

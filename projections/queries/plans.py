@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from capledger.domain.capital import unallocated
+
 from ..store import Reader, ReadModelStore
 from .sql import Params
 from .types import QueryError
@@ -121,7 +123,11 @@ def plan_capital(store: ReadModelStore, plan_code: str | None = None) -> list[Pl
     rows = store.read(lambda reader: reader.rows(sql, params))
     return [
         PlanCapital(
-            str(code), str(source), int(envelope), int(allocated), int(envelope) - int(allocated)
+            str(code),
+            str(source),
+            int(envelope),
+            int(allocated),
+            unallocated(int(envelope), int(allocated)),
         )
         for code, source, envelope, allocated in rows
     ]

@@ -2,15 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from ..rows import Movement
+from capledger.domain.capital import capital, undisbursed
+
+from ..rows import Movement, Row, columns, from_values
 from .types import AsOf, Scope
 
 ANNUAL = "annual"
 #: Balance columns of a line, in the order queries select them.
 BALANCES = tuple(kind.value for kind in Movement)
 Params = dict[str, Any]
+R = TypeVar("R", bound=Row)
+
+
+@dataclass(frozen=True)
+class Sql:
+    """An SQL expression that adds and subtracts as text, so the domain's capital formula can
+    be rendered as SQL rather than written again."""
+
+    text: str
+
+    def __add__(self, other: Sql) -> Sql:
+        return Sql(f"{self.text} + {other.operand}")
+
+    def __sub__(self, other: Sql) -> Sql:
+        return Sql(f"{self.text} - {other.operand}")
+
+    @property
+    def operand(self) -> str:
+        """The expression as the right operand: bracketed unless it is one term."""
+        return f"({self.text})" if " " in self.text else self.text
+
+
+def summed(column: str, alias: str = "l") -> Sql:
+    return Sql(f"SUM({alias}.{column})")
+
+
+def capital_sql(alias: str = "l") -> str:
+    """The summed capital of the lines under ``alias``."""
+    return _capital(alias).text
+
+
+def undisbursed_sql(alias: str = "l") -> str:
+    """The summed undisbursed capital of the lines under ``alias``."""
+    return undisbursed(_capital(alias), summed("disbursed", alias), summed("lapsed", alias)).text
+
+
+def _capital(alias: str) -> Sql:
+    return capital(
+        summed("allocated", alias),
+        summed("transferred_in", alias),
+        summed("transferred_out", alias),
+        summed("cut", alias),
+    )
 
 
 def scope_condition(scope: Scope, params: Params, plan: str = "pl") -> str:
@@ -50,3 +97,15 @@ def in_list(name: str, values: list[str], params: Params) -> str:
     for index, value in enumerate(values):
         params[f"{name}{index}"] = value
     return "(" + ", ".join(f":{name}{index}" for index in range(len(values))) + ")"
+
+
+def column_names(kind: type[Row], alias: str = "") -> str:
+    """Every column of ``kind``'s table, in its order (each prefixed with ``alias.``)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{column.name}" for column in columns(kind))
+
+
+def rows_of(kind: type[R], selected: Sequence[Sequence[Any]]) -> list[R]:
+    """Rows of the read model's own type from the values a query selected by
+    :func:`column_names`."""
+    return [from_values(kind, values) for values in selected]  # type: ignore[misc]

@@ -14,7 +14,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from ..store import Reader, ReadModelStore
-from .sql import Params, line_source, scope_condition
+from .sql import Params, capital_sql, line_source, scope_condition
 from .types import AsOf, AsOfLike, Ratio, Scope, as_of_point
 
 
@@ -106,8 +106,7 @@ def _grouped(
     columns, key = GROUP_SQL[level]
     params: Params = {}
     sql = (
-        f"SELECT {columns}, "
-        "SUM(l.allocated) + SUM(l.transferred_in) - SUM(l.transferred_out) - SUM(l.cut), "
+        f"SELECT {columns}, {capital_sql()}, "
         f"SUM(l.disbursed) FROM {line_source(as_of, params)} l "
         "JOIN {project} p ON p.project_code = l.project_code "
         "JOIN {plan} pl ON pl.plan_code = l.plan_code "

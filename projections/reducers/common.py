@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from capledger.application.published import PublishedEvent
+from capledger.domain.capital import extension_released
 
 from ..context import Context
 from ..events import MissingContext, days_between, iso_date, recording, subject_code
@@ -77,8 +78,8 @@ def extend(line: LineRow, amount: int, until: str) -> LineRow:
 
 def release_extension(line: LineRow) -> tuple[LineRow, int]:
     """Capital moved away cannot stay earmarked for the extended period (as the domain does)."""
-    excess = line.extended_remaining - line.undisbursed
-    if excess <= 0:
+    excess = extension_released(line.extended_remaining, line.undisbursed)
+    if not excess:
         return line, 0
     return line.evolve(extended=line.extended - excess), excess
 

@@ -24,9 +24,9 @@ from capledger.demo import DemoReport, run_demo
 from capledger.demo.amounts import BILLION, split_exact
 from capledger.demo.commands import Reversal
 from capledger.demo.index import ScenarioIndex
-from capledger.demo.report import QUIET_STATUSES, Balance, format_billion, format_rate
+from capledger.demo.report import QUIET_STATUSES, format_billion, format_rate
 from capledger.demo.scenario import build_scenario
-from capledger.domain import CapitalPlan, Project, ProjectStatus
+from capledger.domain import Balance, CapitalPlan, Project, ProjectStatus
 from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.projections.queries import Ratio
 from capledger.settings import Settings, StoreSettings
@@ -80,7 +80,7 @@ def test_hai_phong_figures_agree_with_the_aggregates(demo: DemoRun) -> None:
     assert figures.unallocated == city.total_envelope - sum(city.allocated.values())
     assert balance.transferred_in == balance.transferred_out > 0
     assert balance.cut > 0
-    assert balance.advance_outstanding > 0
+    assert balance.advances_outstanding > 0
     statuses = dict(figures.by_status)
     assert statuses["slow"] == statuses["terminated"] == 1
     assert statuses["under_violation_handling"] == 1
@@ -222,7 +222,7 @@ def _balance(balance: Balance) -> BalanceTuple:
         balance.cut,
         balance.disbursed,
         balance.lapsed,
-        balance.advance_outstanding,
+        balance.advances_outstanding,
     )
 
 

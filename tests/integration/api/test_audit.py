@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from capledger.api.audit import Auditor
 from capledger.domain import project_id
+from capledger.projections.history import ProjectHistory
 
 from ..conftest import RawStore
 from .support import Harness
@@ -82,7 +82,7 @@ def test_cursor_beyond_the_head_is_404(hai_phong: Harness) -> None:
 
 
 def test_history_reads_the_store_a_page_at_a_time(hai_phong: Harness) -> None:
-    reader = Auditor(hai_phong.ctx.ledger, page=2)
+    reader = ProjectHistory(hai_phong.ctx.ledger.recorder, page=2)
     calls: list[tuple[int | None, int | None]] = []
     recorder = hai_phong.ctx.ledger.recorder
     original = recorder.select_events
@@ -103,7 +103,7 @@ def test_history_reads_the_store_a_page_at_a_time(hai_phong: Harness) -> None:
     # The first page left the state after version 4 cached: the next page starts from it.
     assert [gt for gt, _ in calls][:1] == [4]
     assert [entry.version for entry in entries] == [1, 2, 3, 4]
-    assert [entry.balances for entry in again] == [entry.balances for entry in whole[4:6]]
+    assert [entry.balance for entry in again] == [entry.balance for entry in whole[4:6]]
 
 
 def test_state_as_of_a_version_a_recording_time_and_an_effective_date(
