@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
@@ -81,16 +82,66 @@ def seal(
     stream: str,
     version: int,
     topic: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any] | bytes,
     meta: Mapping[str, Any],
     prev: str,
 ) -> tuple[bytes, str]:
-    """Return the stored state for an event and its hash."""
-    digest = event_hash(
-        stream=stream, version=version, topic=topic, data=data, meta=meta, prev=prev
-    )
-    state = {**data, META_KEY: dict(meta), CHAIN_KEY: {"hash": digest, "prev": prev}}
+    """The stored state of an event and its hash.
+
+    ``data`` is the event data, as JSON values or as their canonical JSON (what the ledger's
+    transcoder writes: the data is then serialised once). Canonical JSON of a mapping is ``{`` +
+    its items sorted by key + ``}``, so both documents are assembled from the canonical data: the
+    envelope's keys (data, meta, prev, stream, topic, version) are in sorted order, and the
+    reserved keys (_chain, _meta) come first in the state whenever every data key sorts after
+    them, as the ledger's field names do; otherwise the state is written as a whole.
+    """
+    data_json = data if isinstance(data, bytes) else canonical_json(data)
+    meta_json = _canonical_meta(meta)
+    prev_json = _scalar_json(prev)
+    envelope = b"".join((
+        b'{"data":', data_json, b',"meta":', meta_json, b',"prev":', prev_json,
+        b',"stream":', _scalar_json(stream), b',"topic":', _scalar_json(topic),
+        b',"version":', _scalar_json(version), b"}",
+    ))  # fmt: skip
+    digest = hashlib.sha256(envelope).hexdigest()
+    chain_json = b'{"hash":"' + digest.encode() + b'","prev":' + prev_json + b"}"
+    if data_json == b"{}":
+        return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + b"}", digest
+    if _first_key_after_meta(data_json):
+        return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + b"," + data_json[1:], digest
+    values = json.loads(data_json) if isinstance(data, bytes) else data
+    state = {**values, META_KEY: dict(meta), CHAIN_KEY: {"hash": digest, "prev": prev}}
     return canonical_json(state), digest
+
+
+def _first_key_after_meta(data_json: bytes) -> bool:
+    """Whether the first (least) key of a canonical JSON object sorts after ``_meta``.
+
+    UTF-8 byte order is code point order; a key with an escape is left to the slow way.
+    """
+    if not data_json.startswith(b'{"'):
+        return False
+    end = data_json.find(b'"', 2)
+    key = data_json[2:end]
+    return end > 2 and b"\\" not in key and key > META_KEY.encode()
+
+
+def _canonical_meta(meta: Mapping[str, Any]) -> bytes:
+    """Canonical JSON of event metadata: by orjson when it is flat str keys to str or None."""
+    if type(meta) is dict and all(
+        type(key) is str and (type(value) is str or value is None) for key, value in meta.items()
+    ):
+        return canonical_json_exact(meta)
+    return canonical_json(meta)
+
+
+def _scalar_json(value: object) -> bytes:
+    """Canonical JSON of a str or an int, without the encoder's per-call set-up."""
+    if type(value) is str:
+        return encode_basestring(value).encode()
+    if type(value) is int:
+        return str(value).encode()
+    return canonical_json(value)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from capledger.application.ledger import Ledger
+from capledger.application.storage import POSTGRES_MODULE, SQLITE_MODULE
 from capledger.domain import RuleBook
 from capledger.projections import EmbeddedRunner, ReadModelStore
 
@@ -25,7 +26,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """Translate capledger's settings into the eventsourcing library's environment keys."""
     if settings.persistence is Persistence.POSTGRES:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_MODULE,
             "POSTGRES_HOST": settings.postgres_host,
             "POSTGRES_PORT": str(settings.postgres_port),
             "POSTGRES_USER": settings.postgres_user,
@@ -37,7 +38,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": SQLITE_MODULE,
         "SQLITE_DBNAME": str(settings.sqlite_path),
         "CREATE_TABLE": "y",
     }
