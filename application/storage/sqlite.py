@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ IMPORT_CACHE_KIB = 64 * 1024
 HEAD_LOOKUP_CHUNK = 500
 
 
+@lru_cache(maxsize=64)
 def folded_page_statements(table: str, aggregates: Sequence[str], streams: bool, bounded: bool
                            ) -> tuple[str, str, list[str]]:  # fmt: skip
     """The head query, the page query (parameters: after, stop, the patterns, then the stream
@@ -104,7 +106,7 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
         self, after: int, stop: int, aggregates: Sequence[str]
     ) -> tuple[int, list[PageRow]]:
         head_sql, rows_sql, patterns = folded_page_statements(
-            self.events_table_name, aggregates, streams=False, bounded=False
+            self.events_table_name, tuple(aggregates), streams=False, bounded=False
         )
         with self.datastore.transaction(commit=False) as cursor:
             # Plain tuples rather than the pool's ``sqlite3.Row`` objects (this cursor only).
@@ -237,7 +239,10 @@ class SQLiteLogReader:
     ) -> tuple[int, list[PageRow]]:
         low, high = streams if streams is not None else ("", None)
         head_sql, rows_sql, patterns = folded_page_statements(
-            self.log_file.table, aggregates, streams=streams is not None, bounded=high is not None
+            self.log_file.table,
+            tuple(aggregates),
+            streams=streams is not None,
+            bounded=high is not None,
         )
         bounds = [] if streams is None else [low, *([] if high is None else [high])]
         connection = self._connection
