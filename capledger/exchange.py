@@ -18,16 +18,13 @@ everything back and raises :class:`ImportRefused` naming it.
 Speed (the import is the bulk path; see bench/README.md): each line is parsed once, by orjson
 when that reads exactly what ``json.loads`` reads (a state without floats), and its canonical
 state is written by orjson when that writes exactly what ``chain.canonical_json`` writes (the
-same condition); the standard library parses and writes everything else. The hash is
-recomputed from the parsed pieces of the state, not from a second parse of the canonical bytes.
-Every ``CROSS_CHECK_EVERY``-th line (the first included) is checked again the reference way
-(``json.loads``, ``canonical_json``, ``ChainVerifier.check``) and must come to the same state
-and verdict.
+same condition); the standard library parses and writes everything else. The chain is checked
+by :class:`~capledger.application.chain.ChainVerifier` on the parsed state, not on a second parse
+of the canonical bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,9 +37,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Notification
 
 from capledger.application.chain import (
-    CHAIN_KEY,
     GENESIS,
-    META_KEY,
     BrokenLink,
     ChainVerifier,
     canonical_json,
@@ -62,9 +57,6 @@ IMPORT_BATCH = 5_000
 KEYS = ("position", "stream", "version", "topic", "state")
 #: A UUID as str(UUID) writes it (and export writes it).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-#: Every so many events, the import's hash check is compared with ChainVerifier.check's.
-CROSS_CHECK_EVERY = 1_000
-_LINK_KEYS = {"hash", "prev"}
 
 
 #: Called with ``(done, total)`` after each page or batch, as ``capledger.progress`` reporters
@@ -268,68 +260,11 @@ _encode_plain = canonical_json_exact
 # -- import: checking chains ----------------------------------------------------------------
 
 
-class _Sealed(NamedTuple):
-    """A stored state in the layout ``seal`` writes, cut into what its hash envelope holds."""
-
-    data: dict[str, Any]
-    meta: dict[str, Any]
-    prev: str
-    hash: str
-
-
-def _sealed(state: dict[str, Any]) -> _Sealed | None:
-    """The pieces ``unseal`` would give, when the state has the layout ``seal`` writes.
-
-    None for any other layout (a ``_chain`` that is not exactly ``{"hash", "prev"}`` as text,
-    a ``_meta`` that is not an object, …): ``unseal`` has rules of its own for those, and
-    :meth:`ChainVerifier.check` itself decides them.
-    """
-    chain, meta = state.get(CHAIN_KEY), state.get(META_KEY)
-    if type(chain) is not dict or type(meta) is not dict or chain.keys() != _LINK_KEYS:
-        return None
-    prev, digest = chain["prev"], chain["hash"]
-    if type(prev) is not str or type(digest) is not str:
-        return None
-    data = state.copy()
-    del data[CHAIN_KEY], data[META_KEY]
-    return _Sealed(data, meta, prev, digest)
-
-
-def _verdict(
-    head: tuple[int, str],
-    position: int,
-    stream: str,
-    version: int,
-    topic: str,
-    sealed: _Sealed,
-    encode: _Encoder,
-) -> BrokenLink | None:
-    """What :meth:`ChainVerifier.check` says of the event, given its pieces."""
-    last_version, last_hash = head
-    if version != last_version + 1:
-        reason = f"expected version {last_version + 1} after {last_version}"
-        return BrokenLink(position, stream, version, reason)
-    if sealed.prev != last_hash:
-        return BrokenLink(position, stream, version, "link to the previous event does not match")
-    envelope = {  # as chain.event_hash builds it
-        "data": sealed.data,
-        "meta": sealed.meta,
-        "prev": sealed.prev,
-        "stream": stream,
-        "topic": topic,
-        "version": version,
-    }
-    if hashlib.sha256(encode(envelope)).hexdigest() != sealed.hash:
-        return BrokenLink(position, stream, version, "content does not match its hash")
-    return None
-
-
 class _ImportVerifier(ChainVerifier):
     """A :class:`ChainVerifier` that also gives each event's canonical stored state.
 
-    The state is parsed once, by the import: its pieces are taken from the parsed state rather
-    than parsed a second time from the canonical bytes, as ``check()`` would. A state without
-    the layout ``seal`` writes goes through ``check()`` itself.
+    The state is parsed once, by the import: the verifier checks the parsed values rather than
+    parsing the canonical bytes a second time.
     """
 
     def check_state(
@@ -346,53 +281,18 @@ class _ImportVerifier(ChainVerifier):
 
         ``plain``: the state holds no float, and orjson may write it (see :func:`_encode_plain`).
         """
-        encode = _encode_plain if plain else _encode_exact
-        encoded = encode(state)
-        sealed = _sealed(state)
-        if sealed is None:
-            return self.check(position, stream, version, topic, encoded), encoded
-        head = self.heads.get(stream, (0, GENESIS))
-        broken = _verdict(head, position, stream, version, topic, sealed, encode)
-        self.checked += 1
-        if broken is None:
-            self.heads[stream] = (version, sealed.hash)
-        return broken, encoded
-
-
-def _cross_check(
-    line: _Line, head: tuple[int, str], broken: BrokenLink | None, state: bytes
-) -> None:
-    """Check a line again the reference way, which must come to the same state and verdict.
-
-    The reference way is the plainest one: ``json.loads``, ``chain.canonical_json`` and
-    ``ChainVerifier.check`` from the same head. A disagreement is a defect of the fast path:
-    it stops the import, and nothing is recorded.
-    """
-    reference = _parse_exact(line.number, line.text)
-    expected_state = canonical_json(reference.state)
-    expected = ChainVerifier(heads={line.stream: head}).check(
-        line.number, line.stream, line.version, line.topic, expected_state
-    )
-    if (expected_state, expected) != (state, broken):
-        raise RuntimeError(
-            f"line {line.number}: the import's check ({broken}) disagrees with ChainVerifier "
-            f"({expected}), or its canonical state with canonical_json"
-        )
+        encoded = _encode_plain(state) if plain else _encode_exact(state)
+        return self.check(position, stream, version, topic, state, exact=plain), encoded
 
 
 class _Chains:
-    """Checks lines in file order; streams already stored continue from their stored head.
-
-    Every ``CROSS_CHECK_EVERY``-th line (the first included) is checked a second time by
-    :func:`_cross_check`.
-    """
+    """Checks lines in file order; streams already stored continue from their stored head."""
 
     def __init__(self, store: BulkImport, *, store_is_empty: bool) -> None:
         self.store = store
         self.store_is_empty = store_is_empty
         self.verifier = _ImportVerifier(heads={})
         self.stored_versions: dict[str, int] = {}
-        self.lines = 0
 
     def check(self, batch: Sequence[tuple[int, str]]) -> list[_Row]:
         """The batch's events as they are to be stored, once every one of them is checked.
@@ -449,9 +349,6 @@ class _Chains:
             ) from None
         except RecursionError:  # orjson reads deeper than the standard library writes
             raise ImportRefused("malformed-line", "nested too deeply", line=number) from None
-        if self.lines % CROSS_CHECK_EVERY == 0:
-            _cross_check(line, head, broken, state)
-        self.lines += 1
         if broken is not None:
             raise ImportRefused(
                 "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
