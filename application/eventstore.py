@@ -71,7 +71,14 @@ class CanonicalJSONTranscoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         try:
-            plain = self._plain(obj)
+            if type(obj) is dict and all(type(key) is str for key in obj):
+                # An event's state: its values are mostly scalars, converted in line.
+                plain = {
+                    key: value if type(value) in _JSON_SCALARS else self._plain(value)
+                    for key, value in obj.items()
+                }
+            else:
+                plain = self._plain(obj)
         except (_NotPlain, RecursionError):
             return canonical_json(json.loads(super().encode(obj)))
         return canonical_json_exact(plain)
