@@ -5,10 +5,9 @@
 Every statement that names the events table (``stored_events``; the notification id is
 SQLite's ``rowid``) is in this module.
 
-Writes are the library's: one transaction per ``insert_events`` call on its connection pool,
-its errors (a taken stream version is its ``IntegrityError``). The recorder inserts the events
-of a command one statement each to collect their notification ids, as the library does, and an
-import with one ``executemany`` in one transaction.
+Writes are the library's ``insert_events``: one transaction per call on its connection pool,
+its errors (a taken stream version is its ``IntegrityError``), one statement per event to collect
+the notification ids. An import inserts with one ``executemany`` per batch, in one transaction.
 """
 
 from __future__ import annotations
@@ -33,8 +32,9 @@ HEAD_LOOKUP_CHUNK = 500
 
 
 @lru_cache(maxsize=64)
-def folded_page_statements(table: str, aggregates: Sequence[str], streams: bool, bounded: bool
-                           ) -> tuple[str, str, list[str]]:  # fmt: skip
+def folded_page_statements(
+    table: str, aggregates: tuple[str, ...], streams: bool, bounded: bool
+) -> tuple[str, str, list[str]]:
     """The head query, the page query (parameters: after, stop, the patterns, then the stream
     range's low and high bounds when ``streams``/``bounded``) and the topic patterns."""
     folded = " OR ".join("topic GLOB ?" for _ in aggregates)
@@ -68,22 +68,6 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
             "SELECT rowid, originator_id, originator_version, topic, state "
             f"FROM {table} WHERE rowid>? ORDER BY rowid LIMIT ?"
         )
-
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The events in one transaction; their notification ids, in order."""
-        statement = self.insert_events_statement
-        ids: list[int] = []
-        with self.datastore.transaction(commit=True) as cursor:
-            for stored in stored_events:
-                stream = stored.originator_id
-                cursor.execute(statement, (
-                    stream.hex if isinstance(stream, UUID) else stream,
-                    stored.originator_version, stored.topic, stored.state,
-                ))  # fmt: skip
-                ids.append(cursor.lastrowid)
-        return ids
 
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as cursor:
