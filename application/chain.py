@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
@@ -61,19 +62,18 @@ def event_hash(
     stream: str,
     version: int,
     topic: str,
-    data: Mapping[str, Any],
+    data: Mapping[str, Any] | bytes,
     meta: Mapping[str, Any],
     prev: str,
+    exact: bool = False,
 ) -> str:
-    envelope = {
-        "data": data,
-        "meta": meta,
-        "prev": prev,
-        "stream": stream,
-        "topic": topic,
-        "version": version,
-    }
-    return hashlib.sha256(canonical_json(envelope)).hexdigest()
+    """The event's hash (see the module's docstring); ``data`` as JSON values or their canonical
+    JSON. ``exact``: the caller's word that ``data`` and ``meta`` are JSON values of exact types
+    holding no float, which orjson writes (see :func:`canonical_json_exact`)."""
+    meta_json = _canonical_meta(meta, exact)
+    return hashlib.sha256(
+        _envelope(stream, version, topic, _data_json(data, exact), meta_json, prev)
+    ).hexdigest()
 
 
 def seal(
@@ -81,16 +81,88 @@ def seal(
     stream: str,
     version: int,
     topic: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any] | bytes,
     meta: Mapping[str, Any],
     prev: str,
 ) -> tuple[bytes, str]:
-    """Return the stored state for an event and its hash."""
-    digest = event_hash(
-        stream=stream, version=version, topic=topic, data=data, meta=meta, prev=prev
-    )
-    state = {**data, META_KEY: dict(meta), CHAIN_KEY: {"hash": digest, "prev": prev}}
+    """The stored state of an event and its hash.
+
+    ``data`` is the event data, as JSON values or as their canonical JSON (what the ledger's
+    transcoder writes: the data is then serialised once). Canonical JSON of a mapping is ``{`` +
+    its items sorted by key + ``}``, so both documents are assembled from the canonical data: the
+    envelope's keys (data, meta, prev, stream, topic, version) are in sorted order, and the
+    reserved keys (_chain, _meta) come first in the state whenever every data key sorts after
+    them, as the ledger's field names do; otherwise the state is written as a whole.
+    """
+    data_json = _data_json(data, exact=False)
+    meta_json = _canonical_meta(meta, exact=False)
+    digest = hashlib.sha256(
+        _envelope(stream, version, topic, data_json, meta_json, prev)
+    ).hexdigest()
+    chain_json = b'{"hash":"' + digest.encode() + b'","prev":' + _scalar_json(prev) + b"}"
+    if data_json == b"{}":
+        return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + b"}", digest
+    if _first_key_after_meta(data_json):
+        return b'{"_chain":' + chain_json + b',"_meta":' + meta_json + b"," + data_json[1:], digest
+    values = json.loads(data_json) if isinstance(data, bytes) else data
+    state = {**values, META_KEY: dict(meta), CHAIN_KEY: {"hash": digest, "prev": prev}}
     return canonical_json(state), digest
+
+
+def _data_json(data: Mapping[str, Any] | bytes, exact: bool) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    return canonical_json_exact(data) if exact else canonical_json(data)
+
+
+def _envelope(
+    stream: str,
+    version: int,
+    topic: str,
+    data_json: bytes,
+    meta_json: bytes,
+    prev: str,
+) -> bytes:
+    """Canonical JSON of the hashed envelope, from the data's: its keys are in sorted order."""
+    return b"".join((
+        b'{"data":', data_json, b',"meta":', meta_json,
+        b',"prev":', _scalar_json(prev), b',"stream":', _scalar_json(stream),
+        b',"topic":', _scalar_json(topic), b',"version":', _scalar_json(version), b"}",
+    ))  # fmt: skip
+
+
+def _first_key_after_meta(data_json: bytes) -> bool:
+    """Whether the first (least) key of a canonical JSON object sorts after ``_meta``.
+
+    UTF-8 byte order is code point order; a key with an escape is left to the slow way.
+    """
+    if not data_json.startswith(b'{"'):
+        return False
+    end = data_json.find(b'"', 2)
+    key = data_json[2:end]
+    return end > 2 and b"\\" not in key and key > META_KEY.encode()
+
+
+def _canonical_meta(meta: Mapping[str, Any], exact: bool) -> bytes:
+    """Canonical JSON of event metadata: by orjson when ``exact`` or flat str to str or None."""
+    if exact or (
+        type(meta) is dict
+        and all(
+            type(key) is str and (type(value) is str or value is None)
+            for key, value in meta.items()
+        )
+    ):
+        return canonical_json_exact(meta)
+    return canonical_json(meta)
+
+
+def _scalar_json(value: object) -> bytes:
+    """Canonical JSON of a str or an int, without the encoder's per-call set-up."""
+    if type(value) is str:
+        return encode_basestring(value).encode()
+    if type(value) is int:
+        return str(value).encode()
+    return canonical_json(value)
 
 
 @dataclass(frozen=True)
@@ -101,9 +173,10 @@ class Unsealed:
     hash: str
 
 
-def unseal(state: bytes) -> Unsealed:
-    """Split a stored state into its data, metadata and chain link (no checking)."""
-    document = json.loads(state)
+def unseal(state: bytes | dict[str, Any]) -> Unsealed:
+    """Split a stored state (or the JSON values it holds) into its data, metadata and chain
+    link (no checking)."""
+    document = json.loads(state) if isinstance(state, bytes) else dict(state)
     chain = document.pop(CHAIN_KEY, None) or {}
     meta = document.pop(META_KEY, None) or {}
     return Unsealed(document, meta, str(chain.get("prev", "")), str(chain.get("hash", "")))
@@ -129,8 +202,17 @@ class ChainVerifier:
         return cls(heads={})
 
     def check(
-        self, position: int, stream: str, version: int, topic: str, state: bytes
+        self,
+        position: int,
+        stream: str,
+        version: int,
+        topic: str,
+        state: bytes | dict[str, Any],
+        *,
+        exact: bool = False,
     ) -> BrokenLink | None:
+        """Check one event: its stored state, or the JSON values it holds (read once by the
+        caller; ``exact`` as in :func:`event_hash`)."""
         self.checked += 1
         try:
             unsealed = unseal(state)
@@ -155,6 +237,7 @@ class ChainVerifier:
             data=unsealed.data,
             meta=unsealed.meta,
             prev=unsealed.prev,
+            exact=exact,
         )
         if recomputed != unsealed.hash:
             return BrokenLink(position, stream, version, "content does not match its hash")

@@ -17,20 +17,14 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import (
-    Aggregate,
-    BaseAggregate,
-    DomainEvent,
-    DomainEventProtocol,
-    MutableOrImmutableAggregate,
-)
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Mapper,
-    Recording,
     StoredEvent,
+    Transcoder,
 )
 from eventsourcing.utils import Environment
 
@@ -47,7 +41,13 @@ from .errors import (
     UnknownPlan,
     UnknownProject,
 )
-from .eventstore import ChainedEventStore, DateAsISO, DecisionAsDict, LedgerMapper
+from .eventstore import (
+    CanonicalJSONTranscoder,
+    ChainedEventStore,
+    DateAsISO,
+    DecisionAsDict,
+    LedgerMapper,
+)
 from .handlers import HANDLERS, Handler
 from .positions import position_of
 from .receipts import (
@@ -60,6 +60,7 @@ from .receipts import (
     receipt_id,
     recorded_names,
 )
+from .storage import MEMORY_MODULE
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,11 @@ class _UnitOfWork:
 
 class Ledger(Application[UUID]):
     name = "capledger"
-    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # The store in memory unless told otherwise, with the ledger's recorder.
+        "PERSISTENCE_MODULE": MEMORY_MODULE,
+    }
 
     def __init__(self, env: Mapping[str, str] | None = None, *, rules: RuleBook) -> None:
         super().__init__(dict(env) if env is not None else None)
@@ -159,12 +164,10 @@ class Ledger(Application[UUID]):
         # processes are kept honest by the store's optimistic concurrency on stream versions.
         self._lock = threading.RLock()
 
-    def close(self) -> None:
-        # The event store's own writer connection is not the recorder's: close it too.
-        events = getattr(self, "events", None)  # absent when construction failed early
-        if isinstance(events, ChainedEventStore):
-            events.close()
-        super().close()
+    def exclusively(self) -> contextlib.AbstractContextManager[Any]:
+        """Hold the command lock: no command of this process runs until it is released (an
+        import writes past the aggregates, which must not change meanwhile)."""
+        return self._lock
 
     # -- infrastructure wiring -----------------------------------------------------------
 
@@ -180,6 +183,12 @@ class Ledger(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return LedgerMapper(transcoder=self.construct_transcoder())
+
+    def construct_transcoder(self) -> Transcoder:
+        # Canonical JSON, as the hash chain hashes it: the event store seals it as written.
+        transcoder = CanonicalJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_event_store(self) -> ChainedEventStore:
         return ChainedEventStore(mapper=self.mapper, recorder=self.recorder)
@@ -253,34 +262,6 @@ class Ledger(Application[UUID]):
             yield stored, project
 
     # -- command execution ---------------------------------------------------------------
-
-    def save(
-        self,
-        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
-        **kwargs: Any,
-    ) -> list[Recording[UUID]]:
-        """The library's ``save()``, collecting aggregates' events without protocol checks.
-
-        The library tells aggregates from events with ``isinstance`` against runtime-checkable
-        protocols, which costs tens of microseconds per object on Python 3.11; for aggregates
-        a plain class check says the same, and for events too. Anything else goes the
-        library's way.
-        """
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        for obj in objs:
-            if isinstance(obj, BaseAggregate):
-                processing_event.events.extend(obj.collect_events())
-                processing_event.aggregates[obj.id] = obj
-            elif isinstance(obj, DomainEvent):
-                processing_event.events.append(obj)
-            else:
-                processing_event.collect_events(obj)
-        processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        self.notify(processing_event.events)  # The library's deprecated hook, as in save().
-        return recordings
 
     def cached(self, aggregate_id: UUID) -> Aggregate | None:
         """The cached aggregate as this process last saved or read it, without asking the store.

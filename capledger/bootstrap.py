@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capledger.application.ledger import Ledger
+from capledger.application.storage import POSTGRES_MODULE, SQLITE_MODULE
 from capledger.domain import RuleBook
 from capledger.projections import EmbeddedRunner, ReadModelStore
 
@@ -45,7 +46,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """Translate capledger's settings into the eventsourcing library's environment keys."""
     if settings.store.persistence is Persistence.POSTGRES:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_MODULE,
             "POSTGRES_HOST": settings.store.postgres.host,
             "POSTGRES_PORT": str(settings.store.postgres.port),
             "POSTGRES_USER": settings.store.postgres.user,
@@ -57,7 +58,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         }
     settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": SQLITE_MODULE,
         "SQLITE_DBNAME": str(settings.store.sqlite_path),
         "CREATE_TABLE": "y",
     }

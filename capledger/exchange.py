@@ -11,46 +11,33 @@ an import records events in file order and the target store numbers them afresh.
 Import is one all-or-nothing operation. Every line is parsed, its state re-encoded canonically
 (so it is stored byte for byte as the source stored it) and its chain link checked by a
 :class:`~capledger.application.chain.ChainVerifier` (a stream already in the target continues
-from its stored head), while the events are inserted in large batches inside one database
-transaction; the first bad line rolls everything back and raises :class:`ImportRefused` naming
-it. Recorders other than SQLite and PostgreSQL get the same guarantee by validating the whole
-file first and inserting it with one ``insert_events`` call.
+from its stored head), while the events are inserted in large batches inside one transaction
+of the store (``EventLog.bulk_import`` of the storage adapter); the first bad line rolls
+everything back and raises :class:`ImportRefused` naming it.
 
 Speed (the import is the bulk path; see bench/README.md): each line is parsed once, by orjson
 when that reads exactly what ``json.loads`` reads (a state without floats), and its canonical
 state is written by orjson when that writes exactly what ``chain.canonical_json`` writes (the
-same condition); the standard library parses and writes everything else. The hash is
-recomputed from the parsed pieces of the state, not from a second parse of the canonical bytes.
-Every ``CROSS_CHECK_EVERY``-th line (the first included) is checked again the reference way
-(``json.loads``, ``canonical_json``, ``ChainVerifier.check``) and must come to the same state
-and verdict. SQLite gets a larger page cache while the import's one transaction lasts.
+same condition); the standard library parses and writes everything else. The chain is checked
+by :class:`~capledger.application.chain.ChainVerifier` on the parsed state, not on a second parse
+of the canonical bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from json.encoder import encode_basestring
-from typing import Any, NamedTuple, Protocol, TextIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
+from typing import Any, NamedTuple, TextIO
 from uuid import UUID
 
 import orjson
-import psycopg
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from eventsourcing.persistence import IntegrityError, Notification
 
 from capledger.application.chain import (
-    CHAIN_KEY,
     GENESIS,
-    META_KEY,
     BrokenLink,
     ChainVerifier,
     canonical_json,
@@ -59,6 +46,7 @@ from capledger.application.chain import (
 )
 from capledger.application.errors import ApplicationError
 from capledger.application.ledger import Ledger
+from capledger.application.storage import BulkImport, ImportRow, event_log
 
 log = structlog.get_logger(__name__)
 
@@ -66,46 +54,10 @@ log = structlog.get_logger(__name__)
 EXPORT_PAGE = 5_000
 #: Lines checked and inserted per batch while importing.
 IMPORT_BATCH = 5_000
-#: SQLite's page cache while importing, in KiB (a negative ``cache_size`` is KiB).
-IMPORT_CACHE_KIB = 64 * 1024
-#: Streams whose stored head is looked up per query (below SQLite's bound-parameter limit).
-HEAD_LOOKUP_CHUNK = 500
 KEYS = ("position", "stream", "version", "topic", "state")
 #: A UUID as str(UUID) writes it (and export writes it).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-#: Every so many events, the import's hash check is compared with ChainVerifier.check's.
-CROSS_CHECK_EVERY = 1_000
-_LINK_KEYS = {"hash", "prev"}
 
-
-def _canonical_encoder() -> Callable[[Any], str]:
-    """What ``chain.canonical_json`` writes (as text), at the least cost per call.
-
-    ``json.dumps`` makes an encoder per call, and so does ``JSONEncoder.encode`` underneath;
-    the C encoder the standard library builds there is made once here instead (without the
-    check for circular references, which JSON read from a file cannot have). Where that C
-    encoder is missing or does not write exactly what ``JSONEncoder`` writes, the latter is
-    used. (For a str, canonical JSON is what ``encode_basestring`` returns.)
-    """
-    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return encoder.encode
-    try:
-        iterencode = make(
-            None, encoder.default, encode_basestring, None, ":", ",", True, False, True
-        )
-
-        def fast(value: Any) -> str:
-            return "".join(iterencode(value, 0))
-
-        sample = {"b": [1, 2.5, None, True], "a": {"é": '\u2028"\n'}, "_": -(10**30)}
-        return fast if fast(sample) == encoder.encode(sample) else encoder.encode
-    except (TypeError, ValueError):
-        return encoder.encode
-
-
-_canonical = _canonical_encoder()
 
 #: Called with ``(done, total)`` after each page or batch, as ``capledger.progress`` reporters
 #: are; ``total`` is 0 when unknown (an import reads its file once, without counting it first).
@@ -188,7 +140,7 @@ class _Line(NamedTuple):
 
 #: An event as it is inserted: stream (32 hex digits), version, topic, state. Plain tuples of
 #: str, int and bytes are left alone by the garbage collector while a batch waits.
-_Row = tuple[str, int, str, bytes]
+_Row = ImportRow
 
 
 def _parse_line(number: int, text: str) -> _Line:
@@ -295,9 +247,8 @@ def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
 _Encoder = Callable[[Any], bytes]
 
 
-def _encode_exact(value: Any) -> bytes:
-    """``chain.canonical_json``, at the least cost the standard library allows."""
-    return _canonical(value).encode()
+#: ``chain.canonical_json`` itself, for a value that may hold a float.
+_encode_exact = canonical_json
 
 
 #: ``chain.canonical_json`` of a value holding no float (see :func:`_float_free`), by orjson
@@ -309,68 +260,11 @@ _encode_plain = canonical_json_exact
 # -- import: checking chains ----------------------------------------------------------------
 
 
-class _Sealed(NamedTuple):
-    """A stored state in the layout ``seal`` writes, cut into what its hash envelope holds."""
-
-    data: dict[str, Any]
-    meta: dict[str, Any]
-    prev: str
-    hash: str
-
-
-def _sealed(state: dict[str, Any]) -> _Sealed | None:
-    """The pieces ``unseal`` would give, when the state has the layout ``seal`` writes.
-
-    None for any other layout (a ``_chain`` that is not exactly ``{"hash", "prev"}`` as text,
-    a ``_meta`` that is not an object, …): ``unseal`` has rules of its own for those, and
-    :meth:`ChainVerifier.check` itself decides them.
-    """
-    chain, meta = state.get(CHAIN_KEY), state.get(META_KEY)
-    if type(chain) is not dict or type(meta) is not dict or chain.keys() != _LINK_KEYS:
-        return None
-    prev, digest = chain["prev"], chain["hash"]
-    if type(prev) is not str or type(digest) is not str:
-        return None
-    data = state.copy()
-    del data[CHAIN_KEY], data[META_KEY]
-    return _Sealed(data, meta, prev, digest)
-
-
-def _verdict(
-    head: tuple[int, str],
-    position: int,
-    stream: str,
-    version: int,
-    topic: str,
-    sealed: _Sealed,
-    encode: _Encoder,
-) -> BrokenLink | None:
-    """What :meth:`ChainVerifier.check` says of the event, given its pieces."""
-    last_version, last_hash = head
-    if version != last_version + 1:
-        reason = f"expected version {last_version + 1} after {last_version}"
-        return BrokenLink(position, stream, version, reason)
-    if sealed.prev != last_hash:
-        return BrokenLink(position, stream, version, "link to the previous event does not match")
-    envelope = {  # as chain.event_hash builds it
-        "data": sealed.data,
-        "meta": sealed.meta,
-        "prev": sealed.prev,
-        "stream": stream,
-        "topic": topic,
-        "version": version,
-    }
-    if hashlib.sha256(encode(envelope)).hexdigest() != sealed.hash:
-        return BrokenLink(position, stream, version, "content does not match its hash")
-    return None
-
-
 class _ImportVerifier(ChainVerifier):
     """A :class:`ChainVerifier` that also gives each event's canonical stored state.
 
-    The state is parsed once, by the import: its pieces are taken from the parsed state rather
-    than parsed a second time from the canonical bytes, as ``check()`` would. A state without
-    the layout ``seal`` writes goes through ``check()`` itself.
+    The state is parsed once, by the import: the verifier checks the parsed values rather than
+    parsing the canonical bytes a second time.
     """
 
     def check_state(
@@ -387,65 +281,18 @@ class _ImportVerifier(ChainVerifier):
 
         ``plain``: the state holds no float, and orjson may write it (see :func:`_encode_plain`).
         """
-        encode = _encode_plain if plain else _encode_exact
-        encoded = encode(state)
-        sealed = _sealed(state)
-        if sealed is None:
-            return self.check(position, stream, version, topic, encoded), encoded
-        head = self.heads.get(stream, (0, GENESIS))
-        broken = _verdict(head, position, stream, version, topic, sealed, encode)
-        self.checked += 1
-        if broken is None:
-            self.heads[stream] = (version, sealed.hash)
-        return broken, encoded
-
-
-def _cross_check(
-    line: _Line, head: tuple[int, str], broken: BrokenLink | None, state: bytes
-) -> None:
-    """Check a line again the reference way, which must come to the same state and verdict.
-
-    The reference way is the plainest one: ``json.loads``, ``chain.canonical_json`` and
-    ``ChainVerifier.check`` from the same head. A disagreement is a defect of the fast path:
-    it stops the import, and nothing is recorded.
-    """
-    reference = _parse_exact(line.number, line.text)
-    expected_state = canonical_json(reference.state)
-    expected = ChainVerifier(heads={line.stream: head}).check(
-        line.number, line.stream, line.version, line.topic, expected_state
-    )
-    if (expected_state, expected) != (state, broken):
-        raise RuntimeError(
-            f"line {line.number}: the import's check ({broken}) disagrees with ChainVerifier "
-            f"({expected}), or its canonical state with canonical_json"
-        )
-
-
-class _Heads(Protocol):
-    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        """Version and hash of the last stored event of each of these streams that has one."""
-        ...
-
-
-class _Target(_Heads, Protocol):
-    """Where an import goes: one open transaction (or a buffer) on the ledger's store."""
-
-    def insert(self, rows: Sequence[_Row]) -> None: ...
+        encoded = _encode_plain(state) if plain else _encode_exact(state)
+        return self.check(position, stream, version, topic, state, exact=plain), encoded
 
 
 class _Chains:
-    """Checks lines in file order; streams already stored continue from their stored head.
+    """Checks lines in file order; streams already stored continue from their stored head."""
 
-    Every ``CROSS_CHECK_EVERY``-th line (the first included) is checked a second time by
-    :func:`_cross_check`.
-    """
-
-    def __init__(self, store: _Heads, *, store_is_empty: bool) -> None:
+    def __init__(self, store: BulkImport, *, store_is_empty: bool) -> None:
         self.store = store
         self.store_is_empty = store_is_empty
         self.verifier = _ImportVerifier(heads={})
         self.stored_versions: dict[str, int] = {}
-        self.lines = 0
 
     def check(self, batch: Sequence[tuple[int, str]]) -> list[_Row]:
         """The batch's events as they are to be stored, once every one of them is checked.
@@ -472,9 +319,9 @@ class _Chains:
     def _load_stored_heads(self, batch: Sequence[_Line]) -> None:
         heads = self.verifier.heads
         unknown = {UUID(line.stream) for line in batch if line.stream not in heads}
-        for stream_id, head in self.store.stored_heads(unknown).items():
-            heads[str(stream_id)] = head
-            self.stored_versions[str(stream_id)] = head[0]
+        for stream_id, last in self.store.last_events(unknown).items():
+            heads[str(stream_id)] = (last.originator_version, unseal(last.state).hash)
+            self.stored_versions[str(stream_id)] = last.originator_version
 
     def _check_line(self, line: _Line) -> _Row:
         number, stream, version = line.number, line.stream, line.version
@@ -502,167 +349,11 @@ class _Chains:
             ) from None
         except RecursionError:  # orjson reads deeper than the standard library writes
             raise ImportRefused("malformed-line", "nested too deeply", line=number) from None
-        if self.lines % CROSS_CHECK_EVERY == 0:
-            _cross_check(line, head, broken, state)
-        self.lines += 1
         if broken is not None:
             raise ImportRefused(
                 "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
             )
         return (line.key, version, line.topic, state)
-
-
-# -- import: targets ------------------------------------------------------------------------
-
-
-class _SQLiteTarget:
-    def __init__(self, recorder: SQLiteApplicationRecorder, cursor: SQLiteCursor) -> None:
-        self.recorder = recorder
-        self.cursor = cursor
-
-    def is_empty(self) -> bool:
-        self.cursor.execute(f"SELECT MAX(rowid) FROM {self.recorder.events_table_name}")
-        return self.cursor.fetchone()[0] is None
-
-    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        by_key = {stream.hex: stream for stream in streams}
-        heads: dict[UUID, tuple[int, str]] = {}
-        for chunk in _chunks(list(by_key), HEAD_LOOKUP_CHUNK):
-            # SQLite takes the bare columns of a MAX() query from the row holding the maximum.
-            self.cursor.execute(
-                "SELECT originator_id, MAX(originator_version), state "
-                f"FROM {self.recorder.events_table_name} "
-                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
-                chunk,
-            )
-            for key, version, state in self.cursor.fetchall():
-                heads[by_key[key]] = (int(version), unseal(state).hash)
-        return heads
-
-    def insert(self, rows: Sequence[_Row]) -> None:
-        # The recorder's own statement, run once for all the rows: the application recorder
-        # inserts one event at a time to collect notification ids, which an import needs not.
-        self.cursor.executemany(self.recorder.insert_events_statement, rows)
-
-
-class _PostgresTarget:
-    def __init__(
-        self, recorder: PostgresApplicationRecorder, cursor: psycopg.Cursor[DictRow]
-    ) -> None:
-        self.recorder = recorder
-        self.cursor = cursor
-        self.table = SQL("{schema}.{table}").format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        self.copy_statement = SQL(
-            "COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
-        ).format(table=self.table)
-        self.locked = False
-
-    def is_empty(self) -> bool:
-        self.cursor.execute(SQL("SELECT 1 AS found FROM {table} LIMIT 1").format(table=self.table))
-        return self.cursor.fetchone() is None
-
-    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        if not streams:
-            return {}
-        self.cursor.execute(
-            SQL(
-                "SELECT DISTINCT ON (originator_id) originator_id, originator_version, state "
-                "FROM {table} WHERE originator_id = ANY(%s) "
-                "ORDER BY originator_id, originator_version DESC"
-            ).format(table=self.table),
-            (list(streams),),
-        )
-        return {
-            UUID(str(row["originator_id"])): (
-                int(row["originator_version"]),
-                unseal(bytes(row["state"])).hash,
-            )
-            for row in self.cursor.fetchall()
-        }
-
-    def insert(self, rows: Sequence[_Row]) -> None:
-        if not self.locked:
-            # What the library does before every insert, once for the whole transaction: the
-            # table lock that keeps notification ids in commit order, and the notification.
-            self.recorder._lock_table(self.cursor)
-            self.recorder._notify_channel(self.cursor)
-            self.locked = True
-        # COPY rather than the library's INSERT of an array of composite values, which are
-        # built one Python object per event. The 32 hex digits are a valid uuid literal.
-        with self.cursor.copy(self.copy_statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-
-
-class _BufferedTarget:
-    """Any other recorder: keep the checked events, insert them all at once at the end."""
-
-    def __init__(self, recorder: ApplicationRecorder) -> None:
-        self.recorder = recorder
-        self.events: list[StoredEvent] = []
-
-    def is_empty(self) -> bool:
-        return not self.recorder.max_notification_id()
-
-    def stored_heads(self, streams: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        heads: dict[UUID, tuple[int, str]] = {}
-        for stream in streams:
-            last = self.recorder.select_events(stream, desc=True, limit=1)
-            if last:
-                heads[stream] = (last[0].originator_version, unseal(last[0].state).hash)
-        return heads
-
-    def insert(self, rows: Sequence[_Row]) -> None:
-        self.events.extend(_stored_events(rows))
-
-    def flush(self) -> None:
-        if self.events:
-            self.recorder.insert_events(self.events)
-
-
-@contextmanager
-def _transaction(recorder: ApplicationRecorder) -> Iterator[_SQLiteTarget | _PostgresTarget]:
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        with recorder.datastore.transaction(commit=True) as cursor, _page_cache(cursor):
-            yield _SQLiteTarget(recorder, cursor)
-    elif isinstance(recorder, PostgresApplicationRecorder):
-        with recorder.datastore.transaction(commit=True) as pg_cursor:
-            yield _PostgresTarget(recorder, pg_cursor)
-    else:  # pragma: no cover - the ledger runs on SQLite or PostgreSQL
-        raise TypeError(f"no transactional import for {type(recorder).__name__}")
-
-
-@contextmanager
-def _page_cache(cursor: SQLiteCursor) -> Iterator[None]:
-    """A page cache the size of ``IMPORT_CACHE_KIB`` on this connection while the import lasts.
-
-    One transaction inserts everything: with SQLite's default cache (2 MiB), the primary-key
-    index, filled in stream order rather than in insertion order, keeps writing pages out to the
-    write-ahead log before the commit and reading them back.
-    """
-    cursor.execute("PRAGMA cache_size")
-    default = int(cursor.fetchone()[0])
-    cursor.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        # A connection that cannot take this any more has a worse error to report.
-        with suppress(sqlite3.Error):
-            cursor.execute(f"PRAGMA cache_size = {default}")
-
-
-def _stored_events(rows: Sequence[_Row]) -> list[StoredEvent]:
-    return [
-        StoredEvent(UUID(hex=key), version, topic, state) for key, version, topic, state in rows
-    ]
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # -- import ---------------------------------------------------------------------------------
@@ -673,22 +364,16 @@ def import_events(ledger: Ledger, stream: TextIO, progress: Progress | None = No
 
     Raises :class:`ImportRefused` naming the first bad line. Returns the number of events.
     """
-    recorder = ledger.recorder
-    with ledger._lock:
-        if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
-            with _transaction(recorder) as target:
-                imported = _import_into(target, stream, progress, store_is_empty=target.is_empty())
-        else:
-            buffered = _BufferedTarget(recorder)
-            imported = _import_into(buffered, stream, progress, store_is_empty=buffered.is_empty())
-            buffered.flush()
+    with ledger.exclusively():
+        with event_log(ledger.recorder).bulk_import() as target:
+            imported = _import_into(target, stream, progress, store_is_empty=target.is_empty())
         _forget_cached_aggregates(ledger)
     log.info("events_imported", events=imported)
     return imported
 
 
 def _import_into(
-    target: _Target, stream: TextIO, progress: Progress | None, *, store_is_empty: bool
+    target: BulkImport, stream: TextIO, progress: Progress | None, *, store_is_empty: bool
 ) -> int:
     chains = _Chains(target, store_is_empty=store_is_empty)
     imported = 0
@@ -700,10 +385,10 @@ def _import_into(
     return imported
 
 
-def _insert(target: _Target, batch: Sequence[tuple[int, str]], rows: Sequence[_Row]) -> None:
+def _insert(target: BulkImport, batch: Sequence[tuple[int, str]], rows: Sequence[_Row]) -> None:
     try:
         target.insert(rows)
-    except (sqlite3.IntegrityError, psycopg.IntegrityError, IntegrityError) as error:
+    except IntegrityError as error:
         first, last = batch[0][0], batch[-1][0]
         raise ImportRefused(
             "collision",

@@ -2,13 +2,11 @@
 
 Any log that has ``select_notifications`` and ``max_notification_id`` will do: its pages are read
 whole and the notifications no reducer folds (command receipts, about half the log) are skipped
-by topic before decoding. For the two recorders the ledger runs on (eventsourcing's SQLite and
-PostgreSQL application recorders), one SQL query per page instead leaves those notifications in
-the database: a page is a range of positions, and only the rows whose topic names an event of a
-folded aggregate (``Project.*``, ``CapitalPlan.*``, whether a reducer exists for it or not, so an
-unknown event still stops the runner) come back, as plain rows rather than notification objects.
-The library has no query of that shape, so the tables are read as ``application/positions.py``
-reads them, by the recorder's own table name.
+by topic before decoding. The ledger's own recorders (the storage adapters' ``EventLog``) instead
+leave those notifications in the database: a page is a range of positions, and only the rows
+whose topic names an event of a folded aggregate (``Project.*``, ``CapitalPlan.*``, whether a
+reducer exists for it or not, so an unknown event still stops the runner) come back, as plain
+rows rather than notification objects (``EventLog.read_folded``).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from capledger.application.published import PublishedEvent
+from capledger.application.storage import EventLog, PageRow
 
 from .decode import folded_name, published, published_event
 from .reducers import FOLDED_AGGREGATES, REDUCERS
@@ -43,16 +42,8 @@ class LogReader(Protocol):
 
 def log_reader(log: NotificationLog) -> LogReader:
     """The fastest reader of ``log`` this module knows."""
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
-
-    if isinstance(log, SQLiteApplicationRecorder):
-        return SqliteLogReader(log)
-    try:
-        from eventsourcing.postgres import PostgresApplicationRecorder
-    except ImportError:  # psycopg missing: no PostgreSQL recorder can exist either
-        return PagedLogReader(log)
-    if isinstance(log, PostgresApplicationRecorder):
-        return PostgresLogReader(log)
+    if isinstance(log, EventLog):
+        return EventLogReader(log)
     return PagedLogReader(log)
 
 
@@ -74,7 +65,7 @@ def folded_aggregates() -> list[str]:
     return sorted(FOLDED_AGGREGATES | {name.partition(".")[0] for name in REDUCERS})
 
 
-class _SqlLogReader:
+class FoldedLogReader:
     """A page is a range of positions, read in one snapshot with the log's head."""
 
     def read(self, after: int, limit: int) -> tuple[list[PublishedEvent], int]:
@@ -87,79 +78,23 @@ class _SqlLogReader:
         for position, stream, version, topic, state in rows:
             name = folded_name(topic)
             if name is not None:  # the query's filter, checked as the reducers see it
-                if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
-                    state = bytes(state)
                 append(published_event(position, _uuid(stream), version, topic, name, state))
         return events, stop
 
-    def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
+    def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:
         """The log's head, and the rows of folded topics in ``(after, min(stop, head)]``."""
         raise NotImplementedError
 
 
-def sqlite_queries(table: str, where: str = "") -> tuple[str, str, list[str]]:
-    """The head query, the page query (its parameters: after, stop, the patterns, then those
-    of ``where``, an extra condition such as `` AND originator_id >= ?``) and the patterns of
-    folded topics, for an eventsourcing SQLite events table."""
-    folded = " OR ".join("topic GLOB ?" for _ in folded_aggregates())
-    rows = (
-        f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
-        f"WHERE rowid > ? AND rowid <= ? AND ({folded}){where} ORDER BY rowid"
-    )
-    patterns = [f"*:{aggregate}.*" for aggregate in folded_aggregates()]
-    return f"SELECT MAX(rowid) FROM {table}", rows, patterns
+class EventLogReader(FoldedLogReader):
+    """The folded rows of one of the ledger's recorders (``EventLog.read_folded``)."""
 
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.aggregates = folded_aggregates()
 
-class SqliteLogReader(_SqlLogReader):
-    def __init__(self, recorder: Any) -> None:
-        self.recorder = recorder
-        self._head, self._rows, self._patterns = sqlite_queries(recorder.events_table_name)
-
-    def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            # Plain tuples rather than the recorder's ``sqlite3.Row`` objects (this cursor only).
-            cursor.sqlite_cursor.row_factory = None
-            cursor.execute(self._head)
-            head = int(cursor.fetchone()[0] or 0)
-            cursor.execute(self._rows, (after, min(stop, head), *self._patterns))
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-            return head, rows
-
-
-class PostgresLogReader(_SqlLogReader):
-    def __init__(self, recorder: Any) -> None:
-        from psycopg.sql import SQL, Identifier
-
-        self.recorder = recorder
-        table = SQL("{schema}.{table}").format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
-        folded = SQL(" OR ").join(SQL("topic LIKE %s") for _ in folded_aggregates())
-        self._head = SQL("SELECT MAX(notification_id) AS head FROM {table}").format(table=table)
-        self._rows = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {table} WHERE notification_id > %s AND notification_id <= %s AND ({folded}) "
-            "ORDER BY notification_id"
-        ).format(table=table, folded=folded)
-        self._patterns = [f"%:{aggregate}.%" for aggregate in folded_aggregates()]
-
-    def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
-        # One REPEATABLE READ snapshot would cost a round trip more; the head is read first,
-        # and every position up to it is committed (the recorder commits in position order).
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._head)
-            head = int(_field(cursor.fetchone(), "head", 0) or 0)
-            cursor.execute(self._rows, (after, min(stop, head), *self._patterns))
-            found = cursor.fetchall()
-        names = ("notification_id", "originator_id", "originator_version", "topic", "state")
-        return head, [tuple(_field(row, name, index) for index, name in enumerate(names))
-                      for row in found]  # fmt: skip
-
-
-def _field(row: Any, name: str, index: int) -> Any:
-    """A column of a row the recorder's cursor returns (a dict row, or a tuple)."""
-    return row[name] if isinstance(row, dict) else row[index]
+    def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:
+        return self.log.read_folded(after, stop, self.aggregates)
 
 
 @lru_cache(maxsize=65_536)

@@ -2,13 +2,14 @@
 
 A rebuild of a large SQLite log spends about a third of its time reading the log and decoding
 states (JSON, the transcoder's wrappers), work that needs nothing the fold holds. Here a child
-process does it: it reads the log in chunks of positions with the same SQL query as
-``log.SqliteLogReader``, decodes each folded event into the fields of its ``PublishedEvent``
-(``decode.published_values``) and sends the chunk through a pipe, ``marshal``-ed (loading that
-is a fraction of the cost of parsing and unwrapping the JSON). The parent rebuilds the events
+process does it: it reads the log in chunks of positions with the storage adapter's reader of
+the log file (``EventLog.log_file``: the pages ``EventLog.read_folded`` reads), decodes each
+folded event into the fields of its ``PublishedEvent`` (``decode.published_values``) and sends
+the chunk through a pipe, ``marshal``-ed (loading that is a fraction of the cost of parsing and
+unwrapping the JSON). The parent rebuilds the events
 (``ProcessLogReader.read``) and folds them as it would its own.
 
-- **Same events, same errors.** The events are equal to ``SqliteLogReader``'s, field for field;
+- **Same events, same errors.** The events are equal to ``log.EventLogReader``'s, field for field;
   unknown events are decoded and handed over like the others, so the reducers stop the rebuild
   on them as before. A state the child cannot decode is sent as its exception, raised by the
   parent when it reaches that chunk.
@@ -18,13 +19,13 @@ is a fraction of the cost of parsing and unwrapping the JSON). The parent rebuil
   ``KeyboardInterrupt``) terminates and reaps the child; the child ignores SIGINT (the parent
   decides) and dies with a broken pipe if the parent dies. A child that dies is an error in the
   parent, not a hang.
-- **Where it applies** (``usable``): an eventsourcing SQLite recorder on a file (a child cannot
-  open an in-memory database), at least two CPUs. The child is forked when this process runs
+- **Where it applies** (``usable``): a recorder whose log another process can read (an SQLite
+  file: ``EventLog.log_file``), at least two CPUs. The child is forked when this process runs
   no other thread (fork is then safe and starts in milliseconds), else spawned (a fresh
   interpreter: half a second of imports, so ``rebuild`` spawns only when told to,
   ``parallel=True``). ``rebuild`` also asks for an idle core (``idle_core``).
 - When the child has caught up with the log's head, or the runner asks for positions out of
-  step (a retried batch), reading goes on in this process with ``SqliteLogReader``.
+  step (a retried batch), reading goes on in this process with ``EventLogReader``.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ import os
 import pickle
 import queue
 import signal
-import sqlite3
 import threading
 from typing import Any
 
 import structlog
 
 from capledger.application.published import PublishedEvent
+from capledger.application.storage import EventLog, LogFile
 
 from .decode import event_of, folded_name, published_values
-from .log import NotificationLog, SqliteLogReader, _stream_uuid
+from .log import EventLogReader, NotificationLog, _stream_uuid, folded_aggregates
 
 log = structlog.get_logger(__name__)
 
@@ -60,15 +61,12 @@ _PAGE, _PICKLED, _END, _ERROR = 0, 1, 2, 3
 
 
 def usable(notification_log: NotificationLog) -> bool:
-    """Whether ``ProcessLogReader`` can read this log (a file-based SQLite recorder, 2+ CPUs)."""
-    from eventsourcing.sqlite import SQLiteApplicationRecorder
+    """Whether ``ProcessLogReader`` can read this log (another process can, 2+ CPUs)."""
+    return _log_file(notification_log) is not None and cpus() >= 2
 
-    if not isinstance(notification_log, SQLiteApplicationRecorder):
-        return False
-    pool = getattr(notification_log.datastore, "pool", None)
-    if pool is None or getattr(pool, "is_sqlite_memory_mode", True):
-        return False
-    return cpus() >= 2
+
+def _log_file(notification_log: NotificationLog) -> LogFile | None:
+    return notification_log.log_file() if isinstance(notification_log, EventLog) else None
 
 
 def idle_core() -> bool:
@@ -98,7 +96,7 @@ def cpus() -> int:
 
 
 class ProcessLogReader:
-    """A ``LogReader`` of a SQLite recorder's log whose reading and decoding run in a child
+    """A ``LogReader`` of a recorder's log file whose reading and decoding run in a child
     process, from position ``start`` on; ``close()`` it (it is a context manager)."""
 
     def __init__(
@@ -110,21 +108,20 @@ class ProcessLogReader:
         ahead: int | None = None,
         start_method: str | None = None,
     ) -> None:
-        if not usable(recorder):
+        log_file = _log_file(recorder)
+        if log_file is None or not usable(recorder):
             raise ValueError("only a file-based SQLite recorder can be read by a child process")
         chunk = CHUNK if chunk is None else chunk
         ahead = AHEAD if ahead is None else ahead
         if chunk < 1 or ahead < 1:
             raise ValueError("chunk and ahead must be at least 1")
-        self._fallback = SqliteLogReader(recorder)
+        self._fallback = EventLogReader(recorder)
         method = start_method or ("fork" if forks_safely() else "spawn")
         context: Any = multiprocessing.get_context(method)
         receiving, sending = context.Pipe(duplex=False)
-        query = (self._fallback._head, self._fallback._rows, self._fallback._patterns)
-        db_name = recorder.datastore.pool.db_name
         self._process: Any = context.Process(
             target=_serve,
-            args=(db_name, query, start, chunk, ahead, sending, receiving),
+            args=(log_file, folded_aggregates(), start, chunk, ahead, sending, receiving),
             name="capledger-log-reader",
             daemon=True,
         )
@@ -247,8 +244,8 @@ def _error(payload: bytes) -> BaseException:
 
 
 def _serve(
-    db_name: str,
-    query: tuple[str, str, list[str]],
+    log_file: LogFile,
+    aggregates: list[str],
     start: int,
     chunk: int,
     ahead: int,
@@ -282,17 +279,11 @@ def _serve(
                 continue
 
     try:
-        head_sql, rows_sql, patterns = query
-        database = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=60.0)
+        reader = log_file.open()
         position = start
         while not broken.is_set():
-            database.execute("BEGIN")
-            try:
-                head = int(database.execute(head_sql).fetchone()[0] or 0)
-                stop = min(position + chunk, head)
-                rows = database.execute(rows_sql, (position, stop, *patterns)).fetchall()
-            finally:
-                database.execute("COMMIT")
+            head, rows = reader.page(position, position + chunk, aggregates)
+            stop = min(position + chunk, head)
             if stop <= position:
                 put(marshal.dumps((_END, position, None)))
                 break
@@ -309,7 +300,7 @@ def _serve(
             except ValueError:  # a value marshal cannot write (none the decoder makes)
                 put(marshal.dumps((_PICKLED, stop, pickle.dumps(items, 5))))
             position = stop
-        database.close()
+        reader.close()
     except BaseException as error:  # handed to the parent, raised there
         try:
             payload = pickle.dumps(error, 5)

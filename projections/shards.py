@@ -7,7 +7,8 @@ over workers. A rebuild on an SQLite read model uses it on one machine:
 1. The log's head is fixed (``until``); the streams are split by the first hex digit of their
    id into ``shards`` ranges (stream ids are UUIDs: uniform).
 2. One worker process per range reads the log's notifications up to ``until`` with the runner's
-   own SQL query, narrowed to its range in SQL (the other streams' rows never reach Python),
+   own page query, narrowed to its range in SQL (the storage adapter's ``LogFileReader.page``:
+   the other streams' rows never reach Python),
    and folds them with an ordinary ``EmbeddedRunner`` into a fresh read-model file of its own.
 3. This process copies every shard's tables into the rebuild's namespace in one transaction
    (``ReadModelStore.merge_sqlite_shards``, in SQLite's C: a primary key found in two shards
@@ -24,7 +25,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -35,9 +35,11 @@ from typing import Any, NamedTuple
 
 import structlog
 
+from capledger.application.storage import EventLog, LogFile, PageRow, StreamRange
+
 from . import collector
 from .dialects import SqliteDialect
-from .log import NotificationLog, _SqlLogReader, sqlite_queries
+from .log import FoldedLogReader, NotificationLog, folded_aggregates
 from .runner import MAX_CACHED_ROWS, EmbeddedRunner, Progress
 from .store import ReadModelStore
 
@@ -65,27 +67,22 @@ def stream_ranges(shards: int) -> list[tuple[str, str | None]]:
     return [(low, bounds[i + 1] if i + 1 < shards else None) for i, low in enumerate(bounds)]
 
 
-class StreamRangeLogReader(_SqlLogReader):
-    """The runner's page query on an SQLite log file, for the streams of one id range and the
-    positions up to ``until``, on a connection of its own (a worker's)."""
+class StreamRangeLogReader(FoldedLogReader):
+    """The runner's page query on a log file, for the streams of one id range and the positions
+    up to ``until``, on a connection of its own (a worker's)."""
 
-    def __init__(
-        self, database: str, table: str, stream_range: tuple[str, str | None], until: int
-    ) -> None:
-        low, high = stream_range
-        where = " AND originator_id >= ?" + ("" if high is None else " AND originator_id < ?")
-        self._head, self._rows, patterns = sqlite_queries(table, where)
-        self._parameters = [*patterns, low, *([] if high is None else [high])]
+    def __init__(self, log_file: LogFile, stream_range: StreamRange, until: int) -> None:
+        self._reader = log_file.open()
+        self._range = stream_range
         self._until = until
-        self._connection = sqlite3.connect(database, uri=True, isolation_level=None, timeout=60.0)
+        self._aggregates = folded_aggregates()
 
-    def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:
-        stop = min(stop, self._until)
-        rows = self._connection.execute(self._rows, (after, stop, *self._parameters)).fetchall()
+    def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:
+        _, rows = self._reader.page(after, min(stop, self._until), self._aggregates, self._range)
         return self._until, rows
 
     def close(self) -> None:
-        self._connection.close()
+        self._reader.close()
 
 
 class _Until:
@@ -115,15 +112,16 @@ def fold_in_shards(
 ) -> int:
     """Fold positions ``(0, until]`` of the log into the empty ``namespace`` in ``shards``
     worker processes; the rows merged."""
-    database = notification_log.datastore.pool.db_name
-    table = notification_log.events_table_name
+    log_file = notification_log.log_file() if isinstance(notification_log, EventLog) else None
+    if log_file is None:
+        raise ValueError("only a log another process can read is folded in shards")
     dialect = store.dialect
     assert isinstance(dialect, SqliteDialect)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".rebuild-shards-", dir=dialect.path.parent) as work:
         jobs = [
             # The workers share one process's row cache: memory stays as bounded as in one.
-            _Job(index, database, table, stream_range, until,
+            _Job(index, log_file, stream_range, until,
                  Path(work) / f"shard-{index}.sqlite3", batch_size, page_size,
                  MAX_CACHED_ROWS // shards)
             for index, stream_range in enumerate(stream_ranges(shards))
@@ -146,8 +144,7 @@ def fold_in_shards(
 
 class _Job(NamedTuple):
     number: int
-    database: str
-    table: str
+    log_file: LogFile
     stream_range: tuple[str, str | None]
     until: int
     path: Path
@@ -240,7 +237,7 @@ def _worker(job: _Job, sending: Any, spawned: bool) -> None:
 
 def _fold(job: _Job, progress: Progress) -> str:
     store = ReadModelStore.sqlite(job.path)
-    reader = StreamRangeLogReader(job.database, job.table, job.stream_range, job.until)
+    reader = StreamRangeLogReader(job.log_file, job.stream_range, job.until)
     try:
         store.initialise()
         namespace = store.create_namespace(indexes=False)

@@ -11,75 +11,28 @@
 ``next_batch`` returns at once whatever is available (up to ``limit``) and only waits when
 nothing is: low traffic is never held back to fill a batch.
 
-On SQLite, ``PollingSource`` reads the log with its own lean query (the library's
-``select_notifications`` statement, rows kept as tuples, the stream's UUID written out as text
-without making a ``UUID`` of it): ``LogRow`` has the attributes of a ``Notification`` that the
-relay reads, with ``originator_id`` already ``str(UUID)``.
+``PollingSource`` reads the log as the storage adapter's lean rows (``EventLog.read_rows``):
+``LogRow`` has the attributes of a ``Notification`` that the relay reads, with
+``originator_id`` already ``str(UUID)``.
 """
 
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
-from uuid import UUID
+from typing import Protocol
 
 import structlog
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from capledger.application.storage import LogRow as LogRow  # what PollingSource reads
+from capledger.application.storage import event_log
 
 from .wire import LogEntry
 
 log = structlog.get_logger(__name__)
-
-
-class LogRow(NamedTuple):
-    """A notification as ``PollingSource`` reads it from SQLite (``originator_id`` as text)."""
-
-    id: int
-    originator_id: str
-    originator_version: int
-    topic: str
-    state: bytes
-
-
-#: How SQLite stores a UUID (``UUID.hex``): its ``str`` is this with dashes.
-_HEX_UUID = re.compile(r"[0-9a-f]{32}")
-
-
-def _uuid_text(stored: str) -> str:
-    if _HEX_UUID.fullmatch(stored):
-        return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
-    return str(UUID(stored))
-
-
-def sqlite_reader(
-    recorder: SQLiteApplicationRecorder,
-) -> Callable[[int, int], Sequence[LogRow]]:
-    """``read(after, limit)``: what ``select_notifications(after, limit,
-    inclusive_of_start=False)`` returns, as ``LogRow`` tuples."""
-    statement = (
-        f"SELECT rowid, originator_id, originator_version, topic, state "
-        f"FROM {recorder.events_table_name} WHERE rowid>? ORDER BY rowid LIMIT ?"
-    )
-    datastore = recorder.datastore
-    as_uuid = datastore.originator_id_type == "uuid"
-
-    def read(after: int, limit: int) -> Sequence[LogRow]:
-        with datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (after, limit))
-            rows = cursor.fetchall()
-        if as_uuid:
-            return [
-                LogRow(rowid, _uuid_text(stream), version, topic, state)
-                for rowid, stream, version, topic, state in rows
-            ]
-        return [LogRow(*row) for row in rows]
-
-    return read
 
 
 class NotificationSource(Protocol):
@@ -92,19 +45,9 @@ class NotificationSource(Protocol):
 
 class PollingSource:
     def __init__(self, recorder: ApplicationRecorder, after: int, poll_interval_s: float) -> None:
-        self._recorder = recorder
+        self._read: Callable[[int, int], Sequence[LogEntry]] = event_log(recorder).read_rows
         self._after = after
         self._poll_interval_s = poll_interval_s
-        self._read: Callable[[int, int], Sequence[LogEntry]] = (
-            sqlite_reader(recorder)
-            if isinstance(recorder, SQLiteApplicationRecorder)
-            else self._select
-        )
-
-    def _select(self, after: int, limit: int) -> Sequence[Notification]:
-        return self._recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
-        )
 
     def next_batch(self, limit: int, wait_s: float) -> Sequence[LogEntry]:
         deadline = time.monotonic() + wait_s
@@ -176,10 +119,8 @@ class SubscriptionSource:
 def open_source(
     recorder: ApplicationRecorder, after: int, *, poll_interval_s: float, subscribe: bool
 ) -> NotificationSource:
-    """A subscription for PostgreSQL (when enabled), polling otherwise."""
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    if subscribe and isinstance(recorder, PostgresApplicationRecorder):
+    """A subscription where the store pushes notifications (when enabled), polling otherwise."""
+    if subscribe and event_log(recorder).pushes_notifications:
         log.debug("relay_source", kind="subscription", after=after)
         return SubscriptionSource(recorder, after)
     log.debug("relay_source", kind="polling", after=after, poll_interval_s=poll_interval_s)

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from capledger.application.ledger import Ledger
+from capledger.application.storage import event_log
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, prefetch, rebuild
-from capledger.projections.log import SqliteLogReader
+from capledger.projections.log import EventLogReader
 from capledger.projections.reducers import REDUCERS
 from capledger.settings import Persistence, Settings
 
@@ -66,7 +67,7 @@ def test_the_child_hands_over_the_events_the_in_process_reader_reads(
     ledger: Ledger, clock: Clock, start_method: str, start: int, limit: int
 ) -> None:
     record_hai_phong(ledger, clock)
-    expected = read_everything(SqliteLogReader(ledger.recorder), start, limit)
+    expected = read_everything(EventLogReader(event_log(ledger.recorder)), start, limit)
 
     with prefetch.ProcessLogReader(
         ledger.recorder, start=start, chunk=3, ahead=2, start_method=start_method
@@ -96,7 +97,7 @@ def test_a_reader_asked_out_of_step_reads_in_process_from_there(
     ledger: Ledger, clock: Clock
 ) -> None:
     record_hai_phong(ledger, clock)
-    expected = read_everything(SqliteLogReader(ledger.recorder), 5, 4)
+    expected = read_everything(EventLogReader(event_log(ledger.recorder)), 5, 4)
 
     with prefetch.ProcessLogReader(ledger.recorder, start=0, chunk=2) as reader:
         reader.read(0, 2)

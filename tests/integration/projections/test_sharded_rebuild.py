@@ -17,9 +17,10 @@ import pytest
 import structlog
 
 from capledger.application.ledger import Ledger
+from capledger.application.storage import event_log
 from capledger.observability import configure_logging
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, rebuild, shards
-from capledger.projections.log import SqliteLogReader
+from capledger.projections.log import EventLogReader
 from capledger.settings import LogSettings, Persistence, Settings
 
 from ..conftest import RawRow, RawStore
@@ -74,13 +75,13 @@ def test_a_sharded_rebuild_writes_the_read_model_of_a_rebuild_in_one_process(
 def test_every_worker_folds_streams_of_its_own_range_only(ledger: Ledger, clock: Clock) -> None:
     record_hai_phong(ledger, clock)
     head = ledger.recorder.max_notification_id() or 0
-    everything = read_all(SqliteLogReader(ledger.recorder), head)
-    database = ledger.recorder.datastore.pool.db_name
-    table = ledger.recorder.events_table_name
+    everything = read_all(EventLogReader(event_log(ledger.recorder)), head)
+    log_file = event_log(ledger.recorder).log_file()
+    assert log_file is not None
 
     parts = []
     for stream_range in shards.stream_ranges(3):
-        reader = shards.StreamRangeLogReader(database, table, stream_range, head)
+        reader = shards.StreamRangeLogReader(log_file, stream_range, head)
         parts.append(read_all(reader, head))
         reader.close()
 

@@ -16,7 +16,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Notification, StoredEvent
 
-from capledger.application.eventstore import seal_once
+from capledger.application.chain import seal
 from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, rebuild
@@ -149,7 +149,7 @@ def test_any_notification_log_is_read_in_pages_to_the_same_rows(
 def record_raw(ledger: Ledger, topic: str) -> int:
     """Store an event of ``topic`` directly, as a newer or other program would."""
     stream = uuid4()
-    state, _ = seal_once(
+    state, _ = seal(
         stream=str(stream), version=1, topic=topic,
         data={"effective_on": {"_type_": "date_iso", "_data_": "2021-12-01"}},
         meta={"subject": "project:HP-001"}, prev="0" * 64,

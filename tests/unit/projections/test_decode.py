@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import Notification
 
-from capledger.application.eventstore import seal_once
+from capledger.application.chain import seal
 from capledger.application.published import publish
 from capledger.projections import decode
 
@@ -26,7 +26,7 @@ def wrapped(kind: str, value: Any) -> dict[str, Any]:
 
 def stored(data: dict[str, Any], topic: str = TOPIC, version: int = 3) -> bytes:
     meta = {"command": "pay", "command_id": "c-1", "principal": "lan", "subject": "project:P-1"}
-    state, _ = seal_once(
+    state, _ = seal(
         stream=str(STREAM), version=version, topic=topic, data=data, meta=meta, prev="0" * 64
     )
     return state

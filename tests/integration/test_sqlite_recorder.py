@@ -1,9 +1,8 @@
-"""The ledger's own SQLite writer connection: as durable, atomic and safe as the library's pool.
+"""The ledger's SQLite recorder: one durable, atomic transaction per command on the library's pool.
 
-Commands on an SQLite file are recorded by ``SQLiteEventWriter`` on a connection of its own;
-reads stay with the library's pool. The library's guarantees must hold unchanged: one durable
-transaction per command, nothing recorded of a refused batch, the library's errors, and writers
-of other connections (another process) waited for, not overrun.
+Commands record through the recorder's ``insert_events``: nothing recorded of a refused or
+interrupted batch, the library's errors, and writers of other connections (another process)
+waited for, not overrun.
 """
 
 from __future__ import annotations
@@ -12,17 +11,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from builders import BILLION, PROJECT, funded_project, pay, position, sqlite_settings
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from capledger.application.eventstore import ChainedEventStore
 from capledger.application.ledger import Ledger
-from capledger.application.sqlite_writer import SQLiteEventWriter
+from capledger.application.storage import SQLITE_MODULE
+from capledger.application.storage.sqlite import LedgerSQLiteRecorder
 from capledger.bootstrap import build_ledger, eventsourcing_env, load_rules
 from capledger.domain.ids import project_id
 
@@ -37,25 +37,13 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     opened.close()
 
 
-def writer_of(ledger: Ledger) -> SQLiteEventWriter:
-    assert isinstance(ledger.events, ChainedEventStore)
-    writer = ledger.events._writer
-    assert writer is not None
-    return writer
+def recorder_of(ledger: Ledger) -> LedgerSQLiteRecorder:
+    assert isinstance(ledger.recorder, LedgerSQLiteRecorder)
+    return ledger.recorder
 
 
 def database_file(ledger: Ledger) -> str:
-    return str(ledger.recorder.datastore.pool.db_name)
-
-
-def pool_pragma(ledger: Ledger, name: str) -> Any:
-    connection = ledger.recorder.datastore.pool.get_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(f"PRAGMA {name}")
-        return cursor.fetchone()[0]
-    finally:
-        ledger.recorder.datastore.pool.put_connection(connection)
+    return str(recorder_of(ledger).datastore.pool.db_name)
 
 
 def events(count: int) -> list[StoredEvent]:
@@ -84,37 +72,54 @@ class Holder:
         self.connection.close()
 
 
-def test_a_command_on_an_sqlite_file_is_recorded_by_the_ledgers_own_writer(
-    ledger: Ledger,
-) -> None:
-    writer = writer_of(ledger)
-    calls: list[int] = []
-    insert = writer.insert
-    writer.insert = lambda sealed: calls.append(len(sealed)) or insert(sealed)  # type: ignore[method-assign]
+@dataclass(frozen=True)
+class Interrupting:
+    """A stored event whose state cannot be read: the insert is interrupted at it."""
 
+    originator_id: UUID
+    originator_version: int
+    topic: str
+
+    @property
+    def state(self) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_a_command_records_its_events_in_one_insert(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = recorder_of(ledger)
+    calls: list[int] = []
+    insert = recorder.insert_events
+
+    def counted(stored: Any, **kwargs: Any) -> Any:
+        calls.append(len(stored))
+        return insert(stored, **kwargs)
+
+    monkeypatch.setattr(recorder, "insert_events", counted)
     pay(ledger, amount=BILLION)
 
     assert calls == [2]  # the payment and its receipt, in one transaction
 
 
-def test_the_writers_commits_are_as_durable_as_the_librarys(ledger: Ledger) -> None:
-    writer = writer_of(ledger)
-    writer.insert(events(1))
-    connection = writer._connection
-    assert connection is not None
-
-    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert connection.execute("PRAGMA synchronous").fetchone()[0] == pool_pragma(
-        ledger, "synchronous"
-    )
-
-
-def test_what_the_writer_records_the_librarys_pool_reads_at_the_returned_positions(
-    ledger: Ledger,
+def test_a_recorded_command_is_committed_in_a_write_ahead_log(
+    ledger: Ledger, tmp_path: Path
 ) -> None:
+    outcome = pay(ledger, amount=BILLION)
+
+    with sqlite3.connect(database_file(ledger)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened = build_ledger(sqlite_settings(tmp_path / "store"))
+    try:
+        assert reopened.recorder.max_notification_id() == outcome.position
+    finally:
+        reopened.close()
+
+
+def test_inserted_events_are_read_at_the_returned_positions(ledger: Ledger) -> None:
     recorded = events(3)
 
-    ids = writer_of(ledger).insert(recorded)
+    ids = list(recorder_of(ledger).insert_events(recorded) or [])
 
     notifications = ledger.recorder.select_notifications(start=ids[0], limit=10)
     assert [n.id for n in notifications] == ids
@@ -122,27 +127,15 @@ def test_what_the_writer_records_the_librarys_pool_reads_at_the_returned_positio
     assert ids == list(range(ids[0], ids[0] + 3))
 
 
-def test_an_interrupted_batch_is_rolled_back_whole(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    writer = writer_of(ledger)
+def test_an_interrupted_batch_is_rolled_back_whole(ledger: Ledger) -> None:
     before = position(ledger)
-    insert_one = writer._insert_one
-    inserted: list[StoredEvent] = []
+    first = events(1)[0]
 
-    def interrupted(connection: sqlite3.Connection, stored: StoredEvent) -> int:
-        if inserted:
-            raise KeyboardInterrupt
-        inserted.append(stored)
-        return insert_one(connection, stored)
-
-    monkeypatch.setattr(writer, "_insert_one", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        writer.insert(events(2))
-    monkeypatch.undo()
+        recorder_of(ledger).insert_events([first, Interrupting(uuid4(), 1, "t")])  # type: ignore[list-item]
 
     assert position(ledger) == before
-    assert ledger.recorder.select_events(inserted[0].originator_id) == []
+    assert ledger.recorder.select_events(first.originator_id) == []
     assert pay(ledger, amount=BILLION).position is not None
 
 
@@ -185,26 +178,12 @@ def test_a_store_locked_beyond_the_timeout_is_an_operational_error_and_changes_n
         env_ledger.close()
 
 
-def test_an_in_memory_store_keeps_the_librarys_pool() -> None:
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
+def test_an_in_memory_sqlite_store_records_commands() -> None:
+    env = {"PERSISTENCE_MODULE": SQLITE_MODULE, "SQLITE_DBNAME": ":memory:"}
     ledger = Ledger(env, rules=load_rules(None))
     try:
-        assert isinstance(ledger.events, ChainedEventStore)
-        assert ledger.events._writer is None
+        funded_project(ledger, amount=100 * BILLION)
+        assert pay(ledger, amount=BILLION).position == position(ledger)
+        assert recorder_of(ledger).log_file() is None  # no other process can read it
     finally:
         ledger.close()
-
-
-def test_other_recorders_have_no_writer() -> None:
-    assert SQLiteEventWriter.for_recorder(object()) is None
-
-
-def test_closing_the_ledger_closes_its_writer(tmp_path: Path) -> None:
-    ledger = build_ledger(sqlite_settings(tmp_path / "store"))
-    funded_project(ledger, amount=BILLION)
-    writer = writer_of(ledger)
-    assert writer._connection is not None
-
-    ledger.close()
-
-    assert writer._connection is None

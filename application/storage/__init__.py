@@ -1,0 +1,157 @@
+"""The storage adapters: the only code that knows the event store's tables.
+
+One module per backend, each the library's way (as its ``ftsprojection`` example does): a
+subclass of the library's application recorder that adds the ledger's own operations on the log,
+and a factory subclass that makes it, so ``PERSISTENCE_MODULE`` chooses the backend:
+
+- ``capledger.application.storage.sqlite``: ``LedgerSQLiteRecorder``, ``LedgerSQLiteFactory``;
+- ``capledger.application.storage.postgres``: ``LedgerPostgresRecorder``, ``LedgerPostgresFactory``;
+- ``capledger.application.storage.memory``: ``LedgerMemoryRecorder``, ``LedgerMemoryFactory``
+  (the in-memory store of unit tests; the ``Ledger``'s default).
+
+Every one of them is an :class:`EventLog`. Code outside this package asks for the operations by
+that protocol (:func:`event_log`), never by a recorder's class.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+
+SQLITE_MODULE = "capledger.application.storage.sqlite"
+POSTGRES_MODULE = "capledger.application.storage.postgres"
+MEMORY_MODULE = "capledger.application.storage.memory"
+
+#: A row of a log page: position, stream id (a UUID, or its text), version, topic, state.
+PageRow = tuple[int, Any, int, str, bytes]
+#: An imported event as inserted: stream id as 32 hex digits, version, topic, state.
+ImportRow = tuple[str, int, str, bytes]
+#: Stream ids from a lowest one (32 hex digits or a prefix) to below a highest (None: no bound).
+StreamRange = tuple[str, str | None]
+
+
+class LogRow(NamedTuple):
+    """A notification as the relay reads it: ``originator_id`` is the stream's ``str(UUID)``."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+class BulkImport(Protocol):
+    """One open transaction of an import on the event store (holding its write lock)."""
+
+    def is_empty(self) -> bool:
+        """Whether the store held no event when the import began."""
+        ...
+
+    def last_events(self, streams: Collection[UUID]) -> dict[UUID, StoredEvent]:
+        """The last stored event of each of these streams that has one."""
+        ...
+
+    def insert(self, rows: Sequence[ImportRow]) -> None:
+        """Insert the rows (``IntegrityError`` if a stream version is taken)."""
+        ...
+
+
+class LogFileReader(Protocol):
+    """A connection of its own on a log file (in a child process)."""
+
+    def page(
+        self, after: int, stop: int, aggregates: Sequence[str], streams: StreamRange | None = None
+    ) -> tuple[int, list[PageRow]]:
+        """As :meth:`EventLog.read_folded`, narrowed to a range of streams if given."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LogFile(Protocol):
+    """A picklable way to the log for another process."""
+
+    def open(self) -> LogFileReader: ...
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """The ledger's operations on its event store, beyond the library's recorder methods."""
+
+    #: Whether ``subscribe()`` pushes new notifications (LISTEN/NOTIFY); else poll.
+    pushes_notifications: bool
+
+    def max_notification_id(self) -> int | None: ...
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        """The notification id of one stored event, or None if it is not stored."""
+        ...
+
+    def read_rows(self, after: int, limit: int) -> Sequence[LogRow]:
+        """Up to ``limit`` notifications after position ``after``, as lean rows."""
+        ...
+
+    def read_folded(
+        self, after: int, stop: int, aggregates: Sequence[str]
+    ) -> tuple[int, list[PageRow]]:
+        """The log's head, and in one snapshot with it the rows at positions
+        ``(after, min(stop, head)]`` whose topic names an event of one of ``aggregates``
+        (``"Project"`` matches every ``module:Project.*`` topic)."""
+        ...
+
+    def log_file(self) -> LogFile | None:
+        """How another process reads this log, or None if it cannot (memory, server)."""
+        ...
+
+    def bulk_import(self) -> AbstractContextManager[BulkImport]:
+        """One all-or-nothing transaction for an import (committed on a clean exit)."""
+        ...
+
+    def overwrite_stored_event(
+        self, originator_id: UUID, version: int, *, topic: str | None = None,
+        state: bytes | None = None,
+    ) -> None:  # fmt: skip
+        """Change one stored event in place, as someone with access to the database could.
+
+        The ledger never does: tests use it to show that the hash chain finds such an edit.
+        """
+        ...
+
+    def delete_stored_event(self, originator_id: UUID, version: int) -> None:
+        """Remove one stored event (as :meth:`overwrite_stored_event`, for tests)."""
+        ...
+
+
+def event_log(recorder: object) -> EventLog:
+    """The recorder as the ledger's :class:`EventLog`; TypeError for a library recorder."""
+    if not isinstance(recorder, EventLog):
+        raise TypeError(
+            f"{type(recorder).__name__} is not a capledger recorder: set PERSISTENCE_MODULE to "
+            f"{SQLITE_MODULE}, {POSTGRES_MODULE} or {MEMORY_MODULE}"
+        )
+    return recorder
+
+
+_HEX_UUID = re.compile(r"[0-9a-f]{32}")
+
+
+def uuid_text(stored: str) -> str:
+    """``str(UUID)`` of a stream id stored as its 32 hex digits (or any UUID spelling)."""
+    if _HEX_UUID.fullmatch(stored):
+        return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
+    return str(UUID(stored))

@@ -1,0 +1,101 @@
+"""The event store in memory: the library's POPO recorder with the ledger's operations on the log.
+
+The ``Ledger``'s default (unit tests, a demo without a file): ``PERSISTENCE_MODULE=
+capledger.application.storage.memory``. It answers through the library's public reads; no other
+process can read it, and an import keeps its events until the end and inserts them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from uuid import UUID
+
+import eventsourcing.popo as library
+from eventsourcing.persistence import StoredEvent
+
+from . import BulkImport, ImportRow, LogRow, PageRow
+
+
+class LedgerMemoryRecorder(library.POPOApplicationRecorder):
+    """The library's in-memory application recorder, and the ledger's operations on the log."""
+
+    pushes_notifications = False
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        head = self.max_notification_id() or 0
+        for notification in self.select_notifications(start=1, limit=max(head, 1)):
+            if (notification.originator_id, notification.originator_version) == (
+                originator_id,
+                version,
+            ):
+                return notification.id
+        return None
+
+    def read_rows(self, after: int, limit: int) -> Sequence[LogRow]:
+        page = self.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [
+            LogRow(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in page
+        ]
+
+    def read_folded(
+        self, after: int, stop: int, aggregates: Sequence[str]
+    ) -> tuple[int, list[PageRow]]:
+        head = self.max_notification_id() or 0
+        stop = min(stop, head)
+        if stop <= after:
+            return head, []
+        prefixes = tuple(f"{aggregate}." for aggregate in aggregates)
+        page = self.select_notifications(start=after + 1, limit=stop - after, stop=stop)
+        return head, [
+            (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for n in page
+            if n.topic.partition(":")[2].startswith(prefixes)
+        ]
+
+    def log_file(self) -> None:
+        return None
+
+    @contextmanager
+    def bulk_import(self) -> Iterator[BulkImport]:
+        target = _MemoryImport(self)
+        yield target
+        if target.events:
+            self.insert_events(target.events)
+
+    def overwrite_stored_event(
+        self, originator_id: UUID, version: int, *, topic: str | None = None,
+        state: bytes | None = None,
+    ) -> None:  # fmt: skip
+        raise NotImplementedError("stored events in memory are not edited in place")
+
+    def delete_stored_event(self, originator_id: UUID, version: int) -> None:
+        raise NotImplementedError("stored events in memory are not deleted")
+
+
+class LedgerMemoryFactory(library.POPOFactory):
+    def application_recorder(self) -> LedgerMemoryRecorder:
+        return LedgerMemoryRecorder()
+
+
+class _MemoryImport:
+    def __init__(self, recorder: LedgerMemoryRecorder) -> None:
+        self.recorder = recorder
+        self.events: list[StoredEvent] = []
+        self.empty = not recorder.max_notification_id()
+
+    def is_empty(self) -> bool:
+        return self.empty
+
+    def last_events(self, streams: Collection[UUID]) -> dict[UUID, StoredEvent]:
+        found: dict[UUID, StoredEvent] = {}
+        for stream in streams:
+            last = self.recorder.select_events(stream, desc=True, limit=1)
+            if last:
+                found[stream] = last[0]
+        return found
+
+    def insert(self, rows: Sequence[ImportRow]) -> None:
+        self.events.extend(
+            StoredEvent(UUID(hex=key), version, topic, state) for key, version, topic, state in rows
+        )
