@@ -20,9 +20,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from capledger.application.published import PublishedEvent
+from capledger.application.published import PublishedEvent, publish
 
-from .decode import folded_name, published, published_event
+from .batch import folded_name, published
 from .reducers import FOLDED_AGGREGATES, REDUCERS
 
 
@@ -89,7 +89,7 @@ class _SqlLogReader:
             if name is not None:  # the query's filter, checked as the reducers see it
                 if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
                     state = bytes(state)
-                append(published_event(position, _uuid(stream), version, topic, name, state))
+                append(publish(position, _uuid(stream), version, topic, state))
         return events, stop
 
     def _select(self, after: int, stop: int) -> tuple[int, list[tuple[Any, ...]]]:

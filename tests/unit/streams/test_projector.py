@@ -10,12 +10,12 @@ import pytest
 from eventsourcing.persistence import Notification
 
 from capledger.application.ledger import Ledger
-from capledger.application.published import publish
+from capledger.application.published import event_topic, publish
 from capledger.bootstrap import load_rules
 from capledger.projections import folds
 from capledger.streams import wire
 from capledger.streams.projector import ProjectorSettings
-from capledger.streams.projector_apply import decode, event_topic, parse_type
+from capledger.streams.projector_apply import decode
 
 from .stream_scenario import record_every_event_type
 
@@ -55,12 +55,12 @@ def test_a_record_decodes_to_the_event_the_embedded_runner_folds(
 
 
 def test_types_name_the_event_and_its_version() -> None:
-    assert parse_type(b"vn.capledger.Project.CompletedWorkPaid.v1") == (
+    assert wire.parse_type(b"vn.capledger.Project.CompletedWorkPaid.v1") == (
         "Project.CompletedWorkPaid",
         1,
     )
-    assert parse_type(b"vn.capledger.Project.Registered.v2") == ("Project.Registered", 2)
-    assert parse_type(b"vn.capledger.Odd") == ("Odd", 1)
+    assert wire.parse_type(b"vn.capledger.Project.Registered.v2") == ("Project.Registered", 2)
+    assert wire.parse_type(b"vn.capledger.Odd") == ("Odd", 1)
 
 
 def test_event_topics_are_those_of_the_notification_log(
