@@ -1,4 +1,4 @@
-"""The one decoder of stored events (``publish``): plain, exact values; receipts skipped undecoded."""
+"""The one decoder of stored events (``publish``): plain exact values; receipts skipped."""
 
 from __future__ import annotations
 
