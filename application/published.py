@@ -38,6 +38,7 @@ from capledger.domain import CapitalPlan, Project, ProjectStatus
 from capledger.domain.ids import NAMESPACE
 
 from .chain import CHAIN_KEY, META_KEY
+from .receipts import CommandReceipt
 
 __all__ = [
     "TYPE_PREFIX",
@@ -140,7 +141,9 @@ def event_topic(name: str) -> str:
     """The topic of an event class (``capledger.domain.project:Project.CompletedWorkPaid``) as
     the notification log names it; the CloudEvents type if no such class exists here."""
     aggregate, _, event = name.partition(".")
-    owner = {"CapitalPlan": CapitalPlan, "Project": Project}.get(aggregate)
+    owner = {"CapitalPlan": CapitalPlan, "Project": Project, "CommandReceipt": CommandReceipt}.get(
+        aggregate
+    )
     cls = getattr(owner, event, None) if owner is not None and event else None
     return get_topic(cls) if isinstance(cls, type) else f"{TYPE_PREFIX}.{name}"
 
