@@ -12,11 +12,11 @@ integers of VND.
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from operator import attrgetter
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar
 
@@ -46,6 +46,7 @@ class Row:
     INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def key(self) -> tuple[Any, ...]:
+        """The values of the key columns."""
         return _accessors(type(self)).key(self)
 
     def values(self) -> tuple[Any, ...]:
@@ -53,10 +54,19 @@ class Row:
         return _accessors(type(self)).values(self)
 
     def evolve(self: R, **changes: Any) -> R:
-        """A copy with ``changes`` (``dataclasses.replace``); every row class gets a generated
-        one that copies the unchanged fields without introspection: the reducers' hot path."""
-        replaced: R = dataclasses.replace(self, **changes)  # type: ignore[type-var]
-        return replaced
+        """A copy with ``changes``: ``dataclasses.replace`` without its per-call walk of the
+        fields (the reducers' hot path); an unknown field is a ``TypeError``."""
+        accessors = _accessors(type(self))
+        values = accessors.fields(self)
+        if changes:
+            values = list(values)  # type: ignore[assignment]
+            positions = accessors.positions
+            try:
+                for name, value in changes.items():
+                    values[positions[name]] = value  # type: ignore[index]
+            except KeyError as unknown:
+                raise TypeError(f"{type(self).__name__} has no field {unknown}") from None
+        return type(self)(*values)
 
 
 _COLUMNS: dict[type[Row], tuple[Column, ...]] = {}
@@ -73,33 +83,40 @@ def columns(kind: type[Row]) -> tuple[Column, ...]:
 
 
 class _Accessors:
-    """Functions generated once per row type from its columns: attribute reads compiled into
-    one tuple expression, faster than a generic loop on the folding and writing paths."""
+    """Getters made once per row type from its columns (``operator.attrgetter``): one call per
+    row instead of a loop over its fields, on the folding and writing paths."""
 
     def __init__(self, kind: type[Row]) -> None:
         described = columns(kind)
         names = [column.name for column in described]
-        stored = [_stored(column) for column in described]
-        self.fields: Callable[[Any], tuple[Any, ...]] = _compile(names)
-        self.values: Callable[[Any], tuple[Any, ...]] = _compile(stored)
-        self.key: Callable[[Any], tuple[Any, ...]] = _compile(list(kind.KEY))
+        self.fields = _tuple_getter(names)
+        self.key = _tuple_getter(list(kind.KEY))
+        flags = tuple(index for index, column in enumerate(described)
+                      if column.type is ColumnType.FLAG)  # fmt: skip
+        self.values = _with_flags_as_integers(self.fields, flags) if flags else self.fields
         self.positions = {name: index for index, name in enumerate(names)}
 
 
-def _stored(column: Column) -> str:
-    if column.type is not ColumnType.FLAG:
-        return column.name
-    flag = f"(1 if row.{column.name} else 0)"
-    return f"(None if row.{column.name} is None else {flag})" if column.nullable else flag
+def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """``lambda row: (row.a, row.b, …)``."""
+    get = attrgetter(*names)
+    if len(names) == 1:
+        return lambda row: (get(row),)
+    return get
 
 
-def _compile(expressions: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """``lambda row: (row.a, row.b, …)``; an expression starting with "(" is used as is."""
-    items = [item if item.startswith("(") else f"row.{item}" for item in expressions]
-    namespace: dict[str, Any] = {}
-    exec(f"def get(row):\n    return ({', '.join(items)},)\n", namespace)  # column names only
-    function: Callable[[Any], tuple[Any, ...]] = namespace["get"]
-    return function
+def _with_flags_as_integers(
+    fields: Callable[[Any], tuple[Any, ...]], flags: tuple[int, ...]
+) -> Callable[[Any], tuple[Any, ...]]:
+    def values(row: Any) -> tuple[Any, ...]:
+        found = list(fields(row))
+        for index in flags:
+            flag = found[index]
+            if flag is not None:
+                found[index] = 1 if flag else 0
+        return tuple(found)
+
+    return values
 
 
 _ACCESSORS: dict[type[Row], _Accessors] = {}
@@ -123,11 +140,14 @@ def value_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def evolve(row: R, /, **changes: Any) -> R:
-    """``row.evolve(**changes)``, with an error naming an unknown field."""
-    unknown = [name for name in changes if name not in _accessors(type(row)).positions]
-    if unknown:
-        raise TypeError(f"{type(row).__name__} has no field {unknown[0]!r}")
+    """``row.evolve(**changes)``: a copy with ``changes``, a ``TypeError`` naming an unknown
+    field."""
     return row.evolve(**changes)
+
+
+def constructor(kind: type[R]) -> Callable[..., R]:
+    """How reducers make rows of ``kind``: the class itself."""
+    return kind
 
 
 def _column(name: str, hint: Any) -> Column:
@@ -426,89 +446,3 @@ REDUCED_ROWS: tuple[type[Row], ...] = (
 )
 #: Every table of a read-model namespace.
 ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow)
-
-
-# -- construction -----------------------------------------------------------------------------
-#
-# A frozen dataclass sets each field through ``object.__setattr__`` (a call per field), which
-# made building rows the largest cost of folding an event. Every row class gets an unfrozen
-# *twin* with the same slots: a row is made as a twin with plain attribute stores, then turned
-# into the row class by one ``__class__`` assignment (allowed: the layouts are identical).
-# Instances stay frozen, hashable, comparable and picklable; ``tests/unit/projections``
-# compares these constructors with the dataclass's on every row type.
-
-
-def _generate(kind: type[Row], name: str, source: str, namespace: dict[str, Any]) -> Any:
-    exec(source, namespace)  # generated from the dataclass's own field names only
-    function = namespace[name]
-    function.__qualname__ = f"{kind.__qualname__}.{name}"
-    return function
-
-
-def _install_constructors(kind: type[Row]) -> None:
-    """Give a row class a faster ``__init__`` (same signature), a ``_make`` function (the
-    constructor without the class call's machinery), ``evolve``, ``key`` and ``values``."""
-    described = fields(kind)  # type: ignore[arg-type]
-    names = [field.name for field in described]
-    twin = type(f"_Unfrozen{kind.__name__}", (Row,), {"__slots__": kind.__slots__})
-    namespace: dict[str, Any] = {
-        "_set": object.__setattr__, "_new": object.__new__, "_twin": twin, "_kind": kind,
-        "_unset": _UNSET,
-    }  # fmt: skip
-    params = []
-    for field in described:
-        if field.default is not MISSING:
-            namespace[f"_default_{field.name}"] = field.default
-            params.append(f"{field.name}=_default_{field.name}")
-        elif field.default_factory is not MISSING:
-            raise TypeError(f"{kind.__name__}.{field.name}: default factories are not supported")
-        else:
-            params.append(field.name)
-    stores = "".join(f"    self.{name} = {name}\n" for name in names)
-    init = _generate(kind, "__init__", (
-        f"def __init__(self, {', '.join(params)}):\n"
-        "    _set(self, '__class__', _twin)\n"
-        f"{stores}"
-        "    _set(self, '__class__', _kind)\n"
-    ), namespace)  # fmt: skip
-    init.__doc__ = kind.__init__.__doc__
-    kind.__init__ = init  # type: ignore[method-assign]
-    kind._make = staticmethod(_generate(kind, "_make", (  # type: ignore[attr-defined]
-        f"def _make({', '.join(params)}):\n"
-        "    self = _new(_twin)\n"
-        f"{stores}"
-        "    _set(self, '__class__', _kind)\n"
-        "    return self\n"
-    ), namespace))  # fmt: skip
-    copies = "".join(
-        f"    self.{name} = row.{name} if {name} is _unset else {name}\n" for name in names
-    )
-    kind.evolve = _generate(kind, "evolve", (  # type: ignore[method-assign]
-        f"def evolve(row, *, {', '.join(f'{name}=_unset' for name in names)}):\n"
-        "    self = _new(_twin)\n"
-        f"{copies}"
-        "    _set(self, '__class__', _kind)\n"
-        "    return self\n"
-    ), namespace)  # fmt: skip
-    accessors = _accessors(kind)
-    kind.key = accessors.key  # type: ignore[method-assign,assignment]
-    kind.values = accessors.values  # type: ignore[method-assign,assignment]
-
-
-#: Marks a field ``evolve`` leaves as it is.
-_UNSET: Any = object()
-
-
-def constructor(kind: type[R]) -> Callable[..., R]:
-    """``kind``'s constructor without the class call: same parameters, defaults and errors,
-    about three times faster than ``kind(…)`` (for the rows made by every event)."""
-    make: Callable[..., R] = kind._make  # type: ignore[attr-defined]
-    return make
-
-
-#: The dataclass-generated constructors, kept for the test that compares them with the fast ones.
-DATACLASS_INITS: dict[type[Row], Callable[..., None]] = {}
-for _kind in ALL_ROWS:
-    DATACLASS_INITS[_kind] = _kind.__init__
-    _install_constructors(_kind)
-del _kind

@@ -35,7 +35,6 @@ from typing import Any, NamedTuple
 
 import structlog
 
-from . import collector
 from .dialects import SqliteDialect
 from .log import NotificationLog, _SqlLogReader, sqlite_queries
 from .runner import MAX_CACHED_ROWS, EmbeddedRunner, Progress
@@ -253,8 +252,7 @@ def _fold(job: _Job, progress: Progress) -> str:
             max_cached_rows=job.max_cached_rows,
             reader=reader,
         )
-        with collector.frozen():
-            runner.catch_up(progress, until=job.until)
+        runner.catch_up(progress, until=job.until)
         return namespace
     finally:
         reader.close()

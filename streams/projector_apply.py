@@ -37,7 +37,6 @@ from capledger.projections import (
     NOTIFICATION_LOG,
     Overlay,
     ReadModelStore,
-    collector,
     fold_batch,
     folds,
 )
@@ -174,7 +173,7 @@ class OffsetApplier:
         already. ``before_commit`` runs inside the transaction, last (fault injection)."""
         if not records:
             return Applied()
-        with self._lock, collector.paused():
+        with self._lock:
             try:
                 with self.store.writer(self.namespace) as writer:
                     applied = self._apply(writer, records, decoded)
