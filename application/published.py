@@ -24,11 +24,11 @@ place that decides).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 import orjson
@@ -100,8 +100,10 @@ class EventName(StrEnum):
     PROJECT_SETTLED = "Project.Settled"
 
 
-@dataclass(frozen=True)
-class PublishedEvent:
+class PublishedEvent(NamedTuple):
+    """An event in its published form. A named tuple: immutable, and made in one call (a
+    rebuild makes one per event)."""
+
     position: int
     stream: UUID
     stream_version: int
@@ -155,7 +157,7 @@ def publish(
     position: int, stream: UUID, stream_version: int, topic: str, state: bytes
 ) -> PublishedEvent:
     """The published form of a stored event (its state as stored, chain and metadata included)."""
-    return PublishedEvent(**published_fields(position, stream, stream_version, topic, state))
+    return _published(position, stream, stream_version, topic, state)
 
 
 def published_fields(
@@ -163,6 +165,12 @@ def published_fields(
 ) -> dict[str, Any]:
     """``publish``'s fields as a dictionary, in order, ``stream`` as given (a process that
     sends events elsewhere may pass its text)."""
+    return _published(position, stream, stream_version, topic, state)._asdict()
+
+
+def _published(
+    position: int, stream: Any, stream_version: int, topic: str, state: bytes
+) -> PublishedEvent:
     document = parse_json(state)
     if type(document) is not dict:
         raise ValueError(f"the stored state of {topic} at position {position} is not an object")
@@ -179,20 +187,20 @@ def published_fields(
     subject = meta.get("subject")
     if subject is None:
         subject = _creation_subject(name, str(stream), document.get("code"))
-    return {
-        "position": position,
-        "stream": stream,
-        "stream_version": stream_version,
-        "topic": topic,
-        "name": name,
-        "class_version": class_version,
-        "subject": subject,
-        "recorded_at": recorded_at,
-        "data": document,
-        "meta": meta,
-        "hash": str(chain.get("hash", "")),
-        "prev": str(chain.get("prev", "")),
-    }
+    return PublishedEvent(
+        position,
+        stream,
+        stream_version,
+        topic,
+        name,
+        class_version,
+        subject,
+        recorded_at,
+        document,
+        meta,
+        str(chain.get("hash", "")),
+        str(chain.get("prev", "")),
+    )
 
 
 # -- upcasting ---------------------------------------------------------------------------------
@@ -270,17 +278,25 @@ def parse_json(text: bytes) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """``value`` with wrappers unwrapped (in place below the top); a float raises ``_Inexact``."""
+    """``value`` with wrappers unwrapped (in place below the top); a float raises ``_Inexact``.
+
+    A wrapper around a string (a date, a time: most of them) is unwrapped where it is found,
+    without a call: the walk is the largest cost of decoding."""
     kind = type(value)
     if kind is dict:
-        while len(value) == 2 and "_type_" in value and "_data_" in value:
-            value = value["_data_"]
-            kind = type(value)
-            if kind is not dict:
-                return _plain(value) if kind in _WALKED else value
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            data = value["_data_"]
+            return _plain(data) if type(data) in _WALKED else data
         for key, item in value.items():
-            if type(item) in _WALKED:
-                value[key] = _plain(item)
+            kind = type(item)
+            if kind is str or kind is int or item is None:
+                continue
+            if kind is dict and len(item) == 2 and "_type_" in item and "_data_" in item:
+                item = item["_data_"]
+                if type(item) is str:
+                    value[key] = item
+                    continue
+            value[key] = _plain(item) if type(item) in _WALKED else item
     elif kind is list:
         for index, item in enumerate(value):
             if type(item) in _WALKED:

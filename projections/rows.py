@@ -1,4 +1,4 @@
-"""Rows of the read model: one frozen dataclass per table, naming its table and key.
+"""Rows of the read model: one named tuple per table, naming its table and key.
 
 Reducers return rows; a runner upserts them by key. Every row is owned by exactly one event
 stream (a project's rows by that project's stream, a plan's by the plan's stream, a movement by
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import StrEnum
-from operator import attrgetter
+from operator import itemgetter
 from types import NoneType, UnionType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 R = TypeVar("R", bound="Row")
 
@@ -37,7 +37,19 @@ class Column:
 
 
 class Row:
-    """Base of every read-model row; subclasses are frozen dataclasses."""
+    """Base of every read-model row. A row type is a ``NamedTuple`` of its columns (immutable,
+    made in one call: reducers make several per event) with this class beside it, naming its
+    table, key and indexes::
+
+        class _PlanSourceFields(NamedTuple):
+            plan_code: str
+            ...
+
+        class PlanSourceRow(_PlanSourceFields, Row):
+            __slots__ = ()
+            TABLE: ClassVar[str] = "plan_source"
+            KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
+    """
 
     __slots__ = ()
     TABLE: ClassVar[str]
@@ -54,19 +66,14 @@ class Row:
         return _accessors(type(self)).values(self)
 
     def evolve(self: R, **changes: Any) -> R:
-        """A copy with ``changes``: ``dataclasses.replace`` without its per-call walk of the
-        fields (the reducers' hot path); an unknown field is a ``TypeError``."""
-        accessors = _accessors(type(self))
-        values = accessors.fields(self)
-        if changes:
-            values = list(values)  # type: ignore[assignment]
-            positions = accessors.positions
-            try:
-                for name, value in changes.items():
-                    values[positions[name]] = value  # type: ignore[index]
-            except KeyError as unknown:
-                raise TypeError(f"{type(self).__name__} has no field {unknown}") from None
-        return type(self)(*values)
+        """A copy with ``changes`` (``NamedTuple._replace``); an unknown field is a
+        ``TypeError``."""
+        try:
+            replaced: R = self._replace(**changes)  # type: ignore[attr-defined]
+        except ValueError:
+            unknown = sorted(set(changes) - set(self._fields))  # type: ignore[attr-defined]
+            raise TypeError(f"{type(self).__name__} has no field {unknown[0]!r}") from None
+        return replaced
 
 
 _COLUMNS: dict[type[Row], tuple[Column, ...]] = {}
@@ -77,39 +84,38 @@ def columns(kind: type[Row]) -> tuple[Column, ...]:
     found = _COLUMNS.get(kind)
     if found is None:
         hints = typing.get_type_hints(kind)
-        found = tuple(_column(field.name, hints[field.name]) for field in fields(kind))  # type: ignore[arg-type]
+        names: tuple[str, ...] = kind._fields  # type: ignore[attr-defined]
+        found = tuple(_column(name, hints[name]) for name in names)
         _COLUMNS[kind] = found
     return found
 
 
 class _Accessors:
-    """Getters made once per row type from its columns (``operator.attrgetter``): one call per
+    """Getters made once per row type from its columns (``operator.itemgetter``): one call per
     row instead of a loop over its fields, on the folding and writing paths."""
 
     def __init__(self, kind: type[Row]) -> None:
         described = columns(kind)
-        names = [column.name for column in described]
-        self.fields = _tuple_getter(names)
-        self.key = _tuple_getter(list(kind.KEY))
+        positions = {column.name: index for index, column in enumerate(described)}
+        self.key = _tuple_getter([positions[name] for name in kind.KEY])
         flags = tuple(index for index, column in enumerate(described)
                       if column.type is ColumnType.FLAG)  # fmt: skip
-        self.values = _with_flags_as_integers(self.fields, flags) if flags else self.fields
-        self.positions = {name: index for index, name in enumerate(names)}
+        self.values: Callable[[Any], tuple[Any, ...]] = (
+            _with_flags_as_integers(flags) if flags else tuple
+        )
 
 
-def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """``lambda row: (row.a, row.b, …)``."""
-    get = attrgetter(*names)
-    if len(names) == 1:
+def _tuple_getter(positions: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    """``lambda row: (row[i], row[j], …)``."""
+    get = itemgetter(*positions)
+    if len(positions) == 1:
         return lambda row: (get(row),)
     return get
 
 
-def _with_flags_as_integers(
-    fields: Callable[[Any], tuple[Any, ...]], flags: tuple[int, ...]
-) -> Callable[[Any], tuple[Any, ...]]:
+def _with_flags_as_integers(flags: tuple[int, ...]) -> Callable[[Any], tuple[Any, ...]]:
     def values(row: Any) -> tuple[Any, ...]:
-        found = list(fields(row))
+        found = list(row)
         for index in flags:
             flag = found[index]
             if flag is not None:
@@ -199,20 +205,7 @@ class Movement(StrEnum):
 # -- projects ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectRow(Row):
-    """A project as it stands now; ``investor_*`` is the investor accountable now."""
-
-    TABLE: ClassVar[str] = "project"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code",)
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("investor_code",),
-        ("program",),
-        ("sector",),
-        ("province",),
-        ("status",),
-    )
-
+class _ProjectFields(NamedTuple):
     project_code: str
     name: str
     investor_code: str
@@ -227,18 +220,22 @@ class ProjectRow(Row):
     settled_value: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class LineRow(Row):
-    """Capital of one plan and one source on one project, mirroring the domain's line."""
+class ProjectRow(_ProjectFields, Row):
+    """A project as it stands now; ``investor_*`` is the investor accountable now."""
 
-    TABLE: ClassVar[str] = "line"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "plan_code", "source")
+    __slots__ = ()
+    TABLE: ClassVar[str] = "project"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code",)
     INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("plan_code", "source"),
-        ("fiscal_year", "plan_kind"),
-        ("source",),
+        ("investor_code",),
+        ("program",),
+        ("sector",),
+        ("province",),
+        ("status",),
     )
 
+
+class _LineFields(NamedTuple):
     project_code: str
     plan_code: str
     source: str
@@ -255,6 +252,19 @@ class LineRow(Row):
     disbursed_after_deadline: int = 0
     extended_until: str | None = None
 
+
+class LineRow(_LineFields, Row):
+    """Capital of one plan and one source on one project, mirroring the domain's line."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "line"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "plan_code", "source")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "source"),
+        ("fiscal_year", "plan_kind"),
+        ("source",),
+    )
+
     @property
     def capital(self) -> int:
         """What the project was given from this plan and source."""
@@ -269,11 +279,7 @@ class LineRow(Row):
         return max(0, self.extended - self.disbursed_after_deadline)
 
 
-@dataclass(frozen=True, slots=True)
-class ContractRow(Row):
-    TABLE: ClassVar[str] = "contract"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "contract_no")
-
+class _ContractFields(NamedTuple):
     project_code: str
     contract_no: str
     contractor: str
@@ -284,13 +290,13 @@ class ContractRow(Row):
     completed_paid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRow(Row):
-    """A payment or advance, kept by its stream version so that a reversal can find it."""
+class ContractRow(_ContractFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "contract"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "contract_no")
 
-    TABLE: ClassVar[str] = "entry"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "stream_version")
 
+class _EntryFields(NamedTuple):
     project_code: str
     stream_version: int
     position: int
@@ -304,27 +310,20 @@ class EntryRow(Row):
     effective_on: str
     reversed_by: int | None = None
 
+
+class EntryRow(_EntryFields, Row):
+    """A payment or advance, kept by its stream version so that a reversal can find it."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "entry"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "stream_version")
+
     @property
     def net(self) -> int:
         return self.amount - self.advance_recovered
 
 
-@dataclass(frozen=True, slots=True)
-class MovementRow(Row):
-    """One dated change of one balance of one allocation line: the facts of as-of queries.
-
-    ``investor_code`` is the investor recorded at the time; ``lateness_days`` is the recording
-    date (reporting time zone) minus the effective date.
-    """
-
-    TABLE: ClassVar[str] = "movement"
-    KEY: ClassVar[tuple[str, ...]] = ("position", "seq")
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("plan_code", "kind", "effective_on"),
-        ("project_code", "kind"),
-        ("fiscal_year", "kind", "recorded_on"),
-    )
-
+class _MovementFields(NamedTuple):
     position: int
     seq: int
     project_code: str
@@ -343,18 +342,27 @@ class MovementRow(Row):
     investor_code: str
 
 
+class MovementRow(_MovementFields, Row):
+    """One dated change of one balance of one allocation line: the facts of as-of queries.
+
+    ``investor_code`` is the investor recorded at the time; ``lateness_days`` is the recording
+    date (reporting time zone) minus the effective date.
+    """
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "movement"
+    KEY: ClassVar[tuple[str, ...]] = ("position", "seq")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "kind", "effective_on"),
+        ("project_code", "kind"),
+        ("fiscal_year", "kind", "recorded_on"),
+    )
+
+
 # -- plans ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PlanRow(Row):
-    TABLE: ClassVar[str] = "plan"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code",)
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("jurisdiction", "start_year", "kind"),
-        ("authority",),
-    )
-
+class _PlanFields(NamedTuple):
     plan_code: str
     title: str
     kind: str
@@ -367,14 +375,17 @@ class PlanRow(Row):
     approved_on: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlanVersionRow(Row):
-    """Version 1 is the approval; every later version is an adjustment."""
+class PlanRow(_PlanFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code",)
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("jurisdiction", "start_year", "kind"),
+        ("authority",),
+    )
 
-    TABLE: ClassVar[str] = "plan_version"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version")
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (("effective_on",),)
 
+class _PlanVersionFields(NamedTuple):
     plan_code: str
     plan_version: int
     effective_on: str
@@ -388,28 +399,41 @@ class PlanVersionRow(Row):
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class PlanEnvelopeRow(Row):
-    TABLE: ClassVar[str] = "plan_envelope"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version", "source")
+class PlanVersionRow(_PlanVersionFields, Row):
+    """Version 1 is the approval; every later version is an adjustment."""
 
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_version"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (("effective_on",),)
+
+
+class _PlanEnvelopeFields(NamedTuple):
     plan_code: str
     plan_version: int
     source: str
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class PlanSourceRow(Row):
-    """A plan's current envelope and allocated capital (net of capital returned) per source."""
+class PlanEnvelopeRow(_PlanEnvelopeFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_envelope"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version", "source")
 
-    TABLE: ClassVar[str] = "plan_source"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
 
+class _PlanSourceFields(NamedTuple):
     plan_code: str
     source: str
     envelope: int = 0
     allocated: int = 0
+
+
+class PlanSourceRow(_PlanSourceFields, Row):
+    """A plan's current envelope and allocated capital (net of capital returned) per source."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_source"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
 
     @property
     def unallocated(self) -> int:
@@ -419,17 +443,19 @@ class PlanSourceRow(Row):
 # -- bookkeeping ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TrackingRow(Row):
-    """The last position applied from a log (partition 0 of the notification log, or a Kafka
-    partition); written in the same transaction as the rows it accounts for."""
-
-    TABLE: ClassVar[str] = "tracking"
-    KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
-
+class _TrackingFields(NamedTuple):
     log: str
     log_partition: int
     position: int
+
+
+class TrackingRow(_TrackingFields, Row):
+    """The last position applied from a log (partition 0 of the notification log, or a Kafka
+    partition); written in the same transaction as the rows it accounts for."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "tracking"
+    KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
 
 
 #: Rows that reducers produce.

@@ -1,9 +1,8 @@
-"""Read-model rows: frozen dataclasses, copied with ``evolve``, keyed and stored as tuples."""
+"""Read-model rows: immutable named tuples, copied with ``evolve``, keyed and stored as tuples."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import pickle
 from typing import Any
 
@@ -38,18 +37,18 @@ def sample(kind: type[Row], seed: int = 1) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
-def test_rows_are_frozen_hashable_picklable_dataclasses(kind: type[Row]) -> None:
+def test_rows_are_immutable_hashable_and_picklable(kind: type[Row]) -> None:
     values = sample(kind)
 
     row = kind(**values)
 
     assert row == kind(*values.values())
     assert type(row) is kind
-    assert dataclasses.asdict(row) == values  # type: ignore[call-overload]
+    assert row._asdict() == values  # type: ignore[attr-defined]
     assert hash(row) == hash(kind(**values))
     assert pickle.loads(pickle.dumps(row)) == row
     assert copy.copy(row) == row
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         row.__setattr__(columns(kind)[0].name, "changed")
 
 
@@ -70,12 +69,13 @@ def test_defaults_and_argument_errors_are_those_of_the_dataclass() -> None:
 
 
 @pytest.mark.parametrize("kind", ALL_ROWS, ids=lambda kind: kind.__name__)
-def test_evolve_is_dataclasses_replace(kind: type[Row]) -> None:
+def test_evolve_is_a_copy_with_the_changes(kind: type[Row]) -> None:
     row = kind(**sample(kind))
     changes = {name: value for name, value in sample(kind, seed=2).items() if name[0] < "p"}
 
-    assert evolve(row, **changes) == dataclasses.replace(row, **changes)  # type: ignore[type-var]
-    assert row.evolve(**changes) == dataclasses.replace(row, **changes)  # type: ignore[type-var]
+    expected = kind(**{**sample(kind), **changes})
+    assert evolve(row, **changes) == expected == row.evolve(**changes)
+    assert row == kind(**sample(kind))  # unchanged
     assert type(row.evolve(**changes)) is kind
     assert evolve(row) == row == row.evolve()
     with pytest.raises(TypeError, match="no field 'colour'"):
@@ -89,7 +89,5 @@ def test_key_and_values_give_the_key_columns_and_flags_as_integers() -> None:
     assert movement.key() == (movement.position, movement.seq)
     assert entry.key() == (entry.project_code, entry.stream_version)
     values = movement.values()
-    assert values == tuple(
-        int(value) if isinstance(value, bool) else value for value in dataclasses.astuple(movement)
-    )
+    assert values == tuple(int(value) if isinstance(value, bool) else value for value in movement)
     assert {type(values[12]), type(values[13])} == {int}

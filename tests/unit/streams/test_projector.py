@@ -3,7 +3,6 @@ embedded runner folds (no broker, no database)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -48,7 +47,7 @@ def test_a_record_decodes_to_the_event_the_embedded_runner_folds(
         assert decoded is not None
         # Everything but the metadata, which the wire carries in part (subject, principal,
         # command and correlation ids): reducers never read it.
-        assert dataclasses.replace(decoded, meta={}) == dataclasses.replace(published, meta={})
+        assert decoded._replace(meta={}) == published._replace(meta={})
         assert decoded.meta.items() <= published.meta.items()
         assert decoded.meta["subject"] == published.subject
     assert folded > 20
