@@ -67,6 +67,12 @@ class StreamKind(StrEnum):
     COMMAND = "command"
 
 
+#: The aggregates whose events are published, by name.
+_AGGREGATES: dict[str, type] = {
+    "Project": Project,
+    "CapitalPlan": CapitalPlan,
+    "CommandReceipt": CommandReceipt,
+}
 #: The kind of each aggregate's streams.
 AGGREGATE_KINDS: dict[str, StreamKind] = {
     "Project": StreamKind.PROJECT,
@@ -143,9 +149,7 @@ def event_topic(name: str) -> str:
     """The topic of an event class (``capledger.domain.project:Project.CompletedWorkPaid``) as
     the notification log names it; the CloudEvents type if no such class exists here."""
     aggregate, _, event = name.partition(".")
-    owner = {"CapitalPlan": CapitalPlan, "Project": Project, "CommandReceipt": CommandReceipt}.get(
-        aggregate
-    )
+    owner = _AGGREGATES.get(aggregate)
     cls = getattr(owner, event, None) if owner is not None and event else None
     return get_topic(cls) if isinstance(cls, type) else f"{TYPE_PREFIX}.{name}"
 
