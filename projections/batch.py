@@ -7,13 +7,40 @@ transaction (``writer.set_position(offset, log, partition)``) before committing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from uuid import UUID
 
-from capledger.application.published import PublishedEvent
+from eventsourcing.persistence import Notification
+
+from capledger.application.published import PublishedEvent, event_name, publish
 
 from .context import Overlay, RowSource
 from .reducers import REDUCERS, VERSIONS, folds, reduce
 from .store import Writer
+
+
+@lru_cache(maxsize=1024)
+def folded_name(topic: str) -> str | None:
+    """The event name of a topic whose events the reducers fold; None for the others (command
+    receipts, half the log), which runners skip without decoding them."""
+    name = event_name(topic)
+    return name if folds(name) else None
+
+
+def published(notifications: Sequence[Notification]) -> Iterator[PublishedEvent]:
+    """The published form of each notification the reducers fold, in order."""
+    for note in notifications:
+        if folded_name(note.topic) is None:
+            continue
+        stream = note.originator_id
+        yield publish(
+            note.id,
+            stream if type(stream) is UUID else UUID(str(stream)),
+            note.originator_version,
+            note.topic,
+            note.state,
+        )
 
 
 def fold_batch(writer: Writer, overlay: Overlay, events: Iterable[PublishedEvent]) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -309,7 +309,7 @@ def published(stored: StoredEvent, code: str) -> PublishedEvent:
     event = publish(
         stored.originator_version, stream, stored.originator_version, stored.topic, stored.state
     )
-    return event if event.subject is not None else replace(event, subject=f"project:{code}")
+    return event if event.subject is not None else event._replace(subject=f"project:{code}")
 
 
 def project_state(model: MemoryReadModel, version: int) -> ProjectState:

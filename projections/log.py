@@ -18,10 +18,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from capledger.application.published import PublishedEvent
+from capledger.application.published import PublishedEvent, publish
 from capledger.application.storage import EventLog, PageRow
 
-from .decode import folded_name, published, published_event
+from .batch import folded_name, published
 from .reducers import FOLDED_AGGREGATES, REDUCERS
 
 
@@ -78,7 +78,9 @@ class FoldedLogReader:
         for position, stream, version, topic, state in rows:
             name = folded_name(topic)
             if name is not None:  # the query's filter, checked as the reducers see it
-                append(published_event(position, _uuid(stream), version, topic, name, state))
+                if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
+                    state = bytes(state)
+                append(publish(position, _uuid(stream), version, topic, state))
         return events, stop
 
     def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:

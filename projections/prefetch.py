@@ -4,8 +4,8 @@ A rebuild of a large SQLite log spends about a third of its time reading the log
 states (JSON, the transcoder's wrappers), work that needs nothing the fold holds. Here a child
 process does it: it reads the log in chunks of positions with the storage adapter's reader of
 the log file (``EventLog.log_file``: the pages ``EventLog.read_folded`` reads), decodes each
-folded event into the fields of its ``PublishedEvent`` (``decode.published_values``) and sends
-the chunk through a pipe, ``marshal``-ed (loading that is a fraction of the cost of parsing and
+folded event into the fields of its ``PublishedEvent`` (``published_fields``) and sends the
+chunk through a pipe, ``marshal``-ed (loading that is a fraction of the cost of parsing and
 unwrapping the JSON). The parent rebuilds the events
 (``ProcessLogReader.read``) and folds them as it would its own.
 
@@ -42,10 +42,10 @@ from typing import Any
 
 import structlog
 
-from capledger.application.published import PublishedEvent
+from capledger.application.published import PublishedEvent, published_fields
 from capledger.application.storage import EventLog, LogFile
 
-from .decode import event_of, folded_name, published_values
+from .batch import folded_name
 from .log import EventLogReader, NotificationLog, _stream_uuid, folded_aggregates
 
 log = structlog.get_logger(__name__)
@@ -226,7 +226,7 @@ def _events(items: list[dict[str, Any]]) -> list[PublishedEvent]:
     append = events.append
     for values in items:
         values["stream"] = uuid(values["stream"])
-        append(event_of(values))
+        append(PublishedEvent(**values))
     return events
 
 
@@ -294,7 +294,7 @@ def _serve(
                 if name is not None:
                     if type(state) is not bytes:
                         state = bytes(state)
-                    append(published_values(rowid, str(stream), version, topic, name, state))
+                    append(published_fields(rowid, str(stream), version, topic, state))
             try:
                 put(marshal.dumps((_PAGE, stop, items)))
             except ValueError:  # a value marshal cannot write (none the decoder makes)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from . import collector, prefetch
+from . import prefetch
 from . import shards as sharding
 from .log import NotificationLog
 from .runner import EmbeddedRunner, Progress
@@ -99,9 +99,7 @@ def rebuild(
             page_size=page_size,
             reader=reader,
         )
-        # Collections between batches walk only what the rebuild made (see ``collector``).
-        with collector.frozen():
-            runner.catch_up(_after(progress, sharded))
+        runner.catch_up(_after(progress, sharded))
         store.create_indexes(fresh)
         previous = runner.switch_live()
     except BaseException:

@@ -1,4 +1,4 @@
-"""Rows of the read model: one frozen dataclass per table, naming its table and key.
+"""Rows of the read model: one named tuple per table, naming its table and key.
 
 Reducers return rows; a runner upserts them by key. Every row is owned by exactly one event
 stream (a project's rows by that project's stream, a plan's by the plan's stream, a movement by
@@ -12,13 +12,13 @@ integers of VND.
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from types import NoneType, UnionType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from capledger.domain.capital import capital, extended_remaining, unallocated, undisbursed
 
@@ -39,7 +39,19 @@ class Column:
 
 
 class Row:
-    """Base of every read-model row; subclasses are frozen dataclasses."""
+    """Base of every read-model row. A row type is a ``NamedTuple`` of its columns (immutable,
+    made in one call: reducers make several per event) with this class beside it, naming its
+    table, key and indexes::
+
+        class _PlanSourceFields(NamedTuple):
+            plan_code: str
+            ...
+
+        class PlanSourceRow(_PlanSourceFields, Row):
+            __slots__ = ()
+            TABLE: ClassVar[str] = "plan_source"
+            KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
+    """
 
     __slots__ = ()
     TABLE: ClassVar[str]
@@ -48,6 +60,7 @@ class Row:
     INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def key(self) -> tuple[Any, ...]:
+        """The values of the key columns."""
         return _accessors(type(self)).key(self)
 
     def values(self) -> tuple[Any, ...]:
@@ -55,9 +68,13 @@ class Row:
         return _accessors(type(self)).values(self)
 
     def evolve(self: R, **changes: Any) -> R:
-        """A copy with ``changes`` (``dataclasses.replace``); every row class gets a generated
-        one that copies the unchanged fields without introspection: the reducers' hot path."""
-        replaced: R = dataclasses.replace(self, **changes)  # type: ignore[type-var]
+        """A copy with ``changes`` (``NamedTuple._replace``); an unknown field is a
+        ``TypeError``."""
+        try:
+            replaced: R = self._replace(**changes)  # type: ignore[attr-defined]
+        except ValueError:
+            unknown = sorted(set(changes) - set(self._fields))  # type: ignore[attr-defined]
+            raise TypeError(f"{type(self).__name__} has no field {unknown[0]!r}") from None
         return replaced
 
 
@@ -69,39 +86,45 @@ def columns(kind: type[Row]) -> tuple[Column, ...]:
     found = _COLUMNS.get(kind)
     if found is None:
         hints = typing.get_type_hints(kind)
-        found = tuple(_column(field.name, hints[field.name]) for field in fields(kind))  # type: ignore[arg-type]
+        names: tuple[str, ...] = kind._fields  # type: ignore[attr-defined]
+        found = tuple(_column(name, hints[name]) for name in names)
         _COLUMNS[kind] = found
     return found
 
 
 class _Accessors:
-    """Functions generated once per row type from its columns: attribute reads compiled into
-    one tuple expression, faster than a generic loop on the folding and writing paths."""
+    """Getters made once per row type from its columns (``operator.itemgetter``): one call per
+    row instead of a loop over its fields, on the folding and writing paths."""
 
     def __init__(self, kind: type[Row]) -> None:
         described = columns(kind)
-        names = [column.name for column in described]
-        stored = [_stored(column) for column in described]
-        self.fields: Callable[[Any], tuple[Any, ...]] = _compile(names)
-        self.values: Callable[[Any], tuple[Any, ...]] = _compile(stored)
-        self.key: Callable[[Any], tuple[Any, ...]] = _compile(list(kind.KEY))
-        self.positions = {name: index for index, name in enumerate(names)}
+        positions = {column.name: index for index, column in enumerate(described)}
+        self.key = _tuple_getter([positions[name] for name in kind.KEY])
+        flags = tuple(index for index, column in enumerate(described)
+                      if column.type is ColumnType.FLAG)  # fmt: skip
+        self.values: Callable[[Any], tuple[Any, ...]] = (
+            _with_flags_as_integers(flags) if flags else tuple
+        )
 
 
-def _stored(column: Column) -> str:
-    if column.type is not ColumnType.FLAG:
-        return column.name
-    flag = f"(1 if row.{column.name} else 0)"
-    return f"(None if row.{column.name} is None else {flag})" if column.nullable else flag
+def _tuple_getter(positions: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    """``lambda row: (row[i], row[j], …)``."""
+    get = itemgetter(*positions)
+    if len(positions) == 1:
+        return lambda row: (get(row),)
+    return get
 
 
-def _compile(expressions: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """``lambda row: (row.a, row.b, …)``; an expression starting with "(" is used as is."""
-    items = [item if item.startswith("(") else f"row.{item}" for item in expressions]
-    namespace: dict[str, Any] = {}
-    exec(f"def get(row):\n    return ({', '.join(items)},)\n", namespace)  # column names only
-    function: Callable[[Any], tuple[Any, ...]] = namespace["get"]
-    return function
+def _with_flags_as_integers(flags: tuple[int, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    def values(row: Any) -> tuple[Any, ...]:
+        found = list(row)
+        for index in flags:
+            flag = found[index]
+            if flag is not None:
+                found[index] = 1 if flag else 0
+        return tuple(found)
+
+    return values
 
 
 _ACCESSORS: dict[type[Row], _Accessors] = {}
@@ -125,11 +148,14 @@ def value_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def evolve(row: R, /, **changes: Any) -> R:
-    """``row.evolve(**changes)``, with an error naming an unknown field."""
-    unknown = [name for name in changes if name not in _accessors(type(row)).positions]
-    if unknown:
-        raise TypeError(f"{type(row).__name__} has no field {unknown[0]!r}")
+    """``row.evolve(**changes)``: a copy with ``changes``, a ``TypeError`` naming an unknown
+    field."""
     return row.evolve(**changes)
+
+
+def constructor(kind: type[R]) -> Callable[..., R]:
+    """How reducers make rows of ``kind``: the class itself."""
+    return kind
 
 
 def _column(name: str, hint: Any) -> Column:
@@ -181,20 +207,7 @@ class Movement(StrEnum):
 # -- projects ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectRow(Row):
-    """A project as it stands now; ``investor_*`` is the investor accountable now."""
-
-    TABLE: ClassVar[str] = "project"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code",)
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("investor_code",),
-        ("program",),
-        ("sector",),
-        ("province",),
-        ("status",),
-    )
-
+class _ProjectFields(NamedTuple):
     project_code: str
     name: str
     investor_code: str
@@ -209,18 +222,22 @@ class ProjectRow(Row):
     settled_value: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class LineRow(Row):
-    """Capital of one plan and one source on one project, mirroring the domain's line."""
+class ProjectRow(_ProjectFields, Row):
+    """A project as it stands now; ``investor_*`` is the investor accountable now."""
 
-    TABLE: ClassVar[str] = "line"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "plan_code", "source")
+    __slots__ = ()
+    TABLE: ClassVar[str] = "project"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code",)
     INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("plan_code", "source"),
-        ("fiscal_year", "plan_kind"),
-        ("source",),
+        ("investor_code",),
+        ("program",),
+        ("sector",),
+        ("province",),
+        ("status",),
     )
 
+
+class _LineFields(NamedTuple):
     project_code: str
     plan_code: str
     source: str
@@ -237,6 +254,19 @@ class LineRow(Row):
     disbursed_after_deadline: int = 0
     extended_until: str | None = None
 
+
+class LineRow(_LineFields, Row):
+    """Capital of one plan and one source on one project, mirroring the domain's line."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "line"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "plan_code", "source")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "source"),
+        ("fiscal_year", "plan_kind"),
+        ("source",),
+    )
+
     @property
     def capital(self) -> int:
         """What the project was given from this plan and source."""
@@ -251,11 +281,7 @@ class LineRow(Row):
         return extended_remaining(self.extended, self.disbursed_after_deadline)
 
 
-@dataclass(frozen=True, slots=True)
-class ContractRow(Row):
-    TABLE: ClassVar[str] = "contract"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "contract_no")
-
+class _ContractFields(NamedTuple):
     project_code: str
     contract_no: str
     contractor: str
@@ -266,13 +292,13 @@ class ContractRow(Row):
     completed_paid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRow(Row):
-    """A payment or advance, kept by its stream version so that a reversal can find it."""
+class ContractRow(_ContractFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "contract"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "contract_no")
 
-    TABLE: ClassVar[str] = "entry"
-    KEY: ClassVar[tuple[str, ...]] = ("project_code", "stream_version")
 
+class _EntryFields(NamedTuple):
     project_code: str
     stream_version: int
     position: int
@@ -286,27 +312,20 @@ class EntryRow(Row):
     effective_on: str
     reversed_by: int | None = None
 
+
+class EntryRow(_EntryFields, Row):
+    """A payment or advance, kept by its stream version so that a reversal can find it."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "entry"
+    KEY: ClassVar[tuple[str, ...]] = ("project_code", "stream_version")
+
     @property
     def net(self) -> int:
         return self.amount - self.advance_recovered
 
 
-@dataclass(frozen=True, slots=True)
-class MovementRow(Row):
-    """One dated change of one balance of one allocation line: the facts of as-of queries.
-
-    ``investor_code`` is the investor recorded at the time; ``lateness_days`` is the recording
-    date (reporting time zone) minus the effective date.
-    """
-
-    TABLE: ClassVar[str] = "movement"
-    KEY: ClassVar[tuple[str, ...]] = ("position", "seq")
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("plan_code", "kind", "effective_on"),
-        ("project_code", "kind"),
-        ("fiscal_year", "kind", "recorded_on"),
-    )
-
+class _MovementFields(NamedTuple):
     position: int
     seq: int
     project_code: str
@@ -325,18 +344,27 @@ class MovementRow(Row):
     investor_code: str
 
 
+class MovementRow(_MovementFields, Row):
+    """One dated change of one balance of one allocation line: the facts of as-of queries.
+
+    ``investor_code`` is the investor recorded at the time; ``lateness_days`` is the recording
+    date (reporting time zone) minus the effective date.
+    """
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "movement"
+    KEY: ClassVar[tuple[str, ...]] = ("position", "seq")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("plan_code", "kind", "effective_on"),
+        ("project_code", "kind"),
+        ("fiscal_year", "kind", "recorded_on"),
+    )
+
+
 # -- plans ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PlanRow(Row):
-    TABLE: ClassVar[str] = "plan"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code",)
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("jurisdiction", "start_year", "kind"),
-        ("authority",),
-    )
-
+class _PlanFields(NamedTuple):
     plan_code: str
     title: str
     kind: str
@@ -349,14 +377,17 @@ class PlanRow(Row):
     approved_on: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlanVersionRow(Row):
-    """Version 1 is the approval; every later version is an adjustment."""
+class PlanRow(_PlanFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code",)
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("jurisdiction", "start_year", "kind"),
+        ("authority",),
+    )
 
-    TABLE: ClassVar[str] = "plan_version"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version")
-    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (("effective_on",),)
 
+class _PlanVersionFields(NamedTuple):
     plan_code: str
     plan_version: int
     effective_on: str
@@ -370,28 +401,41 @@ class PlanVersionRow(Row):
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class PlanEnvelopeRow(Row):
-    TABLE: ClassVar[str] = "plan_envelope"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version", "source")
+class PlanVersionRow(_PlanVersionFields, Row):
+    """Version 1 is the approval; every later version is an adjustment."""
 
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_version"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version")
+    INDEXES: ClassVar[tuple[tuple[str, ...], ...]] = (("effective_on",),)
+
+
+class _PlanEnvelopeFields(NamedTuple):
     plan_code: str
     plan_version: int
     source: str
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class PlanSourceRow(Row):
-    """A plan's current envelope and allocated capital (net of capital returned) per source."""
+class PlanEnvelopeRow(_PlanEnvelopeFields, Row):
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_envelope"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "plan_version", "source")
 
-    TABLE: ClassVar[str] = "plan_source"
-    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
 
+class _PlanSourceFields(NamedTuple):
     plan_code: str
     source: str
     envelope: int = 0
     allocated: int = 0
+
+
+class PlanSourceRow(_PlanSourceFields, Row):
+    """A plan's current envelope and allocated capital (net of capital returned) per source."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "plan_source"
+    KEY: ClassVar[tuple[str, ...]] = ("plan_code", "source")
 
     @property
     def unallocated(self) -> int:
@@ -401,17 +445,19 @@ class PlanSourceRow(Row):
 # -- bookkeeping ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TrackingRow(Row):
-    """The last position applied from a log (partition 0 of the notification log, or a Kafka
-    partition); written in the same transaction as the rows it accounts for."""
-
-    TABLE: ClassVar[str] = "tracking"
-    KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
-
+class _TrackingFields(NamedTuple):
     log: str
     log_partition: int
     position: int
+
+
+class TrackingRow(_TrackingFields, Row):
+    """The last position applied from a log (partition 0 of the notification log, or a Kafka
+    partition); written in the same transaction as the rows it accounts for."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "tracking"
+    KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
 
 
 #: Rows that reducers produce.
@@ -428,89 +474,3 @@ REDUCED_ROWS: tuple[type[Row], ...] = (
 )
 #: Every table of a read-model namespace.
 ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow)
-
-
-# -- construction -----------------------------------------------------------------------------
-#
-# A frozen dataclass sets each field through ``object.__setattr__`` (a call per field), which
-# made building rows the largest cost of folding an event. Every row class gets an unfrozen
-# *twin* with the same slots: a row is made as a twin with plain attribute stores, then turned
-# into the row class by one ``__class__`` assignment (allowed: the layouts are identical).
-# Instances stay frozen, hashable, comparable and picklable; ``tests/unit/projections``
-# compares these constructors with the dataclass's on every row type.
-
-
-def _generate(kind: type[Row], name: str, source: str, namespace: dict[str, Any]) -> Any:
-    exec(source, namespace)  # generated from the dataclass's own field names only
-    function = namespace[name]
-    function.__qualname__ = f"{kind.__qualname__}.{name}"
-    return function
-
-
-def _install_constructors(kind: type[Row]) -> None:
-    """Give a row class a faster ``__init__`` (same signature), a ``_make`` function (the
-    constructor without the class call's machinery), ``evolve``, ``key`` and ``values``."""
-    described = fields(kind)  # type: ignore[arg-type]
-    names = [field.name for field in described]
-    twin = type(f"_Unfrozen{kind.__name__}", (Row,), {"__slots__": kind.__slots__})
-    namespace: dict[str, Any] = {
-        "_set": object.__setattr__, "_new": object.__new__, "_twin": twin, "_kind": kind,
-        "_unset": _UNSET,
-    }  # fmt: skip
-    params = []
-    for field in described:
-        if field.default is not MISSING:
-            namespace[f"_default_{field.name}"] = field.default
-            params.append(f"{field.name}=_default_{field.name}")
-        elif field.default_factory is not MISSING:
-            raise TypeError(f"{kind.__name__}.{field.name}: default factories are not supported")
-        else:
-            params.append(field.name)
-    stores = "".join(f"    self.{name} = {name}\n" for name in names)
-    init = _generate(kind, "__init__", (
-        f"def __init__(self, {', '.join(params)}):\n"
-        "    _set(self, '__class__', _twin)\n"
-        f"{stores}"
-        "    _set(self, '__class__', _kind)\n"
-    ), namespace)  # fmt: skip
-    init.__doc__ = kind.__init__.__doc__
-    kind.__init__ = init  # type: ignore[method-assign]
-    kind._make = staticmethod(_generate(kind, "_make", (  # type: ignore[attr-defined]
-        f"def _make({', '.join(params)}):\n"
-        "    self = _new(_twin)\n"
-        f"{stores}"
-        "    _set(self, '__class__', _kind)\n"
-        "    return self\n"
-    ), namespace))  # fmt: skip
-    copies = "".join(
-        f"    self.{name} = row.{name} if {name} is _unset else {name}\n" for name in names
-    )
-    kind.evolve = _generate(kind, "evolve", (  # type: ignore[method-assign]
-        f"def evolve(row, *, {', '.join(f'{name}=_unset' for name in names)}):\n"
-        "    self = _new(_twin)\n"
-        f"{copies}"
-        "    _set(self, '__class__', _kind)\n"
-        "    return self\n"
-    ), namespace)  # fmt: skip
-    accessors = _accessors(kind)
-    kind.key = accessors.key  # type: ignore[method-assign,assignment]
-    kind.values = accessors.values  # type: ignore[method-assign,assignment]
-
-
-#: Marks a field ``evolve`` leaves as it is.
-_UNSET: Any = object()
-
-
-def constructor(kind: type[R]) -> Callable[..., R]:
-    """``kind``'s constructor without the class call: same parameters, defaults and errors,
-    about three times faster than ``kind(…)`` (for the rows made by every event)."""
-    make: Callable[..., R] = kind._make  # type: ignore[attr-defined]
-    return make
-
-
-#: The dataclass-generated constructors, kept for the test that compares them with the fast ones.
-DATACLASS_INITS: dict[type[Row], Callable[..., None]] = {}
-for _kind in ALL_ROWS:
-    DATACLASS_INITS[_kind] = _kind.__init__
-    _install_constructors(_kind)
-del _kind

@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import structlog
 
-from . import collector
 from .batch import flush, fold
 from .context import Overlay
 from .log import LogReader, NotificationLog, log_reader
@@ -89,7 +88,7 @@ class EmbeddedRunner:
 
     def step(self, limit: int | None = None) -> int:
         """Apply one batch; the number of notifications applied (0 when caught up)."""
-        with self._step_lock, collector.paused():
+        with self._step_lock:
             try:
                 with self.store.writer(self.namespace) as writer:
                     start = self._begin(writer)
@@ -104,7 +103,7 @@ class EmbeddedRunner:
         the previously live namespace."""
         if self.namespace is None:
             raise ValueError("only a runner on an explicit namespace can switch to it")
-        with self._step_lock, collector.paused():
+        with self._step_lock:
             try:
                 with self.store.writer(self.namespace, lock_pointer=True) as writer:
                     position = self._begin(writer)

@@ -37,7 +37,6 @@ import structlog
 
 from capledger.application.storage import EventLog, LogFile, PageRow, StreamRange
 
-from . import collector
 from .dialects import SqliteDialect
 from .log import FoldedLogReader, NotificationLog, folded_aggregates
 from .runner import MAX_CACHED_ROWS, EmbeddedRunner, Progress
@@ -250,8 +249,7 @@ def _fold(job: _Job, progress: Progress) -> str:
             max_cached_rows=job.max_cached_rows,
             reader=reader,
         )
-        with collector.frozen():
-            runner.catch_up(progress, until=job.until)
+        runner.catch_up(progress, until=job.until)
         return namespace
     finally:
         reader.close()

@@ -29,23 +29,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
-from uuid import UUID
 
 import structlog
-from eventsourcing.utils import get_topic
 
-from capledger.application.published import TYPE_PREFIX, PublishedEvent
+from capledger.application.published import PublishedEvent
 from capledger.projections import (
     NOTIFICATION_LOG,
     Overlay,
     ReadModelStore,
-    collector,
     fold_batch,
     folds,
 )
-from capledger.projections.decode import event_of, parse_json
 from capledger.projections.store import Writer
 
 from . import wire
@@ -91,77 +85,16 @@ class Applied:
 # -- decoding ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=512)
-def parse_type(ce_type: bytes) -> tuple[str, int]:
-    """``(name, class_version)`` of ``vn.capledger.Project.CompletedWorkPaid.v1``."""
-    text = ce_type.decode()
-    body = text.removeprefix(f"{TYPE_PREFIX}.")
-    name, _, version = body.rpartition(".v")
-    if not name or not version.isdigit():
-        return body, 1
-    return name, int(version)
-
-
-@lru_cache(maxsize=512)
-def event_topic(name: str) -> str:
-    """The event class's topic (``capledger.domain.project:Project.CompletedWorkPaid``), as the
-    notification log names it; the CloudEvents type if the class is unknown here."""
-    from capledger.domain import CapitalPlan, Project
-
-    aggregate, _, event = name.partition(".")
-    owner = {"CapitalPlan": CapitalPlan, "Project": Project}.get(aggregate)
-    cls = getattr(owner, event, None) if owner is not None and event else None
-    return get_topic(cls) if isinstance(cls, type) else f"{TYPE_PREFIX}.{name}"
-
-
 def decode(headers: Iterable[tuple[str, bytes]], value: bytes | None) -> PublishedEvent | None:
-    """The published form of a record, as ``application.published.publish`` gives it from the
-    notification log; None for events the reducers never fold (command receipts), which are
-    not decoded further."""
+    """The published form of a record (``wire.published_event``); None for events the
+    reducers never fold (command receipts), which are not decoded further."""
     found = dict(headers)
     ce_type = found.get(wire.CE_TYPE)
     if ce_type is None:
         raise ValueError("a record of the events topic has no ce_type header")
-    name, class_version = parse_type(ce_type)
-    if not folds(name):
+    if not folds(wire.parse_type(ce_type)[0]):
         return None
-    subject = found.get(wire.CE_SUBJECT)
-    meta: dict[str, Any] = {}
-    if subject:
-        meta["subject"] = subject.decode()
-    for header, key in _META_HEADERS:
-        text = found.get(header)
-        if text:
-            meta[key] = text.decode()
-    return event_of(
-        {
-            "position": int(found[wire.POSITION]),
-            "stream": _stream(found[wire.STREAM]),
-            "stream_version": int(found[wire.STREAM_VERSION]),
-            "topic": event_topic(name),
-            "name": name,
-            "class_version": class_version,
-            "subject": meta.get("subject"),
-            "recorded_at": found[wire.CE_TIME].decode(),
-            "data": parse_json(value) if value else {},
-            "meta": meta,
-            "hash": found.get(wire.HASH, b"").decode(),
-            "prev": found.get(wire.PREV_HASH, b"").decode(),
-        }
-    )
-
-
-@lru_cache(maxsize=65_536)
-def _stream(header: bytes) -> UUID:
-    """A stream's id from its header: one ``UUID`` per stream, not per record."""
-    return UUID(header.decode())
-
-
-_META_HEADERS = (
-    (wire.PRINCIPAL, "principal"),
-    (wire.COMMAND_ID, "command_id"),
-    (wire.CORRELATION_ID, "correlation_id"),
-)
+    return wire.published_event(found, value)
 
 
 # -- applying ---------------------------------------------------------------------------------
@@ -240,7 +173,7 @@ class OffsetApplier:
         already. ``before_commit`` runs inside the transaction, last (fault injection)."""
         if not records:
             return Applied()
-        with self._lock, collector.paused():
+        with self._lock:
             try:
                 with self.store.writer(self.namespace) as writer:
                     applied = self._apply(writer, records, decoded)

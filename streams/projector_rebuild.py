@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
-from capledger.projections import NOTIFICATION_LOG, ReadModelStore, Writer, collector
+from capledger.projections import NOTIFICATION_LOG, ReadModelStore, Writer
 from capledger.projections.runner import Progress
 
 from .projector import Projector, end_offsets, lag_consumer
@@ -111,9 +111,7 @@ def rebuild_from_kafka(
         targets = end_offsets(consumer, kafka.events_topic)
         log.info("projector_rebuild_started", namespace=fresh, group=group,
                  targets={str(p): o for p, o in targets.items()})  # fmt: skip
-        # Collections walk only what the replay made (see ``projections.collector``).
-        with collector.frozen():
-            _replay(projector, targets, progress, tail_threshold, stall_s)
+        _replay(projector, targets, progress, tail_threshold, stall_s)
         store.create_indexes(fresh)
         with store.writer(fresh, lock_pointer=True) as writer:
             tail = _apply_tail(consumer, kafka, projector.applier, writer, settings.batch_size)

@@ -9,8 +9,9 @@ One message per recorded event (``CommandReceipt`` bookkeeping events included):
   (``capledger_*``): global position, stream, stream version, chain hashes, who and which
   command recorded it.
 
-An event recorded under an older ``class_version`` is published upcast to the current one
-(the domain's own ``upcast_vN_vN+1`` functions), so every ``ce_type`` has a current schema.
+The message is the event's published form (``application.published``): an event recorded
+under an older ``class_version`` is sent upcast to the current one, so every ``ce_type`` has a
+current schema, and :func:`published_event` reads a message back into that same form.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
-import orjson as _orjson
-from eventsourcing.utils import resolve_topic
+import orjson
 
-from capledger.application.chain import CHAIN_KEY, META_KEY, unseal
-from capledger.application.published import TYPE_PREFIX, event_name, plain
+from capledger.application.published import (
+    TYPE_PREFIX,
+    PublishedEvent,
+    event_topic,
+    parse_json,
+    publish,
+)
 
 from .schemas import schema_file_name
 
@@ -96,135 +100,77 @@ class LogEntry(Protocol):
 
 
 def to_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
-    """The Kafka message of one entry of the notification log.
+    """The Kafka message of one entry of the notification log: its published form
+    (``application.published.publish``, upcast to the current class version), encoded."""
+    stream = notification.originator_id
+    event = publish(
+        notification.id,
+        stream if type(stream) is UUID else UUID(str(stream)),
+        notification.originator_version,
+        notification.topic,
+        notification.state,
+    )
+    return message(event, wire)
 
-    The relay's hot path. The stored state is parsed by orjson and its ``data`` written back
-    by orjson, which is exactly what :func:`reference_message` does with the standard library
-    whenever the state holds no float: orjson reads an integer beyond 64 bits as a float, the
-    standard parser as an int, and writes floats its own way; for everything else both read
-    the same objects and write the same bytes (UTF-8, nothing escaped beyond what JSON must,
-    ``,``/``:`` separators). A state with a float, one orjson refuses (it is stricter), an
-    event recorded under an older ``class_version`` (upcast) or anything unusual takes
-    :func:`reference_message`. A unit test holds the two byte for byte together.
-    """
+
+def message(event: PublishedEvent, wire: WireFormat) -> WireMessage:
+    """The Kafka message of a published event."""
+    subject = event.subject or f"stream:{event.stream}"
+    return WireMessage(event.position, subject.encode(), encode_data(event.data),
+                       _headers(event, wire, subject))  # fmt: skip
+
+
+def encode_data(data: Mapping[str, Any]) -> bytes:
+    """A message's value: UTF-8 JSON, nothing escaped beyond what JSON must, ``,``/``:``
+    separators. orjson writes exactly that; what it refuses (an integer beyond 64 bits) the
+    standard library writes the same way."""
     try:
-        document = _orjson_loads(notification.state)
-    except _orjson.JSONDecodeError:
-        return reference_message(notification, wire)
-    if type(document) is not dict or _is_wrapper(document):
-        return reference_message(notification, wire)
-    try:
-        _unwrap_exact(document)
-    except _Inexact:
-        return reference_message(notification, wire)
-    chain = document.pop(CHAIN_KEY, None) or {}
-    meta = document.pop(META_KEY, None) or {}
-    class_version = document.pop("class_version", 1)
-    topic = notification.topic
-    if type(class_version) is not int or class_version < current_class_version(topic):
-        return reference_message(notification, wire)
-    recorded_at = document.pop("timestamp", "")
-    document.pop("originator_topic", None)
-    try:
-        value = _orjson_dumps(document)
-    except _orjson.JSONEncodeError:  # nested beyond orjson's limit, say
-        return reference_message(notification, wire)
-    stream = str(notification.originator_id)
-    subject = meta.get("subject") or f"stream:{stream}"
-    headers = _headers(notification, wire, class_version, subject, recorded_at, chain, meta)
-    return WireMessage(notification.id, subject.encode(), value, headers)
+        return _orjson_dumps(data)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(data).encode()
 
 
-class _Inexact(Exception):
-    """orjson read a float: a fraction, or an integer beyond 64 bits."""
-
-
-def _is_wrapper(document: dict[str, Any]) -> bool:
-    return len(document) == 2 and "_type_" in document and "_data_" in document
-
-
-def _unwrap_exact(document: dict[str, Any]) -> None:
-    """Unwrap the transcoder's wrappers within ``document`` in place, as ``_unwrap`` does while
-    the standard parser reads; raise ``_Inexact`` at the first float."""
-    for key, value in document.items():
-        if type(value) in _WALKED:
-            document[key] = _exact(value)
-
-
-def _unwrap_list(items: list[Any]) -> None:
-    for index, value in enumerate(items):
-        if type(value) in _WALKED:
-            items[index] = _exact(value)
-
-
-def _exact(value: Any) -> Any:
-    """``value`` (a dict, a list or a float) unwrapped, its insides unwrapped in place."""
-    kind = type(value)
-    if kind is dict:
-        while len(value) == 2 and "_type_" in value and "_data_" in value:
-            value = value["_data_"]
-            if type(value) is not dict:
-                break
-        kind = type(value)
-        if kind is dict:
-            _unwrap_exact(value)
-    if kind is list:
-        _unwrap_list(value)
-    elif kind is float:
-        raise _Inexact
-    return value
-
-
-#: The values :func:`_exact` looks into (or refuses).
-_WALKED = frozenset({dict, list, float})
-
-
+_orjson_dumps = orjson.dumps
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SPECVERSION_HEADER = (CE_SPECVERSION, SPECVERSION.encode())
 
 
 @lru_cache(maxsize=1024)
 def _fixed_headers(
-    topic: str, class_version: int, source: str, schema_base_uri: str
+    name: str, class_version: int, source: str, schema_base_uri: str
 ) -> tuple[tuple[str, bytes], ...]:
     """The headers that only depend on the event class: source, type, content type, schema."""
-    ce_type, dataschema = _type_headers(event_name(topic), class_version, schema_base_uri)
+    ce_type = f"{TYPE_PREFIX}.{name}.v{class_version}"
+    dataschema = schema_base_uri + schema_file_name(name, class_version)
     return (
         (CE_SOURCE, source.encode()),
-        (CE_TYPE, ce_type),
+        (CE_TYPE, ce_type.encode()),
         (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),
-        (CE_DATASCHEMA, dataschema),
+        (CE_DATASCHEMA, dataschema.encode()),
     )
 
 
-def _headers(
-    notification: LogEntry,
-    wire: WireFormat,
-    class_version: int,
-    subject: str,
-    recorded_at: object,
-    chain: Mapping[str, Any],
-    meta: Mapping[str, Any],
-) -> Headers:
+def _headers(event: PublishedEvent, wire: WireFormat, subject: str) -> Headers:
     """A message's headers, in their order: CloudEvents attributes, then capledger's."""
     source, ce_type, content_type, dataschema = _fixed_headers(
-        notification.topic, class_version, wire.source, wire.schema_base_uri
+        event.name, event.class_version, wire.source, wire.schema_base_uri
     )
-    stream = str(notification.originator_id)
-    version = notification.originator_version
+    stream = str(event.stream)
+    meta = event.meta
     headers: Headers = [
         _SPECVERSION_HEADER,
-        (CE_ID, f"{stream}:{version}".encode()),
+        (CE_ID, f"{stream}:{event.stream_version}".encode()),
         source,
         ce_type,
-        (CE_TIME, str(recorded_at).encode()),
+        (CE_TIME, event.recorded_at.encode()),
         (CE_SUBJECT, subject.encode()),
         content_type,
         dataschema,
-        (POSITION, str(notification.id).encode()),
+        (POSITION, str(event.position).encode()),
         (STREAM, stream.encode()),
-        (STREAM_VERSION, str(version).encode()),
-        (HASH, str(chain.get("hash", "")).encode()),
-        (PREV_HASH, str(chain.get("prev", "")).encode()),
+        (STREAM_VERSION, str(event.stream_version).encode()),
+        (HASH, event.hash.encode()),
+        (PREV_HASH, event.prev.encode()),
         (PRINCIPAL, str(meta.get("principal") or "").encode()),
         (COMMAND_ID, str(meta.get("command_id") or "").encode()),
     ]
@@ -232,81 +178,6 @@ def _headers(
     if correlation_id:
         headers.append((CORRELATION_ID, str(correlation_id).encode()))
     return headers
-
-
-def reference_message(notification: LogEntry, wire: WireFormat) -> WireMessage:
-    """The Kafka message of one entry of the notification log, with the standard library.
-
-    The stored state is decoded once, unwrapping the transcoder's ``{"_type_", "_data_"}``
-    wrappers as it is parsed. It yields exactly the ``data``, ``meta`` and chain of
-    ``application.published.publish`` (a unit test holds the two together).
-    """
-    document: dict[str, Any] = _DECODER.decode(notification.state.decode("utf-8"))
-    chain = document.pop(CHAIN_KEY, None) or {}
-    meta = document.pop(META_KEY, None) or {}
-    class_version = int(document.pop("class_version", 1))
-    recorded_at = str(document.pop("timestamp", ""))
-    document.pop("originator_topic", None)
-    topic = notification.topic
-    stream = str(notification.originator_id)
-    current = current_class_version(topic)
-    if class_version < current:
-        document = upcast_data(topic, notification.state, class_version, current)
-        class_version = current
-    subject = meta.get("subject") or f"stream:{stream}"
-    headers = _headers(notification, wire, class_version, subject, recorded_at, chain, meta)
-    value = _ENCODER.encode(document).encode()
-    return WireMessage(notification.id, subject.encode(), value, headers)
-
-
-def _unwrap(document: dict[str, Any]) -> Any:
-    if len(document) == 2 and "_type_" in document and "_data_" in document:
-        return document["_data_"]
-    return document
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"cannot publish a {type(value).__name__}")
-
-
-_orjson_loads = _orjson.loads
-_orjson_dumps = _orjson.dumps
-_DECODER = json.JSONDecoder(object_hook=_unwrap)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-@lru_cache(maxsize=1024)
-def _type_headers(name: str, class_version: int, schema_base_uri: str) -> tuple[bytes, bytes]:
-    """``ce_type`` and ``ce_dataschema`` of an event name and version."""
-    ce_type = f"{TYPE_PREFIX}.{name}.v{class_version}"
-    return ce_type.encode(), (schema_base_uri + schema_file_name(name, class_version)).encode()
-
-
-@lru_cache(maxsize=256)
-def current_class_version(topic: str) -> int:
-    try:
-        cls = resolve_topic(topic)
-    except Exception:  # an event class that no longer exists: publish as recorded
-        return 0
-    return int(getattr(cls, "class_version", 1))
-
-
-def upcast_data(topic: str, state: bytes, from_version: int, to_version: int) -> dict[str, Any]:
-    """The published data of an old event, upcast with the event class's own upcasters."""
-    cls = resolve_topic(topic)
-    data = dict(unseal(state).data)
-    for key in ("class_version", "timestamp", "originator_topic"):
-        data.pop(key, None)
-    for version in range(from_version, to_version):
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
-    upcast: dict[str, Any] = plain(json.loads(json.dumps(data, default=_json_default)))
-    return upcast
 
 
 # -- reading messages back -----------------------------------------------------------------
@@ -353,9 +224,60 @@ class ReceivedEvent:
 
 
 def type_name(ce_type: str) -> str:
-    body = ce_type.removeprefix(f"{TYPE_PREFIX}.")
+    return parse_type(ce_type.encode())[0]
+
+
+@lru_cache(maxsize=512)
+def parse_type(ce_type: bytes) -> tuple[str, int]:
+    """``(name, class_version)`` of ``vn.capledger.Project.CompletedWorkPaid.v1``."""
+    body = ce_type.decode().removeprefix(f"{TYPE_PREFIX}.")
     name, _, version = body.rpartition(".v")
-    return name if version.isdigit() else body
+    if not name or not version.isdigit():
+        return body, 1
+    return name, int(version)
+
+
+def published_event(headers: Mapping[str, bytes], value: bytes | None) -> PublishedEvent:
+    """The published event a message carries (``headers`` as a mapping: ``header_map``); the
+    inverse of :func:`message`, but for the metadata the headers do not carry (the command's
+    name)."""
+    ce_type = headers.get(CE_TYPE)
+    if ce_type is None:
+        raise ValueError("a message of the events topic has no ce_type header")
+    name, class_version = parse_type(ce_type)
+    meta: dict[str, Any] = {}
+    for header, key in _META_HEADERS:
+        found = headers.get(header)
+        if found:
+            meta[key] = found.decode()
+    return PublishedEvent(
+        position=int(headers[POSITION]),
+        stream=_stream(headers[STREAM]),
+        stream_version=int(headers[STREAM_VERSION]),
+        topic=event_topic(name),
+        name=name,
+        class_version=class_version,
+        subject=meta.get("subject"),
+        recorded_at=headers[CE_TIME].decode(),
+        data=parse_json(value) if value else {},
+        meta=meta,
+        hash=headers.get(HASH, b"").decode(),
+        prev=headers.get(PREV_HASH, b"").decode(),
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _stream(header: bytes) -> UUID:
+    """A stream's id from its header: one ``UUID`` per stream, not per message."""
+    return UUID(header.decode())
+
+
+_META_HEADERS = (
+    (CE_SUBJECT, "subject"),
+    (PRINCIPAL, "principal"),
+    (COMMAND_ID, "command_id"),
+    (CORRELATION_ID, "correlation_id"),
+)
 
 
 def received(
@@ -380,7 +302,7 @@ def received(
         prev=text(found, PREV_HASH),
         principal=text(found, PRINCIPAL),
         command_id=text(found, COMMAND_ID),
-        data=None if value is None else json.loads(value),
+        data=None if value is None else parse_json(value),
         topic=topic,
         partition=partition,
         offset=offset,

@@ -6,7 +6,6 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -172,7 +171,7 @@ def iati_activities(
     for project in found:
         events = reader.events(project.project_code)
         transactions = iati.transactions(project.project_code, events, authorities)
-        activities.append(iati.activity_json(asdict(project), transactions))
+        activities.append(iati.activity_json(project._asdict(), transactions))
     return activities, total
 
 

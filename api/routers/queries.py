@@ -8,7 +8,6 @@ Every query can be asked "as of" a point: ``as_of`` (movements effective by that
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -726,7 +725,7 @@ def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -
         kind=None if query.kind is None else query.kind.value,
         jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
     )
-    return [PlanOut(**asdict(plan)) for plan in found]
+    return [PlanOut(**plan._asdict()) for plan in found]
 
 
 class PlanVersionOut(BaseModel):
@@ -871,7 +870,7 @@ class ProjectPage(BaseModel):
 
 
 def project_out(record: ProjectRow) -> ProjectOut:
-    values: dict[str, Any] = asdict(record)
+    values: dict[str, Any] = record._asdict()
     values["total_investment"] = money(record.total_investment)
     values["settled_value"] = None if record.settled_value is None else money(record.settled_value)
     return ProjectOut(**values)

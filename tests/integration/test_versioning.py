@@ -35,17 +35,24 @@ from builders import (
     sqlite_settings,
 )
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import resolve_topic
+from jsonschema import Draft202012Validator, FormatChecker
 
 import capledger.domain
 from capledger.application.commands import ChangeInvestor
 from capledger.application.ledger import Ledger
+from capledger.application.published import EventName, PublishedEvent, StreamKind, publish
 from capledger.application.receipts import CommandReceipt, receipt_id
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_ledger
 from capledger.domain import CapitalPlan, Decision, Project
 from capledger.domain.ids import plan_id, project_id
+from capledger.projections import MemoryReadModel, ReadModelStore, rebuild
+from capledger.projections.batch import published
+from capledger.projections.history import published as history_published
+from capledger.projections.rows import ProjectRow
+from capledger.streams import schemas, wire
 
 pytestmark = pytest.mark.integration
 
@@ -440,3 +447,104 @@ def test_a_project_registered_under_v1_rebuilds_and_takes_new_commands(
     assert (reloaded.version, reloaded.investor_code) == (2, "BQLDA-DA")
     assert reloaded.total_investment == 185 * BILLION
     assert verify_store(golden_ledger.recorder).ok
+
+
+# -- golden events in their published form: projections, the Kafka wire, history --------------
+
+
+def published_golden(stored: StoredEvent, position: int = 1) -> PublishedEvent:
+    return publish(position, stored.originator_id, stored.originator_version, stored.topic,
+                   stored.state)  # fmt: skip
+
+
+@pytest.mark.parametrize("file_name", sorted(GOLDENS))
+def test_a_golden_event_is_published_in_its_current_class_version_with_its_subject(
+    file_name: str,
+) -> None:
+    golden = GOLDENS[file_name]
+    current = resolve_topic(golden.event.topic)
+
+    event = published_golden(golden.event)
+
+    assert event.name == golden.name
+    assert event.class_version == current.class_version
+    assert event.subject is not None
+    kind, _, code = event.subject.partition(":")
+    assert kind in set(StreamKind) and code
+    assert "class_version" not in event.data and "_meta" not in event.data
+    assert golden.name in set(EventName)
+
+
+def test_a_v1_registration_is_published_upcast_and_named_by_its_code() -> None:
+    event = published_golden(GOLDENS["Project.Registered.v1.json"].event)
+
+    assert event.class_version == 2
+    assert event.subject == f"project:{LEGACY_PROJECT}"
+    assert event.data["investor_code"] == event.data["investor_name"] == LEGACY_INVESTOR
+    assert "investor" not in event.data
+
+
+@pytest.mark.parametrize("file_name", sorted(GOLDENS))
+def test_a_golden_event_crosses_the_kafka_wire_unchanged(file_name: str) -> None:
+    golden = GOLDENS[file_name]
+    stamp = wire.WireFormat("/capledger/golden", "urn:capledger:schema:")
+    stored = golden.event
+    note = Notification(id=9, originator_id=stored.originator_id,
+                        originator_version=stored.originator_version, topic=stored.topic,
+                        state=stored.state)  # fmt: skip
+    event = published_golden(stored, position=9)
+
+    message = wire.to_message(note, stamp)
+    received = wire.published_event(wire.header_map(message.headers), message.value)
+
+    # The wire carries the metadata in part (no command name): everything else comes back.
+    assert received._replace(meta={}) == event._replace(meta={})
+    assert received.meta.items() <= {**event.meta, "subject": event.subject}.items()
+    schema = schemas.load(schemas.schema_file_name(event.name, event.class_version))
+    Draft202012Validator(schema, format_checker=FormatChecker()).validate(json.loads(message.value))
+
+
+def test_golden_streams_fold_into_the_read_model(golden_ledger: Ledger) -> None:
+    events = list(published(golden_ledger.recorder.select_notifications(1, 10_000)))
+
+    model = MemoryReadModel().fold(events)
+
+    legacy = model.get(ProjectRow, (LEGACY_PROJECT,))
+    assert legacy is not None
+    assert (legacy.investor_code, legacy.investor_name) == (LEGACY_INVESTOR, LEGACY_INVESTOR)
+    assert legacy.total_investment == 185 * BILLION
+    project = model.get(ProjectRow, (PROJECT,))
+    assert project is not None and project.status == "settled"
+    assert {row.project_code for row in model.rows(ProjectRow)} == {
+        LEGACY_PROJECT, PROJECT, OTHER_PROJECT,
+    }  # fmt: skip
+
+
+def test_golden_streams_rebuild_the_stored_read_model(
+    golden_ledger: Ledger, read_models: Callable[[], ReadModelStore]
+) -> None:
+    store = read_models()
+
+    report = rebuild(store, golden_ledger.recorder)
+
+    assert report.position == golden_ledger.recorder.max_notification_id()
+    found = store.read(
+        lambda reader: reader.rows(
+            "SELECT investor_code, investor_name FROM {project} WHERE project_code = :code",
+            {"code": LEGACY_PROJECT},
+        )
+    )
+    assert found == [(LEGACY_INVESTOR, LEGACY_INVESTOR)]
+
+
+def test_the_history_of_a_v1_project_shows_its_registration_upcast(golden_ledger: Ledger) -> None:
+    (stored,) = golden_ledger.recorder.select_events(project_id(LEGACY_PROJECT))
+    history = history_published(stored, LEGACY_PROJECT)
+
+    assert history.name == "Project.Registered" and history.class_version == 2
+    assert history.data["investor_code"] == LEGACY_INVESTOR
+
+
+def test_the_published_event_names_are_the_event_classes_of_the_ledger() -> None:
+    assert set(EventName) == set(EVENT_CLASSES)
+    assert set(StreamKind) == {"project", "plan", "command"}

@@ -1,6 +1,5 @@
 """What makes the embedded runner fast must not change what it writes.
 
-- the one-pass decoder reads every notification of a real ledger as ``publish`` does;
 - the SQL reader of the known recorders and the paged reader of any log fold the same events,
   and both stop at an event of a folded aggregate that no reducer knows;
 - batches of many pages write what batches of one notification write;
@@ -18,9 +17,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from capledger.application.chain import seal
 from capledger.application.ledger import Ledger
-from capledger.application.published import publish
 from capledger.projections import EmbeddedRunner, ReadModelStore, UnknownEvent, rebuild
-from capledger.projections.decode import published
 from capledger.projections.log import PagedLogReader, log_reader
 from capledger.projections.rows import MovementRow
 from capledger.projections.schema import index_ddl
@@ -37,20 +34,6 @@ def small_batches(ledger: Ledger, read_models: OpenReadModel) -> dict[str, Any]:
     reference = read_models()
     EmbeddedRunner(reference, ledger.recorder, batch_size=1).catch_up()
     return dump(reference)
-
-
-def test_the_one_pass_decoder_reads_a_ledger_as_publish_does(ledger: Ledger, clock: Clock) -> None:
-    record_hai_phong(ledger, clock)
-    notes = ledger.recorder.select_notifications(1, 10_000)
-
-    decoded = list(published(notes))
-
-    folded = [note for note in notes if "CommandReceipt" not in note.topic]
-    assert 0 < len(decoded) == len(folded) < len(notes)
-    assert decoded == [
-        publish(note.id, note.originator_id, note.originator_version, note.topic, note.state)
-        for note in folded
-    ]
 
 
 def test_batches_larger_than_a_page_write_what_small_batches_write(

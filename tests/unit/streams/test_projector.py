@@ -3,19 +3,18 @@ embedded runner folds (no broker, no database)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
 from eventsourcing.persistence import Notification
 
 from capledger.application.ledger import Ledger
-from capledger.application.published import publish
+from capledger.application.published import event_topic, publish
 from capledger.bootstrap import load_rules
 from capledger.projections import folds
 from capledger.settings import Settings
 from capledger.streams import wire
-from capledger.streams.projector_apply import decode, event_topic, parse_type
+from capledger.streams.projector_apply import decode
 
 from .stream_scenario import record_every_event_type
 
@@ -48,19 +47,19 @@ def test_a_record_decodes_to_the_event_the_embedded_runner_folds(
         assert decoded is not None
         # Everything but the metadata, which the wire carries in part (subject, principal,
         # command and correlation ids): reducers never read it.
-        assert dataclasses.replace(decoded, meta={}) == dataclasses.replace(published, meta={})
+        assert decoded._replace(meta={}) == published._replace(meta={})
         assert decoded.meta.items() <= published.meta.items()
         assert decoded.meta["subject"] == published.subject
     assert folded > 20
 
 
 def test_types_name_the_event_and_its_version() -> None:
-    assert parse_type(b"vn.capledger.Project.CompletedWorkPaid.v1") == (
+    assert wire.parse_type(b"vn.capledger.Project.CompletedWorkPaid.v1") == (
         "Project.CompletedWorkPaid",
         1,
     )
-    assert parse_type(b"vn.capledger.Project.Registered.v2") == ("Project.Registered", 2)
-    assert parse_type(b"vn.capledger.Odd") == ("Odd", 1)
+    assert wire.parse_type(b"vn.capledger.Project.Registered.v2") == ("Project.Registered", 2)
+    assert wire.parse_type(b"vn.capledger.Odd") == ("Odd", 1)
 
 
 def test_event_topics_are_those_of_the_notification_log(

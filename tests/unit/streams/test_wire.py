@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -15,10 +18,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
 from capledger.application.published import publish
-from capledger.bootstrap import load_rules
+from capledger.bootstrap import build_ledger, load_rules
 from capledger.domain import project_id
+from capledger.settings import Persistence, Settings
 from capledger.streams import schemas, wire
 from capledger.streams.settings import KafkaSettings
+from capledger.streams.source import LogRow, PollingSource
 
 from .stream_scenario import record_every_event_type
 
@@ -236,3 +241,117 @@ def test_settings_name_the_source_and_schema_base(notifications: list[Notificati
     headers = dict(wire.to_message(notifications[0], stamped).headers)
     assert headers[wire.CE_SOURCE] == b"/capledger/hanam"
     assert headers[wire.CE_DATASCHEMA] == b"https://example.org/s/CapitalPlan.Approved.v1.json"
+
+
+# -- the value: the published data, compact UTF-8 JSON, exact -----------------------------------
+
+BEYOND_64_BITS = [2**64, 2**64 + 1, -(2**63) - 1, 10**30, -(10**40)]
+WITHIN_64_BITS = [2**64 - 1, 2**63, -(2**63), 0, -1]
+AWKWARD_TEXT = "".join(map(chr, range(32))) + '"\\/\u007f\u2028\u2029\ufeffé Đ 😀'
+
+
+def resealed(notification: Notification, extra: dict[str, Any], **meta: Any) -> Notification:
+    """``notification`` with ``extra`` data (and meta) added, stored as the ledger stores."""
+    document = json.loads(notification.state)
+    document.pop("_chain")
+    stored_meta = {**document.pop("_meta"), **meta}
+    state, _ = seal(
+        stream=str(notification.originator_id),
+        version=notification.originator_version,
+        topic=notification.topic,
+        data={**document, **extra},
+        meta=stored_meta,
+        prev=GENESIS,
+    )
+    return dataclasses.replace(notification, state=state)
+
+
+def compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"amounts": BEYOND_64_BITS},
+        {"nested": {"deep": [{"x": [1, {"y": BEYOND_64_BITS[-1]}]}]}},
+        {"edges": WITHIN_64_BITS},
+        {"text": AWKWARD_TEXT, AWKWARD_TEXT: [AWKWARD_TEXT]},
+        {
+            "nested": {
+                "list": [
+                    {"_type_": "date_iso", "_data_": "2024-01-02"},
+                    {"_type_": "w", "_data_": {"_type_": "v", "_data_": [{"a": None}]}},
+                    [[], {}, True, False, None, ""],
+                ],
+                "not_a_wrapper": {"_type_": "x", "_data_": 1, "other": 2},
+                "half": {"_type_": "x"},
+            }
+        },
+        {"deep": json.loads("[" * 300 + "]" * 300)},
+    ],
+    ids=[
+        "beyond 64 bits",
+        "nested beyond 64 bits",
+        "64-bit edges",
+        "awkward text",
+        "wrappers",
+        "deep",
+    ],
+)
+def test_a_message_value_is_the_published_data_as_compact_utf8_json(
+    notifications: list[Notification], extra: dict[str, Any]
+) -> None:
+    for notification in notifications[:12]:
+        changed = resealed(notification, extra)
+        event = publish(changed.id, changed.originator_id, changed.originator_version,  # type: ignore[arg-type]
+                        changed.topic, changed.state)  # fmt: skip
+
+        message = wire.to_message(changed, WIRE)
+
+        assert message.value == compact(event.data)
+        assert repr(json.loads(message.value)) == repr(event.data)
+
+
+def test_metadata_of_any_json_type_becomes_header_text(notifications: list[Notification]) -> None:
+    changed = resealed(notifications[0], {}, principal=2**70, correlation_id="corr-1")
+
+    headers = dict(wire.to_message(changed, WIRE).headers)
+
+    assert headers[wire.PRINCIPAL] == str(2**70).encode()
+    assert headers[wire.CORRELATION_ID] == b"corr-1"
+
+
+def test_a_state_with_surrounding_whitespace_reads_the_same(
+    notifications: list[Notification],
+) -> None:
+    base = notifications[0]
+    padded = dataclasses.replace(base, state=b" \t\r\n" + base.state + b"\n")
+
+    assert wire.to_message(padded, WIRE) == wire.to_message(base, WIRE)
+
+
+def test_a_lone_surrogate_cannot_be_published(notifications: list[Notification]) -> None:
+    base = notifications[0]
+    lone = dataclasses.replace(base, state=base.state[:-1] + b',"lone":"\\ud800"}')
+
+    with pytest.raises(UnicodeEncodeError):
+        wire.to_message(lone, WIRE)
+
+
+def test_lean_sqlite_rows_give_the_messages_of_notifications(tmp_path: Path) -> None:
+    store = Settings(persistence=Persistence.SQLITE, data_dir=tmp_path, sqlite_file="s.sqlite3")
+    ledger = build_ledger(store)
+    try:
+        record_every_event_type(ledger)
+        reference = list(ledger.recorder.select_notifications(1, 10_000))
+        source = PollingSource(ledger.recorder, after=0, poll_interval_s=0.001)
+        rows: list[wire.LogEntry] = []
+        while batch := source.next_batch(limit=7, wait_s=0):
+            rows.extend(batch)
+    finally:
+        ledger.close()
+    assert len(rows) == len(reference) > 0
+    for row, notification in zip(rows, reference, strict=True):
+        assert isinstance(row, LogRow)
+        assert wire.to_message(row, WIRE) == wire.to_message(notification, WIRE)
