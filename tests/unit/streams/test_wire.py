@@ -20,7 +20,7 @@ from capledger.application.ledger import Ledger
 from capledger.application.published import publish
 from capledger.bootstrap import build_ledger, load_rules
 from capledger.domain import project_id
-from capledger.settings import Persistence, Settings
+from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import schemas, wire
 from capledger.streams.settings import KafkaSettings
 from capledger.streams.source import LogRow, PollingSource
@@ -340,7 +340,11 @@ def test_a_lone_surrogate_cannot_be_published(notifications: list[Notification])
 
 
 def test_lean_sqlite_rows_give_the_messages_of_notifications(tmp_path: Path) -> None:
-    store = Settings(persistence=Persistence.SQLITE, data_dir=tmp_path, sqlite_file="s.sqlite3")
+    store = Settings(
+        store=StoreSettings(
+            persistence=Persistence.SQLITE, data_dir=tmp_path, sqlite_file="s.sqlite3"
+        )
+    )
     ledger = build_ledger(store)
     try:
         record_every_event_type(ledger)
