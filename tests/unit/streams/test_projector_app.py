@@ -17,7 +17,12 @@ import pytest
 from faust.sensors import Monitor
 
 from capledger.projections import ReadModelStore
-from capledger.streams.projector import Projector, ProjectorMonitor, ProjectorSettings
+from capledger.streams.projector import (
+    Projector,
+    ProjectorMonitor,
+    ProjectorSettings,
+    RecordSchema,
+)
 from capledger.streams.settings import KafkaSettings
 
 pytestmark = pytest.mark.unit
@@ -50,12 +55,20 @@ def test_one_agent_reads_the_events_topic_without_acks(app: faust.App) -> None:
     (agent,) = app.agents.values()
     assert agent.channel.get_topic_name() == TOPIC
     assert agent.channel.acks is False
+    assert isinstance(agent.channel.schema, RecordSchema)
     assert app.conf.stream_wait_empty is False
 
 
 def test_the_assignment_seek_is_connected_to_the_rebalance_signals(app: faust.App) -> None:
     assert len(list(app.on_rebalance_complete.iter_receivers(app))) == 1
     assert len(list(app.on_partitions_revoked.iter_receivers(app))) == 1
+
+
+def test_the_record_schema_overrides_the_decoding_hooks_faust_calls() -> None:
+    for name in ("loads_key", "loads_value"):
+        ours = inspect.signature(getattr(RecordSchema, name)).parameters
+        theirs = inspect.signature(getattr(faust.Schema, name)).parameters
+        assert list(ours) == list(theirs), name
 
 
 def test_the_quiet_monitor_overrides_hooks_faust_still_calls(app: faust.App) -> None:
