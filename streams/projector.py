@@ -13,8 +13,8 @@ transaction (PostgreSQL on servers, SQLite on one machine). Only Faust's public 
 - **Where a worker starts.** Offsets live in the read model, not in Kafka. The app's
   ``on_rebalance_complete`` signal — sent after every assignment (start, restart, rebalance),
   while the assigned partitions are still paused, before Faust resumes fetching — reads the
-  stored offset of every assigned partition (one tracking row per topic-partition) and
-  ``consumer.seek_wait``\\ s there. The seek precedes every fetch of the new assignment: a
+  stored offset of every assigned partition (one tracking row per topic-partition) and seeks
+  there (``consumer.seek_wait``). The seek precedes every fetch of the new assignment: a
   record fetched from an older position and dropped in the rebalance can never be skipped.
 - **Nothing committed to Kafka.** The topic is declared with ``acks=False``: Faust acks no
   message of it, so it commits no offset to the consumer group (whatever ``broker_commit_every``
@@ -33,7 +33,11 @@ transaction (PostgreSQL on servers, SQLite on one machine). Only Faust's public 
   a batch being retried when the generation changes is dropped: the new generation reads them
   again from the stored offsets.
 
-One batch is decoded while the previous one's transaction runs (in a worker thread); one
+Faust hands every record through its fetcher, conductor, channel and stream (a few event-loop
+tasks per record): that path bounds a projector. It is kept short through public means only:
+uvloop's event loop, ``RecordSchema`` (keys and values as bytes, the applier decodes the
+headers) and ``ProjectorMonitor`` (no per-record statistics for a web page not served). One
+batch is decoded while the previous one's transaction runs (in a worker thread); one
 transaction at a time, in order. A batch that fails (database down, an event the reducers
 cannot fold) is retried with backoff, the same records in hand, until it succeeds, the worker
 stops or the partitions are assigned anew: a projector never skips an event.
