@@ -1,5 +1,6 @@
-"""The app factory: ``create_app(settings)`` wires the ledger, the read model, the
-embedded runner and the API's own store into a FastAPI app.
+"""The app factory: ``create_app(settings, ledger=…, read_model=…, store=…)`` puts the ledger,
+the read model, the embedded runner and the API's own store behind a FastAPI app. The
+composition root (``capledger.bootstrap.build_app``) builds those pieces from the settings.
 
 Routers are plain ``APIRouter`` objects included here; another router (an inspector page, a
 benchmark's helpers) is added with ``app.include_router(...)`` after ``create_app``, and static
@@ -9,7 +10,7 @@ files with ``app.mount("/inspector", StaticFiles(...))`` — the context they ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +20,6 @@ from fastapi.openapi.utils import get_openapi
 
 from capledger import __version__
 from capledger.application.ledger import Ledger
-from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
 from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.settings import Settings
 
@@ -57,34 +57,23 @@ TAGS = [
 def create_app(
     settings: Settings,
     *,
-    ledger: Ledger | None = None,
-    read_model: ReadModelStore | None = None,
-    store: ApiStore | None = None,
+    ledger: Ledger,
+    read_model: ReadModelStore,
+    store: ApiStore,
+    runner: EmbeddedRunner | None,
+    closers: list[Callable[[], Any]] | None = None,
 ) -> FastAPI:
-    """Build the app. What is passed in is used as is (and left open); what is not is built
-    from the settings and closed when the app shuts down."""
+    """The app over these pieces. ``closers`` run when the app shuts down (the root passes the
+    closing of what it opened for the app); the rest is left open."""
     api_settings = settings.api
-    closers: list[Any] = []
-    if ledger is None:
-        ledger = build_ledger(settings)
-        closers.append(ledger.close)
-    if read_model is None:
-        read_model = build_read_model(settings)
-        closers.append(read_model.close)
-    if store is None:
-        store = ApiStore.from_settings(settings)
-        closers.append(store.close)
     store.initialise()
-    runner: EmbeddedRunner | None = None
-    if api_settings.embedded_runner and not settings.read_model.projected_from_kafka:
-        runner = build_embedded_runner(ledger, read_model)
     ctx = ApiContext(
         settings=settings,
         ledger=ledger,
         read_model=read_model,
         runner=runner,
         store=store,
-        closers=closers,
+        closers=list(closers or ()),
     )
 
     ctx.readiness_checks.extend(kafka_checks(settings, ledger, read_model))

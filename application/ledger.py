@@ -30,7 +30,6 @@ from eventsourcing.utils import Environment
 
 from capledger.domain import CapitalPlan, DomainError, Project, RuleBook
 from capledger.domain.ids import plan_id, project_id
-from capledger.observability import debug_enabled
 
 from .chain import unseal
 from .commands import Command
@@ -370,9 +369,8 @@ class Ledger(Application[UUID]):
             uow.evict()
             raise
         position = max((r.notification.id for r in recordings), default=None)
-        if debug_enabled():
-            log.debug("command_recorded", command=command.name, command_id=command.command_id,
-                      position=position)  # fmt: skip
+        log.debug("command_recorded", command=command.name, command_id=command.command_id,
+                  position=position)  # fmt: skip
         return CommandOutcome(command.command_id, command.name, streams, position)
 
     def _replayed(self, command: _Envelope, digest: str) -> CommandOutcome | None:

@@ -116,8 +116,8 @@ class Ready:
 
 def set_up(data_dir: Path, projects: int) -> Ready:
     """Record the demo and the benchmark plan, bring the read model up to them, make keys."""
-    from capledger.api.cli import create_api_key
     from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
+    from capledger.cli.api import create_api_key
     from capledger.demo import run_demo
     from capledger.demo.scenario import build_scenario
     from capledger.settings import Settings, StoreSettings

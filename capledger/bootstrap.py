@@ -11,9 +11,10 @@ imported when built, so a command that needs neither does not load them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from capledger.application.ledger import Ledger
 from capledger.application.storage import POSTGRES_MODULE, SQLITE_MODULE
@@ -95,11 +96,33 @@ def build_api_store(settings: Settings) -> ApiStore:
     return ApiStore.from_settings(settings).initialise()
 
 
-def build_app(settings: Settings) -> FastAPI:
-    """The HTTP API over this ledger (it opens the ledger and the read model when built)."""
+def build_app(
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    read_model: ReadModelStore | None = None,
+    store: ApiStore | None = None,
+) -> FastAPI:
+    """The HTTP API over this ledger. What is passed in is used as is (and left open); what is
+    not is built from the settings and closed when the app shuts down."""
     from capledger.api.app import create_app
 
-    return create_app(settings)
+    closers: list[Callable[[], Any]] = []
+    if ledger is None:
+        ledger = build_ledger(settings)
+        closers.append(ledger.close)
+    if read_model is None:
+        read_model = build_read_model(settings)
+        closers.append(read_model.close)
+    if store is None:
+        store = build_api_store(settings)
+        closers.append(store.close)
+    runner: EmbeddedRunner | None = None
+    if settings.api.embedded_runner and not settings.read_model.projected_from_kafka:
+        runner = build_embedded_runner(ledger, read_model)
+    return create_app(
+        settings, ledger=ledger, read_model=read_model, store=store, runner=runner, closers=closers
+    )
 
 
 def build_relay(settings: Settings, ledger: Ledger) -> Relay:

@@ -24,13 +24,6 @@ from .settings import LogSettings
 LOG_FORMATS = ("auto", "json", "console")
 CORRELATION_KEY = "correlation_id"
 
-# structlog's filtering wrapper classes (one per level, made once by structlog) and their level.
-_FILTERING_LEVELS: dict[type, int] = {
-    structlog.make_filtering_bound_logger(level): level
-    for level in (logging.NOTSET, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
-                  logging.CRITICAL)
-}  # fmt: skip
-
 
 class _CapledgerHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one root handler we install; recognised so a second configuration replaces it."""
@@ -51,18 +44,6 @@ def configure_logging(settings: LogSettings | None = None, *, stream: TextIO | N
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(level, stream, shared, renderer)
-
-
-def debug_enabled() -> bool:
-    """Whether a debug line would be written, for hot paths to skip building one.
-
-    Every attribute of a module's structlog logger binds a new logger (loggers are not cached,
-    so that a later configuration reaches them): a few microseconds even for a filtered line,
-    against a fraction of one for this look at the configuration. A wrapper class that is not
-    one of structlog's filtering ones may let anything through.
-    """
-    level = _FILTERING_LEVELS.get(structlog.get_config()["wrapper_class"])
-    return level is None or level <= logging.DEBUG
 
 
 def parse_log_level(value: str | int) -> int:

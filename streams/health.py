@@ -64,7 +64,7 @@ def relay_lag(kafka: KafkaSettings, head: Callable[[], int]) -> int:
 
 def projector_lag_total(kafka: KafkaSettings, store: ReadModelStore) -> int:
     """Committed records of the events topic the read model has not folded yet."""
-    from .projector import projector_lag
+    from .lag import projector_lag
 
     return sum(item.lag for item in projector_lag(kafka, store).values())
 

@@ -35,7 +35,8 @@ from kafka import KafkaConsumer, TopicPartition
 from capledger.projections import NOTIFICATION_LOG, ReadModelStore, Writer
 from capledger.projections.runner import Progress
 
-from .projector import Projector, end_offsets, lag_consumer
+from .lag import end_offsets, lag_consumer
+from .projector import Projector
 from .projector_apply import Applied, OffsetApplier, Record, SharedReadModel
 from .settings import KafkaSettings, ProjectorSettings
 

@@ -18,14 +18,13 @@ from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
 from capledger import __version__
-from capledger.api import cli as api_cli
 from capledger.application.errors import ApplicationError
 from capledger.bootstrap import load_settings
 from capledger.domain import DomainError
 from capledger.observability import configure_logging, correlation
 from capledger.settings import env_name
 
-from . import demo, export_import, history, projections, queries, rules, streaming, verify
+from . import api, demo, export_import, history, projections, queries, rules, streaming, verify
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 
@@ -75,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         queries,
         projections,
         streaming,
-        api_cli,
+        api,
     ):
         command.register(subparsers)
     return parser

@@ -168,7 +168,8 @@ def run_status(args: argparse.Namespace, context: CliContext) -> int:
 
 def _kafka_status(context: CliContext) -> int:
     from capledger.streams.health import relay_lag
-    from capledger.streams.projector import projector_lag, quiet_libraries
+    from capledger.streams.lag import projector_lag
+    from capledger.streams.projector import quiet_libraries
 
     quiet_libraries()
     kafka = context.settings.kafka

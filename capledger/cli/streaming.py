@@ -157,7 +157,8 @@ def run_topics_command(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def run_projector_command(args: argparse.Namespace, context: CliContext) -> int:
-    from capledger.streams.projector import lag_report, quiet_libraries, run_worker
+    from capledger.streams.lag import lag_report
+    from capledger.streams.projector import quiet_libraries, run_worker
 
     if not context.settings.read_model.projected_from_kafka:
         raise CliError(

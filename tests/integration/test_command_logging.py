@@ -1,8 +1,8 @@
-"""The command path's log lines: written at the level that asks for them, skipped cheaply above.
+"""The command path's log lines: written at the level that asks for them, filtered above.
 
 A recorded command writes a ``command_recorded`` debug line (command, command id, position, the
-caller's correlation id). In production the level is INFO or above and the line is not even
-built: ``observability.debug_enabled`` reads the configured level.
+caller's correlation id). In production the level is INFO or above and structlog's filtering
+logger drops the line.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import structlog
 from builders import BILLION, funded_project, pay
 
 from capledger.application.ledger import Ledger
-from capledger.observability import configure_logging, correlation, debug_enabled
+from capledger.observability import configure_logging, correlation
 from capledger.settings import LogSettings
 
 pytestmark = pytest.mark.integration
@@ -70,15 +70,4 @@ def test_above_debug_level_no_command_line_is_written(
 
     pay(ledger, amount=BILLION)
 
-    assert not debug_enabled()
     assert [line for line in lines(logs) if line["event"] == "command_recorded"] == []
-
-
-def test_debug_lines_are_enabled_under_structlogs_defaults_and_any_unknown_wrapper() -> None:
-    structlog.reset_defaults()
-    assert debug_enabled()
-    try:
-        structlog.configure(wrapper_class=structlog.BoundLogger)
-        assert debug_enabled()
-    finally:
-        structlog.reset_defaults()

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from capledger.api.cli import create_api_key
 from capledger.application.commands import ReverseEntry
+from capledger.cli.api import create_api_key
 from capledger.demo.commands import Reversal, Step
 from capledger.demo.hai_phong_data import JURISDICTION, YEAR
 from capledger.demo.scenario import build_scenario

@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from capledger.api.cli import create_api_key
 from capledger.api.routers.inspector import ASSETS
+from capledger.cli.api import create_api_key
 from capledger.demo import hai_phong
 from capledger.demo.index import HaiPhongIndex
 from capledger.projections.events import REPORTING_TZ

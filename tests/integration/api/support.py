@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from capledger.api.app import create_app
 from capledger.api.context import ApiContext
 from capledger.api.roles import Role
 from capledger.api.settings import ApiSettings
 from capledger.api.store import ApiStore
+from capledger.bootstrap import build_app
 from capledger.settings import Persistence, Settings
 
 BILLION = 10**9
@@ -169,7 +169,7 @@ def api_settings_for(store: Settings, tmp_path: Path) -> tuple[Settings, ApiSett
 
 @contextmanager
 def harness(settings: Settings, api_settings: ApiSettings) -> Iterator[Harness]:
-    app = create_app(settings.model_copy(update={"api": api_settings}))
+    app = build_app(settings.model_copy(update={"api": api_settings}))
     store: ApiStore = app.state.ctx.store
     keys = {
         "admin": store.create_key("admin", Role.ADMINISTRATOR),

@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from capledger.api.app import create_app
 from capledger.api.roles import Role
 from capledger.api.settings import ApiSettings
+from capledger.bootstrap import build_app
 from capledger.settings import Persistence, Settings, StoreSettings
 
 from .support import funded, plan_body
@@ -56,7 +56,7 @@ class Fuzzed:
             write_burst=1_000_000,
             read_your_writes_timeout_s=10,
         )
-        self.app = create_app(settings.model_copy(update={"api": api_settings}))
+        self.app = build_app(settings.model_copy(update={"api": api_settings}))
         store = self.app.state.ctx.store
         self.headers = {"X-API-Key": store.create_key("fuzzer", Role.ADMINISTRATOR).token}
 

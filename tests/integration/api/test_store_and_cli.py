@@ -12,9 +12,9 @@ from typing import TextIO
 
 import pytest
 
-from capledger.api import cli
 from capledger.api.roles import Role
 from capledger.api.store import ApiStore, DuplicateKeyName, UnknownKey, hash_token
+from capledger.cli import api as cli
 from capledger.settings import Settings, StoreSettings
 
 from .support import api_settings_for, drop_postgres_schemas

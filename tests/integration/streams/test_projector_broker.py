@@ -36,7 +36,8 @@ from capledger.projections.dialects import PostgresDialect
 from capledger.projections.queries import Denominator, disbursement_rates
 from capledger.settings import Persistence, Settings
 from capledger.streams import wire
-from capledger.streams.projector import Projector, projector_lag
+from capledger.streams.lag import projector_lag
+from capledger.streams.projector import Projector
 from capledger.streams.projector_rebuild import rebuild_from_kafka
 from capledger.streams.relay import Relay
 from capledger.streams.settings import KafkaSettings, ProjectorSettings

@@ -1,6 +1,6 @@
 """Command-line pieces for ``capledger``: ``serve``, ``api-key`` and ``digest``.
 
-The CLI plugs them in with ``api_cli.register(subparsers)``; each handler takes
+The CLI plugs them in with ``api.register(subparsers)``; each handler takes
 ``(args, context)`` like the CLI's own commands and returns an exit status. The functions
 :func:`create_api_key`, :func:`revoke_api_key` and :func:`publish_heads_digest` work without
 the CLI too.
@@ -13,11 +13,16 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
+import structlog
+
+from capledger.api.roles import Role
+from capledger.api.store import ApiKey, ApiStore, IssuedKey, PublishedDigest
 from capledger.application.verify import verify_store
+from capledger.bootstrap import build_api_store, build_app, build_ledger
+from capledger.observability import configure_logging
 from capledger.settings import Settings
 
-from .roles import Role
-from .store import ApiKey, ApiStore, IssuedKey, PublishedDigest
+log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -31,8 +36,6 @@ class Context(Protocol):
 
 
 def _store(settings: Settings) -> ApiStore:
-    from capledger.bootstrap import build_api_store
-
     return build_api_store(settings)
 
 
@@ -62,8 +65,6 @@ def publish_heads_digest(
     settings: Settings,
 ) -> PublishedDigest | None:
     """Verify every chain and publish the heads digest; None if a chain is broken."""
-    from capledger.bootstrap import build_ledger
-
     ledger = build_ledger(settings)
     try:
         position = int(ledger.recorder.max_notification_id() or 0)
@@ -116,10 +117,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_serve(args: argparse.Namespace, context: Context) -> int:
-    from .server import serve
-
     serve(context.settings, host=args.host, port=args.port)
     return EXIT_OK
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve the API under uvicorn until interrupted. One worker: the embedded runner and the
+    write lock are per process (scale out with several processes on PostgreSQL and an external
+    projector)."""
+    import uvicorn
+
+    configure_logging(settings.log)
+    app = build_app(settings)
+    chosen_host = host or settings.api.host
+    chosen_port = settings.api.port if port is None else port
+    log.info("api_serving", host=chosen_host, port=chosen_port)
+    config = uvicorn.Config(
+        app,
+        host=chosen_host,
+        port=chosen_port,
+        # Our own JSON access log (with request ids) replaces uvicorn's.
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
 
 
 def run_create_key(args: argparse.Namespace, context: Context) -> int:
