@@ -6,7 +6,8 @@ by topic before decoding. The ledger's own recorders (the storage adapters' ``Ev
 leave those notifications in the database: a page is a range of positions, and only the rows
 whose topic names an event of a folded aggregate (``Project.*``, ``CapitalPlan.*``, whether a
 reducer exists for it or not, so an unknown event still stops the runner) come back, as plain
-rows rather than notification objects (``EventLog.read_folded``).
+rows rather than notification objects (``EventLog.read_folded``), published one by one as the
+runner folds them (``StoredPage``).
 """
 
 from __future__ import annotations
