@@ -6,12 +6,13 @@ by topic before decoding. The ledger's own recorders (the storage adapters' ``Ev
 leave those notifications in the database: a page is a range of positions, and only the rows
 whose topic names an event of a folded aggregate (``Project.*``, ``CapitalPlan.*``, whether a
 reducer exists for it or not, so an unknown event still stops the runner) come back, as plain
-rows rather than notification objects (``EventLog.read_folded``).
+rows rather than notification objects (``EventLog.read_folded``), published one by one as the
+runner folds them (``StoredPage``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
@@ -34,7 +35,7 @@ class NotificationLog(Protocol):
 
 
 class LogReader(Protocol):
-    def read(self, after: int, limit: int) -> tuple[list[PublishedEvent], int]:
+    def read(self, after: int, limit: int) -> tuple[Iterable[PublishedEvent], int]:
         """The folded events among the next ``limit`` positions after ``after``, and the
         position read up to (``after`` itself when there is nothing new)."""
         ...
@@ -68,20 +69,12 @@ def folded_aggregates() -> list[str]:
 class FoldedLogReader:
     """A page is a range of positions, read in one snapshot with the log's head."""
 
-    def read(self, after: int, limit: int) -> tuple[list[PublishedEvent], int]:
+    def read(self, after: int, limit: int) -> tuple[StoredPage, int]:
         head, rows = self._select(after, after + limit)
         stop = min(after + limit, head)
         if stop <= after:
-            return [], after
-        events: list[PublishedEvent] = []
-        append = events.append
-        for position, stream, version, topic, state in rows:
-            name = folded_name(topic)
-            if name is not None:  # the query's filter, checked as the reducers see it
-                if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
-                    state = bytes(state)
-                append(publish(position, _uuid(stream), version, topic, state))
-        return events, stop
+            return StoredPage([]), after
+        return StoredPage(rows), stop
 
     def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:
         """The log's head, and the rows of folded topics in ``(after, min(stop, head)]``."""
@@ -97,6 +90,35 @@ class EventLogReader(FoldedLogReader):
 
     def _select(self, after: int, stop: int) -> tuple[int, list[PageRow]]:
         return self.log.read_folded(after, stop, self.aggregates)
+
+
+class StoredPage:
+    """A page of the log as stored, its folded events published as they are iterated (each
+    time it is).
+
+    The runner folds a page event by event, so each event (a named tuple and its
+    dictionaries, which the cyclic garbage collector tracks) lives only while it is folded. A
+    page of events published in advance would live through many of the collector's young
+    collections and be promoted to its older generations, whose collections walk every
+    object they hold; stored rows (plain tuples of numbers, text and bytes) are not tracked
+    once the collector has seen them.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[PageRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        """The stored rows of the page (folded topics, as the log selected them)."""
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[PublishedEvent]:
+        for position, stream, version, topic, state in self.rows:
+            if folded_name(topic) is not None:  # the query's filter, as the reducers see it
+                if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
+                    state = bytes(state)
+                yield publish(position, _uuid(stream), version, topic, state)
 
 
 @lru_cache(maxsize=65_536)

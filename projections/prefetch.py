@@ -38,6 +38,7 @@ import pickle
 import queue
 import signal
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -144,7 +145,7 @@ class ProcessLogReader:
         """Whether the child still reads (False once caught up, closed or out of step)."""
         return self._process is not None
 
-    def read(self, after: int, limit: int) -> tuple[list[PublishedEvent], int]:
+    def read(self, after: int, limit: int) -> tuple[Iterable[PublishedEvent], int]:
         if self._process is None or after != self._position:
             self.close()  # caught up, or out of step: this process reads from here on
             return self._fallback.read(after, limit)

@@ -60,7 +60,9 @@ def rebuild(
     Batches are large: a row changed many times within one (a project's line, paid every
     month) is written once per batch, and intermediate commits buy nothing here, since a failed
     rebuild is dropped whole. Memory stays bounded by one batch of pending rows, one page of
-    decoded events and the runner's row cache.
+    stored events (each published as it is folded) and the runner's row cache; all three are
+    kept as plain tuples, which the garbage collector stops walking (``context.Overlay``,
+    ``log.StoredPage``).
 
     ``parallel``: use more than one process. On an SQLite read model, worker processes fold
     disjoint sets of streams side by side, each into a file of its own, and this one merges

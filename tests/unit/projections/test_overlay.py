@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -108,3 +109,34 @@ def test_reading_a_movement_fact_sees_the_pending_one_or_asks_the_store_even_whe
     overlay.bind(None)
     with pytest.raises(RuntimeError, match="not cached"):
         overlay.get(MovementRow, (7, 0))
+
+
+def tracked_objects() -> int:
+    gc.collect()
+    return len(gc.get_objects())
+
+
+def test_rows_kept_by_an_overlay_are_not_walked_by_the_garbage_collector() -> None:
+    overlay = Overlay(complete=True)
+    before = tracked_objects()
+
+    overlay.put(PlanSourceRow(f"P-{index}", "oda", index, 0) for index in range(2_000))
+    overlay.put(movement(position) for position in range(2_000))
+
+    # A cycle-free row kept as it was made (a named tuple) would be walked at every full
+    # collection: two thousand rows would add two thousand objects here.
+    assert tracked_objects() - before < 20
+    assert overlay.get(PlanSourceRow, ("P-7", "oda")) == PlanSourceRow("P-7", "oda", 7, 0)
+
+
+def test_pending_rows_are_made_as_they_are_read_and_compare_as_a_list() -> None:
+    overlay = Overlay(complete=True)
+    overlay.put([movement(1), movement(2), movement(3)])
+
+    (taken,) = overlay.take_pending_tables().values()
+
+    assert len(taken) == 3
+    assert taken[1] == movement(2)
+    assert taken[1:] == [movement(2), movement(3)]
+    assert taken == [movement(1), movement(2), movement(3)]
+    assert type(next(iter(taken))) is MovementRow

@@ -12,6 +12,7 @@ from eventsourcing.persistence import Notification
 from capledger.application.chain import seal
 from capledger.application.published import parse_json, publish
 from capledger.projections.batch import folded_name, published
+from capledger.projections.log import StoredPage
 
 pytestmark = pytest.mark.unit
 
@@ -138,3 +139,34 @@ def test_an_event_of_a_folded_aggregate_without_a_reducer_is_decoded_not_skipped
 
     assert folded_name(unknown) == "Project.Teleported"
     assert folded_name(RECEIPT) is None
+
+
+def test_a_stored_page_publishes_its_folded_events_each_time_it_is_iterated() -> None:
+    payment = stored(DOCUMENTS["payment"], version=1)
+    page = StoredPage([
+        (1, str(STREAM), 1, TOPIC, payment),
+        (2, uuid4(), 1, RECEIPT, b"not even JSON"),
+        (3, STREAM, 2, TOPIC, memoryview(stored(DOCUMENTS["payment"], version=2))),
+    ])  # fmt: skip
+
+    events = list(page)
+
+    assert [(event.position, event.stream, event.stream_version) for event in events] == [
+        (1, STREAM, 1),
+        (3, STREAM, 2),
+    ]
+    assert events[0] == publish(1, STREAM, 1, TOPIC, payment)
+    assert list(page) == events
+    assert len(page) == 3
+
+
+def test_a_stored_page_publishes_an_event_only_when_the_runner_reaches_it() -> None:
+    page = StoredPage([
+        (1, STREAM, 1, TOPIC, stored(DOCUMENTS["payment"], version=1)),
+        (2, STREAM, 2, TOPIC, b"not even JSON"),
+    ])  # fmt: skip
+    events = iter(page)
+
+    assert next(events).position == 1
+    with pytest.raises(ValueError):
+        next(events)
