@@ -29,7 +29,7 @@ class Metrics:
         )
         self.commands = Counter(
             "capledger_commands",
-            "Commands by verb and outcome (recorded, replayed, refused, conflict, error); "
+            "Commands by type and outcome (recorded, replayed, refused, conflict, error); "
             "`code` is the error code of a refusal.",
             ["command", "outcome", "code"],
             registry=self.registry,

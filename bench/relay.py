@@ -5,7 +5,7 @@
 Needs the Kafka broker (``bash deploy/kafka/kafka.sh start``; ``CAPLEDGER_KAFKA_BOOTSTRAP``).
 In one run, on fresh topics and a temporary SQLite store:
 
-(a) records N events through the Ledger (``pay_completed_work``: a payment and its command
+(a) records N events through the Ledger (``PayCompletedWork`` commands: a payment and its command
     receipt per command) after setting up a plan and projects — not timed;
 (b) relays all of them with ``Relay`` (transactions of ``batch_size`` events plus the position
     record): events/s from the first transaction's begin to the last commit;

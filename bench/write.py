@@ -5,7 +5,7 @@
 In one run, on fresh stores in a temporary directory (or fresh PostgreSQL schemas, dropped at
 the end):
 
-(a) records N disbursements (``Ledger.pay_completed_work``, one command id each) spread over
+(a) records N disbursements (``Ledger.execute(PayCompletedWork(...))``, one command id each) over
     ``--projects`` projects of one annual plan, after approving the plan, registering the
     projects and allocating them capital enough for every payment (the set-up is not timed);
 (b) performs N single-event saves with a plain ``eventsourcing.application.Application`` and a

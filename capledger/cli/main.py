@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ValueError) as error:
         return _fail("bad-configuration", _configuration_problem(error), EXIT_FAILURE)
     context = CliContext(settings, sys.stdin, sys.stdout, sys.stderr)
-    # "cli_command", not "command": the ledger logs its own verbs under "command".
+    # "cli_command", not "command": the ledger logs the commands it runs under "command".
     with correlation(cli_command=args.command):
         return run(args, context)
 

@@ -1,4 +1,5 @@
-"""``capledger subscribe``, ``capledger relay`` and ``capledger topics``: the Kafka side."""
+"""``capledger relay``, ``capledger projector``, ``capledger subscribe`` and ``capledger topics``:
+the Kafka side."""
 
 from __future__ import annotations
 
