@@ -30,7 +30,6 @@ unwrapping the JSON). The parent rebuilds the events
 
 from __future__ import annotations
 
-import gc
 import marshal
 import multiprocessing
 import os
@@ -73,9 +72,8 @@ def _log_file(notification_log: NotificationLog) -> LogFile | None:
 def idle_core() -> bool:
     """Whether a core looks free for a child: the 1-minute load average (this process
     included) is below the CPUs less one half. On a busy machine the children would only take
-    turns with this process, and the hand-over costs CPU time: a parallel rebuild was then
-    slower than one in process (2.37 s against 1.86 s on 100k notifications, load 2.2 on 2
-    CPUs)."""
+    turns with this process, and the hand-over costs CPU time: a parallel rebuild is then
+    slower than one in process (bench/README.md)."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # not available: assume the machine is ours
@@ -256,7 +254,6 @@ def _serve(
     """Read, decode and send chunks from ``start`` until the log's head, then an end mark."""
     parents.close()  # a forked child's copy: the parent's death must break the pipe
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle
-    gc.disable()  # nothing read here forms cycles; the process is short-lived
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=ahead)
     broken = threading.Event()
 

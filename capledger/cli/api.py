@@ -22,6 +22,8 @@ from capledger.bootstrap import build_api_store, build_app, build_ledger
 from capledger.observability import configure_logging
 from capledger.settings import Settings
 
+from .subcommands import Subcommands
+
 log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
@@ -85,7 +87,7 @@ def publish_heads_digest(
 # -- argparse ------------------------------------------------------------------------------
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="serve the HTTP API (uvicorn, embedded)",

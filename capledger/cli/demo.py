@@ -19,6 +19,7 @@ from capledger.settings import Persistence
 
 from .context import CliContext
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, CliError
+from .subcommands import Subcommands
 
 if TYPE_CHECKING:
     from capledger.demo import DemoReport
@@ -28,7 +29,7 @@ RunDemo = Callable[[Ledger, EmbeddedRunner, Callable[[int, int], None] | None], 
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="record the demonstration scenario and print its figures",

@@ -18,12 +18,13 @@ from capledger.progress import Progress, ProgressReporter
 
 from .context import CliContext
 from .errors import EXIT_OK, EXIT_USAGE, CliError
+from .subcommands import Subcommands
 
 STDIO = "-"
 COUNT_CHUNK = 1 << 20
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     export = subparsers.add_parser(
         "export",
         help="write every stored event as JSON lines",

@@ -19,6 +19,7 @@ from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectS
 from .context import CliContext
 from .errors import EXIT_OK
 from .formatting import Column, json_line, render_table, vnd
+from .subcommands import Subcommands
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def entry_json(project_code: str, entry: HistoryEntry) -> str:
     )
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "history",
         help="a project's events in order, with running balances",

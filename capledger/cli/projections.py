@@ -15,12 +15,13 @@ from capledger.projections import rebuild
 
 from .context import CliContext, read_model_location
 from .errors import EXIT_OK, EXIT_USAGE, CliError
+from .subcommands import Subcommands
 
 #: Positions per transaction of a rebuild (each changed row is written once per batch).
 REBUILD_BATCH = 20_000
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "projections",
         help="rebuild the read models, or show how far they have followed the ledger",

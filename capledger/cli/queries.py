@@ -40,6 +40,7 @@ from .context import CliContext
 from .errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 from .formatting import Column, json_line, render_table, vnd
 from .rules import iso_date
+from .subcommands import Subcommands
 
 FORMATS = ("table", "json", "csv")
 #: The dimensions inspectors group balances by.
@@ -47,7 +48,7 @@ DIMENSIONS = ("project", "plan", "source", "investor", "program", "sector", "pro
 NO_RATE = "—"
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     _register_rate(subparsers)
     _register_balances(subparsers)
     _register_watchlist(subparsers)
@@ -145,7 +146,7 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 # -- rate ------------------------------------------------------------------------------------
 
 
-def _register_rate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_rate(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "rate",
         help="the disbursement rate of a jurisdiction's year against one or more plans",
@@ -275,7 +276,7 @@ def _rate_json(rate: DisbursementRate) -> dict[str, Any]:
 # -- balances --------------------------------------------------------------------------------
 
 
-def _register_balances(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_balances(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "balances",
         help="capital and disbursement grouped by project, plan, source, investor, …",
@@ -407,7 +408,7 @@ def _signed(amount: int) -> str:
 # -- watch list ------------------------------------------------------------------------------
 
 
-def _register_watchlist(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_watchlist(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "watchlist",
         help="projects or investors disbursing below a threshold or the average",

@@ -17,6 +17,7 @@ from capledger.domain.rules import (
 
 from .context import CliContext
 from .errors import EXIT_OK
+from .subcommands import Subcommands
 
 BUILT_IN = "the built-in file capledger/rules/vn_public_investment.json"
 MONTHS = (
@@ -25,7 +26,7 @@ MONTHS = (
 )  # fmt: skip
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "rules",
         help="the rules in force and their effective periods",

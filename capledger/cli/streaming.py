@@ -15,16 +15,17 @@ from capledger.streams.subscriber import OutputFormat, Start, parse_types, run_s
 
 from .context import CliContext
 from .errors import EXIT_OK, EXIT_USAGE, CliError
+from .subcommands import Subcommands
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     _register_subscribe(subparsers)
     _register_relay(subparsers)
     _register_topics(subparsers)
     _register_projector(subparsers)
 
 
-def _register_subscribe(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_subscribe(subparsers: Subcommands) -> None:
     subscribe = subparsers.add_parser(
         "subscribe",
         help="print the ledger's events from Kafka (read_committed, consumer group)",
@@ -57,7 +58,7 @@ def _register_subscribe(subparsers: argparse._SubParsersAction[argparse.Argument
     subscribe.set_defaults(handler=run_subscribe_command)
 
 
-def _register_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_relay(subparsers: Subcommands) -> None:
     relay = subparsers.add_parser(
         "relay",
         help="publish every recorded event to Kafka, exactly once (runs until stopped)",
@@ -76,7 +77,7 @@ def _register_relay(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     relay.set_defaults(handler=run_relay_command)
 
 
-def _register_topics(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_topics(subparsers: Subcommands) -> None:
     topics_parser = subparsers.add_parser(
         "topics",
         help="create the Kafka topics, or check them against the settings",
@@ -86,7 +87,7 @@ def _register_topics(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     topics_parser.set_defaults(handler=run_topics_command)
 
 
-def _register_projector(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _register_projector(subparsers: Subcommands) -> None:
     projector = subparsers.add_parser(
         "projector",
         help="fold the Kafka events topic into the read model (a worker), or show its lag",

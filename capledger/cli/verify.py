@@ -13,6 +13,7 @@ from capledger.progress import ProgressReporter
 
 from .context import CliContext
 from .errors import EXIT_CHAIN_BROKEN, EXIT_OK, CliError
+from .subcommands import Subcommands
 
 #: How the first event of each kind of stream names what the stream is about.
 STREAM_KINDS = {
@@ -22,7 +23,7 @@ STREAM_KINDS = {
 }
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="check the hash chain of every stored event",
