@@ -6,6 +6,7 @@ and import), then read, verified, tampered with, exported and imported through t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import io
@@ -44,6 +45,7 @@ from capledger.application.commands import (
     Transfer,
 )
 from capledger.application.ledger import Ledger
+from capledger.application.storage import EventLog, event_log
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_ledger
 from capledger.domain import project_id
@@ -157,9 +159,22 @@ def run_cli(
     )
 
 
-def stored_count(data_dir: Path) -> int:
-    with sqlite3.connect(data_dir / "ledger.sqlite3") as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+@contextlib.contextmanager
+def raw_log(data_dir: Path, sqlite_file: str = "ledger.sqlite3") -> Iterator[EventLog]:
+    """The store's event log, read and changed past the ledger through the storage adapter."""
+    store = StoreSettings(
+        persistence=Persistence.SQLITE, data_dir=data_dir, sqlite_file=sqlite_file
+    )
+    ledger = build_ledger(Settings(store=store))
+    try:
+        yield event_log(ledger.recorder)
+    finally:
+        ledger.close()
+
+
+def stored_count(data_dir: Path, sqlite_file: str = "ledger.sqlite3") -> int:
+    with raw_log(data_dir, sqlite_file) as log:
+        return len(log.select_notifications(start=1, limit=sys.maxsize))
 
 
 def no_floats(text: str) -> float:
@@ -272,19 +287,16 @@ def recorded(tmp_path: Path) -> Path:
 def tamper_with_amount(data_dir: Path, project_code: str, version: int, amount: int) -> int:
     """Change one stored event's amount inside its JSON, as an intruder with file access
     would; returns that event's position."""
-    stream = project_id(project_code).hex
-    with sqlite3.connect(data_dir / "ledger.sqlite3") as connection:
-        rowid, state = connection.execute(
-            "SELECT rowid, state FROM stored_events WHERE originator_id=? AND originator_version=?",
-            (stream, version),
-        ).fetchone()
-        document = json.loads(state)
+    stream = project_id(project_code)
+    with raw_log(data_dir) as log:
+        (stored,) = log.select_events(stream, gt=version - 1, lte=version)
+        position = log.position_of(stream, version)
+        document = json.loads(stored.state)
         assert document["amount"] != amount
         document["amount"] = amount
-        connection.execute(
-            "UPDATE stored_events SET state=? WHERE rowid=?", (canonical_json(document), rowid)
-        )
-    return int(rowid)
+        log.overwrite_stored_event(stream, version, state=canonical_json(document))
+    assert position is not None
+    return position
 
 
 # -- help and version -----------------------------------------------------------------------
@@ -783,8 +795,7 @@ def test_demo_fresh_moves_the_previous_store_aside(demo_run: DemoRun, tmp_path: 
     assert len(read_models) == 1 and ".aside-" in read_models[0].name
     assert f"moved its read models aside to {read_models[0]}" in fresh.stderr
     assert stored_count(data_dir) == demo_run.stored
-    with sqlite3.connect(aside[0]) as kept:
-        assert kept.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] == demo_run.stored
+    assert stored_count(data_dir, aside[0].name) == demo_run.stored
 
 
 def test_demo_events_carry_the_correlation_id_of_the_invocation_that_recorded_them(
