@@ -122,7 +122,3 @@ class ProjectorSettings(BaseModel):
     #: Seconds without heartbeats after which the group drops a worker (and, with an
     #: ``instance_id``, gives its partitions to the others).
     session_timeout_s: float = Field(default=30.0, ge=6.0, le=90.0)
-    #: Fault injection for tests only: pause up to this many ms (at random) inside each
-    #: database transaction, before committing, so that a kill lands mid-transaction. Keep 0.
-    #: (To move into the tests, as the relay's did: tests/integration/streams/paused_relay.py.)
-    fault_pause_ms: int = Field(default=0, ge=0)
