@@ -122,3 +122,7 @@ class ProjectorSettings(BaseModel):
     #: Seconds without heartbeats after which the group drops a worker (and, with an
     #: ``instance_id``, gives its partitions to the others).
     session_timeout_s: float = Field(default=30.0, ge=6.0, le=90.0)
+    #: Projector processes a rebuild replays the topic in, each taking a share of the
+    #: partitions (one consumer group). 0: one per CPU, at most one per partition, on a
+    #: PostgreSQL read model; one on SQLite (a single writer).
+    rebuild_workers: int = Field(default=0, ge=0)
