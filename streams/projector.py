@@ -230,7 +230,9 @@ class Projector:
             consumer_auto_offset_reset="earliest",
             consumer_group_instance_id=settings.instance_id,
             broker_session_timeout=settings.session_timeout_s,
-            broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+            broker_heartbeat_interval=min(
+                settings.heartbeat_interval_s, settings.session_timeout_s / 3
+            ),
             broker_max_poll_records=settings.max_poll_records,
             consumer_max_fetch_size=4 * 1024 * 1024,
             # The one public switch to a read_committed consumer (see the module docstring).

@@ -67,6 +67,8 @@ DEFAULT_TAIL_THRESHOLD = 500
 #: Seconds without progress after which the replay is taken as caught up.
 DEFAULT_STALL_S = 5.0
 POLL_S = 0.2
+#: Seconds between a replay worker's heartbeats (see ``ReplayWorkers``).
+REBUILD_HEARTBEAT_S = 0.5
 
 
 class RebuildFailed(RuntimeError):
@@ -135,9 +137,14 @@ def rebuild_from_kafka(
         count = worker_count(store, settings, len(targets))
         log.info("projector_rebuild_started", namespace=fresh, group=group, workers=count,
                  targets={str(p): o for p, o in targets.items()})  # fmt: skip
-        # The batch caches share the memory one worker's would take.
         each = settings.model_copy(
-            update={"max_cached_rows": max(1, settings.max_cached_rows // count)}
+            update={
+                # The batch caches share the memory one worker's would take.
+                "max_cached_rows": max(1, settings.max_cached_rows // count),
+                # The workers join the group one after another; each learns of the next one
+                # at its next heartbeat, and until then holds that worker's partitions.
+                "heartbeat_interval_s": min(settings.heartbeat_interval_s, REBUILD_HEARTBEAT_S),
+            }
         )
         workers = ReplayWorkers(kafka, store, each, fresh, group, count)
         _replay(workers, store, kafka.events_topic, fresh, targets, progress,
