@@ -184,6 +184,7 @@ class Projector:
         namespace: str | None = None,
         group: str | None = None,
         datadir: Path | None = None,
+        applier: OffsetApplier | None = None,
     ) -> None:
         self.kafka = kafka
         self.store = store
@@ -191,7 +192,7 @@ class Projector:
         self.namespace = namespace
         self.group = group or self.settings.group
         self.topic = kafka.events_topic
-        self.applier = OffsetApplier(
+        self.applier = applier or OffsetApplier(
             store, self.topic, namespace=namespace, max_cached_rows=self.settings.max_cached_rows
         )
         self.stats = ProjectorStats()
@@ -229,7 +230,9 @@ class Projector:
             consumer_auto_offset_reset="earliest",
             consumer_group_instance_id=settings.instance_id,
             broker_session_timeout=settings.session_timeout_s,
-            broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+            broker_heartbeat_interval=min(
+                settings.heartbeat_interval_s, settings.session_timeout_s / 3
+            ),
             broker_max_poll_records=settings.max_poll_records,
             consumer_max_fetch_size=4 * 1024 * 1024,
             # The one public switch to a read_committed consumer (see the module docstring).
@@ -377,9 +380,7 @@ class Projector:
     def _apply_now(
         self, records: Sequence[Record], decoded: Sequence[PublishedEvent | None] | None
     ) -> Applied:
-        pause = self.settings.fault_pause_ms
-        before_commit = (lambda: _random_pause(pause)) if pause else None
-        return self.applier.apply(records, decoded=decoded, before_commit=before_commit)
+        return self.applier.apply(records, decoded=decoded)
 
     def _fail(self, error: BaseException) -> None:
         log.error("projector_stopped_on_error", error=str(error), kind=type(error).__name__)
@@ -529,12 +530,6 @@ def _headers(
     return list(headers.items()) if isinstance(headers, Mapping) else headers
 
 
-def _random_pause(max_ms: int) -> None:
-    import random
-
-    time.sleep(random.uniform(0, max_ms) / 1000)
-
-
 # -- the process ------------------------------------------------------------------------------
 
 
@@ -550,10 +545,13 @@ def run_worker(
     store: ReadModelStore,
     settings: ProjectorSettings,
     install_signals: Callable[[threading.Event], None] | None = None,
+    *,
+    applier: OffsetApplier | None = None,
 ) -> int:
-    """Run one worker in this (main) thread until SIGTERM/SIGINT; the exit status."""
+    """Run one worker in this (main) thread until SIGTERM/SIGINT; the exit status.
+    ``applier``: the worker's (by default an ``OffsetApplier`` of ``store``'s live namespace)."""
     stop = threading.Event()
-    projector = Projector(kafka, store, settings)
+    projector = Projector(kafka, store, settings, applier=applier)
 
     def request_stop(signum: int, _frame: Any) -> None:
         log.info("projector_stop_requested", signal=signal.Signals(signum).name)

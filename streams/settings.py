@@ -122,7 +122,10 @@ class ProjectorSettings(BaseModel):
     #: Seconds without heartbeats after which the group drops a worker (and, with an
     #: ``instance_id``, gives its partitions to the others).
     session_timeout_s: float = Field(default=30.0, ge=6.0, le=90.0)
-    #: Fault injection for tests only: pause up to this many ms (at random) inside each
-    #: database transaction, before committing, so that a kill lands mid-transaction. Keep 0.
-    #: (To move into the tests, as the relay's did: tests/integration/streams/paused_relay.py.)
-    fault_pause_ms: int = Field(default=0, ge=0)
+    #: Seconds between a worker's heartbeats (at most a third of ``session_timeout_s``): a
+    #: worker learns of a rebalance — another worker joining or leaving — at its next one.
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    #: Projector processes a rebuild replays the topic in, each taking a share of the
+    #: partitions (one consumer group). 0: one per CPU, at most one per partition, on a
+    #: PostgreSQL read model; one on SQLite (a single writer).
+    rebuild_workers: int = Field(default=0, ge=0)

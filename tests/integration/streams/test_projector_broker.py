@@ -265,15 +265,22 @@ def read_model_env(read_model: ReadModelStore, directory: Path, store: Settings)
     }
 
 
+#: ``capledger projector run`` pausing at random inside each database transaction.
+PAUSED_PROJECTOR = Path(__file__).with_name("paused_projector.py")
+#: Longest such pause: a kill lands mid-transaction.
+MAX_PAUSE_MS = 100
+
+
 class Worker:
-    """``capledger projector run`` as a child process, logging to ``log``."""
+    """``capledger projector run`` as a child process, logging to ``log``, pausing up to
+    ``MAX_PAUSE_MS`` inside each transaction (``paused_projector.py``)."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         self.assigned_before = self.assignments()
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "capledger", "projector", "run"],
+                [sys.executable, str(PAUSED_PROJECTOR), str(MAX_PAUSE_MS)],
                 env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -318,7 +325,6 @@ def test_a_projector_killed_at_random_points_never_loses_or_double_counts(
         "CAPLEDGER_PROJECTOR_SESSION_TIMEOUT_S": "10",
         "CAPLEDGER_PROJECTOR_BATCH_SIZE": "20",
         "CAPLEDGER_PROJECTOR_BATCH_WITHIN_S": "0.05",
-        "CAPLEDGER_PROJECTOR_FAULT_PAUSE_MS": "100",
         "CAPLEDGER_PROJECTOR_LAG_LOG_INTERVAL_S": "1",
     }
     topic, rng = kafka.events_topic, random.Random()

@@ -82,4 +82,3 @@ def test_projector_settings_come_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CAPLEDGER_PROJECTOR_BATCH_SIZE", "250")
     settings = Settings().projector
     assert (settings.group, settings.batch_size) == ("projector-b", 250)
-    assert settings.fault_pause_ms == 0
