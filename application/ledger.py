@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -247,18 +247,6 @@ class Ledger(Application[UUID]):
     def stored_stream(self, aggregate_id: UUID) -> list[StoredEvent]:
         assert isinstance(self.events, ChainedEventStore)
         return self.events.select_stored(aggregate_id)
-
-    def replay_project(self, code: str) -> Iterator[tuple[StoredEvent, Project]]:
-        """Each stored event of a project with the project's state right after it."""
-        stored_events = self.stored_stream(project_id(code))
-        if not stored_events:
-            raise UnknownProject(f"no project {code} is recorded")
-        project: Project | None = None
-        for stored in stored_events:
-            domain_event = self.mapper.to_domain_event(stored)
-            project = domain_event.mutate(project)  # type: ignore[attr-defined]
-            assert project is not None
-            yield stored, project
 
     # -- command execution ---------------------------------------------------------------
 

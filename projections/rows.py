@@ -147,17 +147,6 @@ def value_getter(kind: type[Row]) -> Callable[[Any], tuple[Any, ...]]:
     return _accessors(kind).values
 
 
-def evolve(row: R, /, **changes: Any) -> R:
-    """``row.evolve(**changes)``: a copy with ``changes``, a ``TypeError`` naming an unknown
-    field."""
-    return row.evolve(**changes)
-
-
-def constructor(kind: type[R]) -> Callable[..., R]:
-    """How reducers make rows of ``kind``: the class itself."""
-    return kind
-
-
 def _column(name: str, hint: Any) -> Column:
     nullable = False
     if isinstance(hint, UnionType):

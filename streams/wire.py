@@ -29,9 +29,11 @@ import orjson
 from capledger.application.published import (
     TYPE_PREFIX,
     PublishedEvent,
+    current_class_version,
     event_topic,
     parse_json,
     publish,
+    upcast,
 )
 
 from .schemas import schema_file_name
@@ -240,11 +242,17 @@ def parse_type(ce_type: bytes) -> tuple[str, int]:
 def published_event(headers: Mapping[str, bytes], value: bytes | None) -> PublishedEvent:
     """The published event a message carries (``headers`` as a mapping: ``header_map``); the
     inverse of :func:`message`, but for the metadata the headers do not carry (the command's
-    name)."""
+    name). A message in an older class version (published before its class moved on) is
+    upcast as :func:`~capledger.application.published.publish` upcasts a stored event."""
     ce_type = headers.get(CE_TYPE)
     if ce_type is None:
         raise ValueError("a message of the events topic has no ce_type header")
     name, class_version = parse_type(ce_type)
+    topic = event_topic(name)
+    data = parse_json(value) if value else {}
+    current = current_class_version(topic)
+    if class_version < current:
+        data, class_version = upcast(topic, data, class_version, current), current
     meta: dict[str, Any] = {}
     for header, key in _META_HEADERS:
         found = headers.get(header)
@@ -254,12 +262,12 @@ def published_event(headers: Mapping[str, bytes], value: bytes | None) -> Publis
         position=int(headers[POSITION]),
         stream=_stream(headers[STREAM]),
         stream_version=int(headers[STREAM_VERSION]),
-        topic=event_topic(name),
+        topic=topic,
         name=name,
         class_version=class_version,
         subject=meta.get("subject"),
         recorded_at=headers[CE_TIME].decode(),
-        data=parse_json(value) if value else {},
+        data=data,
         meta=meta,
         hash=headers.get(HASH, b"").decode(),
         prev=headers.get(PREV_HASH, b"").decode(),

@@ -12,7 +12,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import MissingContext, ProjectionError, amount, iso_date
-from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow, constructor
+from ..rows import ContractRow, EntryRow, LineRow, Movement, ProjectRow
 from .common import Reducer, Rows, current_project, existing_line, movements
 
 ADVANCE = "advance"
@@ -88,7 +88,7 @@ def entry_reversed(event: PublishedEvent, ctx: Context) -> Rows:
 
 def _entry(event: PublishedEvent, project: ProjectRow, kind: str, recovered: int) -> EntryRow:
     data = event.data
-    return _new_entry(
+    return EntryRow(
         project_code=project.project_code,
         stream_version=event.stream_version,
         position=event.position,
@@ -101,10 +101,6 @@ def _entry(event: PublishedEvent, project: ProjectRow, kind: str, recovered: int
         from_extension=bool(data["from_extension"]),
         effective_on=iso_date(data["effective_on"]),
     )
-
-
-#: Every payment makes one: built without the class call (``rows.constructor``).
-_new_entry = constructor(EntryRow)
 
 
 def _contract(

@@ -10,7 +10,7 @@ from capledger.domain.capital import extension_released
 
 from ..context import Context
 from ..events import MissingContext, days_between, iso_date, recording, subject_code
-from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row, constructor
+from ..rows import LineRow, Movement, MovementRow, ProjectRow, Row
 
 Rows = list[Row]
 Reducer = Callable[[PublishedEvent, Context], Rows]
@@ -103,7 +103,7 @@ def movements(
         if amount:
             # The most numerous rows (one or two per payment): built without the class call.
             facts.append(
-                _new_movement(
+                MovementRow(
                     position=event.position,
                     seq=len(facts),
                     project_code=line.project_code,
@@ -125,7 +125,6 @@ def movements(
     return facts
 
 
-_new_movement = constructor(MovementRow)
 #: The plain text of each kind of movement (what a row holds), without the enum's lookup.
 _KIND_TEXT: dict[Movement, str] = {kind: kind.value for kind in Movement}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from capledger.application.published import PublishedEvent
 
 from ..context import Context
@@ -17,7 +15,7 @@ SETTLED = "settled"
 
 def registered(event: PublishedEvent, ctx: Context) -> Rows:
     code = project_code(event)
-    data = _upcast_registered(event.class_version, event.data)
+    data = event.data  # upcast to the current version by the published contract
     return [
         ProjectRow(
             project_code=code,
@@ -34,14 +32,6 @@ def registered(event: PublishedEvent, ctx: Context) -> Rows:
             settled_value=None,
         )
     ]
-
-
-def _upcast_registered(class_version: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 recorded the investor's name only; that name stands as its code too."""
-    if class_version >= 2:
-        return data
-    name = data["investor"]
-    return {**data, "investor_code": name, "investor_name": name}
 
 
 def total_investment_adjusted(event: PublishedEvent, ctx: Context) -> Rows:
@@ -81,5 +71,5 @@ REDUCERS: dict[str, Reducer] = {
     "Project.Settled": settled,
 }
 
-#: The newest class version each reducer understands (older ones are upcast).
+#: The newest class version each reducer understands (``published.publish`` upcasts older ones).
 VERSIONS: dict[str, int] = {"Project.Registered": 2}

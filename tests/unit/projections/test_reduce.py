@@ -7,7 +7,7 @@ import pytest
 from capledger.projections import MemoryReadModel, ProjectionError, UnknownEvent, reduce
 from capledger.projections.rows import MovementRow, ProjectRow
 
-from .published import BILLION, Log
+from .published import Log
 
 pytestmark = pytest.mark.unit
 
@@ -30,28 +30,6 @@ def test_a_class_version_newer_than_the_reducers_know_stops_the_fold() -> None:
 
     with pytest.raises(UnknownEvent, match="version 2 is newer"):
         reduce(newer, MemoryReadModel())
-
-
-def test_a_version_one_registration_takes_the_investor_name_as_its_code() -> None:
-    log = Log()
-    data = {
-        "code": "P-1",
-        "name": "Dự án cũ",
-        "investor": "Ban QLDA giao thông",
-        "program": "",
-        "sector": "transport",
-        "province": "HP",
-        "total_investment": 10 * BILLION,
-        "decision": {"number": "1", "issued_on": "2019-01-01", "issuer": "UBND"},
-        "effective_on": "2019-01-01",
-    }
-    model = MemoryReadModel().fold(
-        [log.event("project:P-1", "Project.Registered", data, class_version=1)]
-    )
-
-    project = model.get(ProjectRow, ("P-1",))
-    assert project is not None
-    assert (project.investor_code, project.investor_name) == ("Ban QLDA giao thông",) * 2
 
 
 def test_movements_keep_the_investor_of_their_time_and_the_project_the_current_one() -> None:

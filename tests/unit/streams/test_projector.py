@@ -3,6 +3,7 @@ embedded runner folds (no broker, no database)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,8 @@ from eventsourcing.persistence import Notification
 from capledger.application.ledger import Ledger
 from capledger.application.published import event_topic, publish
 from capledger.bootstrap import load_rules
-from capledger.projections import folds
+from capledger.projections import MemoryReadModel, folds
+from capledger.projections.rows import ProjectRow
 from capledger.settings import Settings
 from capledger.streams import wire
 from capledger.streams.projector_apply import decode
@@ -60,6 +62,26 @@ def test_types_name_the_event_and_its_version() -> None:
     )
     assert wire.parse_type(b"vn.capledger.Project.Registered.v2") == ("Project.Registered", 2)
     assert wire.parse_type(b"vn.capledger.Odd") == ("Odd", 1)
+
+
+def test_a_version_one_registration_read_from_kafka_takes_the_investor_name_as_its_code(
+    notifications: list[Notification],
+) -> None:
+    registration = next(n for n in notifications if n.topic.endswith(":Project.Registered"))
+    message = wire.to_message(registration, WIRE)
+    data = json.loads(message.value)
+    investor = data.pop("investor_name")
+    del data["investor_code"]
+    old_type = b"vn.capledger.Project.Registered.v1"
+    headers = [(key, old_type if key == wire.CE_TYPE else value) for key, value in message.headers]
+
+    decoded = decode(headers, json.dumps({**data, "investor": investor}).encode())
+
+    assert decoded is not None
+    assert decoded.class_version == 2
+    model = MemoryReadModel().fold([decoded])
+    (project,) = model.rows(ProjectRow)
+    assert (project.investor_code, project.investor_name) == (investor, investor)
 
 
 def test_event_topics_are_those_of_the_notification_log(
