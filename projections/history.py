@@ -157,7 +157,7 @@ class ProjectHistory:
 
     def events(self, code: str) -> Iterator[PublishedEvent]:
         """A project's events in their published form, in stream order."""
-        return (published(stored, code) for stored in self.stored(project_id(code)))
+        return (published(stored) for stored in self.stored(project_id(code)))
 
     def head_version(self, code: str) -> int:
         latest = self.recorder.select_events(project_id(code), desc=True, limit=1)
@@ -174,7 +174,7 @@ class ProjectHistory:
         until = None if limit is None else after + limit
         entries = []
         for stored in self.stored(stream, after=after, until=until):
-            event = published(stored, code)
+            event = published(stored)
             model.fold([event])
             model.tables.pop(MovementRow, None)
             entries.append(history_entry(event, model))
@@ -273,7 +273,7 @@ class ProjectHistory:
         """A private model of the project right after ``version`` (empty for version 0)."""
         start, model = self._nearest(stream, version)
         for stored in self.stored(stream, after=start, until=version):
-            model.fold([published(stored, code)])
+            model.fold([published(stored)])
             model.tables.pop(MovementRow, None)
             start = stored.originator_version
         if start != version:
@@ -300,16 +300,15 @@ class ProjectHistory:
 # -- pure conversions ------------------------------------------------------------------------
 
 
-def published(stored: StoredEvent, code: str) -> PublishedEvent:
-    """The published form of a stored event of project ``code`` (the stream version stands in
-    for the position, which folding one stream does not need). An event stored before events
-    named their subject is placed on the project whose stream was read."""
+def published(stored: StoredEvent) -> PublishedEvent:
+    """The published form of a stored event (the stream version stands in for the position,
+    which folding one stream does not need); the contract names the subject of an event stored
+    before events named their subject."""
     stream = stored.originator_id
     stream = stream if isinstance(stream, UUID) else UUID(str(stream))
-    event = publish(
+    return publish(
         stored.originator_version, stream, stored.originator_version, stored.topic, stored.state
     )
-    return event if event.subject is not None else event._replace(subject=f"project:{code}")
 
 
 def project_state(model: MemoryReadModel, version: int) -> ProjectState:

@@ -539,7 +539,7 @@ def test_golden_streams_rebuild_the_stored_read_model(
 
 def test_the_history_of_a_v1_project_shows_its_registration_upcast(golden_ledger: Ledger) -> None:
     (stored,) = golden_ledger.recorder.select_events(project_id(LEGACY_PROJECT))
-    history = history_published(stored, LEGACY_PROJECT)
+    history = history_published(stored)
 
     assert history.name == "Project.Registered" and history.class_version == 2
     assert history.data["investor_code"] == LEGACY_INVESTOR
