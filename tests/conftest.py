@@ -16,6 +16,7 @@ second process, or a restart with an empty cache). Every ledger is closed after 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,22 @@ POSTGRES_SKIP_REASON = (
     "the PostgreSQL store is tested only with CAPLEDGER_TEST_POSTGRES=1: run "
     '`bash deploy/postgres/pg.sh start` and `eval "$(bash deploy/postgres/pg.sh env)"` first'
 )
+
+
+@pytest.fixture(autouse=True)
+def standard_logging_left_as_found() -> Iterator[None]:
+    """A test that configures logging (the CLI in-process, ``configure_logging`` into a captured
+    stream) leaves the root logger writing to a stream pytest closes after it; the clients'
+    background threads of later tests would then fail on every line they log."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(

@@ -240,3 +240,24 @@ def wait_for(condition: Any, timeout_s: float, what: str, interval_s: float = 0.
         if time.monotonic() > deadline:
             pytest.fail(f"gave up waiting for {what} after {timeout_s}s")
         time.sleep(interval_s)
+
+
+def wait_for_log(
+    process: subprocess.Popen[bytes], log_path: Path, text: str, timeout_s: float, what: str
+) -> None:
+    """Wait until a child's log holds ``text``; fail at once if the child exits first, and
+    either way show the end of its log (the child's own account of why it did not get there)."""
+
+    def tail() -> str:
+        if not log_path.exists():
+            return "(no log written)"
+        return log_path.read_text(errors="replace")[-4000:]
+
+    deadline = time.monotonic() + timeout_s
+    while not (log_path.exists() and text in log_path.read_text(errors="replace")):
+        if process.poll() is not None:
+            status = process.returncode
+            pytest.fail(f"the child exited ({status}) before {what}; its log:\n{tail()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what} after {timeout_s}s; its log:\n{tail()}")
+        time.sleep(0.1)

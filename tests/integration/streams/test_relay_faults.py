@@ -44,6 +44,7 @@ from .broker import (
     start_relay,
     unique_settings,
     wait_for,
+    wait_for_log,
 )
 from .writer_process import prepare_store
 
@@ -168,10 +169,6 @@ def check_topic(scenario: str, store: Settings, kafka: KafkaSettings, runs: int,
     return fault_report
 
 
-def log_has(path: Path, text: str) -> bool:
-    return path.exists() and text in path.read_text(errors="replace")
-
-
 def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
     any_store: Settings, tmp_path: Path, children: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -194,8 +191,7 @@ def test_a_relay_killed_at_random_points_publishes_every_event_exactly_once(
             # Most kills land once the relay is publishing (hence mid-transaction, given the
             # pause inside each transaction); some land while it is still starting.
             if rng.random() < 0.8:
-                wait_for(lambda log=log: log_has(log, "relay_session_started"), 60,
-                         "the relay to start publishing")  # fmt: skip
+                wait_for_log(relay, log, "relay_session_started", 60, "the relay to publish")
                 killed_after_start += 1
             time.sleep(rng.uniform(0.0, 0.6))
             relay.send_signal(signal.SIGKILL)
@@ -301,8 +297,7 @@ def test_the_relay_survives_broker_restarts_and_a_crash_under_load(
     relay = start_relay(env, tmp_path / "relay.log")
     children.extend([writer.process, relay])
     restarts = 0
-    wait_for(lambda: log_has(tmp_path / "relay.log", "relay_session_started"), 60,
-             "the relay to start")  # fmt: skip
+    wait_for_log(relay, tmp_path / "relay.log", "relay_session_started", 60, "the relay to start")
     for how in ("restart", "crash", "restart"):
         time.sleep(2)  # let load build up while the broker is up
         if how == "crash":
