@@ -7,16 +7,20 @@ carry every amount as a string: sums exceed 2^53, beyond which JavaScript number
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-#: The largest single amount accepted: 10^16 VND (ten million billion), far above any plan,
-#: and small enough that sums of many stay within the stores' 64-bit integers.
-MAX_AMOUNT = 10**16
-MAX_DIGITS = len(str(MAX_AMOUNT))
+from ..domain.errors import InvalidValue
+from ..domain.values import MAX_VND, parse_calendar_date
+
+#: The largest single amount accepted: the domain's one limit.
+MAX_AMOUNT = MAX_VND
+#: Digit strings of whole VND up to the limit: no sign, spaces or leading zeros.
+_UP_TO_LIMIT = f"[1-9][0-9]{{0,{len(str(MAX_AMOUNT)) - 2}}}|{MAX_AMOUNT}"
 #: Dates the ledger accepts: the law's calendar arithmetic stays within these years.
 MIN_DATE = date(1990, 1, 1)
 MAX_DATE = date(2100, 12, 31)
@@ -25,16 +29,22 @@ MIN_YEAR, MAX_YEAR = MIN_DATE.year, MAX_DATE.year
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 
 
+_AMOUNT_TEXT = re.compile(f"0|{_UP_TO_LIMIT}")
+
+
 def _amount(value: Any, *, minimum: int) -> int:
     if isinstance(value, (bool, float)):
         raise ValueError(
             "amounts are whole VND as a JSON integer or a string of digits, never a float"
         )
     if isinstance(value, str):
-        text = value.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > MAX_DIGITS:
-            raise ValueError("an amount string holds the digits of a whole number of VND")
-        value = int(text)
+        # Exactly the published pattern: digits only, no sign, spaces or leading zeros.
+        if not _AMOUNT_TEXT.fullmatch(value):
+            raise ValueError(
+                "an amount string holds the digits of a whole number of VND, without leading"
+                f" zeros, spaces or sign, at most {MAX_AMOUNT}"
+            )
+        value = int(value)
     if not isinstance(value, int):
         raise ValueError("amounts are whole VND as a JSON integer or a string of digits")
     if value < minimum:
@@ -53,11 +63,11 @@ def _non_negative(value: Any) -> int:
 
 
 def _amount_schema(minimum: int) -> dict[str, Any]:
-    first = "[1-9]" if minimum > 0 else "[0-9]"
+    pattern = f"^({_UP_TO_LIMIT})$" if minimum > 0 else f"^(0|{_UP_TO_LIMIT})$"
     return {
         "oneOf": [
             {"type": "integer", "minimum": minimum, "maximum": MAX_AMOUNT},
-            {"type": "string", "pattern": f"^{first}[0-9]{{0,{MAX_DIGITS - 1}}}$"},
+            {"type": "string", "pattern": pattern},
         ],
         "description": "Whole VND: a JSON integer or a string of digits (never a float).",
         "examples": ["4600000000000", 250000000],
@@ -122,6 +132,16 @@ Text = Annotated[
 OptionalText = Annotated[str, Field(max_length=1_000), AfterValidator(_clean_text)]
 
 
+def _calendar_date(value: Any) -> date:
+    """``YYYY-MM-DD`` only: not a Unix time (``1699228800``), nor a date-time at midnight."""
+    if isinstance(value, date) and type(value) is date:
+        return value
+    try:
+        return parse_calendar_date(value)
+    except InvalidValue as error:
+        raise ValueError(str(error)) from None
+
+
 def _bounded_date(value: date) -> date:
     if not MIN_DATE <= value <= MAX_DATE:
         raise ValueError(f"dates must lie between {MIN_DATE} and {MAX_DATE}")
@@ -129,5 +149,5 @@ def _bounded_date(value: date) -> date:
 
 
 #: A calendar date the ledger can reason about (the law's deadlines stay in range).
-Day = Annotated[date, AfterValidator(_bounded_date)]
+Day = Annotated[date, BeforeValidator(_calendar_date), AfterValidator(_bounded_date)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum, StrEnum
@@ -77,12 +78,20 @@ def parse_enum(enum: type[E], value: str, what: str) -> E:
         raise InvalidValue(f"unknown {what} {value!r}; expected one of: {allowed}") from None
 
 
+#: The largest single amount the ledger records: 10^16 VND (ten million billion), far above any
+#: plan (a year's national plan is under 10^15), and small enough that sums of many stay within
+#: the stores' 64-bit integers. A power of ten, so documents that carry numbers as doubles (the
+#: OpenAPI models do) state it exactly, and one limit for integers and digit strings.
+MAX_VND = 10**16
+
+
 def check_positive_vnd(amount: int, what: str = "amount") -> None:
     """Amounts are positive integers of VND; floats and bools are refused outright."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidAmount(f"{what} must be an integer number of VND, got {amount!r}")
     if amount <= 0:
         raise InvalidAmount(f"{what} must be positive, got {amount}")
+    check_within_vnd_limit(amount, what)
 
 
 def check_non_negative_vnd(amount: int, what: str = "amount") -> None:
@@ -90,6 +99,30 @@ def check_non_negative_vnd(amount: int, what: str = "amount") -> None:
         raise InvalidAmount(f"{what} must be an integer number of VND, got {amount!r}")
     if amount < 0:
         raise InvalidAmount(f"{what} must not be negative, got {amount}")
+    check_within_vnd_limit(amount, what)
+
+
+def check_within_vnd_limit(amount: int, what: str = "amount") -> None:
+    if amount > MAX_VND:
+        raise InvalidAmount(f"{what} must be at most {MAX_VND} VND, got {amount}")
+
+
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_calendar_date(text: str, what: str = "date") -> date:
+    """A calendar date written ``YYYY-MM-DD``, and nothing else.
+
+    ``date.fromisoformat`` alone also reads ``20230703`` and week dates (``2023-W27-1``), and
+    libraries read ``1699228800`` as a Unix time; a movement's date is a day in the calendar,
+    so every edge (API, CLI, import) reads it through this one grammar.
+    """
+    if not isinstance(text, str) or not _CALENDAR_DATE.fullmatch(text):
+        raise InvalidValue(f"{what} must be a calendar date written YYYY-MM-DD, got {text!r}")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(f"{what} {text!r} is not a day of the calendar") from None
 
 
 def check_code(code: str, what: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 from datetime import date
 
 from capledger.bootstrap import load_rules
+from capledger.domain.errors import InvalidValue
 from capledger.domain.rules import (
     AdvanceRule,
     AutoExtensionRule,
@@ -14,6 +15,7 @@ from capledger.domain.rules import (
     ExtensionLimitRule,
     Rule,
 )
+from capledger.domain.values import parse_calendar_date
 
 from .context import CliContext
 from .errors import EXIT_OK
@@ -61,9 +63,9 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
 
 def iso_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        return parse_calendar_date(text)
+    except InvalidValue as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def describe_period(period: EffectivePeriod) -> str:

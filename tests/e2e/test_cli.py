@@ -587,11 +587,12 @@ def test_rules_lists_each_rule_with_its_period_and_marks_those_in_force(tmp_path
     assert not (tmp_path / "ledger.sqlite3").exists()
 
 
-def test_rules_refuses_a_date_that_is_not_one(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "rules", "--on", "31/01/2025")
+@pytest.mark.parametrize("given", ["31/01/2025", "20250131", "2025-W05-5", "1738281600"])
+def test_rules_refuses_a_date_that_is_not_one(tmp_path: Path, given: str) -> None:
+    result = run_cli(tmp_path, "rules", "--on", given)
 
     assert result.returncode == 2
-    assert "'31/01/2025' is not a date (YYYY-MM-DD)" in result.stderr
+    assert f"must be a calendar date written YYYY-MM-DD, got {given!r}" in result.stderr
 
 
 # -- failures that are not the user's -------------------------------------------------------
@@ -887,6 +888,9 @@ def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
         ("rate", "--jurisdiction", "HP", "--year", "2021", "--plan", "P@0"),
         ("balances", "--by", "colour"),
         ("balances", "--by", "plan", "--as-of", "20 June"),
+        ("balances", "--by", "plan", "--as-of", "20210620"),
+        ("balances", "--by", "plan", "--as-of", "1699228800"),
+        ("rate", "--jurisdiction", "HP", "--year", "2021", "--as-of", "2021-W25-1"),
         ("watchlist", "--jurisdiction", "HP", "--year", "2021", "--below", "fast"),
         ("projections",),
     ],

@@ -12,10 +12,12 @@ from capledger.domain import CapitalPlan, Decision, DomainError, Project, RuleBo
 from capledger.domain.errors import InvalidAmount, InvalidValue
 from capledger.domain.ids import plan_id, project_id
 from capledger.domain.values import (
+    MAX_VND,
     CapitalSource,
     check_code,
     check_non_negative_vnd,
     check_positive_vnd,
+    parse_calendar_date,
     parse_enum,
 )
 
@@ -26,9 +28,33 @@ pytestmark = pytest.mark.unit
 NOT_POSITIVE_INTEGERS: list[object] = [0, -1, -5 * BILLION, 1.0, 1.5, True, False, "100", None]
 
 
-@pytest.mark.parametrize("amount", [1, 100 * BILLION, 10**18])
+@pytest.mark.parametrize("amount", [1, 100 * BILLION, MAX_VND])
 def test_a_positive_integer_is_a_valid_amount(amount: int) -> None:
     check_positive_vnd(amount)
+
+
+@pytest.mark.parametrize("check", [check_positive_vnd, check_non_negative_vnd])
+def test_an_amount_above_ten_million_billion_vnd_is_refused(check: Callable[[int], None]) -> None:
+    with pytest.raises(InvalidAmount, match="at most 10000000000000000"):
+        check(MAX_VND + 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"), [("2021-06-30", date(2021, 6, 30)), ("2024-02-29", date(2024, 2, 29))]
+)
+def test_a_calendar_date_is_read_from_its_iso_form(text: str, day: date) -> None:
+    assert parse_calendar_date(text) == day
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1699228800", "20230703", "2023-W27-1", "2023-07-03T00:00:00", "2023-7-3", " 2023-07-03",
+     "2023-02-29", "2023-13-01", "", "２０２３-07-03", 1699228800],
+    ids=repr,
+)  # fmt: skip
+def test_anything_but_a_calendar_date_in_iso_form_is_refused(text: object) -> None:
+    with pytest.raises(InvalidValue):
+        parse_calendar_date(text)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("amount", NOT_POSITIVE_INTEGERS, ids=repr)
