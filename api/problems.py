@@ -29,7 +29,7 @@ from capledger.application.errors import (
 )
 from capledger.domain import DomainError
 from capledger.projections import NotInitialised
-from capledger.projections.queries import QueryError
+from capledger.projections.queries import PlanOutsideScope, QueryError
 
 log = structlog.get_logger(__name__)
 
@@ -209,6 +209,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, ledger_error)
     app.add_exception_handler(ApplicationError, ledger_error)
     app.add_exception_handler(QueryError, ledger_error)
+    app.add_exception_handler(PlanOutsideScope, ledger_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(PersistenceError, unavailable)

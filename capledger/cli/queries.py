@@ -24,6 +24,7 @@ from capledger.projections.queries import (
     DisbursementRate,
     Exclusions,
     GroupBalance,
+    PlanOutsideScope,
     QueryError,
     Ratio,
     Scope,
@@ -207,6 +208,8 @@ def run_rate(args: argparse.Namespace, context: CliContext) -> int:
         if point is not None:  # the query names the date by its repr
             message = message.replace(f"as of {point!r}", describe_as_of(point))
         raise CliError("unknown-plan", message, EXIT_REFUSED) from None
+    except PlanOutsideScope as error:
+        raise CliError(PlanOutsideScope.code, str(error), EXIT_REFUSED) from None
     if args.format == "json":
         for rate in rates:
             print(json_line(_rate_json(rate)), file=context.stdout)

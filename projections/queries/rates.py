@@ -21,6 +21,7 @@ from .types import (
     AsOfLike,
     Denominator,
     Exclusions,
+    PlanOutsideScope,
     QueryError,
     Ratio,
     Scope,
@@ -34,6 +35,9 @@ class PlanEnvelope:
     authority: str
     plan_version: int
     envelopes: dict[str, int]
+    jurisdiction: str
+    start_year: int
+    end_year: int
 
     @property
     def total(self) -> int:
@@ -78,10 +82,15 @@ def disbursement_rates(
     exclusions: Exclusions = NO_EXCLUSIONS,
     as_of: AsOfLike = None,
 ) -> list[DisbursementRate]:
-    """One numerator against several denominators, from one snapshot (as reports quote them)."""
+    """One numerator against several denominators, from one snapshot (as reports quote them).
+
+    A scope with no annual plan in the read model is unknown (``QueryError``), not a rate of 0;
+    a denominator of another jurisdiction or of other years is ``PlanOutsideScope``.
+    """
     point = as_of_point(as_of)
 
     def query(reader: Reader) -> list[DisbursementRate]:
+        check_scope_known(reader, scope)
         disbursed = scope_disbursed(reader, scope, point, exclusions)
         return [
             rate_against(reader, scope, denominator, exclusions, point, disbursed)
@@ -115,6 +124,7 @@ def rate_against(
     disbursed: int,
 ) -> DisbursementRate:
     plan = envelope_of(reader, denominator, as_of)
+    check_plan_in_scope(plan, scope)
     extended = (
         scope_extended(reader, scope, sorted(plan.envelopes), as_of) if exclusions.extended else 0
     )
@@ -138,7 +148,8 @@ def rate_against(
 
 def envelope_of(reader: Reader, denominator: Denominator, as_of: AsOf | None) -> PlanEnvelope:
     rows = reader.rows(
-        "SELECT authority FROM {plan} WHERE plan_code = :plan", {"plan": denominator.plan_code}
+        "SELECT authority, jurisdiction, start_year, end_year FROM {plan} WHERE plan_code = :plan",
+        {"plan": denominator.plan_code},
     )
     if not rows:
         raise QueryError(f"no plan {denominator.plan_code} is in the read model")
@@ -148,7 +159,41 @@ def envelope_of(reader: Reader, denominator: Denominator, as_of: AsOf | None) ->
     if version is None:
         raise QueryError(f"plan {denominator.plan_code} had no version as of {as_of}")
     envelopes = envelopes_at(reader, denominator.plan_code, version)
-    return PlanEnvelope(denominator.plan_code, str(rows[0][0]), version, envelopes)
+    authority, jurisdiction, start_year, end_year = rows[0]
+    return PlanEnvelope(
+        denominator.plan_code,
+        str(authority),
+        version,
+        envelopes,
+        str(jurisdiction),
+        int(start_year),
+        int(end_year),
+    )
+
+
+def check_scope_known(reader: Reader, scope: Scope) -> None:
+    params: Params = {}
+    sql = f"SELECT 1 FROM {{plan}} pl WHERE {scope_condition(scope, params)} LIMIT 1"
+    if not reader.rows(sql, params):
+        raise QueryError(
+            f"no annual plan of {scope.jurisdiction} for {scope.fiscal_year} is in the read model"
+        )
+
+
+def check_plan_in_scope(plan: PlanEnvelope, scope: Scope) -> None:
+    if plan.jurisdiction != scope.jurisdiction:
+        raise PlanOutsideScope(
+            f"plan {plan.plan_code} is a plan of {plan.jurisdiction}, not of {scope.jurisdiction}"
+        )
+    if not plan.start_year <= scope.fiscal_year <= plan.end_year:
+        years = (
+            str(plan.start_year)
+            if plan.start_year == plan.end_year
+            else f"{plan.start_year}–{plan.end_year}"
+        )
+        raise PlanOutsideScope(
+            f"plan {plan.plan_code} covers {years}, not the fiscal year {scope.fiscal_year}"
+        )
 
 
 def latest_version(

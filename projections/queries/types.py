@@ -19,6 +19,14 @@ class QueryError(LookupError):
     """A query names something the read model does not hold (a plan, a plan version)."""
 
 
+class PlanOutsideScope(ValueError):
+    """A rate's denominator is a plan of another jurisdiction, or of years that do not hold the
+    scope's fiscal year: the quotient would mean nothing (Hải Phòng's 2021 disbursement over
+    another province's 2024 plan)."""
+
+    code = "plan-outside-scope"
+
+
 @dataclass(frozen=True)
 class Ratio:
     """``numerator / denominator`` of integer VND sums; ``rate`` is None when nothing is due."""

@@ -873,6 +873,29 @@ def test_rate_of_an_unknown_plan_fails_with_one_line_and_exit_4(demo_run: DemoRu
     ]
 
 
+@pytest.mark.parametrize(
+    ("scope", "line"),
+    [
+        (("ZZ", "2021"), "unknown-plan: no annual plan of ZZ for 2021 is in the read model"),
+        (("HP", "1800"), "unknown-plan: no annual plan of HP for 1800 is in the read model"),
+        (("HP", "2021"), None),
+    ],
+)
+def test_rate_of_a_scope_never_seen_fails_with_exit_4_not_zero_percent(
+    demo_run: DemoRun, scope: tuple[str, str], line: str | None
+) -> None:
+    jurisdiction, year = scope
+    result = run_cli(demo_run.data_dir, "rate", "--jurisdiction", jurisdiction, "--year", year,
+                     "--plan", "HP-KHV-2021-HDND")  # fmt: skip
+
+    if line is None:
+        assert result.returncode == 0 and "33.8%" in result.stdout
+        return
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert error_lines(result) == [f"capledger: error: {line}"]
+
+
 def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "nothing-here", *HP_RATE)
 

@@ -86,3 +86,37 @@ def test_the_published_amount_schema_agrees_with_the_code_at_its_edges(api: Harn
         assert validator.is_valid(str(amount)) is valid, amount
     for text in ["0001000", "01", " 1", "1e3", "10000000000000001", "99999999999999999"]:
         assert not validator.is_valid(text), text
+
+
+HP_2021 = {"jurisdiction": "HP", "fiscal_year": 2021}
+
+
+def other_plan(api: Harness, code: str, *, jurisdiction: str, year: int) -> str:
+    body = {**plan_body(code), "jurisdiction": jurisdiction, "start_year": year, "end_year": year}
+    api.command("/plans", body)
+    return code
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "year", "why"),
+    [("DN", 2021, "is a plan of DN, not of HP"), ("HP", 2024, "covers 2024, not the fiscal year")],
+)
+def test_a_rate_over_a_plan_of_another_province_or_year_is_refused(
+    hai_phong: Harness, jurisdiction: str, year: int, why: str
+) -> None:
+    plan = other_plan(hai_phong, f"{jurisdiction}-{year}-X", jurisdiction=jurisdiction, year=year)
+    response = hai_phong.get("/rates", **HP_2021, plan=plan)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "plan-outside-scope"
+    assert why in problem["detail"]
+
+
+def test_a_rate_of_a_jurisdiction_or_year_never_seen_is_not_found_not_zero(
+    hai_phong: Harness,
+) -> None:
+    for scope in ({"jurisdiction": "ZZ", "fiscal_year": 2021}, {**HP_2021, "fiscal_year": 2030}):
+        response = hai_phong.get("/rates", **scope, plan="HP-2021-HDND")
+        assert response.status_code == 404, scope
+        assert response.json()["code"] == "not-found"
+    assert hai_phong.get("/rates", jurisdiction="HP", fiscal_year=1800).status_code == 422
