@@ -11,8 +11,12 @@ column expressions that add and subtract as text) instead of writing the formula
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from typing import Protocol, Self, TypeVar
 
 
@@ -131,3 +135,42 @@ def balance_of(figures: object) -> Balance:
 
 def _amounts(balance: Balance) -> tuple[int, ...]:
     return tuple(getattr(balance, name) for name in BALANCE_FIELDS)
+
+
+@dataclass
+class DatedAmount:
+    """An amount kept as its signed changes by effective date, so that a change can be judged
+    at every date it touches, not only against today's total.
+
+    A movement dated in the past changes the amount on its own date and on every later one: a
+    payment backdated before the allocation it draws on leaves the line below zero in between,
+    though the total today is fine. :meth:`first_shortfall` finds the first such date.
+    """
+
+    changes: list[tuple[date, int]] = field(default_factory=list)
+
+    def record(self, day: date, change: int) -> None:
+        bisect.insort(self.changes, (day, change))
+
+    def on(self, day: date) -> int:
+        """The amount at the end of ``day``."""
+        return sum(change for when, change in self.changes if when <= day)
+
+    def first_shortfall(self, day: date, change: int) -> tuple[date, int] | None:
+        """The first date, on or after ``day``, at whose end the amount would be negative with
+        ``change`` made on ``day``, and the amount then; None when it stays whole throughout."""
+        total = 0
+        day_checked = False
+        for when, group in groupby(self.changes, key=itemgetter(0)):
+            if when > day and not day_checked:
+                if total + change < 0:
+                    return day, total + change
+                day_checked = True
+            total += sum(amount for _, amount in group)
+            if when >= day:
+                day_checked = True
+                if total + change < 0:
+                    return when, total + change
+        if not day_checked and total + change < 0:
+            return day, total + change
+        return None

@@ -57,6 +57,13 @@ class TotalInvestmentExceeded(DomainError):
     code = "total-investment-exceeded"
 
 
+class DatedOutOfRange(DomainError):
+    """A movement dated before what it depends on existed: the project's registration, its plan's
+    approval or first fiscal day, or the entry a correction corrects."""
+
+    code = "dated-out-of-range"
+
+
 class DeadlinePassed(DomainError):
     code = "deadline-passed"
 

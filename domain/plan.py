@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from .capital import unallocated
 from .errors import (
+    DatedOutOfRange,
     EnvelopeBelowAllocated,
     InsufficientUnallocatedCapital,
     InvalidValue,
@@ -140,6 +141,7 @@ class CapitalPlan(Aggregate):
         self.start_year = start_year
         self.end_year = end_year
         self.envelopes = dict(envelopes)
+        self.effective_from = effective_on
         self.allocated = dict.fromkeys(envelopes, 0)
         self.implements = implements
         self.plan_version = 1
@@ -169,6 +171,7 @@ class CapitalPlan(Aggregate):
     ) -> None:
         """Set new envelopes for the named sources; the others keep theirs."""
         self.check_envelopes(envelopes, allow_zero=True)
+        self.check_in_force(effective_on, "an adjustment")
         new_envelopes = {**self.envelopes, **envelopes}
         self.check_envelopes_cover_allocations(new_envelopes)
         if new_envelopes == self.envelopes:
@@ -182,6 +185,7 @@ class CapitalPlan(Aggregate):
     ) -> None:
         check_positive_vnd(amount)
         self.check_source_in_plan(source)
+        self.check_in_force(effective_on, "an allocation")
         self.check_unallocated_covers(source, amount)
         self._capital_allocated(
             project_code=project_code,
@@ -196,6 +200,7 @@ class CapitalPlan(Aggregate):
     ) -> None:
         check_positive_vnd(amount)
         self.check_source_in_plan(source)
+        self.check_in_force(effective_on, "a return of capital")
         if amount > self.allocated[source]:
             raise InvalidValue(
                 f"plan {self.code} allocated only {self.allocated[source]} VND of {source}"
@@ -237,6 +242,13 @@ class CapitalPlan(Aggregate):
                     f"plan {self.code}: {source} envelope {envelopes.get(source, 0)} VND is below "
                     f"the {allocated} VND already allocated"
                 )
+
+    def check_in_force(self, day: date, movement: str) -> None:
+        if day < self.effective_from:
+            raise DatedOutOfRange(
+                f"{movement} dated {day.isoformat()} precedes plan {self.code}, in force from "
+                f"{self.effective_from.isoformat()}"
+            )
 
     def check_source_in_plan(self, source: str) -> None:
         if source not in self.envelopes:

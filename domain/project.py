@@ -6,7 +6,7 @@ project, so every disbursement invariant is checked against this one small aggre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from .capital import (
     Balance,
+    DatedAmount,
     balance_of,
     capital,
     extended_remaining,
@@ -25,6 +26,7 @@ from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
     AdvanceOverRecovered,
+    DatedOutOfRange,
     DeadlinePassed,
     DuplicateContract,
     EntryNotReversible,
@@ -74,6 +76,8 @@ class AllocationLine:
     extended: int = 0
     extended_until: date | None = None
     disbursed_after_deadline: int = 0
+    #: The undisbursed capital by effective date: every movement changes it from its own date.
+    dated_undisbursed: DatedAmount = field(default_factory=DatedAmount, compare=False, repr=False)
 
     @property
     def capital(self) -> int:
@@ -124,6 +128,7 @@ class PaymentEntry:
     advance_recovered: int
     after_deadline: bool
     reversed: bool = False
+    effective_on: date | None = field(default=None, compare=False)
 
     @property
     def net(self) -> int:
@@ -339,6 +344,7 @@ class Project(Aggregate):
         self.sector = sector
         self.province = province
         self.total_investment = total_investment
+        self.registered_on = effective_on
         self.status = ProjectStatus.ON_TRACK.value
         self.review_class: str | None = None
         self.settled_value: int | None = None
@@ -377,6 +383,7 @@ class Project(Aggregate):
         self, *, total_investment: int, decision: Decision, effective_on: date
     ) -> None:
         check_positive_vnd(total_investment, "total investment")
+        self.check_not_before_registration(effective_on, "an adjustment of total investment")
         if total_investment < self.disbursed:
             raise TotalInvestmentExceeded(
                 f"project {self.code} has already disbursed {self.disbursed} VND, more than "
@@ -390,6 +397,7 @@ class Project(Aggregate):
         self, *, investor_code: str, investor_name: str, reason: str, effective_on: date
     ) -> None:
         check_code(investor_code, "investor code")
+        self.check_not_before_registration(effective_on, "a change of investor")
         if (investor_code, investor_name) == (self.investor_code, self.investor_name):
             raise InvalidValue(f"project {self.code} already has investor {investor_code}")
         self._investor_changed(
@@ -409,6 +417,7 @@ class Project(Aggregate):
         decision: Decision | None = None,
     ) -> None:
         new_status = parse_enum(ProjectStatus, status, "project status")
+        self.check_not_before_registration(effective_on, "a change of status")
         self.check_status_change(new_status)
         self._status_changed(
             status=new_status.value,
@@ -420,6 +429,7 @@ class Project(Aggregate):
 
     def settle(self, *, settled_value: int, decision: Decision, effective_on: date) -> None:
         check_non_negative_vnd(settled_value, "settled value")
+        self.check_not_before_registration(effective_on, "a settlement")
         if ProjectStatus(self.status) not in SETTLEABLE_STATUSES:
             allowed = ", ".join(sorted(s.value for s in SETTLEABLE_STATUSES))
             raise InvalidStatusChange(
@@ -450,6 +460,7 @@ class Project(Aggregate):
         check_positive_vnd(amount)
         parse_enum(CapitalSource, source, "capital source")
         self.check_open()
+        self.check_not_before_registration(effective_on, "an allocation")
         if plan_kind == PlanKind.ANNUAL.value:
             # Capital allocated after the deadline could only be paid by being extended
             # automatically as "added after 30 September": refuse it rather than open that door.
@@ -484,8 +495,9 @@ class Project(Aggregate):
         if to_project == self.code:
             raise InvalidTransfer("a transfer needs two different projects")
         line = self.line(plan_code, source)
+        self.check_not_before_registration(effective_on, "a transfer")
         self.check_before_deadline(line, effective_on, rules)
-        self.check_within_undisbursed(line, amount, "transfer")
+        self.check_within_undisbursed(line, amount, "transfer", effective_on)
         self._transferred_out(
             plan_code=plan_code,
             source=source,
@@ -507,6 +519,7 @@ class Project(Aggregate):
         rules: RuleBook,
     ) -> None:
         self.check_open()
+        self.check_not_before_registration(effective_on, "a transfer")
         self._transferred_in(
             plan_code=from_line.plan_code,
             plan_kind=from_line.plan_kind,
@@ -538,10 +551,11 @@ class Project(Aggregate):
         plan as if it could still be allocated, so a cut is judged against the deadline too.
         """
         line = self.line(plan_code, source)
+        self.check_not_before_registration(effective_on, "a cut")
         self.check_before_deadline(line, effective_on, rules)
         cut_amount = line.undisbursed if amount is None else amount
         check_positive_vnd(cut_amount, "amount cut")
-        self.check_within_undisbursed(line, cut_amount, "cut")
+        self.check_within_undisbursed(line, cut_amount, "cut", effective_on)
         self._allocation_cut(
             plan_code=plan_code,
             source=source,
@@ -566,6 +580,7 @@ class Project(Aggregate):
         check_positive_vnd(amount)
         line = self.line(plan_code, source)
         self.check_annual(line)
+        self.check_not_before_registration(effective_on, "an extension")
         self.check_extension_allowed(line, amount, until, effective_on, rules)
         self._period_extended(
             plan_code=plan_code,
@@ -581,6 +596,7 @@ class Project(Aggregate):
         line = self.line(plan_code, source)
         self.check_annual(line)
         amount = self.lapsable(line, as_of, rules)
+        self.check_within_undisbursed(line, amount, "lapse", as_of)
         self._capital_lapsed(plan_code=plan_code, source=source, amount=amount, effective_on=as_of)
         return amount
 
@@ -591,6 +607,7 @@ class Project(Aggregate):
     ) -> None:
         check_code(contract_no, "contract number")
         check_positive_vnd(value, "contract value")
+        self.check_not_before_registration(effective_on, "a contract")
         if contract_no in self.contracts:
             raise DuplicateContract(f"project {self.code} already has contract {contract_no}")
         self._contract_signed(
@@ -670,6 +687,7 @@ class Project(Aggregate):
             raise EntryNotReversible(f"the entry at version {entry_version} is already reversed")
         if not reason.strip():
             raise InvalidValue("a correction needs a reason")
+        self.check_not_before_entry(entry, entry_version, effective_on)
         if entry.kind == "advance" and entry.contract_no is not None:
             contract = self.contracts[entry.contract_no]
             if contract.advance_outstanding < entry.amount:
@@ -699,11 +717,61 @@ class Project(Aggregate):
                 "capital is paid from annual plans"
             )
 
-    def check_within_undisbursed(self, line: AllocationLine, amount: int, movement: str) -> None:
+    def check_within_undisbursed(
+        self, line: AllocationLine, amount: int, movement: str, day: date
+    ) -> None:
         if amount > line.undisbursed:
             raise UndisbursedExceeded(
                 f"{movement} of {amount} VND from project {self.code} exceeds its undisbursed "
                 f"{line.undisbursed} VND of plan {line.plan_code} ({line.source})"
+            )
+        self.check_undisbursed_on_every_date(line, amount, day, movement, UndisbursedExceeded)
+
+    def check_undisbursed_on_every_date(
+        self,
+        line: AllocationLine,
+        amount: int,
+        day: date,
+        movement: str,
+        error: type[UndisbursedExceeded | OverDisbursement],
+    ) -> None:
+        """A movement dated ``day`` must leave the line whole on that day and every later one:
+        nothing spent or moved away before the capital it uses had arrived, nor capital taken
+        away that a later payment was drawn on."""
+        shortfall = line.dated_undisbursed.first_shortfall(day, -amount)
+        if shortfall is None:
+            return
+        when, left = shortfall
+        raise error(
+            f"{movement} of {amount} VND dated {day.isoformat()} would leave project {self.code} "
+            f"{left} VND undisbursed of plan {line.plan_code} ({line.source}) on "
+            f"{when.isoformat()}"
+        )
+
+    def check_not_before_registration(self, day: date, movement: str) -> None:
+        if day < self.registered_on:
+            raise DatedOutOfRange(
+                f"{movement} dated {day.isoformat()} precedes project {self.code}, registered "
+                f"effective {self.registered_on.isoformat()}"
+            )
+
+    @staticmethod
+    def check_within_fiscal_year(line: AllocationLine, day: date) -> None:
+        """Capital of an annual plan is paid from the first day of its fiscal year (the last
+        is the deadline, checked with the rules in force)."""
+        first = date(line.fiscal_year, 1, 1)
+        if line.plan_kind == PlanKind.ANNUAL.value and day < first:
+            raise DatedOutOfRange(
+                f"capital of plan {line.plan_code} is paid from {first.isoformat()}; a payment "
+                f"dated {day.isoformat()} precedes its fiscal year"
+            )
+
+    @staticmethod
+    def check_not_before_entry(entry: PaymentEntry, version: int, day: date) -> None:
+        if entry.effective_on is not None and day < entry.effective_on:
+            raise DatedOutOfRange(
+                f"the entry at version {version} took effect {entry.effective_on.isoformat()}; "
+                f"a correction of it cannot take effect before, on {day.isoformat()}"
             )
 
     def check_payable(
@@ -712,8 +780,11 @@ class Project(Aggregate):
         """Check a cash movement; True when it draws on capital extended past the deadline."""
         self.check_open()
         self.check_annual(line)
+        self.check_not_before_registration(effective_on, "a payment")
+        self.check_within_fiscal_year(line, effective_on)
         from_extension = self.check_within_deadline(line, net, effective_on, rules)
         self.check_within_allocation(line, net)
+        self.check_undisbursed_on_every_date(line, net, effective_on, "payment", OverDisbursement)
         self.check_within_total_investment(net)
         return from_extension
 
@@ -910,6 +981,7 @@ class Project(Aggregate):
     ) -> None:
         line = self._line_for(plan_code, plan_kind, fiscal_year, source)
         line.allocated += amount
+        line.dated_undisbursed.record(effective_on, amount)
         if auto_extended_until is not None:
             line.extend_until(amount, auto_extended_until)
 
@@ -925,6 +997,7 @@ class Project(Aggregate):
     ) -> None:
         line = self.lines[line_key(plan_code, source)]
         line.transferred_out += amount
+        line.dated_undisbursed.record(effective_on, -amount)
         line.release_extension_beyond_undisbursed()
 
     @event(CapitalTransferredIn)
@@ -942,6 +1015,7 @@ class Project(Aggregate):
     ) -> None:
         line = self._line_for(plan_code, plan_kind, fiscal_year, source)
         line.transferred_in += amount
+        line.dated_undisbursed.record(effective_on, amount)
         if auto_extended_until is not None:
             line.extend_until(amount, auto_extended_until)
 
@@ -957,6 +1031,7 @@ class Project(Aggregate):
     ) -> None:
         line = self.lines[line_key(plan_code, source)]
         line.cut += amount
+        line.dated_undisbursed.record(effective_on, -amount)
         line.release_extension_beyond_undisbursed()
 
     @event(DisbursementPeriodExtended)
@@ -973,7 +1048,9 @@ class Project(Aggregate):
 
     @event(CapitalLapsed)
     def _capital_lapsed(self, plan_code: str, source: str, amount: int, effective_on: date) -> None:
-        self.lines[line_key(plan_code, source)].lapsed += amount
+        line = self.lines[line_key(plan_code, source)]
+        line.lapsed += amount
+        line.dated_undisbursed.record(effective_on, -amount)
 
     @event(ContractSigned)
     def _contract_signed(
@@ -996,7 +1073,10 @@ class Project(Aggregate):
         contract = self.contracts[contract_no]
         contract.advanced += amount
         contract.advance_outstanding += amount
-        self._book_cash(PaymentEntry("advance", key, contract_no, amount, 0, from_extension))
+        entry = PaymentEntry(
+            "advance", key, contract_no, amount, 0, from_extension, effective_on=effective_on
+        )
+        self._book_cash(entry)
 
     @event(CompletedWorkPaid)
     def _completed_work_paid(
@@ -1016,13 +1096,21 @@ class Project(Aggregate):
             contract.completed_paid += amount
             contract.advance_outstanding -= advance_recovered
         entry = PaymentEntry(
-            "completed_work", key, contract_no, amount, advance_recovered, from_extension
+            "completed_work",
+            key,
+            contract_no,
+            amount,
+            advance_recovered,
+            from_extension,
+            effective_on=effective_on,
         )
         self._book_cash(entry)
 
     def _book_cash(self, entry: PaymentEntry) -> None:
         line = self.lines[entry.line_key]
         line.disbursed += entry.net
+        if entry.effective_on is not None:
+            line.dated_undisbursed.record(entry.effective_on, -entry.net)
         if entry.after_deadline:
             line.disbursed_after_deadline += entry.net
         # Applied before the version moves on: this event's own version is the next one.
@@ -1034,6 +1122,7 @@ class Project(Aggregate):
         entry.reversed = True
         line = self.lines[entry.line_key]
         line.disbursed -= entry.net
+        line.dated_undisbursed.record(effective_on, entry.net)
         if entry.after_deadline:
             line.disbursed_after_deadline -= entry.net
         if entry.contract_no is None:

@@ -171,6 +171,7 @@ def register_project(
     total_investment: int = 2_000 * BILLION,
     investor_code: str = "BQLDA-GT",
     investor_name: str = "Ban QLDA đầu tư xây dựng công trình giao thông",
+    on: date = date(2024, 6, 1),
     cid: str | None = None,
 ) -> CommandOutcome:
     return ledger.execute(
@@ -183,8 +184,8 @@ def register_project(
             sector="transport",
             province="HN",
             total_investment=total_investment,
-            effective_on=date(2024, 6, 1),
-            **decision("123/QĐ-UBND", date(2024, 6, 1)),
+            effective_on=on,
+            **decision("123/QĐ-UBND", on),
         ),
         command_id=command_id("register") if cid is None else cid,
     )

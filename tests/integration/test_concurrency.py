@@ -80,7 +80,7 @@ def test_a_ledger_with_a_cached_project_pays_on_top_of_another_ledgers_payment(
     a.project(PROJECT)  # A has P cached at version 2
 
     pay(b, amount=30 * BILLION)
-    outcome = pay(a, amount=50 * BILLION)
+    outcome = pay(a, amount=50 * BILLION, on=date(2025, 6, 2))
 
     assert outcome.streams == {f"project:{PROJECT}": 4}
     assert topics_of(a, PROJECT)[-2:] == ["CompletedWorkPaid", "CompletedWorkPaid"]
@@ -100,7 +100,7 @@ def test_a_ledger_with_a_stale_cached_project_accepts_a_payment_another_ledger_m
     ), command_id=command_id())  # fmt: skip
 
     # Refused on A's cached state, allowed on the store's: a refusal must not be stale either.
-    outcome = pay(a, amount=50 * BILLION)
+    outcome = pay(a, amount=50 * BILLION, on=date(2025, 6, 2))
 
     assert outcome.streams == {f"project:{PROJECT}": 5}
     assert open_ledger().project(PROJECT).lines[LINE].disbursed == 50 * BILLION
@@ -124,7 +124,7 @@ def test_a_save_that_loses_the_race_is_retried_on_the_winners_state_and_loses_no
     a, b = funded, open_ledger()
     winner = interfere_before_save(a, monkeypatch, lambda: pay(b, amount=30 * BILLION), times=1)
 
-    outcome = pay(a, amount=50 * BILLION)
+    outcome = pay(a, amount=50 * BILLION, on=date(2025, 6, 2))
 
     assert isinstance(winner[0], CommandOutcome)
     assert winner[0].streams == {f"project:{PROJECT}": 3}

@@ -341,7 +341,23 @@ REFUSALS: dict[str, Refusal] = {
     "InvalidStatusChange": Refusal(domain_errors.InvalidStatusChange, _status("on_track")),
     "NoRuleInForce": Refusal(
         domain_errors.NoRuleInForce,
-        lambda lg, c: pay(lg, amount=BILLION, on=date(2014, 12, 31), cid=c),
+        # The rule book starts in 2015: capital of 2014 has no deadline the ledger knows.
+        lambda lg, c: allocate(
+            lg,
+            amount=BILLION,
+            project_code="DA-2014",
+            plan_code="KH-2014",
+            on=date(2014, 12, 31),
+            cid=c,
+        ),
+        arrange=lambda lg: (
+            approve_annual_plan(lg, code="KH-2014", year=2014),
+            register_project(lg, code="DA-2014", on=date(2014, 1, 1)),
+        ),
+    ),
+    "DatedOutOfRange": Refusal(
+        domain_errors.DatedOutOfRange,
+        lambda lg, c: pay(lg, amount=BILLION, on=date(2024, 5, 31), cid=c),
     ),
     "UnknownProject": Refusal(
         app_errors.UnknownProject,

@@ -111,8 +111,8 @@ def project(
         sector="transport",
         province="HN",
         total_investment=total_investment,
-        decision=decision("123/QĐ-UBND", date(2024, 6, 1)),
-        effective_on=date(2024, 6, 1),
+        decision=decision("123/QĐ-UBND", date(2020, 6, 1)),
+        effective_on=date(2020, 6, 1),
     )
 
 

@@ -19,6 +19,7 @@ from capledger.projections.queries import (
     Denominator,
     Dimension,
     Exclusions,
+    QueryError,
     Scope,
     adjustment_counts,
     balances,
@@ -312,8 +313,8 @@ def test_adjustments_are_counted_per_plan_and_year(hai_phong: ReadModelStore) ->
     assert adjustment_counts(hai_phong, year=2022) == []
 
 
-def test_scope_of_another_year_or_jurisdiction_has_nothing(hai_phong: ReadModelStore) -> None:
-    rate = disbursement_rate(hai_phong, Scope("HN", 2021), Denominator(PM_PLAN))
+def test_a_rate_of_a_scope_without_plans_is_unknown_not_zero(hai_phong: ReadModelStore) -> None:
+    with pytest.raises(QueryError, match="no annual plan of HN for 2021"):
+        disbursement_rate(hai_phong, Scope("HN", 2021), Denominator(PM_PLAN))
 
-    assert rate.disbursed == 0
     assert watch_list(hai_phong, Scope("HP", 2022)).entries == []

@@ -33,8 +33,10 @@ CONTRACT = "HĐ-07"
 ON = date(2025, 8, 1)
 
 
-def reverse(target: Project, version: int, reason: str = "nhập sai số tiền") -> None:
-    target.reverse_entry(entry_version=version, reason=reason, effective_on=ON)
+def reverse(
+    target: Project, version: int, reason: str = "nhập sai số tiền", *, on: date = ON
+) -> None:
+    target.reverse_entry(entry_version=version, reason=reason, effective_on=on)
 
 
 def sign(target: Project) -> None:
@@ -78,7 +80,9 @@ def test_a_reversal_frees_the_allocation_and_total_investment_it_used(
     refused(OverDisbursement, lambda: pay(target, 1, rules), target)
 
     reverse(target, wrong)
-    pay(target, 100 * BILLION, rules)
+    # Freed from the reversal's date on: until then the wrong payment still stands.
+    refused(OverDisbursement, lambda: pay(target, 1, rules), target)
+    pay(target, 100 * BILLION, rules, on=ON)
     refused(
         TotalInvestmentExceeded,
         lambda: target.adjust_total_investment(
@@ -175,7 +179,7 @@ def test_reversing_a_payment_after_the_deadline_restores_the_extended_capital(
     wrong = pay(funded, 40 * BILLION, rules, on=date(2026, 3, 1))
     assert funded.line(PLAN, CENTRAL).extended_remaining == 0
 
-    reverse(funded, wrong)
+    reverse(funded, wrong, on=date(2026, 3, 1))
 
     line = funded.line(PLAN, CENTRAL)
     assert (line.disbursed_after_deadline, line.extended_remaining) == (0, 40 * BILLION)

@@ -26,6 +26,7 @@ from ..builders import (
     CENTRAL,
     LOCAL,
     PLAN,
+    YEAR,
     allocate,
     annual_plan,
     decision,
@@ -86,8 +87,10 @@ def test_a_payment_beyond_the_allocation_is_refused(funded: Project, rules: Rule
 def test_capital_transferred_in_may_be_disbursed_and_capital_transferred_out_may_not(
     funded: Project, other: Project, rules: RuleBook
 ) -> None:
-    transfer(funded, other, 30 * BILLION, rules)
-    pay(other, 80 * BILLION, rules)
+    transfer(funded, other, 30 * BILLION, rules)  # effective 1 July
+    refused(OverDisbursement, lambda: pay(other, 80 * BILLION, rules, on=date(YEAR, 6, 30)), other)
+    pay(other, 80 * BILLION, rules, on=date(YEAR, 7, 1))
+    # Paid in June, before the transfer left: what stayed must still cover it from July on.
     refused(OverDisbursement, lambda: pay(funded, 70 * BILLION + 1, rules), funded)
     pay(funded, 70 * BILLION, rules)
 
@@ -415,10 +418,18 @@ def test_full_recovery_is_judged_by_the_threshold_in_force_on_the_payment_date(
 
 
 def test_an_advance_dated_before_any_advance_rule_is_refused(funded: Project) -> None:
-    rules = _rules_with_two_advance_regimes()
+    rules = RuleBook.from_records(
+        [
+            {"rule": "disbursement_deadline", "effective_from": "2015-01-01", "month": 1,
+             "day": 31},
+            {"rule": "extension_limit", "effective_from": "2015-01-01", "month": 12, "day": 31},
+            {"rule": "advance", "effective_from": "2025-06-01", "cap_bp": 3000,
+             "full_recovery_bp": 8000},
+        ]
+    )  # fmt: skip
     sign(funded)
     refused(
         NoRuleInForce,
-        lambda: pay_advance(funded, CONTRACT, BILLION, rules, on=date(2020, 12, 31)),
+        lambda: pay_advance(funded, CONTRACT, BILLION, rules, on=date(2025, 5, 31)),
         funded,
     )
