@@ -100,5 +100,4 @@ def revoke_key(
         key = ctx.store.revoke(key_id)
     except UnknownKey as error:
         raise ApiProblem(404, "not-found", str(error)) from None
-    ctx.forget_keys()
     return key_out(key)
