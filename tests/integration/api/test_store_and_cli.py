@@ -13,7 +13,13 @@ from typing import TextIO
 import pytest
 
 from capledger.api.roles import Role
-from capledger.api.store import ApiStore, DuplicateKeyName, UnknownKey, hash_token
+from capledger.api.store import (
+    ApiStore,
+    DuplicateKeyName,
+    LastAdministrator,
+    UnknownKey,
+    hash_token,
+)
 from capledger.cli import api as cli
 from capledger.settings import Settings, StoreSettings
 
@@ -44,6 +50,19 @@ def test_keys_authenticate_by_hash_and_revoke(api_store: ApiStore) -> None:
     assert api_store.authenticate(issued.token) is None
     with pytest.raises(UnknownKey):
         api_store.revoke("ffffffff")
+
+
+def test_the_last_active_administrator_key_is_revoked_only_by_force(
+    api_store: ApiStore,
+) -> None:
+    first = api_store.create_key("an", Role.ADMINISTRATOR).key
+    second = api_store.create_key("binh", Role.ADMINISTRATOR).key
+    api_store.create_key("chi", Role.INSPECTOR)
+    api_store.revoke(second.key_id)
+    with pytest.raises(LastAdministrator):
+        api_store.revoke(first.key_id)
+    assert {key.key_id: key.active for key in api_store.all_keys()}[first.key_id]
+    assert api_store.revoke(first.key_id, force=True).revoked_at is not None
 
 
 @pytest.mark.parametrize(
@@ -96,6 +115,11 @@ def test_the_cli_creates_lists_and_revokes_keys_and_publishes_digests(tmp_path: 
     assert "token" not in context.stdout.getvalue()
     assert run(context, "api-key", "revoke", created["key_id"]) == 0
     assert run(context, "api-key", "revoke", "00000000") == 2
+    assert run(context, "api-key", "create", "root", "--role", "administrator") == 0
+    root = json.loads(context.stdout.getvalue().splitlines()[-1])
+    assert run(context, "api-key", "revoke", root["key_id"]) == 4
+    assert "last-administrator" in context.stderr.getvalue()
+    assert run(context, "api-key", "revoke", root["key_id"], "--force") == 0
     context.stdout = io.StringIO()
     assert run(context, "digest") == 0
     digest = json.loads(context.stdout.getvalue())
