@@ -133,27 +133,20 @@ def run_serve(args: argparse.Namespace, context: Context) -> int:
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve the API under uvicorn until interrupted. One worker: the embedded runner and the
+    """Serve the API under uvicorn, with the connection limits of ``settings.api``
+    (:mod:`capledger.api.server`), until interrupted. One worker: the embedded runner and the
     write lock are per process (scale out with several processes on PostgreSQL and an external
     projector)."""
     import uvicorn
+
+    from capledger.api.server import uvicorn_config  # uvicorn only when serving
 
     configure_logging(settings.log)
     app = build_app(settings)
     chosen_host = host or settings.api.host
     chosen_port = settings.api.port if port is None else port
     log.info("api_serving", host=chosen_host, port=chosen_port)
-    config = uvicorn.Config(
-        app,
-        host=chosen_host,
-        port=chosen_port,
-        # Our own JSON access log (with request ids) replaces uvicorn's.
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn_config(app, settings.api, host=chosen_host, port=chosen_port)
     uvicorn.Server(config).run()
 
 
