@@ -26,7 +26,7 @@ from capledger.settings import Settings
 from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
-from .middleware import BodyLimit, RequestContext
+from .middleware import BodyLimit, RequestContext, StrictJson
 from .routers import admin, audit, commands, exports, inspector, ops, queries
 from .store import ApiStore
 
@@ -114,7 +114,9 @@ def create_app(
         inspector.router,
     ):
         app.include_router(router)
-    # Outermost first: request ids and access logs see every response, the 413 included.
+    # Outermost first: request ids and access logs see every response, the 413 included; a
+    # JSON body is judged once BodyLimit has bounded it.
+    app.add_middleware(StrictJson)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

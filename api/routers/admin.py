@@ -61,7 +61,7 @@ def key_out(key: ApiKey) -> KeyOut:
     summary="Create an API key",
     status_code=201,
     response_model=IssuedKeyOut,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
     try:
