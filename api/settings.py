@@ -60,5 +60,6 @@ class ApiSettings(BaseModel):
 
     #: Base of problem ``type`` URIs: ``<base><code>``, e.g. ``…/problems/over-disbursement``.
     problem_base: str = "https://capledger.vn/problems/"
-    #: Serve the interactive docs (/docs, /redoc); the schema is always at /openapi.json.
+    #: Serve the interactive docs (/docs, Swagger UI from the package); the schema is always
+    #: at /openapi.json.
     docs: bool = True
