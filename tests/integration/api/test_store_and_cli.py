@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -63,6 +64,45 @@ def test_the_last_active_administrator_key_is_revoked_only_by_force(
         api_store.revoke(first.key_id)
     assert {key.key_id: key.active for key in api_store.all_keys()}[first.key_id]
     assert api_store.revoke(first.key_id, force=True).revoked_at is not None
+
+
+def test_a_revocation_waits_for_one_in_flight_and_then_sees_it(api_store: ApiStore) -> None:
+    """Two administrators revoke each other at once (as from two processes): the second
+    revocation waits for the first's transaction, then refuses to revoke the last one."""
+    first = api_store.create_key("an", Role.ADMINISTRATOR).key
+    second = api_store.create_key("binh", Role.ADMINISTRATOR).key
+    dialect = api_store.dialect
+    table = dialect.control("api_key")
+    other = ApiStore(dialect)  # another process's connections
+    outcome: list[str] = []
+
+    def revoke_first() -> None:
+        try:
+            api_store.revoke(first.key_id)
+            outcome.append("revoked")
+        except LastAdministrator:
+            outcome.append("refused")
+
+    revoking = threading.Thread(target=revoke_first)
+    with other.connections.transaction(dialect.begin_write) as cursor:
+        # The other process's revocation of the second key, as ApiStore.revoke makes it.
+        cursor.execute(
+            dialect.params(
+                f"SELECT key_id FROM {table} WHERE role = 'administrator' "
+                f"AND revoked_at IS NULL{dialect.for_update}"
+            )
+        )
+        assert len(cursor.fetchall()) == 2
+        cursor.execute(
+            dialect.params(f"UPDATE {table} SET revoked_at = :now WHERE key_id = :key_id"),
+            {"now": "2026-01-01T00:00:00+00:00", "key_id": second.key_id},
+        )
+        revoking.start()
+        revoking.join(timeout=2)  # without the lock it would finish here, seeing two
+    revoking.join(timeout=60)
+    other.close()
+    assert outcome == ["refused"]
+    assert [key.key_id for key in api_store.all_keys() if key.active] == [first.key_id]
 
 
 @pytest.mark.parametrize(
