@@ -26,8 +26,8 @@ from capledger.settings import Settings
 from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
-from .middleware import BodyLimit, RequestContext
-from .routers import admin, audit, commands, exports, inspector, ops, queries
+from .middleware import BodyLimit, RequestContext, StrictJson
+from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
 from .store import ApiStore
 
 log = structlog.get_logger(__name__)
@@ -96,8 +96,9 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
         root_path=api_settings.root_path,
-        docs_url="/docs" if api_settings.docs else None,
-        redoc_url="/redoc" if api_settings.docs else None,
+        # Swagger UI is served from the package, under a CSP (routers/docs.py); no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.problem_base = api_settings.problem_base
@@ -114,7 +115,11 @@ def create_app(
         inspector.router,
     ):
         app.include_router(router)
-    # Outermost first: request ids and access logs see every response, the 413 included.
+    if api_settings.docs:
+        app.include_router(docs.router)
+    # Outermost first: request ids and access logs see every response, the 413 included; a
+    # JSON body is judged once BodyLimit has bounded it.
+    app.add_middleware(StrictJson)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,10 +25,6 @@ from .store import ApiKey, ApiStore
 
 log = structlog.get_logger(__name__)
 
-#: Seconds an authenticated key is trusted before its record is read again (revocation by
-#: another process takes effect within this time; in this process at once).
-KEY_CACHE_TTL_S = 5.0
-KEY_CACHE_SIZE = 1_024
 EXTERNAL_POLL_S = 0.05
 
 
@@ -58,8 +53,6 @@ class ApiContext:
     responses: ResponseCache = field(init=False)
     _users: int = 0
     _users_lock: threading.Lock = field(default_factory=threading.Lock)
-    _keys: OrderedDict[str, tuple[float, ApiKey | None]] = field(default_factory=OrderedDict)
-    _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.responses = ResponseCache(self.settings.api.response_cache_size)
@@ -72,32 +65,11 @@ class ApiContext:
 
     # -- keys ----------------------------------------------------------------------------
 
-    def cached_key(self, token: str) -> tuple[bool, ApiKey | None]:
-        """``(True, key)`` when the token was authenticated (or refused, ``key`` None) less
-        than the cache's TTL ago; ``(False, None)`` when the store must be asked. Reads no
-        store, so the event loop may call it."""
-        with self._keys_lock:
-            cached = self._keys.get(token)
-            if cached is None or time.monotonic() - cached[0] >= KEY_CACHE_TTL_S:
-                return False, None
-            self._keys.move_to_end(token)
-            return True, cached[1]
-
     def authenticate(self, token: str) -> ApiKey | None:
-        found, key = self.cached_key(token)
-        if found:
-            return key
-        now = time.monotonic()
-        key = self.store.authenticate(token)
-        with self._keys_lock:
-            self._keys[token] = (now, key)
-            if len(self._keys) > KEY_CACHE_SIZE:
-                self._keys.popitem(last=False)
-        return key
-
-    def forget_keys(self) -> None:
-        with self._keys_lock:
-            self._keys.clear()
+        """The active key of ``token``, read from the store on every request (blocking: call
+        it in the thread pool). Nothing is cached: a key revoked by any process of any node
+        is refused by the very next request (see docs/security.md)."""
+        return self.store.authenticate(token)
 
     # -- positions -----------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ A key is sent as ``X-API-Key: <token>`` or ``Authorization: Bearer <token>``.
 Routes take them as the ``Annotated`` aliases at the end (``ctx: Ctx``, ``caller: Reader``…),
 solved by FastAPI on every request, overrides included. They are ``async``: FastAPI would run
 plain functions in the thread pool, one hop each per request (see :mod:`capledger.api.routing`).
-None of them waits on anything but a key the key cache does not hold, which is looked up in the
-store in the thread pool.
+None of them waits on anything but the key, which is looked up in the store (in the thread pool)
+on every request, so that a revocation holds at once in every process (docs/security.md).
 """
 
 from __future__ import annotations
@@ -60,9 +60,7 @@ async def authenticated(
     # The context from the request rather than as a sub-dependency: FastAPI solves each
     # sub-dependency anew on every request, and every read and write passes here.
     ctx = await context(request)
-    found, key = ctx.cached_key(token)
-    if not found:
-        key = await run_in_threadpool(ctx.authenticate, token)
+    key = await run_in_threadpool(ctx.authenticate, token)
     if key is None:
         raise ApiProblem(
             401,

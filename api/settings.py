@@ -35,6 +35,16 @@ class ApiSettings(BaseModel):
 
     #: Requests with a larger body are refused (413) before they are read whole.
     max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
+    #: Limits on every connection of ``capledger serve`` (docs/security.md): a header section
+    #: above ``max_header_bytes`` gets 431; a header section or a body that does not arrive
+    #: whole within its timeout gets 408 and the connection is closed; an idle keep-alive
+    #: connection is closed after ``keep_alive_timeout_s``; beyond ``max_connections`` open
+    #: connections a request gets 503.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1_024, le=1024 * 1024)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    max_connections: int = Field(default=1_000, ge=1)
     #: Writes per API key: a token bucket refilled at this rate with this capacity (429 beyond).
     write_rate_per_s: float = Field(default=10.0, gt=0)
     write_burst: int = Field(default=100, ge=1)
@@ -50,5 +60,6 @@ class ApiSettings(BaseModel):
 
     #: Base of problem ``type`` URIs: ``<base><code>``, e.g. ``…/problems/over-disbursement``.
     problem_base: str = "https://capledger.vn/problems/"
-    #: Serve the interactive docs (/docs, /redoc); the schema is always at /openapi.json.
+    #: Serve the interactive docs (/docs, Swagger UI from the package); the schema is always
+    #: at /openapi.json.
     docs: bool = True

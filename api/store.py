@@ -89,6 +89,14 @@ class UnknownKey(LookupError):
     pass
 
 
+class LastAdministrator(Exception):
+    """Revoking this key would leave no active administrator key: nobody could then manage
+    keys over the API (only the operator, with ``capledger api-key revoke --force`` and
+    ``capledger api-key create``, on the store itself)."""
+
+    code = "last-administrator"
+
+
 KEY_COLUMNS = "key_id, name, role, investors, provinces, created_at, revoked_at"
 DIGEST_COLUMNS = "digest_id, heads_digest, position, streams, checked, published_at, principal"
 
@@ -223,16 +231,30 @@ class ApiStore:
             cursor.execute(f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} ORDER BY name")
             return [_key(row) for row in cursor.fetchall()]
 
-    def revoke(self, key_id: str) -> ApiKey:
+    def revoke(self, key_id: str, *, force: bool = False) -> ApiKey:
+        """Revoke a key (a revoked key stays revoked). The last active administrator key is
+        refused (:class:`LastAdministrator`) unless ``force``: the active administrators are
+        locked in the same transaction, so two revocations at once cannot both pass."""
+        table = self._table("api_key")
         with self._lock, self._cursor(write=True) as cursor:
             cursor.execute(
-                f"UPDATE {self._table('api_key')} SET revoked_at = :now "
+                f"SELECT key_id FROM {table} WHERE role = :role AND revoked_at IS NULL"
+                f"{self.dialect.for_update}",
+                {"role": Role.ADMINISTRATOR.value},
+            )
+            administrators = {str(row[0]) for row in cursor.fetchall()}
+            if not force and administrators == {key_id}:
+                raise LastAdministrator(
+                    f"API key {key_id} is the last active administrator key; create another "
+                    "administrator key first"
+                )
+            cursor.execute(
+                f"UPDATE {table} SET revoked_at = :now "
                 "WHERE key_id = :key_id AND revoked_at IS NULL",
                 {"now": now_utc().isoformat(), "key_id": key_id},
             )
             cursor.execute(
-                f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} WHERE key_id = :key_id",
-                {"key_id": key_id},
+                f"SELECT {KEY_COLUMNS} FROM {table} WHERE key_id = :key_id", {"key_id": key_id}
             )
             row = cursor.fetchone()
         if row is None:

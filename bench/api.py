@@ -325,10 +325,11 @@ def serve_raw(port: int, directory: Path, projects: int) -> None:
         Route(RAW_GET, constant),
         Route(RAW_SAVE, record, methods=["POST"]),
     ]
-    config = uvicorn.Config(
-        Starlette(routes=routes), host="127.0.0.1", port=port, access_log=False,
-        log_config=None, server_header=False,
-    )  # fmt: skip
+    from capledger.api.server import uvicorn_config
+    from capledger.api.settings import ApiSettings
+
+    # The connection limits and protocol of `capledger serve`, at their defaults.
+    config = uvicorn_config(Starlette(routes=routes), ApiSettings(), host="127.0.0.1", port=port)
     uvicorn.Server(config).run()
 
 

@@ -12,7 +12,7 @@ from ..deps import Admin, Ctx
 from ..problems import ApiProblem, problem_responses
 from ..roles import Role
 from ..routing import ThreadedRoute
-from ..store import ApiKey, DuplicateKeyName, UnknownKey
+from ..store import ApiKey, DuplicateKeyName, LastAdministrator, UnknownKey
 from ..types import Label
 
 router = APIRouter(prefix="/admin", tags=["administration"], route_class=ThreadedRoute)
@@ -61,7 +61,7 @@ def key_out(key: ApiKey) -> KeyOut:
     summary="Create an API key",
     status_code=201,
     response_model=IssuedKeyOut,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
 def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
     try:
@@ -90,8 +90,11 @@ def list_keys(caller: Admin, ctx: Ctx) -> list[KeyOut]:
     "/keys/{key_id}",
     operation_id="revoke_api_key",
     summary="Revoke an API key",
+    description="The last active administrator key is not revoked: 409 `last-administrator` "
+    "(create another administrator key first). A revocation holds at once in every server "
+    "process on the store.",
     response_model=KeyOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Admin, ctx: Ctx
@@ -100,5 +103,6 @@ def revoke_key(
         key = ctx.store.revoke(key_id)
     except UnknownKey as error:
         raise ApiProblem(404, "not-found", str(error)) from None
-    ctx.forget_keys()
+    except LastAdministrator as error:
+        raise ApiProblem(409, error.code, str(error)) from None
     return key_out(key)

@@ -52,7 +52,7 @@ PlanCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The plan's cod
 
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Replayed: this key's first outcome (nothing new was recorded)"},
-    **problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+    **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
 }
 
 

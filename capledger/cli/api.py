@@ -16,12 +16,13 @@ from typing import Any, Protocol, TextIO
 import structlog
 
 from capledger.api.roles import Role
-from capledger.api.store import ApiKey, ApiStore, IssuedKey, PublishedDigest
+from capledger.api.store import ApiKey, ApiStore, IssuedKey, LastAdministrator, PublishedDigest
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_api_store, build_app, build_ledger
 from capledger.observability import configure_logging
 from capledger.settings import Settings
 
+from .errors import EXIT_REFUSED
 from .subcommands import Subcommands
 
 log = structlog.get_logger(__name__)
@@ -53,8 +54,10 @@ def create_api_key(
     return _store(settings).create_key(name, Role(role), investors=investors, provinces=provinces)
 
 
-def revoke_api_key(key_id: str, *, settings: Settings) -> ApiKey:
-    return _store(settings).revoke(key_id)
+def revoke_api_key(key_id: str, *, settings: Settings, force: bool = False) -> ApiKey:
+    """Revoke a key; the last active administrator key only with ``force`` (else
+    :class:`~capledger.api.store.LastAdministrator`)."""
+    return _store(settings).revoke(key_id, force=force)
 
 
 def list_api_keys(*, settings: Settings) -> list[ApiKey]:
@@ -110,6 +113,12 @@ def register(subparsers: Subcommands) -> None:
     listing.set_defaults(handler=run_list_keys)
     revoke = actions.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
+    revoke.add_argument(
+        "--force",
+        action="store_true",
+        help="revoke it even if it is the last active administrator key (the operator's way "
+        "out; the API never does this)",
+    )
     revoke.set_defaults(handler=run_revoke_key)
 
     digest = subparsers.add_parser(
@@ -124,27 +133,20 @@ def run_serve(args: argparse.Namespace, context: Context) -> int:
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve the API under uvicorn until interrupted. One worker: the embedded runner and the
+    """Serve the API under uvicorn, with the connection limits of ``settings.api``
+    (:mod:`capledger.api.server`), until interrupted. One worker: the embedded runner and the
     write lock are per process (scale out with several processes on PostgreSQL and an external
     projector)."""
     import uvicorn
+
+    from capledger.api.server import uvicorn_config  # uvicorn only when serving
 
     configure_logging(settings.log)
     app = build_app(settings)
     chosen_host = host or settings.api.host
     chosen_port = settings.api.port if port is None else port
     log.info("api_serving", host=chosen_host, port=chosen_port)
-    config = uvicorn.Config(
-        app,
-        host=chosen_host,
-        port=chosen_port,
-        # Our own JSON access log (with request ids) replaces uvicorn's.
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn_config(app, settings.api, host=chosen_host, port=chosen_port)
     uvicorn.Server(config).run()
 
 
@@ -173,10 +175,13 @@ def run_list_keys(args: argparse.Namespace, context: Context) -> int:
 
 def run_revoke_key(args: argparse.Namespace, context: Context) -> int:
     try:
-        key = revoke_api_key(args.key_id, settings=context.settings)
+        key = revoke_api_key(args.key_id, settings=context.settings, force=args.force)
     except LookupError as error:
         print(f"capledger: error: unknown-key: {error}", file=context.stderr)
         return 2
+    except LastAdministrator as error:
+        print(f"capledger: error: {error.code}: {error} (or --force)", file=context.stderr)
+        return EXIT_REFUSED
     _print(context, _key(key))
     return EXIT_OK
 

@@ -151,6 +151,20 @@ def test_administrators_manage_keys_and_revoked_keys_stop_working(api: Harness) 
     assert api.get("/balances", headers=headers).status_code == 401
 
 
+def test_the_last_active_administrator_key_cannot_be_revoked_over_the_api(api: Harness) -> None:
+    other = api.client.post(
+        "/admin/keys", json={"name": "deputy", "role": "administrator"}, headers=api.admin
+    ).json()
+    own_id = api.ctx.store.authenticate(api.admin["X-API-Key"]).key_id  # type: ignore[union-attr]
+    deputy = {"X-API-Key": other["token"]}
+    assert api.client.delete(f"/admin/keys/{own_id}", headers=deputy).status_code == 200
+    refused = api.client.delete(f"/admin/keys/{other['key_id']}", headers=deputy)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "last-administrator"
+    assert api.client.get("/admin/keys", headers=deputy).status_code == 200
+
+
 def test_keys_are_stored_hashed(api: Harness) -> None:
     issued = api.ctx.store.create_key("audit", Role.INSPECTOR)
     dialect = api.ctx.store.dialect

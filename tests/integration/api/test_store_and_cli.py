@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -13,7 +14,13 @@ from typing import TextIO
 import pytest
 
 from capledger.api.roles import Role
-from capledger.api.store import ApiStore, DuplicateKeyName, UnknownKey, hash_token
+from capledger.api.store import (
+    ApiStore,
+    DuplicateKeyName,
+    LastAdministrator,
+    UnknownKey,
+    hash_token,
+)
 from capledger.cli import api as cli
 from capledger.settings import Settings, StoreSettings
 
@@ -44,6 +51,58 @@ def test_keys_authenticate_by_hash_and_revoke(api_store: ApiStore) -> None:
     assert api_store.authenticate(issued.token) is None
     with pytest.raises(UnknownKey):
         api_store.revoke("ffffffff")
+
+
+def test_the_last_active_administrator_key_is_revoked_only_by_force(
+    api_store: ApiStore,
+) -> None:
+    first = api_store.create_key("an", Role.ADMINISTRATOR).key
+    second = api_store.create_key("binh", Role.ADMINISTRATOR).key
+    api_store.create_key("chi", Role.INSPECTOR)
+    api_store.revoke(second.key_id)
+    with pytest.raises(LastAdministrator):
+        api_store.revoke(first.key_id)
+    assert {key.key_id: key.active for key in api_store.all_keys()}[first.key_id]
+    assert api_store.revoke(first.key_id, force=True).revoked_at is not None
+
+
+def test_a_revocation_waits_for_one_in_flight_and_then_sees_it(api_store: ApiStore) -> None:
+    """Two administrators revoke each other at once (as from two processes): the second
+    revocation waits for the first's transaction, then refuses to revoke the last one."""
+    first = api_store.create_key("an", Role.ADMINISTRATOR).key
+    second = api_store.create_key("binh", Role.ADMINISTRATOR).key
+    dialect = api_store.dialect
+    table = dialect.control("api_key")
+    other = ApiStore(dialect)  # another process's connections
+    outcome: list[str] = []
+
+    def revoke_first() -> None:
+        try:
+            api_store.revoke(first.key_id)
+            outcome.append("revoked")
+        except LastAdministrator:
+            outcome.append("refused")
+
+    revoking = threading.Thread(target=revoke_first)
+    with other.connections.transaction(dialect.begin_write) as cursor:
+        # The other process's revocation of the second key, as ApiStore.revoke makes it.
+        cursor.execute(
+            dialect.params(
+                f"SELECT key_id FROM {table} WHERE role = 'administrator' "
+                f"AND revoked_at IS NULL{dialect.for_update}"
+            )
+        )
+        assert len(cursor.fetchall()) == 2
+        cursor.execute(
+            dialect.params(f"UPDATE {table} SET revoked_at = :now WHERE key_id = :key_id"),
+            {"now": "2026-01-01T00:00:00+00:00", "key_id": second.key_id},
+        )
+        revoking.start()
+        revoking.join(timeout=2)  # without the lock it would finish here, seeing two
+    revoking.join(timeout=60)
+    other.close()
+    assert outcome == ["refused"]
+    assert [key.key_id for key in api_store.all_keys() if key.active] == [first.key_id]
 
 
 @pytest.mark.parametrize(
@@ -96,6 +155,11 @@ def test_the_cli_creates_lists_and_revokes_keys_and_publishes_digests(tmp_path: 
     assert "token" not in context.stdout.getvalue()
     assert run(context, "api-key", "revoke", created["key_id"]) == 0
     assert run(context, "api-key", "revoke", "00000000") == 2
+    assert run(context, "api-key", "create", "root", "--role", "administrator") == 0
+    root = json.loads(context.stdout.getvalue().splitlines()[-1])
+    assert run(context, "api-key", "revoke", root["key_id"]) == 4
+    assert "last-administrator" in context.stderr.getvalue()
+    assert run(context, "api-key", "revoke", root["key_id"], "--force") == 0
     context.stdout = io.StringIO()
     assert run(context, "digest") == 0
     digest = json.loads(context.stdout.getvalue())
