@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from .chain import BrokenLink, ChainVerifier
 
@@ -24,17 +24,26 @@ class VerifyReport:
         return self.broken is None
 
 
+def notification_pages(
+    recorder: ApplicationRecorder, page: int = PAGE
+) -> Iterator[Sequence[Notification]]:
+    """The whole notification log in recording order, a page at a time."""
+    start = 1
+    while True:
+        notifications = recorder.select_notifications(start=start, limit=page)
+        if not notifications:
+            return
+        yield notifications
+        start = notifications[-1].id + 1
+
+
 def verify_store(
     recorder: ApplicationRecorder, progress: Callable[[int, int], None] | None = None
 ) -> VerifyReport:
     """Walk the notification log in order; stop at the first event whose link or hash fails."""
     verifier = ChainVerifier.new()
     total = recorder.max_notification_id() or 0
-    start = 1
-    while True:
-        page = recorder.select_notifications(start=start, limit=PAGE)
-        if not page:
-            break
+    for page in notification_pages(recorder):
         for notification in page:
             broken = verifier.check(
                 notification.id,
@@ -45,7 +54,6 @@ def verify_store(
             )
             if broken is not None:
                 return VerifyReport(verifier.checked, len(verifier.heads), broken, "")
-        start = page[-1].id + 1
         if progress is not None:
             progress(page[-1].id, total)
     return VerifyReport(verifier.checked, len(verifier.heads), None, verifier.heads_digest())

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
+from eventsourcing.persistence import ApplicationRecorder
 from psycopg import sql
 
+from capledger.application.chain import seal, unseal
 from capledger.application.commands import (
     AdjustPlan,
     AdjustTotalInvestment,
@@ -40,6 +42,7 @@ from capledger.application.commands import (
 )
 from capledger.application.errors import UnknownPlan
 from capledger.application.ledger import CommandOutcome, Ledger
+from capledger.application.storage import event_log
 from capledger.settings import Persistence, Settings, StoreSettings
 
 CENTRAL = "central_budget"
@@ -501,3 +504,25 @@ def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
         wrong_payment_version=wrong.streams[project_stream],
         extended_payment_version=extended.streams[project_stream],
     )
+
+
+def forge_last_event(
+    recorder: ApplicationRecorder, stream: UUID, **changes: object
+) -> tuple[int, int]:
+    """Rewrite the stream's last event with ``changes`` and seal it again as the ledger would,
+    so the hash chain still holds; returns its position and version."""
+    log = event_log(recorder)
+    stored = recorder.select_events(stream, desc=True, limit=1)[0]
+    opened = unseal(stored.state)
+    state, _ = seal(
+        stream=str(stream),
+        version=stored.originator_version,
+        topic=stored.topic,
+        data={**opened.data, **changes},
+        meta=opened.meta,
+        prev=opened.prev,
+    )
+    log.overwrite_stored_event(stream, stored.originator_version, state=state)
+    position = log.position_of(stream, stored.originator_version)
+    assert position is not None
+    return position, stored.originator_version

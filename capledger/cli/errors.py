@@ -11,6 +11,8 @@ EXIT_USAGE = 2
 EXIT_CHAIN_BROKEN = 3
 #: The ledger refused the command (a domain or application rule); nothing was recorded.
 EXIT_REFUSED = 4
+#: ``verify --rules`` found a recorded event that the ledger's rules would have refused.
+EXIT_RULE_BROKEN = 5
 
 
 class CliError(Exception):

@@ -8,11 +8,12 @@ from uuid import UUID
 
 from capledger.application.chain import BrokenLink, unseal
 from capledger.application.ledger import Ledger
-from capledger.application.verify import VerifyReport, verify_store
+from capledger.application.rules_audit import audit_rules
+from capledger.application.verify import VerifyReport, notification_pages, verify_store
 from capledger.progress import ProgressReporter
 
 from .context import CliContext
-from .errors import EXIT_CHAIN_BROKEN, EXIT_OK, CliError
+from .errors import EXIT_CHAIN_BROKEN, EXIT_OK, EXIT_RULE_BROKEN, CliError
 from .subcommands import Subcommands
 
 #: How the first event of each kind of stream names what the stream is about.
@@ -31,8 +32,16 @@ def register(subparsers: Subcommands) -> None:
             "Walk the whole store in recording order and recompute each event's SHA-256 link "
             "to the previous event of its stream. Prints the number of events and streams "
             "checked and a digest over all stream heads (keep it: a later run must print the "
-            "same digest for the same history). Exits 3 at the first broken link."
+            "same digest for the same history). Exits 3 at the first broken link. With "
+            "--rules, then replays every project and plan through the ledger's own commands "
+            "and rules in force at each event's effective date, and exits 5 at the first "
+            "event they would have refused or written otherwise."
         ),
+    )
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="also judge every recorded event by the ledger's rules (the rules audit)",
     )
     parser.set_defaults(handler=run)
 
@@ -44,7 +53,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     print(f"store: {context.location}", file=context.stdout)
     if report.broken is None:
         _print_ok(report, context)
-        return EXIT_OK
+        return _audit_rules(ledger, context) if args.rules else EXIT_OK
     where = describe_link(ledger, report.broken)
     print(f"events checked: {report.checked:,} (stopped at the first broken link)",
           file=context.stdout)  # fmt: skip
@@ -60,6 +69,32 @@ def _print_ok(report: VerifyReport, context: CliContext) -> None:
     print(f"streams: {report.streams:,}", file=context.stdout)
     print(f"heads digest: {report.heads_digest}", file=context.stdout)
     print("OK", file=context.stdout)
+
+
+def _audit_rules(ledger: Ledger, context: CliContext) -> int:
+    total = ledger.recorder.max_notification_id() or 0
+    with ProgressReporter("rules audit") as progress:
+        report = audit_rules(
+            notification_pages(ledger.recorder),
+            ledger.mapper,
+            ledger.rules,
+            lambda done: progress(done, total),
+        )
+    print(f"events judged by the rules: {report.judged:,}", file=context.stdout)
+    if report.breach is None:
+        print("RULES OK", file=context.stdout)
+        return EXIT_OK
+    breach = report.breach
+    name = stream_name(ledger, str(breach.stream))
+    stream = f"{breach.stream} ({name})" if name else str(breach.stream)
+    where = (
+        f"position {breach.position}, stream {stream}, version {breach.version}, "
+        f"{breach.event}: {breach.code}: {breach.reason}"
+    )
+    print(f"first event breaking a rule: {where}", file=context.stdout)
+    print("RULES BROKEN", file=context.stdout)
+    context.stdout.flush()
+    raise CliError("rule-broken", f"first event breaking a rule: {where}", EXIT_RULE_BROKEN)
 
 
 def describe_link(ledger: Ledger, broken: BrokenLink) -> str:

@@ -26,10 +26,14 @@ from capledger.application.commands import (
 )
 from capledger.application.ledger import Ledger
 from capledger.domain import DomainError
+from capledger.domain.values import MAX_VND
 
 BN = 10**9
 SOURCES = ("central_budget", "local_budget")
 START = date(2025, 1, 2)
+#: Each project's capital per source: the plan's largest envelope (one amount is at most
+#: ``MAX_VND``) holds it for the tens of thousands of projects of a million-event year.
+ALLOCATED = 500 * BN
 
 Decision = Callable[[date], dict[str, Any]]
 
@@ -50,7 +54,7 @@ def record_year(ledger: Ledger, target: int, *, seed: int = 7, tag: str = "") ->
     ledger.execute(ApprovePlan(
         code=plan, title="Kế hoạch 2025", kind="annual", authority="provincial_council",
         jurisdiction=f"J{tag}" if tag else "HN", start_year=2025, end_year=2025,
-        envelopes=dict.fromkeys(SOURCES, 10**9 * BN), effective_on=START, **decision(START),
+        envelopes=dict.fromkeys(SOURCES, MAX_VND), effective_on=START, **decision(START),
     ), command_id=cid())  # fmt: skip
     projects = [f"DA{suffix}-{index:05d}" for index in range(max(10, target // 60))]
     for code in projects:
@@ -82,7 +86,7 @@ def _open(
     ), command_id=cid())  # fmt: skip
     for source in SOURCES:
         ledger.execute(Allocate(
-            plan_code=plan, project_code=code, source=source, amount=5_000 * BN, effective_on=START,
+            plan_code=plan, project_code=code, source=source, amount=ALLOCATED, effective_on=START,
             **decision(START),
         ), command_id=cid())  # fmt: skip
     ledger.execute(SignContract(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from builders import forge_last_event
 
 from capledger.application.chain import canonical_json
 from capledger.application.commands import (
@@ -498,6 +499,39 @@ def test_verify_exits_3_at_the_first_event_whose_amount_was_edited(recorded: Pat
     assert result.stdout.endswith("BROKEN\n")
     errors = [line for line in result.stderr.splitlines() if not line.startswith("{")]
     assert errors == [f"capledger: error: chain-broken: first broken link: {expected_link}"]
+
+
+def test_verify_rules_passes_a_history_the_ledger_recorded(recorded: Path) -> None:
+    result = run_cli(recorded, "verify", "--rules")
+
+    assert result.returncode == 0, result.stderr
+    assert "\nOK\nevents judged by the rules: 21\n" in result.stdout
+    assert result.stdout.endswith("RULES OK\n")
+
+
+def test_verify_rules_exits_5_at_an_event_forged_and_sealed_anew(recorded: Path) -> None:
+    """The chain holds (the forger sealed the cut as the ledger would); the rules do not."""
+    ledger = build_ledger(sqlite_settings(recorded))
+    try:
+        position, version = forge_last_event(
+            ledger.recorder, project_id(PROJECT), amount=500 * BILLION
+        )
+    finally:
+        ledger.close()
+
+    chain_only = run_cli(recorded, "verify")
+    result = run_cli(recorded, "verify", "--rules")
+
+    assert chain_only.returncode == 0
+    assert result.returncode == 5
+    where = (
+        f"position {position}, stream {project_id(PROJECT)} (project {PROJECT}), "
+        f"version {version}, Project.AllocationCut: undisbursed-exceeded: "
+    )
+    assert f"first event breaking a rule: {where}" in result.stdout
+    assert result.stdout.endswith("RULES BROKEN\n")
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(errors) == 1 and errors[0].startswith("capledger: error: rule-broken: ")
 
 
 # -- export and import ----------------------------------------------------------------------
