@@ -3,8 +3,8 @@
 ``Ledger.execute(command, command_id=...)`` runs any command (``capledger.application.commands``)
 the same way: its handler (``capledger.application.handlers``) loads the few aggregates it
 touches and lets them check their invariants; their events are recorded together with the
-command's receipt in one atomic ``save()``, retried on fresh state when another writer got there
-first.
+command's receipt in one atomic write (the event store's ``put``: one transaction), retried on
+fresh state when another writer got there first.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class Ledger(Application[UUID]):
         """Run ``command`` once under the client's ``command_id``, as ``principal``.
 
         Its handler (``HANDLERS``, by the command's type) changes the aggregates it loads; they
-        are recorded together with the command's receipt in one atomic ``save()``. The same id
+        are recorded together with the command's receipt in one atomic write. The same id
         again with the same command returns the first outcome and records nothing; with another
         command it is refused (``IdempotencyConflict``).
         """

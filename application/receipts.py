@@ -1,7 +1,7 @@
 """Command receipts: the record that makes every command idempotent.
 
-A receipt is an aggregate whose id derives from the client's command id. It is saved in the same
-atomic ``save()`` as the command's events, so either both are recorded or neither is; a second
+A receipt is an aggregate whose id derives from the client's command id. It is recorded in the
+same atomic write as the command's events, so either both are recorded or neither is; a second
 attempt with the same id collides on the receipt and gets the first outcome back.
 """
 
