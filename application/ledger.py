@@ -373,11 +373,12 @@ class Ledger(Application[UUID]):
         subjects = {**uow.labels, receipt.originator_id: f"command:{command.command_id}"}
         try:
             # The event store's ``put``, which ``Application.save`` calls once it has told the
-            # aggregates it is given from events: by ``isinstance`` checks against runtime-
-            # checkable protocols, which Python 3.11 makes slow (about 97,000 instructions an
-            # event, 145,000 an aggregate: a fifth of a command's CPU time). Nothing else of
-            # ``save`` applies: the repository fast-forwards its cache, so a saved aggregate is
-            # not put in it, and the ledger takes no snapshots (a unit test holds both).
+            # aggregates it is given from events by ``isinstance`` checks against runtime-
+            # checkable protocols: Python 3.11 walks a protocol's members on every such check,
+            # which made them a large share of a command's CPU time (bench/README.md, "The
+            # write path after the fix"). Nothing else of ``save`` applies: the repository
+            # fast-forwards its cache, so a saved aggregate is not put in it, and the ledger
+            # takes no snapshots (a unit test holds both).
             recordings = self.events.put(
                 [*uow.pending_events(), receipt], metadata=metadata, subjects=subjects
             )
