@@ -3,8 +3,8 @@
 ``Ledger.execute(command, command_id=...)`` runs any command (``capledger.application.commands``)
 the same way: its handler (``capledger.application.handlers``) loads the few aggregates it
 touches and lets them check their invariants; their events are recorded together with the
-command's receipt in one atomic ``save()``, retried on fresh state when another writer got there
-first.
+command's receipt in one atomic write (the event store's ``put``: one transaction), retried on
+fresh state when another writer got there first.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -61,7 +61,34 @@ from .receipts import (
 )
 from .storage import MEMORY_MODULE
 
-log = structlog.get_logger(__name__)
+
+class _ConfiguredLogger:
+    """structlog's logger for this module, assembled once per logging configuration.
+
+    structlog's proxy (``structlog.get_logger``, not cached on first use so that a later
+    ``structlog.configure`` reaches it) assembles a new logger, its context and its output for
+    every line, a dropped one too: every command writes a debug line, which production filters
+    out. This assembles the logger again only when the configuration has changed (its wrapper
+    class, logger factory, processors or context class differ), so a later configuration
+    still reaches it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._made_of: tuple[object, ...] = ()
+        self._logger: Any = None
+
+    def __call__(self) -> Any:
+        config = structlog.get_config()
+        made_of = (config["wrapper_class"], config["logger_factory"], config["processors"],
+                   config["context_class"])  # fmt: skip
+        if made_of != self._made_of:
+            self._logger = structlog.get_logger(self.name).bind()
+            self._made_of = made_of
+        return self._logger
+
+
+log = _ConfiguredLogger(__name__)
 
 SYSTEM = "system"
 MAX_ATTEMPTS = 5
@@ -87,10 +114,8 @@ class _Envelope:
     command: Command
     command_id: str
     principal: str
-
-    @property
-    def name(self) -> str:
-        return command_name(self.command)
+    #: The name its receipt records (``receipts.command_name``).
+    name: str
 
 
 @dataclass
@@ -138,6 +163,12 @@ class _UnitOfWork:
         except AggregateNotFoundError:
             return False
         return True
+
+    def pending_events(self) -> list[DomainEventProtocol[UUID]]:
+        """The events of every aggregate touched, in order, taken from them to be recorded."""
+        return [
+            event for aggregate in self.touched.values() for event in aggregate.collect_events()
+        ]
 
     def evict(self) -> None:
         cache = self.ledger.repository.cache
@@ -205,7 +236,7 @@ class Ledger(Application[UUID]):
         """Run ``command`` once under the client's ``command_id``, as ``principal``.
 
         Its handler (``HANDLERS``, by the command's type) changes the aggregates it loads; they
-        are recorded together with the command's receipt in one atomic ``save()``. The same id
+        are recorded together with the command's receipt in one atomic write. The same id
         again with the same command returns the first outcome and records nothing; with another
         command it is refused (``IdempotencyConflict``).
         """
@@ -216,7 +247,8 @@ class Ledger(Application[UUID]):
         except KeyError:
             name = type(command).__name__
             raise InvalidCommand(f"{name} is not a command of the ledger") from None
-        return self._execute(_Envelope(command, command_id, principal), handler)
+        envelope = _Envelope(command, command_id, principal, command_name(command))
+        return self._execute(envelope, handler)
 
     # -- reading the write model ---------------------------------------------------------
 
@@ -303,7 +335,7 @@ class Ledger(Application[UUID]):
                         rechecked = True
                         continue
                     if isinstance(error, DomainError):
-                        log.info("command_refused", command=command.name,
+                        log().info("command_refused", command=command.name,
                                  command_id=command.command_id, error=error.code)  # fmt: skip
                     raise
                 outcome = self._save_with_receipt(command, digest, uow)
@@ -338,17 +370,24 @@ class Ledger(Application[UUID]):
             "principal": command.principal,
             "correlation_id": structlog.contextvars.get_contextvars().get("correlation_id"),
         }
+        subjects = {**uow.labels, receipt.originator_id: f"command:{command.command_id}"}
         try:
-            subjects = {**uow.labels, receipt.originator_id: f"command:{command.command_id}"}
-            recordings = self.save(
-                *uow.touched.values(), receipt, metadata=metadata, subjects=subjects
+            # The event store's ``put``, which ``Application.save`` calls once it has told the
+            # aggregates it is given from events by ``isinstance`` checks against runtime-
+            # checkable protocols: Python 3.11 walks a protocol's members on every such check,
+            # which made them a large share of a command's CPU time (bench/README.md, "The
+            # write path after the fix"). Nothing else of ``save`` applies: the repository
+            # fast-forwards its cache, so a saved aggregate is not put in it, and the ledger
+            # takes no snapshots (a unit test holds both).
+            recordings = self.events.put(
+                [*uow.pending_events(), receipt], metadata=metadata, subjects=subjects
             )
         except IntegrityError:
             uow.evict()
             replayed = self._replayed(command, digest)
             if replayed is not None:
                 return replayed
-            log.info("command_version_conflict", command=command.name,
+            log().info("command_version_conflict", command=command.name,
                      command_id=command.command_id)  # fmt: skip
             return None
         except BaseException:
@@ -357,7 +396,7 @@ class Ledger(Application[UUID]):
             uow.evict()
             raise
         position = max((r.notification.id for r in recordings), default=None)
-        log.debug("command_recorded", command=command.name, command_id=command.command_id,
+        log().debug("command_recorded", command=command.name, command_id=command.command_id,
                   position=position)  # fmt: skip
         return CommandOutcome(command.command_id, command.name, streams, position)
 

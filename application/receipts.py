@@ -1,7 +1,7 @@
 """Command receipts: the record that makes every command idempotent.
 
-A receipt is an aggregate whose id derives from the client's command id. It is saved in the same
-atomic ``save()`` as the command's events, so either both are recorded or neither is; a second
+A receipt is an aggregate whose id derives from the client's command id. It is recorded in the
+same atomic write as the command's events, so either both are recorded or neither is; a second
 attempt with the same id collides on the receipt and gets the first outcome back.
 """
 
@@ -86,9 +86,25 @@ def recorded_names(command: Command) -> tuple[str, ...]:
 def fingerprinted(command: Command) -> tuple[str, dict[str, Any]]:
     """The name and arguments a command's fingerprint digests: its verb name and its fields,
     as the verb's arguments were (envelopes as a plain dict)."""
-    args = {each.name: _plain(getattr(command, each.name)) for each in fields(command)}
-    name = command_name(command)
+    kind = type(command)
+    args: dict[str, Any] = {}
+    for name in _field_names(kind):
+        value = getattr(command, name)
+        args[name] = value if type(value) in _SCALARS else _plain(value)
+    name = kind.__name__
     return VERB_NAMES.get(name, name), args
+
+
+_FIELD_NAMES: dict[type[Command], tuple[str, ...]] = {}
+# What commands' fields mostly hold: passed as they are, without asking whether each is a Mapping.
+_SCALARS = frozenset({str, int, bool, date, type(None)})
+
+
+def _field_names(kind: type[Command]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(each.name for each in fields(kind))
+    return names
 
 
 def _plain(value: Any) -> Any:

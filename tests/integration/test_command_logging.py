@@ -71,3 +71,20 @@ def test_above_debug_level_no_command_line_is_written(
     pay(ledger, amount=BILLION)
 
     assert [line for line in lines(logs) if line["event"] == "command_recorded"] == []
+
+
+def test_a_later_configuration_reaches_the_command_line(ledger: Ledger, logs: io.StringIO) -> None:
+    funded_project(ledger, amount=10 * BILLION)
+    earlier = io.StringIO()
+    configure_logging(LogSettings(level="DEBUG", format="json"), stream=earlier)
+    first = pay(ledger, amount=BILLION)
+    configure_logging(LogSettings(level="DEBUG", format="json"), stream=logs)
+    second = pay(ledger, amount=BILLION)
+    configure_logging(LogSettings(level="INFO", format="json"), stream=logs)
+    pay(ledger, amount=BILLION)
+
+    def recorded(buffer: io.StringIO) -> list[object]:
+        return [line["command_id"] for line in lines(buffer) if line["event"] == "command_recorded"]
+
+    assert recorded(earlier) == [first.command_id]
+    assert recorded(logs) == [second.command_id]

@@ -53,16 +53,17 @@ def interfere_before_save(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], object], times: int
 ) -> list[object]:
     """Run ``meanwhile`` (the other process) just before each of the ledger's first ``times``
-    saves, after the ledger has checked its command on the state it loaded."""
+    saves (a command records through its event store's ``put``), after the ledger has checked
+    its command on the state it loaded."""
     done: list[object] = []
-    save = ledger.save
+    put = ledger.events.put
 
-    def racing_save(*aggregates: Any, **kwargs: Any) -> Any:
+    def racing_put(*events: Any, **kwargs: Any) -> Any:
         if len(done) < times:
             done.append(meanwhile())
-        return save(*aggregates, **kwargs)
+        return put(*events, **kwargs)
 
-    monkeypatch.setattr(ledger, "save", racing_save)
+    monkeypatch.setattr(ledger.events, "put", racing_put)
     return done
 
 

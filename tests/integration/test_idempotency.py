@@ -223,15 +223,15 @@ def test_a_ledger_whose_save_loses_the_race_for_a_command_id_returns_the_winners
     loser = open_ledger()
     cid = command_id()
     winner_outcomes: list[CommandOutcome] = []
-    save = loser.save
+    put = loser.events.put
 
-    def save_after_the_winner(*aggregates: Any, **kwargs: Any) -> Any:
+    def put_after_the_winner(*events: Any, **kwargs: Any) -> Any:
         # The loser has checked its command; the winner records the same one meanwhile.
         if not winner_outcomes:
             winner_outcomes.append(pay(funded, amount=60 * BILLION, cid=cid))
-        return save(*aggregates, **kwargs)
+        return put(*events, **kwargs)
 
-    monkeypatch.setattr(loser, "save", save_after_the_winner)
+    monkeypatch.setattr(loser.events, "put", put_after_the_winner)
 
     outcome = pay(loser, amount=60 * BILLION, cid=cid)
 
