@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import TopicError, resolve_topic
 
 from ..domain import CapitalPlan, DomainError, Project, RuleBook
 from ..domain.project import AllocationLine
@@ -176,7 +176,18 @@ class RulesAudit:
         self.streams.add(str(notification.originator_id))
         # The class the topic names (renamed topics resolved as the mapper resolves them), so an
         # event the audit does not judge is not decoded at all.
-        if resolve_topic(notification.topic) not in JUDGED:
+        try:
+            named = resolve_topic(notification.topic)
+        except TopicError:
+            return RuleBreach(
+                position=notification.id,
+                stream=UUID(str(notification.originator_id)),
+                version=notification.originator_version,
+                event=notification.topic,
+                code="unknown-topic",
+                reason="the ledger knows no event of this topic",
+            )
+        if named not in JUDGED:
             return None
         event = self.mapper.to_domain_event(notification)
         kind = type(event)

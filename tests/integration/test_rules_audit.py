@@ -24,6 +24,7 @@ from builders import (
 from capledger.application.commands import Lapse
 from capledger.application.ledger import Ledger
 from capledger.application.rules_audit import RulesAuditReport, audit_rules
+from capledger.application.storage import event_log
 from capledger.application.verify import notification_pages, verify_store
 from capledger.domain.ids import project_id
 
@@ -75,3 +76,17 @@ def test_an_event_the_rules_would_have_written_otherwise_is_named(ledger: Ledger
     assert report.breach is not None
     assert (report.breach.event, report.breach.code) == ("Project.CapitalLapsed", "event-differs")
     assert f"amount: recorded {60 * BILLION}, by the rules {100 * BILLION}" in report.breach.reason
+
+
+def test_an_event_of_a_topic_the_ledger_does_not_know_is_named(ledger: Ledger) -> None:
+    record_year(ledger)
+    stream = project_id(OTHER_PROJECT)
+    last = ledger.recorder.select_events(stream, desc=True, limit=1)[0]
+    event_log(ledger.recorder).overwrite_stored_event(
+        stream, last.originator_version, topic="capledger.domain.project:Project.MoneyPrinted"
+    )
+
+    report = audit(ledger)
+
+    assert report.breach is not None
+    assert (report.breach.code, report.breach.version) == ("unknown-topic", last.originator_version)
