@@ -27,6 +27,7 @@ from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext
+from .ratelimit import RateLimitHeaders
 from .routers import admin, audit, commands, exports, inspector, ops, queries
 from .store import ApiStore
 
@@ -115,6 +116,7 @@ def create_app(
     ):
         app.include_router(router)
     # Outermost first: request ids and access logs see every response, the 413 included.
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
