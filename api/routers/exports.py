@@ -21,7 +21,7 @@ from ..context import ApiContext
 from ..deps import Ctx, Reader
 from ..problems import problem_responses
 from ..routing import ThreadedRoute
-from ..scope import check_jurisdiction
+from ..scope import check_filter, check_jurisdiction
 from ..types import Label, Year
 from .audit import auditor
 from .queries import BalanceQuery, WatchQuery, build_watch_list, query_balances
@@ -155,6 +155,7 @@ class IatiPage(BaseModel):
 def iati_activities(
     ctx: ApiContext, caller: Any, query: IatiQuery
 ) -> tuple[list[dict[str, Any]], int]:
+    check_filter(caller, investor_code=query.investor_code, province=query.province)
     found, total = readmodel.projects(
         ctx.read_model,
         caller,

@@ -125,37 +125,34 @@ def officer(investors: tuple[str, ...] = (), provinces: tuple[str, ...] = ()) ->
 
 def test_unscoped_callers_keep_their_filters() -> None:
     inspector = Caller("k", "an", Role.INSPECTOR, Scope())
-    assert pinned_filter(inspector, investor_code=None, province=None, jurisdiction=None) == (
+    assert pinned_filter(inspector, investor_code=None, province=None) == (
         None,
         None,
     )
 
 
 def test_an_officer_of_one_investor_is_pinned_to_it() -> None:
-    found = pinned_filter(officer(("A",)), investor_code=None, province=None, jurisdiction=None)
+    found = pinned_filter(officer(("A",)), investor_code=None, province=None)
     assert found == ("A", None)
 
 
 def test_an_officer_of_one_province_is_pinned_to_it() -> None:
-    found = pinned_filter(
-        officer((), ("HN",)), investor_code=None, province=None, jurisdiction=None
-    )
+    found = pinned_filter(officer((), ("HN",)), investor_code=None, province=None)
     assert found == (None, "HN")
 
 
 def test_a_filter_outside_the_scope_is_refused() -> None:
     with pytest.raises(ApiProblem) as raised:
-        pinned_filter(officer(("A",)), investor_code="B", province=None, jurisdiction=None)
+        pinned_filter(officer(("A",)), investor_code="B", province=None)
     assert raised.value.code == "out-of-scope"
 
 
 def test_several_scopes_must_be_chosen_from() -> None:
     with pytest.raises(ApiProblem) as raised:
-        pinned_filter(officer(("A", "B")), investor_code=None, province=None, jurisdiction=None)
+        pinned_filter(officer(("A", "B")), investor_code=None, province=None)
     assert raised.value.code == "scope-filter-required"
     assert "investor_code=A" in raised.value.detail
-    assert pinned_filter(officer(("A", "B")), investor_code="B", province=None,
-                         jurisdiction=None) == ("B", None)  # fmt: skip
+    assert pinned_filter(officer(("A", "B")), investor_code="B", province=None) == ("B", None)
 
 
 @pytest.mark.parametrize(
