@@ -138,7 +138,8 @@ NAMING_WRITES: list[tuple[str, dict[str, Any]]] = [
 #: Routes no finance officer reads (inspectors and administrators only): 403 ``forbidden``.
 ROLE_GATED = [("GET", "/verify"), ("GET", "/digests"), ("GET", "/digests/latest"),
               ("POST", "/digests"), ("GET", "/admin/keys"), ("POST", "/admin/keys"),
-              ("DELETE", "/admin/keys/{key_id}")]  # fmt: skip
+              ("DELETE", "/admin/keys/{key_id}"), ("PUT", "/admin/keys/{key_id}/scope"),
+              ("GET", "/api-keys/{key_id}/history")]  # fmt: skip
 #: Routes that read nothing of the ledger's contents.
 UNSCOPED = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/inspector"),
             ("GET", "/inspector/"), ("GET", "/inspector/{name}")]  # fmt: skip
