@@ -7,8 +7,9 @@ workers on M nodes share one limit instead of having N×M of them.
 
 A bucket is kept as its *theoretical arrival time* (GCRA, the generic cell rate algorithm): the
 time at which it would be full again, in microseconds. Taking tokens is one ``INSERT … ON
-CONFLICT DO UPDATE … RETURNING`` statement, the same SQL in both dialects, so that two
-processes taking from one bucket at once are serialised by the store's row (or file) lock.
+CONFLICT DO UPDATE … RETURNING`` statement, the same SQL in both dialects, committed on its own,
+so that two processes taking from one bucket at once are serialised by the store's row (or
+file) lock.
 
 **The lease.** A process takes up to ``rate_limit_lease`` tokens at a time from the store and
 spends them locally, so only one request in ``lease`` pays the round trip. Leased tokens are
@@ -48,7 +49,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from capledger.projections.dialects import Connections, Dialect, SqliteDialect
+from capledger.projections.dialects import Connections, Dialect, PostgresDialect, SqliteDialect
 
 from .problems import ApiProblem
 from .settings import ApiSettings
@@ -262,7 +263,8 @@ class RateLimits:
             "want": want,
             "first": want,
         }
-        with self.connections.transaction(self.dialect.begin_write) as cursor:
+        # One statement, atomic on its own: no transaction around it.
+        with self.connections.statements() as cursor:
             cursor.execute(self._sql, params)
             row = cursor.fetchone()
             if now - self._pruned >= PRUNE_EVERY_S:
@@ -313,11 +315,17 @@ def _seconds(delta: float) -> int:
 
 
 def _undurable(dialect: Dialect) -> Dialect:
-    """The store's dialect, with SQLite commits not synced to disk one by one: losing the last
-    counts to a power cut gives clients a fresh burst, nothing worse (the keys in the same file
-    keep their own, durable, connections)."""
+    """The store's dialect, its commits not waiting for the disk: SQLite's WAL ``NORMAL`` sync,
+    PostgreSQL's ``synchronous_commit=off`` for the limiter's own connections (a libpq
+    option). Losing the last counts to a crash gives clients a fresh burst, nothing worse; the
+    keys keep their own, durable, connections. Waiting for the disk would cost every request
+    that asks the store a flush of the write-ahead log."""
     if isinstance(dialect, SqliteDialect):
         return replace(dialect, durable=False)
+    if isinstance(dialect, PostgresDialect):
+        options = str(dialect.conninfo.get("options", ""))
+        relaxed = f"{options} -c synchronous_commit=off".strip()
+        return replace(dialect, conninfo={**dialect.conninfo, "options": relaxed})
     return dialect
 
 
