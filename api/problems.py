@@ -235,7 +235,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict (duplicate, or concurrent writers: retry after `Retry-After`)",
         413: "Request body too large",
         422: "Invalid request, or refused by a rule of the ledger (see `code`)",
-        429: "Too many writes for this key: retry after `Retry-After`",
+        429: "Too many requests for this key or address: retry after `Retry-After`",
         503: "Store unreachable",
     }
     return {

@@ -25,7 +25,7 @@ from ..scope import check_project
 from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
 
 router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1
 NOTHING = Balance()
@@ -475,7 +475,7 @@ class VerifyOut(BaseModel):
     operation_id="verify_store",
     summary="Recompute every hash chain in the store",
     response_model=VerifyOut,
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(401, 403, 429, 503),
 )
 def get_verify(caller: Inspector, ctx: Ctx) -> VerifyOut:
     position = ctx.ledger_position()
@@ -569,7 +569,7 @@ def publish_digest(ctx: ApiContext, principal: str) -> DigestOut:
     summary="Verify every chain and publish the heads digest",
     status_code=201,
     response_model=DigestOut,
-    responses=problem_responses(401, 403, 409, 503),
+    responses=problem_responses(401, 403, 409, 429, 503),
 )
 def post_digest(caller: Admin, ctx: Ctx) -> DigestOut:
     return publish_digest(ctx, caller.principal)
@@ -580,7 +580,7 @@ def post_digest(caller: Admin, ctx: Ctx) -> DigestOut:
     operation_id="latest_digest",
     summary="The latest published heads digest",
     response_model=DigestOut,
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(401, 403, 404, 429, 503),
 )
 def get_latest_digest(caller: Inspector, ctx: Ctx) -> DigestOut:
     latest = ctx.store.latest_digest()
@@ -594,7 +594,7 @@ def get_latest_digest(caller: Inspector, ctx: Ctx) -> DigestOut:
     operation_id="digests",
     summary="Published heads digests, newest first",
     response_model=list[DigestOut],
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
 )
 def get_digests(
     caller: Inspector,
@@ -633,7 +633,7 @@ class KeyHistory(BaseModel):
     operation_id="api_key_history",
     summary="Who issued, rescoped and revoked an API key, and when (inspectors, administrators)",
     response_model=KeyHistory,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 429),
 )
 def get_key_history(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Inspector, ctx: Ctx

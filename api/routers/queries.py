@@ -73,7 +73,7 @@ from ..scope import (
 from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, money
 
 router = APIRouter(tags=["queries"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
 
 BalanceSort = StrEnum("BalanceSort", {name: name for name in [*SORTS, "rate"]})  # type: ignore[misc]
 DENOMINATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}(@[1-9][0-9]{0,8})?$"
