@@ -42,10 +42,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -83,7 +83,7 @@ class Policy:
         """Seconds an empty bucket takes to fill up (the draft's ``w``)."""
         return max(1, math.ceil(self.burst / self.rate_per_s))
 
-    @property
+    @cached_property
     def header(self) -> str:
         """The ``RateLimit-Policy`` field value."""
         return f'"{self.name}";q={self.burst};w={self.window_s}'
@@ -100,11 +100,13 @@ class Decision:
     retry_after_s: int = 0
 
     @property
+    def state(self) -> str:
+        """The ``RateLimit`` field value."""
+        return f'"{self.policy.name}";r={self.remaining};t={self.reset_s}'
+
+    @property
     def headers(self) -> dict[str, str]:
-        headers = {
-            "RateLimit-Policy": self.policy.header,
-            "RateLimit": f'"{self.policy.name}";r={self.remaining};t={self.reset_s}',
-        }
+        headers = {"RateLimit-Policy": self.policy.header, "RateLimit": self.state}
         if not self.allowed:
             headers["Retry-After"] = str(self.retry_after_s)
         return headers
@@ -354,7 +356,8 @@ def _too_many(decision: Decision, whose: str) -> ApiProblem:
         429,
         "rate-limited",
         f"too many {decision.policy.name} for this {whose}; retry in {decision.retry_after_s} s",
-        headers=decision.headers,
+        # The RateLimit fields are added by RateLimitHeaders, as on every limited response.
+        headers={"Retry-After": str(decision.retry_after_s)},
     )
 
 
@@ -395,10 +398,10 @@ class RateLimitHeaders:
         async def send_with_limits(message: Message) -> None:
             decision = state.get("rate_limit")
             if message["type"] == "http.response.start" and isinstance(decision, Decision):
-                headers = MutableHeaders(scope=message)
-                for name, value in decision.headers.items():
-                    if name not in headers:
-                        headers[name] = value
+                headers = message.setdefault("headers", [])
+                headers = message["headers"] = [*headers]  # a response's own list, not shared
+                headers.append((b"ratelimit-policy", decision.policy.header.encode()))
+                headers.append((b"ratelimit", decision.state.encode()))
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
