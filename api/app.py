@@ -27,9 +27,9 @@ from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext
-from .ratelimit import RateLimitHeaders
 from .routers import admin, audit, commands, exports, inspector, ops, queries
 from .store import ApiStore
+from .throttle import RateLimitHeaders
 
 log = structlog.get_logger(__name__)
 

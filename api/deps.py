@@ -17,7 +17,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from . import ratelimit
+from . import throttle
 from .context import ApiContext
 from .problems import ApiProblem
 from .roles import Caller, Role
@@ -55,7 +55,7 @@ async def authenticated(
     ctx = await context(request)
     assert ctx.limits is not None
     if not token:
-        await ratelimit.failed_authentication(request, ctx.limits)
+        await throttle.failed_authentication(request, ctx.limits)
         raise ApiProblem(
             401,
             "unauthenticated",
@@ -65,10 +65,10 @@ async def authenticated(
     token = token.strip()
     found, key = ctx.cached_key(token)
     if not found:
-        ratelimit.refuse_flooding_address(request, ctx.limits)
+        throttle.refuse_flooding_address(request, ctx.limits)
         key = await run_in_threadpool(ctx.authenticate, token)
     if key is None:
-        await ratelimit.failed_authentication(request, ctx.limits)
+        await throttle.failed_authentication(request, ctx.limits)
         raise ApiProblem(
             401,
             "unauthenticated",
@@ -96,7 +96,7 @@ async def writer(
     if not caller.can_write:
         raise ApiProblem(403, "forbidden", f"the {caller.role.value} role cannot record commands")
     assert ctx.limits is not None
-    await ratelimit.limit_key(request, ctx.limits, ctx.limits.policies.writes, caller.key_id)
+    await throttle.limit_key(request, ctx.limits, ctx.limits.policies.writes, caller.key_id)
     return caller
 
 
@@ -111,7 +111,7 @@ async def reader(
     caller = await authenticated(request, api_key, credentials)
     limits = (await context(request)).limits
     assert limits is not None
-    await ratelimit.limit_key(request, limits, limits.policies.reads, caller.key_id)
+    await throttle.limit_key(request, limits, limits.policies.reads, caller.key_id)
     return caller
 
 
