@@ -13,11 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from builders import postgres_connect
+from psycopg import sql
 
 from capledger.api.roles import Role
 from capledger.api.settings import ApiSettings
 from capledger.api.store import ApiStore
-from capledger.settings import Settings, environment
+from capledger.settings import Persistence, Settings, environment
 
 from .test_demo_over_http import free_port, wait_until_up
 
@@ -70,14 +72,33 @@ def two_servers(store: Settings, tmp_path: Path) -> Iterator[tuple[list[str], st
         token = keys.create_key("reader", Role.INSPECTOR).token
     finally:
         keys.close()
-    servers = [start(settings, tmp_path / f"server-{n}.log") for n in (1, 2)]
     try:
-        yield [url for url, _ in servers], token
+        servers = [start(settings, tmp_path / f"server-{n}.log") for n in (1, 2)]
+        try:
+            yield [url for url, _ in servers], token
+        finally:
+            for _, process in servers:
+                process.terminate()
+            for _, process in servers:
+                process.wait(timeout=30)
     finally:
-        for _, process in servers:
-            process.terminate()
-        for _, process in servers:
-            process.wait(timeout=30)
+        drop_schemas(settings, suffix)
+
+
+def drop_schemas(settings: Settings, suffix: str) -> None:
+    """The API store's and the read model's PostgreSQL schemas of this test."""
+    if settings.store.persistence is not Persistence.POSTGRES:
+        return
+    with postgres_connect(settings) as connection:
+        found = connection.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name = %s OR schema_name LIKE %s",
+            (f"api_{suffix}", f"rm\\_{suffix}%"),
+        ).fetchall()
+        for (schema,) in found:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
 
 
 def test_two_processes_on_one_store_share_one_read_limit(
