@@ -29,6 +29,7 @@ from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
 from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
 from .store import ApiStore
+from .throttle import RateLimitHeaders
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +121,7 @@ def create_app(
     # Outermost first: request ids and access logs see every response, the 413 included; a
     # JSON body is judged once BodyLimit has bounded it.
     app.add_middleware(StrictJson)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -20,7 +20,7 @@ from capledger.settings import Settings
 
 from .cache import ReadState, ResponseCache, RunnerState, read_state
 from .metrics import Metrics
-from .ratelimit import TokenBuckets
+from .ratelimit import RateLimits
 from .store import ApiKey, ApiStore
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,8 @@ class ApiContext:
     runner: EmbeddedRunner | None
     store: ApiStore
     metrics: Metrics = field(default_factory=Metrics)
-    buckets: TokenBuckets | None = None
+    #: The shared rate limits (in the store, see :mod:`capledger.api.ratelimit`).
+    limits: RateLimits | None = None
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     auditor: ProjectHistory | None = None
@@ -58,10 +59,10 @@ class ApiContext:
         self.responses = ResponseCache(self.settings.api.response_cache_size)
         if self.auditor is None:
             self.auditor = ProjectHistory(self.ledger.recorder)
-        if self.buckets is None:
-            self.buckets = TokenBuckets(
-                self.settings.api.write_rate_per_s, self.settings.api.write_burst
-            )
+        if self.limits is None:
+            self.limits = RateLimits.from_settings(self.store.dialect, self.settings.api)
+            self.limits.initialise()
+            self.closers.append(self.limits.close)
 
     # -- keys ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from . import throttle
 from .context import ApiContext
 from .problems import ApiProblem
 from .roles import Caller, Role
@@ -49,7 +50,12 @@ async def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
     token = _token(api_key, credentials)
+    # The context from the request rather than as a sub-dependency: FastAPI solves each
+    # sub-dependency anew on every request, and every read and write passes here.
+    ctx = await context(request)
+    assert ctx.limits is not None
     if not token:
+        await throttle.failed_authentication(request, ctx.limits)
         raise ApiProblem(
             401,
             "unauthenticated",
@@ -57,11 +63,11 @@ async def authenticated(
             headers={"WWW-Authenticate": 'Bearer realm="capledger"'},
         )
     token = token.strip()
-    # The context from the request rather than as a sub-dependency: FastAPI solves each
-    # sub-dependency anew on every request, and every read and write passes here.
-    ctx = await context(request)
+    # An address this process knows to be flooding is refused before the store is asked.
+    throttle.refuse_flooding_address(request, ctx.limits)
     key = await run_in_threadpool(ctx.authenticate, token)
     if key is None:
+        await throttle.failed_authentication(request, ctx.limits)
         raise ApiProblem(
             401,
             "unauthenticated",
@@ -82,29 +88,39 @@ def _caller(request: Request, key: ApiKey) -> Caller:
     return caller
 
 
-async def writer(caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx) -> Caller:
+async def writer(
+    request: Request, caller: Annotated[Caller, Depends(authenticated)], ctx: Ctx
+) -> Caller:
     """Finance officers and administrators write; each key's writes are rate limited."""
     if not caller.can_write:
         raise ApiProblem(403, "forbidden", f"the {caller.role.value} role cannot record commands")
-    assert ctx.buckets is not None
-    wait = ctx.buckets.take(caller.key_id)
-    if wait:
-        raise ApiProblem(
-            429,
-            "rate-limited",
-            f"too many writes with this key; retry in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+    assert ctx.limits is not None
+    await throttle.limit_key(request, ctx.limits, ctx.limits.policies.writes, caller.key_id)
     return caller
 
 
-async def administrator(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+async def reader(
+    request: Request,
+    api_key: Annotated[str | None, Security(api_key_header)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> Caller:
+    """Every role reads (finance officers within their scope); each key's reads and
+    administration requests are rate limited. It authenticates itself rather than depend on
+    :func:`authenticated`: every read would pay FastAPI's solving of one more level."""
+    caller = await authenticated(request, api_key, credentials)
+    limits = (await context(request)).limits
+    assert limits is not None
+    await throttle.limit_key(request, limits, limits.policies.reads, caller.key_id)
+    return caller
+
+
+async def administrator(caller: Annotated[Caller, Depends(reader)]) -> Caller:
     if caller.role is not Role.ADMINISTRATOR:
         raise ApiProblem(403, "forbidden", "only an administrator may do this")
     return caller
 
 
-async def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+async def inspector_or_admin(caller: Annotated[Caller, Depends(reader)]) -> Caller:
     """Ledger-wide reads that are not split by scope (whole-store verification, digests)."""
     if caller.scoped:
         raise ApiProblem(
@@ -114,7 +130,7 @@ async def inspector_or_admin(caller: Annotated[Caller, Depends(authenticated)]) 
 
 
 #: Any role reads (finance officers within their scope): being authenticated is enough.
-Reader = Annotated[Caller, Depends(authenticated)]
+Reader = Annotated[Caller, Depends(reader)]
 Writer = Annotated[Caller, Depends(writer)]
 Admin = Annotated[Caller, Depends(administrator)]
 Inspector = Annotated[Caller, Depends(inspector_or_admin)]

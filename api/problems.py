@@ -237,7 +237,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         415: "A JSON body not in UTF-8 (`not-utf-8`)",
         422: "Invalid request, or refused by a rule of the ledger (see `code`)",
-        429: "Too many writes for this key: retry after `Retry-After`",
+        429: "Too many requests for this key or address: retry after `Retry-After`",
         503: "Store unreachable",
     }
     return {

@@ -45,9 +45,20 @@ class ApiSettings(BaseModel):
     body_timeout_s: float = Field(default=30.0, gt=0, le=600)
     keep_alive_timeout_s: float = Field(default=5.0, gt=0, le=600)
     max_connections: int = Field(default=1_000, ge=1)
-    #: Writes per API key: a token bucket refilled at this rate with this capacity (429 beyond).
+    #: Writes per API key: a token bucket refilled at this rate with this capacity (429 beyond),
+    #: kept in the store like the two below.
     write_rate_per_s: float = Field(default=10.0, gt=0)
     write_burst: int = Field(default=100, ge=1)
+    #: Reads (and administration) per API key, and failed authentications per client address:
+    #: token buckets kept in the store, shared by every process and node (429 beyond). See
+    #: :mod:`capledger.api.ratelimit` and docs/api.md.
+    read_rate_per_s: float = Field(default=100.0, gt=0)
+    read_burst: int = Field(default=1_000, ge=1)
+    failed_auth_rate_per_s: float = Field(default=1.0, gt=0)
+    failed_auth_burst: int = Field(default=20, ge=1)
+    #: Tokens a process takes from the store at a time and spends locally (1: every request
+    #: asks the store). A burst may exceed a quota by (processes × (lease − 1)) at most.
+    rate_limit_lease: int = Field(default=8, ge=1, le=1_000)
 
     #: Default and largest page of list endpoints.
     page_size: int = Field(default=50, ge=1)

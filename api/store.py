@@ -261,6 +261,34 @@ class ApiStore:
             raise UnknownKey(f"no API key {key_id}")
         return _key(row)
 
+    def change_scope(
+        self, key_id: str, *, investors: Sequence[str] = (), provinces: Sequence[str] = ()
+    ) -> ApiKey:
+        """A finance officer's active key covers these investors and provinces from now on."""
+        scope = Scope.of(investors, provinces)
+        if scope.is_empty:
+            raise ValueError("a finance officer's key needs at least one investor or province")
+        with self._lock, self._cursor(write=True) as cursor:
+            cursor.execute(
+                f"UPDATE {self._table('api_key')} SET investors = :investors, "
+                "provinces = :provinces WHERE key_id = :key_id AND revoked_at IS NULL "
+                "AND role = :role",
+                {
+                    "investors": json.dumps(sorted(scope.investors)),
+                    "provinces": json.dumps(sorted(scope.provinces)),
+                    "key_id": key_id,
+                    "role": Role.FINANCE_OFFICER.value,
+                },
+            )
+            cursor.execute(
+                f"SELECT {KEY_COLUMNS} FROM {self._table('api_key')} WHERE key_id = :key_id",
+                {"key_id": key_id},
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise UnknownKey(f"no API key {key_id}")
+        return _key(row)
+
     # -- digests -------------------------------------------------------------------------
 
     def publish_digest(

@@ -229,3 +229,29 @@ class ReverseEntry(Command):
     entry_version: int
     reason: str
     effective_on: date
+
+
+# -- API keys (their administration on the audit trail) ----------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueApiKey(Command):
+    """Record that an API key was issued (by its id; the token is never recorded)."""
+
+    key_id: str
+    name: str
+    role: str
+    investors: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeApiKeyScope(Command):
+    key_id: str
+    investors: tuple[str, ...] = ()
+    provinces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeApiKey(Command):
+    key_id: str

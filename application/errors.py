@@ -37,3 +37,11 @@ class ConcurrencyConflict(ApplicationError):
 
 class InvalidCommand(ApplicationError):
     code = "invalid-command"
+
+
+class UnknownApiKey(ApplicationError):
+    code = "unknown-api-key"
+
+
+class DuplicateApiKey(ApplicationError):
+    code = "duplicate-api-key"

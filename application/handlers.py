@@ -15,29 +15,32 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from capledger.domain import CapitalPlan, Project, RuleBook
-from capledger.domain.ids import plan_id, project_id
+from capledger.domain import ApiKey, CapitalPlan, Project, RuleBook
+from capledger.domain.ids import api_key_id, plan_id, project_id
 
 from .commands import (
     AdjustPlan,
     AdjustTotalInvestment,
     Allocate,
     ApprovePlan,
+    ChangeApiKeyScope,
     ChangeInvestor,
     ChangeStatus,
     Command,
     Cut,
     ExtendDisbursementPeriod,
+    IssueApiKey,
     Lapse,
     PayAdvance,
     PayCompletedWork,
     RegisterProject,
     ReverseEntry,
+    RevokeApiKey,
     Settle,
     SignContract,
     Transfer,
 )
-from .errors import DuplicatePlan, DuplicateProject
+from .errors import DuplicateApiKey, DuplicatePlan, DuplicateProject
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -54,6 +57,10 @@ class UnitOfWork(Protocol):
 
     def plan(self, code: str) -> CapitalPlan:
         """The recorded plan (``UnknownPlan`` if none)."""
+        ...
+
+    def api_key(self, key_id: str) -> ApiKey:
+        """The recorded API key (``UnknownApiKey`` if none)."""
         ...
 
     def exists(self, aggregate_id: UUID) -> bool: ...
@@ -228,6 +235,27 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> None:
     )
 
 
+# -- API keys ----------------------------------------------------------------------------
+
+
+def issue_api_key(cmd: IssueApiKey, uow: UnitOfWork) -> None:
+    if uow.exists(api_key_id(cmd.key_id)):
+        raise DuplicateApiKey(f"API key {cmd.key_id} is already recorded")
+    key = ApiKey.issue(
+        key_id=cmd.key_id, name=cmd.name, role=cmd.role, investors=cmd.investors,
+        provinces=cmd.provinces,
+    )  # fmt: skip
+    uow.add(key, f"api-key:{cmd.key_id}")
+
+
+def change_api_key_scope(cmd: ChangeApiKeyScope, uow: UnitOfWork) -> None:
+    uow.api_key(cmd.key_id).change_scope(investors=cmd.investors, provinces=cmd.provinces)
+
+
+def revoke_api_key(cmd: RevokeApiKey, uow: UnitOfWork) -> None:
+    uow.api_key(cmd.key_id).revoke()
+
+
 # A handler takes its own command type; the mapping below pairs each type with its handler.
 Handler = Callable[[Any, UnitOfWork], None]
 
@@ -248,4 +276,7 @@ HANDLERS: dict[type[Command], Handler] = {
     PayAdvance: pay_advance,
     PayCompletedWork: pay_completed_work,
     ReverseEntry: reverse_entry,
+    IssueApiKey: issue_api_key,
+    ChangeApiKeyScope: change_api_key_scope,
+    RevokeApiKey: revoke_api_key,
 }

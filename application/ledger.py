@@ -28,8 +28,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from capledger.domain import CapitalPlan, DomainError, Project, RuleBook
-from capledger.domain.ids import plan_id, project_id
+from capledger.domain import ApiKey, CapitalPlan, DomainError, Project, RuleBook
+from capledger.domain.ids import api_key_id, plan_id, project_id
 
 from .chain import unseal
 from .commands import Command
@@ -37,6 +37,7 @@ from .errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
     InvalidCommand,
+    UnknownApiKey,
     UnknownPlan,
     UnknownProject,
 )
@@ -137,6 +138,9 @@ class _UnitOfWork:
 
     def plan(self, code: str) -> CapitalPlan:
         return self._load(CapitalPlan, plan_id(code), f"plan:{code}", UnknownPlan)
+
+    def api_key(self, key_id: str) -> ApiKey:
+        return self._load(ApiKey, api_key_id(key_id), f"api-key:{key_id}", UnknownApiKey)
 
     def add(self, aggregate: A, label: str) -> A:
         self.touched[aggregate.id] = aggregate

@@ -34,7 +34,7 @@ from uuid import UUID, uuid5
 import orjson
 from eventsourcing.utils import get_topic, resolve_topic
 
-from capledger.domain import CapitalPlan, Project, ProjectStatus
+from capledger.domain import ApiKey, CapitalPlan, Project, ProjectStatus
 from capledger.domain.ids import NAMESPACE
 
 from .chain import CHAIN_KEY, META_KEY
@@ -65,6 +65,8 @@ class StreamKind(StrEnum):
     PROJECT = "project"
     PLAN = "plan"
     COMMAND = "command"
+    #: An API key's administration (``api-key:<key id>``).
+    API_KEY = "api-key"
 
 
 #: The aggregates whose events are published, by name.
@@ -72,12 +74,14 @@ _AGGREGATES: dict[str, type] = {
     "Project": Project,
     "CapitalPlan": CapitalPlan,
     "CommandReceipt": CommandReceipt,
+    "ApiKey": ApiKey,
 }
 #: The kind of each aggregate's streams.
 AGGREGATE_KINDS: dict[str, StreamKind] = {
     "Project": StreamKind.PROJECT,
     "CapitalPlan": StreamKind.PLAN,
     "CommandReceipt": StreamKind.COMMAND,
+    "ApiKey": StreamKind.API_KEY,
 }
 
 
@@ -104,6 +108,9 @@ class EventName(StrEnum):
     PROJECT_DISBURSEMENT_PERIOD_EXTENDED = "Project.DisbursementPeriodExtended"
     PROJECT_CAPITAL_LAPSED = "Project.CapitalLapsed"
     PROJECT_SETTLED = "Project.Settled"
+    API_KEY_ISSUED = "ApiKey.Issued"
+    API_KEY_SCOPE_CHANGED = "ApiKey.ScopeChanged"
+    API_KEY_REVOKED = "ApiKey.Revoked"
 
 
 class PublishedEvent(NamedTuple):

@@ -10,8 +10,9 @@ set-up (not timed): the demo scenario (``capledger.demo``: Hồ Chí Minh City 2
     allocated capital enough for any number of payments; an inspector key (reads) and a finance
     officer's key scoped to the benchmark's province (writes). Then ``capledger serve`` starts
     as a user runs it (uvicorn, the embedded runner: read-your-writes), with the write rate
-    limit raised through its documented setting (``CAPLEDGER_API_WRITE_RATE_PER_S``) so that
-    the limiter is still on every write's path but never refuses one;
+    limit raised through its documented setting (``CAPLEDGER_API_WRITE_RATE_PER_S``, and the
+    read limit through ``CAPLEDGER_API_READ_RATE_PER_S``) so that the limiter is still on every
+    request's path but never refuses one;
 (1) balance query: ``GET /balances?by=project&jurisdiction=HP&fiscal_year=2021`` (Hải Phòng's
     38 projects, one page) with the inspector's key, from ``--balance-connections``
     keep-alive connections, each sending its next request when the last one is answered. The
@@ -251,6 +252,8 @@ def server_env(data_dir: Path, log_level: str) -> dict[str, str]:
         CAPLEDGER_LOG_FORMAT="json",
         CAPLEDGER_API_WRITE_RATE_PER_S=str(WRITE_RATE),
         CAPLEDGER_API_WRITE_BURST=str(WRITE_RATE),
+        CAPLEDGER_API_READ_RATE_PER_S=str(WRITE_RATE),
+        CAPLEDGER_API_READ_BURST=str(WRITE_RATE),
     )
     return env
 

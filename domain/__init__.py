@@ -3,9 +3,10 @@
 Imports only the standard library and ``eventsourcing.domain``.
 """
 
+from .apikey import ApiKey
 from .capital import Balance
 from .errors import DomainError
-from .ids import plan_id, project_id
+from .ids import api_key_id, plan_id, project_id
 from .plan import CapitalPlan
 from .project import AllocationLine, Contract, PaymentEntry, Project
 from .rules import RuleBook
@@ -13,6 +14,7 @@ from .values import Authority, CapitalSource, Decision, PlanKind, ProjectStatus
 
 __all__ = [
     "AllocationLine",
+    "ApiKey",
     "Authority",
     "Balance",
     "CapitalPlan",
@@ -25,6 +27,7 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "RuleBook",
+    "api_key_id",
     "plan_id",
     "project_id",
 ]

@@ -114,3 +114,7 @@ class InvalidStatusChange(DomainError):
 
 class NoRuleInForce(DomainError):
     code = "no-rule-in-force"
+
+
+class ApiKeyRevoked(DomainError):
+    code = "api-key-revoked"

@@ -1,4 +1,5 @@
-"""Deterministic aggregate ids: a plan or project code always maps to the same stream."""
+"""Deterministic aggregate ids: a plan or project code (an API key id) always maps to the same
+stream."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def plan_id(code: str) -> UUID:
 @lru_cache(maxsize=65_536)
 def project_id(code: str) -> UUID:
     return uuid5(NAMESPACE, f"project:{code}")
+
+
+@lru_cache(maxsize=4_096)
+def api_key_id(key_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"api-key:{key_id}")

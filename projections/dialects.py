@@ -288,6 +288,19 @@ class Connections:
         finally:
             self._release(conn, healthy)
 
+    @contextmanager
+    def statements(self) -> Iterator[Any]:
+        """A cursor whose statements each commit on their own (the connections are in
+        autocommit mode): for a single atomic statement, without a transaction's two extra
+        round trips."""
+        conn = self._acquire()
+        healthy = False
+        try:
+            yield conn.cursor()
+            healthy = True
+        finally:
+            self._release(conn, healthy)
+
     def close(self) -> None:
         """Close the idle connections."""
         with self._lock:

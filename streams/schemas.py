@@ -32,13 +32,13 @@ from eventsourcing.domain import Aggregate, AggregateCreated, AggregateEvent
 
 from capledger.application.published import TYPE_PREFIX
 from capledger.application.receipts import CommandReceipt
-from capledger.domain import CapitalPlan, Decision, Project
+from capledger.domain import ApiKey, CapitalPlan, Decision, Project
 
 from .settings import DEFAULT_SCHEMA_BASE_URI
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: The aggregates whose events are recorded, hence published.
-AGGREGATES: tuple[type[Aggregate], ...] = (CapitalPlan, Project, CommandReceipt)
+AGGREGATES: tuple[type[Aggregate], ...] = (CapitalPlan, Project, CommandReceipt, ApiKey)
 #: Fields every domain event has that the published ``data`` does not carry.
 _ENVELOPE_FIELDS = frozenset(typing.get_type_hints(AggregateCreated))
 #: Smallest value of integer fields, as the domain checks them.

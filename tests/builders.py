@@ -27,15 +27,18 @@ from capledger.application.commands import (
     AdjustTotalInvestment,
     Allocate,
     ApprovePlan,
+    ChangeApiKeyScope,
     ChangeInvestor,
     ChangeStatus,
     Cut,
     ExtendDisbursementPeriod,
+    IssueApiKey,
     Lapse,
     PayAdvance,
     PayCompletedWork,
     RegisterProject,
     ReverseEntry,
+    RevokeApiKey,
     Settle,
     SignContract,
     Transfer,
@@ -376,6 +379,22 @@ class Year:
     extended_payment_version: int
 
 
+def record_key_administration(ledger: Ledger, ids: Callable[[str], str] = command_id) -> None:
+    """An officer's API key issued, rescoped and revoked by an administrator."""
+    admin = "administrator:admin"
+    ledger.execute(
+        IssueApiKey(key_id="0a1b2c3d", name="lan", role="finance_officer", provinces=("HP",)),
+        command_id=ids("issue-key"),
+        principal=admin,
+    )
+    ledger.execute(
+        ChangeApiKeyScope(key_id="0a1b2c3d", provinces=("HN", "HP")),
+        command_id=ids("rescope-key"),
+        principal=admin,
+    )
+    ledger.execute(RevokeApiKey(key_id="0a1b2c3d"), command_id=ids("revoke-key"), principal=admin)
+
+
 def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
     """Record every movement the ledger knows, on two projects of the 2025 plan.
 
@@ -385,7 +404,8 @@ def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
     of 7 billion reversed, 50 billion extended to 30 June 2026, 160 billion lapsed on 1 February
     2026, 20 billion paid from the extension, the last 30 billion lapsed in 2027; total
     investment adjusted, investor changed, completed and settled at 150 billion. DA-002 gets
-    100 billion, gives 40 to DA-001 and has 20 cut back to the plan.
+    100 billion, gives 40 to DA-001 and has 20 cut back to the plan. Then an API key's
+    administration (issued, rescoped, revoked).
     """
     approve_medium_term_plan(ledger, cid=ids("approve"))
     approve_annual_plan(ledger, implements=MEDIUM_TERM_PLAN, cid=ids("approve"))
@@ -497,6 +517,7 @@ def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
         ),
         command_id=ids("settle"),
     )
+    record_key_administration(ledger, ids)
     return Year(
         ledger=ledger,
         advance_version=advance.streams[project_stream],

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import keyevents
 from ..deps import Admin, Ctx
 from ..problems import ApiProblem, problem_responses
 from ..roles import Role
@@ -65,9 +66,10 @@ def key_out(key: ApiKey) -> KeyOut:
 )
 def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
     try:
-        issued = ctx.store.create_key(
-            body.name, body.role, investors=body.investors, provinces=body.provinces
-        )
+        issued = keyevents.issue_key(
+            ctx.store, ctx.ledger, caller.principal, body.name, body.role,
+            investors=body.investors, provinces=body.provinces,
+        )  # fmt: skip
     except DuplicateKeyName as error:
         raise ApiProblem(409, "duplicate-key-name", str(error)) from None
     except ValueError as error:
@@ -100,9 +102,36 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Admin, ctx: Ctx
 ) -> KeyOut:
     try:
-        key = ctx.store.revoke(key_id)
+        key = keyevents.revoke_key(ctx.store, ctx.ledger, caller.principal, key_id)
     except UnknownKey as error:
         raise ApiProblem(404, "not-found", str(error)) from None
     except LastAdministrator as error:
         raise ApiProblem(409, error.code, str(error)) from None
+    return key_out(key)
+
+
+class NewScope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    investors: list[Label] = Field(default_factory=list, max_length=500)
+    provinces: list[Label] = Field(default_factory=list, max_length=100)
+
+
+@router.put(
+    "/keys/{key_id}/scope",
+    operation_id="change_api_key_scope",
+    summary="Change a finance officer's key's scope (recorded on the audit trail)",
+    response_model=KeyOut,
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
+)
+def change_key_scope(
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], body: NewScope, caller: Admin, ctx: Ctx
+) -> KeyOut:
+    try:
+        key = keyevents.change_key_scope(
+            ctx.store, ctx.ledger, caller.principal, key_id,
+            investors=body.investors, provinces=body.provinces,
+        )  # fmt: skip
+    except UnknownKey as error:
+        raise ApiProblem(404, "not-found", str(error)) from None
     return key_out(key)

@@ -1,5 +1,6 @@
 """Audit: a project's history from the event store, its state at any point, the difference
-between two points, hash-chain verification and published heads digests."""
+between two points, hash-chain verification, published heads digests, and the administration of
+API keys."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capledger.application.errors import UnknownProject
 from capledger.application.verify import verify_store
-from capledger.domain import Balance
-from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectState
+from capledger.domain import Balance, api_key_id
+from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectState, published
 
 from ..context import ApiContext
 from ..deps import Admin, Ctx, Inspector, Reader
@@ -24,7 +25,7 @@ from ..scope import check_project
 from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
 
 router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1
 NOTHING = Balance()
@@ -474,7 +475,7 @@ class VerifyOut(BaseModel):
     operation_id="verify_store",
     summary="Recompute every hash chain in the store",
     response_model=VerifyOut,
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(401, 403, 429, 503),
 )
 def get_verify(caller: Inspector, ctx: Ctx) -> VerifyOut:
     position = ctx.ledger_position()
@@ -568,7 +569,7 @@ def publish_digest(ctx: ApiContext, principal: str) -> DigestOut:
     summary="Verify every chain and publish the heads digest",
     status_code=201,
     response_model=DigestOut,
-    responses=problem_responses(401, 403, 409, 503),
+    responses=problem_responses(401, 403, 409, 429, 503),
 )
 def post_digest(caller: Admin, ctx: Ctx) -> DigestOut:
     return publish_digest(ctx, caller.principal)
@@ -579,7 +580,7 @@ def post_digest(caller: Admin, ctx: Ctx) -> DigestOut:
     operation_id="latest_digest",
     summary="The latest published heads digest",
     response_model=DigestOut,
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(401, 403, 404, 429, 503),
 )
 def get_latest_digest(caller: Inspector, ctx: Ctx) -> DigestOut:
     latest = ctx.store.latest_digest()
@@ -593,7 +594,7 @@ def get_latest_digest(caller: Inspector, ctx: Ctx) -> DigestOut:
     operation_id="digests",
     summary="Published heads digests, newest first",
     response_model=list[DigestOut],
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
 )
 def get_digests(
     caller: Inspector,
@@ -605,3 +606,55 @@ def get_digests(
 
 
 __all__ = ["UnknownProject", "router"]
+
+
+# -- key administration ----------------------------------------------------------------------
+
+
+class KeyEventOut(BaseModel):
+    version: int = Field(description="Stream version of the key's administration.")
+    event: str = Field(description="`ApiKey.Issued`, `ApiKey.ScopeChanged` or `ApiKey.Revoked`.")
+    class_version: int
+    recorded_at: datetime | None
+    principal: str | None = Field(description="Who did it (a key's principal, or `operator:…`).")
+    command_id: str | None
+    data: dict[str, Any] = Field(description="The event's data: the key by its id, never a token.")
+    hash: str
+    prev: str
+
+
+class KeyHistory(BaseModel):
+    key_id: str
+    items: list[KeyEventOut]
+
+
+@router.get(
+    "/api-keys/{key_id}/history",
+    operation_id="api_key_history",
+    summary="Who issued, rescoped and revoked an API key, and when (inspectors, administrators)",
+    response_model=KeyHistory,
+    responses=problem_responses(401, 403, 404, 422, 429),
+)
+def get_key_history(
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Inspector, ctx: Ctx
+) -> KeyHistory:
+    items = []
+    for stored in auditor(ctx).stored(api_key_id(key_id)):
+        event = published(stored)
+        recorded = datetime.fromisoformat(event.recorded_at) if event.recorded_at else None
+        items.append(
+            KeyEventOut(
+                version=event.stream_version,
+                event=event.name,
+                class_version=event.class_version,
+                recorded_at=recorded,
+                principal=event.meta.get("principal"),
+                command_id=event.meta.get("command_id"),
+                data=event.data,
+                hash=event.hash,
+                prev=event.prev,
+            )
+        )
+    if not items:
+        raise ApiProblem(404, "not-found", f"no administration of API key {key_id} is recorded")
+    return KeyHistory(key_id=key_id, items=items)

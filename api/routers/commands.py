@@ -18,7 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capledger.application import commands
 from capledger.application.commands import Command
-from capledger.application.errors import ApplicationError, ConcurrencyConflict
+from capledger.application.errors import (
+    ApplicationError,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+)
 from capledger.domain import DomainError
 from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
 
@@ -266,6 +270,12 @@ def execute(
     except ConcurrencyConflict:
         counter.labels(name, "conflict", ConcurrencyConflict.code).inc()
         raise
+    except IdempotencyConflict as error:
+        # The key may have been used by another user: say nothing of what they sent with it.
+        counter.labels(name, "refused", error.code).inc()
+        raise IdempotencyConflict(
+            f"the Idempotency-Key {command_id} was already used for a different command"
+        ) from None
     except (DomainError, ApplicationError) as error:
         counter.labels(name, "refused", error.code).inc()
         raise

@@ -21,13 +21,13 @@ from ..context import ApiContext
 from ..deps import Ctx, Reader
 from ..problems import problem_responses
 from ..routing import ThreadedRoute
-from ..scope import check_jurisdiction
+from ..scope import check_filter, check_jurisdiction
 from ..types import Label, Year
 from .audit import auditor
 from .queries import BalanceQuery, WatchQuery, build_watch_list, query_balances
 
 router = APIRouter(prefix="/exports", tags=["exports"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
 CSV = "text/csv; charset=utf-8"
 BOM = "\ufeff"
 MAX_CSV_ROWS = 100_000
@@ -155,6 +155,7 @@ class IatiPage(BaseModel):
 def iati_activities(
     ctx: ApiContext, caller: Any, query: IatiQuery
 ) -> tuple[list[dict[str, Any]], int]:
+    check_filter(caller, investor_code=query.investor_code, province=query.province)
     found, total = readmodel.projects(
         ctx.read_model,
         caller,

@@ -26,6 +26,7 @@ from capledger.projections.queries import (
     Dimension,
     Exclusions,
     GroupBalance,
+    Page,
     QueryError,
     Scope,
     WatchLevel,
@@ -60,11 +61,19 @@ from ..schemas import (
     rate_fields,
     rate_out,
 )
-from ..scope import check_jurisdiction, check_plan, pinned_filter
+from ..scope import (
+    check_filter,
+    check_jurisdiction,
+    check_jurisdiction_filter,
+    check_plan,
+    pinned_filter,
+    visible_projects,
+    visible_watch_entries,
+)
 from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, money
 
 router = APIRouter(tags=["queries"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 503)
+READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
 
 BalanceSort = StrEnum("BalanceSort", {name: name for name in [*SORTS, "rate"]})  # type: ignore[misc]
 DENOMINATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}(@[1-9][0-9]{0,8})?$"
@@ -147,10 +156,7 @@ class BalanceQuery(AsOfQuery):
 
     def filters(self, caller: Caller) -> BalanceFilter:
         investor_code, province = pinned_filter(
-            caller,
-            investor_code=self.investor_code,
-            province=self.province,
-            jurisdiction=self.jurisdiction,
+            caller, investor_code=self.investor_code, province=self.province
         )
         return BalanceFilter(
             project_code=self.project_code,
@@ -577,12 +583,9 @@ def build_watch_list(ctx: ApiContext, caller: Caller, query: WatchQuery) -> Watc
         as_of=query.point(),
         limit=None,
     )
-    entries = [
-        entry
-        for entry in found.entries
-        if caller.covers_jurisdiction(query.jurisdiction)
-        or entry.investor_code in caller.scope.investors
-    ][: query.limit]
+    entries = visible_watch_entries(
+        ctx, caller, query.jurisdiction, found.level is WatchLevel.PROJECT, found.entries
+    )[: query.limit]
     return WatchListOut(
         jurisdiction=query.jurisdiction,
         fiscal_year=query.fiscal_year,
@@ -626,6 +629,11 @@ class LateQuery(ScopeQuery):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
+#: The late entries of a jurisdiction and year a finance officer's query reads before keeping
+#: those of its visible projects.
+MAX_SCOPED_LATE_ENTRIES = 100_000
+
+
 class LateEntryOut(BaseModel):
     position: int
     project_code: str
@@ -660,9 +668,15 @@ def get_late_entries(query: Annotated[LateQuery, Query()], caller: Reader, ctx: 
         query.scope(),
         min_days=query.min_days,
         as_of=query.point(),
-        limit=query.limit,
-        offset=query.offset,
+        limit=query.limit if not caller.scoped else MAX_SCOPED_LATE_ENTRIES,
+        offset=query.offset if not caller.scoped else 0,
     )
+    if caller.scoped:
+        # Rows of visible projects only (the scope rule), paged after they are chosen.
+        visible = visible_projects(ctx, caller, [item.project_code for item in page.items])
+        mine = [item for item in page.items if item.project_code in visible]
+        page = Page(mine[query.offset : query.offset + query.limit], len(mine), query.limit,
+                    query.offset)  # fmt: skip
     return LatePage(
         jurisdiction=query.jurisdiction,
         fiscal_year=query.fiscal_year,
@@ -718,6 +732,7 @@ class PlansQuery(_Query):
     responses=READ_RESPONSES,
 )
 def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -> list[PlanOut]:
+    check_jurisdiction_filter(caller, query.jurisdiction)
     found = readmodel.plans(
         ctx.read_model,
         jurisdiction=query.jurisdiction,
@@ -884,6 +899,7 @@ def project_out(record: ProjectRow) -> ProjectOut:
     responses=READ_RESPONSES,
 )
 def get_projects(query: Annotated[ProjectsQuery, Query()], caller: Reader, ctx: Ctx) -> ProjectPage:
+    check_filter(caller, investor_code=query.investor_code, province=query.province)
     limit = min(query.limit, ctx.settings.api.max_page_size)
     found, total = readmodel.projects(
         ctx.read_model,

@@ -9,16 +9,21 @@ the CLI too.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 import structlog
 
+from capledger.api import keyevents
 from capledger.api.roles import Role
 from capledger.api.store import ApiKey, ApiStore, IssuedKey, LastAdministrator, PublishedDigest
+from capledger.application.ledger import Ledger
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_api_store, build_app, build_ledger
+from capledger.domain import DomainError
 from capledger.observability import configure_logging
 from capledger.settings import Settings
 
@@ -50,14 +55,44 @@ def create_api_key(
     provinces: Sequence[str] = (),
     settings: Settings,
 ) -> IssuedKey:
-    """Create a key; its token is in the result and nowhere else (only its hash is stored)."""
-    return _store(settings).create_key(name, Role(role), investors=investors, provinces=provinces)
+    """Create a key; its token is in the result and nowhere else (only its hash is stored).
+    Its issue is recorded on the ledger's audit trail (:mod:`capledger.api.keyevents`)."""
+    with _ledger(settings) as ledger:
+        return keyevents.issue_key(_store(settings), ledger, operator(), name, Role(role),
+                                   investors=investors, provinces=provinces)  # fmt: skip
 
 
 def revoke_api_key(key_id: str, *, settings: Settings, force: bool = False) -> ApiKey:
     """Revoke a key; the last active administrator key only with ``force`` (else
     :class:`~capledger.api.store.LastAdministrator`)."""
-    return _store(settings).revoke(key_id, force=force)
+    with _ledger(settings) as ledger:
+        return keyevents.revoke_key(_store(settings), ledger, operator(), key_id, force=force)
+
+
+def change_api_key_scope(
+    key_id: str,
+    *,
+    investors: Sequence[str] = (),
+    provinces: Sequence[str] = (),
+    settings: Settings,
+) -> ApiKey:
+    with _ledger(settings) as ledger:
+        return keyevents.change_key_scope(_store(settings), ledger, operator(), key_id,
+                                          investors=investors, provinces=provinces)  # fmt: skip
+
+
+def operator() -> str:
+    """The principal the ledger records for key administration from the command line."""
+    return f"operator:{getpass.getuser()}"
+
+
+@contextmanager
+def _ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = build_ledger(settings)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 def list_api_keys(*, settings: Settings) -> list[ApiKey]:
@@ -101,7 +136,7 @@ def register(subparsers: Subcommands) -> None:
     serve.add_argument("--port", type=int, help="port (default CAPLEDGER_API_PORT)")
     serve.set_defaults(handler=run_serve)
 
-    keys = subparsers.add_parser("api-key", help="create, list or revoke API keys")
+    keys = subparsers.add_parser("api-key", help="create, list, rescope or revoke API keys")
     actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key and print its token once")
     create.add_argument("name", help="unique name; writes are recorded as <role>:<name>")
@@ -120,6 +155,11 @@ def register(subparsers: Subcommands) -> None:
         "out; the API never does this)",
     )
     revoke.set_defaults(handler=run_revoke_key)
+    rescope = actions.add_parser("scope", help="change a finance officer's key's scope")
+    rescope.add_argument("key_id")
+    rescope.add_argument("--investor", action="append", default=[], help="scope (repeatable)")
+    rescope.add_argument("--province", action="append", default=[], help="scope (repeatable)")
+    rescope.set_defaults(handler=run_change_key_scope)
 
     digest = subparsers.add_parser(
         "digest", help="verify every hash chain and publish the heads digest"
@@ -182,6 +222,20 @@ def run_revoke_key(args: argparse.Namespace, context: Context) -> int:
     except LastAdministrator as error:
         print(f"capledger: error: {error.code}: {error} (or --force)", file=context.stderr)
         return EXIT_REFUSED
+    _print(context, _key(key))
+    return EXIT_OK
+
+
+def run_change_key_scope(args: argparse.Namespace, context: Context) -> int:
+    try:
+        key = change_api_key_scope(args.key_id, investors=args.investor,
+                                   provinces=args.province, settings=context.settings)  # fmt: skip
+    except LookupError as error:
+        print(f"capledger: error: unknown-key: {error}", file=context.stderr)
+        return 2
+    except (ValueError, DomainError) as error:
+        print(f"capledger: error: invalid-key: {error}", file=context.stderr)
+        return 2
     _print(context, _key(key))
     return EXIT_OK
 

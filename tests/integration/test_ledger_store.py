@@ -46,8 +46,10 @@ from capledger.application.commands import (
     AdjustTotalInvestment,
     ChangeStatus,
     ExtendDisbursementPeriod,
+    IssueApiKey,
     Lapse,
     ReverseEntry,
+    RevokeApiKey,
 )
 from capledger.application.ledger import Ledger
 from capledger.application.positions import position_of
@@ -55,7 +57,7 @@ from capledger.application.receipts import receipt_id
 from capledger.bootstrap import build_ledger
 from capledger.domain import AllocationLine, Contract, DomainError, PaymentEntry
 from capledger.domain import errors as domain_errors
-from capledger.domain.ids import plan_id, project_id
+from capledger.domain.ids import api_key_id, plan_id, project_id
 from capledger.domain.values import Decision
 from capledger.settings import Persistence, Settings
 
@@ -180,9 +182,9 @@ def test_every_command_of_the_year_left_one_receipt_naming_the_events_it_recorde
         for n in notifications
         if n.topic.endswith(":CommandReceipt.Accepted")
     ]
-    ids = {"project": project_id, "plan": plan_id}
+    ids = {"project": project_id, "plan": plan_id, "api-key": api_key_id}
 
-    assert len(receipts) == 22
+    assert len(receipts) == 25
     for receipt in receipts:
         assert receipt["streams"], receipt["command"]
         for label, version in receipt["streams"].items():
@@ -236,6 +238,15 @@ def _adjust_plan(envelopes: dict[str, int]) -> Act:
 
 #: One representative refused command per error family, on project DA-001 funded with 100
 #: billion VND of the 2025 plan's central budget and holding contract HD-01 of 50 billion.
+KEY = "0a1b2c3d"
+ISSUE_KEY = IssueApiKey(key_id=KEY, name="lan", role="inspector")
+
+
+def _revoked_key(ledger: Ledger) -> None:
+    ledger.execute(ISSUE_KEY, command_id=command_id("issue-key"))
+    ledger.execute(RevokeApiKey(key_id=KEY), command_id=command_id("revoke-key"))
+
+
 REFUSALS: dict[str, Refusal] = {
     "InvalidAmount": Refusal(domain_errors.InvalidAmount, lambda lg, c: pay(lg, amount=0, cid=c)),
     "InvalidValue": Refusal(domain_errors.InvalidValue, _adjust_plan({CENTRAL: 1_000 * BILLION})),
@@ -372,6 +383,19 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "DuplicatePlan": Refusal(
         app_errors.DuplicatePlan, lambda lg, c: approve_annual_plan(lg, cid=c)
+    ),
+    "ApiKeyRevoked": Refusal(
+        domain_errors.ApiKeyRevoked,
+        lambda lg, c: lg.execute(RevokeApiKey(key_id=KEY), command_id=c),
+        arrange=lambda lg: _revoked_key(lg),
+    ),
+    "UnknownApiKey": Refusal(
+        app_errors.UnknownApiKey, lambda lg, c: lg.execute(RevokeApiKey(key_id=KEY), command_id=c)
+    ),
+    "DuplicateApiKey": Refusal(
+        app_errors.DuplicateApiKey,
+        lambda lg, c: lg.execute(ISSUE_KEY, command_id=c),
+        arrange=lambda lg: _revoked_key(lg),
     ),
 }
 

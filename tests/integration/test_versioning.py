@@ -47,7 +47,7 @@ from capledger.application.receipts import CommandReceipt, receipt_id
 from capledger.application.verify import verify_store
 from capledger.bootstrap import build_ledger
 from capledger.domain import CapitalPlan, Decision, Project
-from capledger.domain.ids import plan_id, project_id
+from capledger.domain.ids import api_key_id, plan_id, project_id
 from capledger.projections import MemoryReadModel, ReadModelStore, rebuild
 from capledger.projections.batch import published
 from capledger.projections.history import published as history_published
@@ -336,6 +336,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "Project.CapitalLapsed.v1": {"amount": 160 * BILLION, "effective_on": date(2026, 2, 1)},
     "Project.Settled.v1": {"settled_value": 150 * BILLION, "effective_on": date(2027, 6, 1)},
+    "ApiKey.Issued.v1": {
+        "originator_id": api_key_id("0a1b2c3d"),
+        "key_id": "0a1b2c3d",
+        "name": "lan",
+        "role": "finance_officer",
+        "investors": [],
+        "provinces": ["HP"],
+    },
+    "ApiKey.ScopeChanged.v1": {"investors": [], "provinces": ["HN", "HP"]},
+    "ApiKey.Revoked.v1": {"originator_version": 3},
 }
 
 
@@ -547,4 +557,4 @@ def test_the_history_of_a_v1_project_shows_its_registration_upcast(golden_ledger
 
 def test_the_published_event_names_are_the_event_classes_of_the_ledger() -> None:
     assert set(EventName) == set(EVENT_CLASSES)
-    assert set(StreamKind) == {"project", "plan", "command"}
+    assert set(StreamKind) == {"project", "plan", "command", "api-key"}

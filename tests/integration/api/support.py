@@ -162,6 +162,10 @@ def api_settings_for(store: Settings, tmp_path: Path) -> tuple[Settings, ApiSett
         store_schema=f"api_{suffix}",
         write_rate_per_s=10_000,
         write_burst=100_000,
+        read_rate_per_s=1_000_000,
+        read_burst=1_000_000,
+        failed_auth_rate_per_s=1_000_000,
+        failed_auth_burst=1_000_000,
         read_your_writes_timeout_s=10,
     )
     return settings, api_settings

@@ -54,6 +54,10 @@ class Fuzzed:
             store_file=tmp / "api.sqlite3",
             write_rate_per_s=1_000_000,
             write_burst=1_000_000,
+            read_rate_per_s=1_000_000,
+            read_burst=1_000_000,
+            failed_auth_rate_per_s=1_000_000,
+            failed_auth_burst=1_000_000,
             read_your_writes_timeout_s=10,
         )
         self.app = build_app(settings.model_copy(update={"api": api_settings}))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from capledger.api.cache import Entry
-from capledger.api.deps import authenticated
+from capledger.api.deps import reader
 from capledger.api.roles import Caller, Role
 from capledger.api.roles import Scope as RoleScope
 from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
@@ -318,7 +318,7 @@ def test_overridden_dependencies_apply_to_kept_pages(two_investors: Harness) -> 
     assert set(disbursed(balances(api, officer))) == {PROJECT}
     hits = cache.hits
     inspector = Caller("k9", "override", Role.INSPECTOR, RoleScope())
-    api.app.dependency_overrides[authenticated] = lambda: inspector
+    api.app.dependency_overrides[reader] = lambda: inspector
     try:
         assert set(disbursed(balances(api, officer))) == {PROJECT, OTHER}  # the override's
         assert set(disbursed(balances(api, officer))) == {PROJECT, OTHER}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from capledger.api.ratelimit import TokenBuckets
+from capledger.api.ratelimit import Policies, Policy, RateLimits
 from capledger.api.roles import Role
 from capledger.api.store import hash_token
 from capledger.projections.dialects import SqliteDialect
@@ -65,7 +65,7 @@ def test_an_inspector_reads_everything_and_writes_nothing(api: Harness) -> None:
     assert keys == {PROJECT, OTHER}
 
 
-def test_a_finance_officer_writes_only_in_scope(api: Harness) -> None:
+def test_a_finance_officer_writes_only_to_visible_projects(api: Harness) -> None:
     two_investors(api)
     mine = api.command(
         f"/projects/{PROJECT}/payments",
@@ -77,9 +77,10 @@ def test_a_finance_officer_writes_only_in_scope(api: Harness) -> None:
         f"/projects/{OTHER}/payments",
         payment_body(10, on=f"{YEAR}-03-01"),
         headers=api.officer,
-        expect=403,
+        expect=404,
     )
-    assert theirs.json()["code"] == "out-of-scope"
+    # Not visible: answered as for a project never recorded (the scope rule, docs/api.md).
+    assert theirs.json()["code"] == "unknown-project"
     plan = api.command("/plans", plan_body("HN-2"), headers=api.officer, expect=403)
     assert plan.json()["code"] == "out-of-scope"
 
@@ -177,14 +178,25 @@ def test_keys_are_stored_hashed(api: Harness) -> None:
 
 
 def test_writes_beyond_the_rate_get_429_with_retry_after(api: Harness) -> None:
-    now = [0.0]
-    api.ctx.buckets = TokenBuckets(rate=1.0, burst=2, clock=lambda: now[0])
-    api.command("/plans", plan_body("P-1"))
+    now = [1_000_000.0]
+    policies = Policies(
+        writes=Policy("writes", 1.0, 2),
+        reads=Policy("reads", 1_000.0, 1_000),
+        failed_authentications=Policy("failed-authentications", 1_000.0, 1_000),
+    )
+    api.ctx.limits = RateLimits(api.ctx.store.dialect, policies, clock=lambda: now[0])
+    api.ctx.limits.initialise()
+    first = api.command("/plans", plan_body("P-1"))
+    assert first.headers["RateLimit-Policy"] == '"writes";q=2;w=2'
+    assert first.headers["RateLimit"] == '"writes";r=1;t=1'
     api.command("/plans", plan_body("P-2"))
     limited = api.command("/plans", plan_body("P-3"), expect=429)
     assert limited.headers["Retry-After"] == "1"
+    assert limited.headers["RateLimit"] == '"writes";r=0;t=2'
     assert limited.json()["code"] == "rate-limited"
-    assert api.get("/balances").status_code == 200  # reads are not limited
+    read = api.get("/balances")
+    assert read.status_code == 200  # reads have a policy of their own
+    assert read.headers["RateLimit-Policy"] == '"reads";q=1000;w=1'
     now[0] += 1.0
     api.command("/plans", plan_body("P-3"))
 

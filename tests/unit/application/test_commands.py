@@ -58,8 +58,12 @@ def test_every_command_has_one_handler_that_takes_that_command() -> None:
         assert get_type_hints(handler, vars(handlers))["cmd"] is kind
 
 
+#: Commands added after commands became types: they digest their type name.
+TYPED_SINCE = {commands.IssueApiKey, commands.ChangeApiKeyScope, commands.RevokeApiKey}
+
+
 def test_every_command_recorded_before_commands_were_types_keeps_its_verb_name() -> None:
-    assert set(VERB_NAMES) == {kind.__name__ for kind in COMMAND_TYPES}
+    assert set(VERB_NAMES) == {kind.__name__ for kind in COMMAND_TYPES - TYPED_SINCE}
     assert VERB_NAMES["ExtendDisbursementPeriod"] == "extend"
 
 

@@ -14,15 +14,18 @@ from capledger.application.commands import (
     AdjustTotalInvestment,
     Allocate,
     ApprovePlan,
+    ChangeApiKeyScope,
     ChangeInvestor,
     ChangeStatus,
     Cut,
     ExtendDisbursementPeriod,
+    IssueApiKey,
     Lapse,
     PayAdvance,
     PayCompletedWork,
     RegisterProject,
     ReverseEntry,
+    RevokeApiKey,
     Settle,
     SignContract,
     Transfer,
@@ -129,3 +132,8 @@ def record_every_event_type(ledger: Ledger, prefix: str = "") -> None:
     ledger.execute(Settle(
         project_code=second, settled_value=17 * BILLION, effective_on=date(2025, 6, 1), **DECISION,
     ), command_id=command())  # fmt: skip
+    key = f"{prefix}0a1b2c3d"
+    ledger.execute(IssueApiKey(key_id=key, name=f"{prefix}lan", role="finance_officer",
+                               provinces=("HNA",)), command_id=command())  # fmt: skip
+    ledger.execute(ChangeApiKeyScope(key_id=key, investors=("BQLDA-HNA",)), command_id=command())
+    ledger.execute(RevokeApiKey(key_id=key), command_id=command())

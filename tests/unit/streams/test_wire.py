@@ -114,7 +114,7 @@ def test_the_key_is_the_subject_and_streams_chain_within_a_key(
     messages: list[wire.WireMessage],
 ) -> None:
     keys = {message.key.decode().partition(":")[0] for message in messages}
-    assert keys == {"plan", "project", "command"}
+    assert keys == {"plan", "project", "command", "api-key"}
     last: dict[bytes, tuple[int, bytes]] = {}
     for message in messages:
         headers = dict(message.headers)
