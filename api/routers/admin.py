@@ -122,7 +122,7 @@ class NewScope(BaseModel):
     operation_id="change_api_key_scope",
     summary="Change a finance officer's key's scope (recorded on the audit trail)",
     response_model=KeyOut,
-    responses=problem_responses(400, 401, 403, 404, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def change_key_scope(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], body: NewScope, caller: Admin, ctx: Ctx
