@@ -307,11 +307,11 @@ class Projector:
 
     async def _take(self, app: faust.App, events: Sequence[EventT[bytes]]) -> None:
         """Hand one batch of the agent's events over, without those of an older generation."""
-        generation = app.consumer_generation_id
+        generation, topic = app.consumer_generation_id, self.topic
         records = [
             Record(message.partition, message.offset, _headers(message.headers), message.value)
-            for message in (event.message for event in events)
-            if message.generation_id == generation and message.topic == self.topic
+            for message in [event.message for event in events]
+            if message.generation_id == generation and message.topic == topic
         ]
         self.stats.stale += len(events) - len(records)
         if records:
@@ -525,6 +525,8 @@ def _headers(
     headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
 ) -> Sequence[tuple[str, bytes]]:
     """A message's headers as aiokafka gives them: pairs (a mapping only from other transports)."""
+    if type(headers) is tuple or type(headers) is list:  # aiokafka's; cheaper than the ABC
+        return headers
     if headers is None:
         return ()
     return list(headers.items()) if isinstance(headers, Mapping) else headers
