@@ -234,11 +234,14 @@ class Projector:
                 settings.heartbeat_interval_s, settings.session_timeout_s / 3
             ),
             broker_max_poll_records=settings.max_poll_records,
-            consumer_max_fetch_size=4 * 1024 * 1024,
+            # Per partition and fetch: a few thousand records, more than a batch takes from
+            # one partition; a larger fetch only holds more of the topic in memory per worker.
+            consumer_max_fetch_size=1024 * 1024,
             # The one public switch to a read_committed consumer (see the module docstring).
             processing_guarantee="exactly_once",
             # Room for the next batch while the agent applies one: fetching goes on meanwhile.
-            stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
+            # One batch, not more: a rebuild runs a worker per CPU, each holding its queue.
+            stream_buffer_maxsize=max(1024, settings.batch_size),
             stream_wait_empty=False,
             Monitor=ProjectorMonitor,
             key_serializer="raw",
