@@ -240,8 +240,7 @@ class Projector:
             # The one public switch to a read_committed consumer (see the module docstring).
             processing_guarantee="exactly_once",
             # Room for the next batch while the agent applies one: fetching goes on meanwhile.
-            # One batch, not more: a rebuild runs a worker per CPU, each holding its queue.
-            stream_buffer_maxsize=max(1024, settings.batch_size),
+            stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
             stream_wait_empty=False,
             Monitor=ProjectorMonitor,
             key_serializer="raw",
