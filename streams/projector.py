@@ -234,7 +234,9 @@ class Projector:
                 settings.heartbeat_interval_s, settings.session_timeout_s / 3
             ),
             broker_max_poll_records=settings.max_poll_records,
-            consumer_max_fetch_size=4 * 1024 * 1024,
+            # Per partition and fetch: a few thousand records, more than a batch takes from
+            # one partition; a larger fetch only holds more of the topic in memory per worker.
+            consumer_max_fetch_size=1024 * 1024,
             # The one public switch to a read_committed consumer (see the module docstring).
             processing_guarantee="exactly_once",
             # Room for the next batch while the agent applies one: fetching goes on meanwhile.
@@ -307,11 +309,11 @@ class Projector:
 
     async def _take(self, app: faust.App, events: Sequence[EventT[bytes]]) -> None:
         """Hand one batch of the agent's events over, without those of an older generation."""
-        generation = app.consumer_generation_id
+        generation, topic = app.consumer_generation_id, self.topic
         records = [
             Record(message.partition, message.offset, _headers(message.headers), message.value)
-            for message in (event.message for event in events)
-            if message.generation_id == generation and message.topic == self.topic
+            for message in [event.message for event in events]
+            if message.generation_id == generation and message.topic == topic
         ]
         self.stats.stale += len(events) - len(records)
         if records:
@@ -525,6 +527,8 @@ def _headers(
     headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
 ) -> Sequence[tuple[str, bytes]]:
     """A message's headers as aiokafka gives them: pairs (a mapping only from other transports)."""
+    if type(headers) is tuple or type(headers) is list:  # aiokafka's; cheaper than the ABC
+        return headers
     if headers is None:
         return ()
     return list(headers.items()) if isinstance(headers, Mapping) else headers

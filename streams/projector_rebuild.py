@@ -20,7 +20,8 @@ workers' (the tail reaches the topic's end under the lock, and live workers only
 committed records before it), so they carry on in the new namespace without a gap: their next
 batch's records below the new offsets are dropped as duplicates.
 
-The workers are processes (``multiprocessing``, spawned: nothing of this process is inherited),
+The workers are processes (``multiprocessing``, forked from a fork server that imported the
+projector once, or spawned: nothing of this process is inherited; ``worker_context``),
 one per CPU and at most one per partition on a PostgreSQL read model
 (``ProjectorSettings.rebuild_workers``), one on SQLite (a single writer). They form one consumer
 group, so Kafka gives each a share of the partitions, exactly as several ``capledger projector
@@ -268,7 +269,7 @@ class ReplayWorkers:
         group: str,
         count: int,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = worker_context()
         self._stop = context.Event()
         self._assigned = context.Value("i", 0)
         self.results: list[WorkerResult] = []
@@ -337,6 +338,22 @@ class ReplayWorkers:
             raise RebuildFailed(f"the replay stopped: {failed[0]}")
         if len(self.results) < self.count:
             raise RebuildFailed("a replay worker stopped without reporting what it applied")
+
+
+def worker_context() -> Any:
+    """Where replay workers come from: a fork server that has imported the projector once,
+    where the platform has one, else fresh interpreters (spawn).
+
+    Either way nothing of the rebuilding process (its threads, its database and broker
+    connections) is inherited. A fork server imports the modules once and forks every worker
+    from that clean process, so the workers start together, in milliseconds, instead of each
+    importing everything again (a second or more of CPU each, while the first already reads).
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
 
 
 def replay_worker(

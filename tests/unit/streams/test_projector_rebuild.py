@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from multiprocessing.connection import Connection
+from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
 import pytest
 
 from capledger.projections import ReadModelStore
-from capledger.streams.projector_rebuild import worker_count
+from capledger.streams.projector_rebuild import worker_context, worker_count
 from capledger.streams.settings import ProjectorSettings
 
 pytestmark = pytest.mark.unit
@@ -34,3 +36,28 @@ def test_a_sqlite_read_model_has_one_writer_unless_told_otherwise() -> None:
 
 def test_the_setting_is_capped_by_the_partitions() -> None:
     assert worker_count(store_on("postgres"), ProjectorSettings(rebuild_workers=8), 3) == 3
+
+
+def _open_fd_names(fd: int, results: Connection) -> None:
+    try:
+        results.send(str(Path(f"/proc/self/fd/{fd}").readlink()))
+    except OSError:
+        results.send(None)
+    results.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc")
+def test_a_replay_worker_inherits_none_of_the_rebuilding_process_s_open_files(
+    tmp_path: Path,
+) -> None:
+    # A forked copy of the rebuild would share its database and broker sockets.
+    context = worker_context()
+    with (tmp_path / "held-by-the-rebuild").open("w") as held:
+        receive, send = context.Pipe(duplex=False)
+        worker = context.Process(target=_open_fd_names, args=(held.fileno(), send))
+        worker.start()
+        send.close()
+        seen = receive.recv()
+        worker.join(30)
+    assert worker.exitcode == 0
+    assert seen is None or not seen.endswith("held-by-the-rebuild")
