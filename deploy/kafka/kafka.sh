@@ -112,7 +112,9 @@ log_says_started() {
   is_uint "$offset" || offset=0
   size="$(stat -c %s "$SERVER_LOG")"
   (( size >= offset )) || offset=0   # the log rolled over since the start
-  tail -c "+$((offset + 1))" "$SERVER_LOG" | grep -q "$STARTED_MARKER"
+  # Not `tail | grep -q`: grep stops at the first match, tail then dies of SIGPIPE, and with
+  # pipefail a long log since the start reads as "not started".
+  grep -q "$STARTED_MARKER" < <(tail -c "+$((offset + 1))" "$SERVER_LOG")
 }
 
 # The first exception line logged since this start (e.g. a ConfigException), if any.
