@@ -113,8 +113,8 @@ log_says_started() {
   size="$(stat -c %s "$SERVER_LOG")"
   (( size >= offset )) || offset=0   # the log rolled over since the start
   # Not `tail | grep -q`: grep stops at the first match, tail then dies of SIGPIPE, and with
-  # pipefail a long log since the start reads as "not started".
-  grep -q "$STARTED_MARKER" < <(tail -c "+$((offset + 1))" "$SERVER_LOG")
+  # pipefail a long log since the start reads as "not started" (and trips the ERR trap).
+  grep -q "$STARTED_MARKER" < <(tail -c "+$((offset + 1))" "$SERVER_LOG" || true)
 }
 
 # The first exception line logged since this start (e.g. a ConfigException), if any.
