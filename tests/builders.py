@@ -21,6 +21,7 @@ import psycopg
 from eventsourcing.persistence import ApplicationRecorder
 from psycopg import sql
 
+from capledger.api.settings import ApiSettings
 from capledger.application.chain import seal, unseal
 from capledger.application.commands import (
     AdjustPlan,
@@ -547,3 +548,20 @@ def forge_last_event(
     position = log.position_of(stream, stored.originator_version)
     assert position is not None
     return position, stored.originator_version
+
+
+def drop_postgres_schemas(settings: Settings, api_settings: ApiSettings) -> None:
+    """Drop a test's read-model schemas (its namespaces too) and its API store's schema."""
+    if settings.store.persistence is not Persistence.POSTGRES:
+        return
+    base = settings.read_model.schema_name
+    with postgres_connect(settings) as connection:
+        schemas = connection.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name = %s OR schema_name LIKE %s OR schema_name = %s",
+            (base, f"{base}\\_rm%", api_settings.store_schema),
+        ).fetchall()
+        for (schema,) in schemas:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )

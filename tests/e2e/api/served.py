@@ -20,11 +20,10 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from builders import postgres_connect
-from psycopg import sql
+from builders import drop_postgres_schemas
 
 from capledger.api.settings import ApiSettings
-from capledger.settings import Persistence, Settings, environment
+from capledger.settings import Settings, environment
 
 STARTUP_DEADLINE_S = 60.0
 
@@ -61,19 +60,7 @@ def shared_settings(store: Settings, tmp_path: Path, **api: object) -> Settings:
 
 
 def drop_schemas(settings: Settings) -> None:
-    if settings.store.persistence is not Persistence.POSTGRES:
-        return
-    base = settings.read_model.schema_name
-    with postgres_connect(settings) as connection:
-        schemas = connection.execute(
-            "SELECT schema_name FROM information_schema.schemata "
-            "WHERE schema_name = %s OR schema_name LIKE %s OR schema_name = %s",
-            (base, f"{base}\\_rm%", settings.api.store_schema),
-        ).fetchall()
-        for (schema,) in schemas:
-            connection.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
+    drop_postgres_schemas(settings, settings.api)
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -32,15 +31,9 @@ from capledger.demo.scenario import build_scenario
 from capledger.projections.events import REPORTING_TZ
 from capledger.settings import Settings, StoreSettings
 
+from .served import STARTUP_DEADLINE_S, free_port
+
 pytestmark = pytest.mark.e2e
-
-STARTUP_DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

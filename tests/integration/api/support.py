@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from builders import postgres_connect
+from builders import drop_postgres_schemas
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from capledger.api.context import ApiContext
 from capledger.api.roles import Role
 from capledger.api.settings import ApiSettings
 from capledger.api.store import ApiStore
 from capledger.bootstrap import build_app
-from capledger.settings import Persistence, Settings
+from capledger.settings import Settings
 
 BILLION = 10**9
 YEAR = 2025
@@ -195,19 +194,3 @@ def harness(settings: Settings, api_settings: ApiSettings) -> Iterator[Harness]:
             )
     finally:
         drop_postgres_schemas(settings, api_settings)
-
-
-def drop_postgres_schemas(settings: Settings, api_settings: ApiSettings) -> None:
-    if settings.store.persistence is not Persistence.POSTGRES:
-        return
-    base = settings.read_model.schema_name
-    with postgres_connect(settings) as connection:
-        schemas = connection.execute(
-            "SELECT schema_name FROM information_schema.schemata "
-            "WHERE schema_name = %s OR schema_name LIKE %s OR schema_name = %s",
-            (base, f"{base}\\_rm%", api_settings.store_schema),
-        ).fetchall()
-        for (schema,) in schemas:
-            connection.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
