@@ -11,15 +11,11 @@ would be another megabyte of vendored script, and it needs inline styles.
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from fastapi import APIRouter, Response
 
+from ..pages import PackagedPage
 from ..problems import ApiProblem
 
-ASSET_PACKAGE = "capledger.api"
-ASSET_FOLDER = "swagger"
 INDEX = "index.html"
 #: Swagger UI's release vendored here (``npm pack swagger-ui-dist@…``, files unchanged).
 SWAGGER_UI_VERSION = "5.36.0"
@@ -29,40 +25,28 @@ ASSETS: dict[str, str] = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
 }
-#: The vendored files change only with a release: cached an hour; the page is revalidated.
-VENDORED = {"swagger-ui-bundle.js", "swagger-ui.css"}
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+PAGE = PackagedPage(
+    "swagger",
+    ASSETS,
+    CONTENT_SECURITY_POLICY,
+    long_cached=frozenset({"swagger-ui-bundle.js", "swagger-ui.css"}),
+)
 
 router = APIRouter(include_in_schema=False)
 
 
-@cache
-def asset(name: str) -> bytes:
-    """The file's bytes, read once from the installed package."""
-    return (resources.files(ASSET_PACKAGE) / ASSET_FOLDER / name).read_bytes()
-
-
-def asset_response(name: str) -> Response:
-    headers = {
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "public, max-age=3600" if name in VENDORED else "no-cache",
-    }
-    return Response(asset(name), media_type=ASSETS[name], headers=headers)
-
-
 @router.get("/docs")
 def docs_page() -> Response:
-    return asset_response(INDEX)
+    return PAGE.response(INDEX)
 
 
 @router.get("/docs/{name}")
 def docs_asset(name: str) -> Response:
-    if name not in ASSETS or name == INDEX:
+    if name not in PAGE or name == INDEX:
         raise ApiProblem(404, "not-found", f"the documentation has no file {name}")
-    return asset_response(name)
+    return PAGE.response(name)

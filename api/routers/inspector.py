@@ -8,16 +8,12 @@ no other host), so a value shown in the page cannot run as code and the key cann
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
+from ..pages import PackagedPage
 from ..problems import ApiProblem
 
-ASSET_PACKAGE = "capledger.api"
-ASSET_FOLDER = "inspector"
 INDEX = "index.html"
 #: Every file the page is made of, with its media type; nothing else under /inspector/ exists.
 ASSETS: dict[str, str] = {
@@ -30,26 +26,9 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    # The key travels in the fragment, which browsers never send; no referrer leaks the page.
-    "Referrer-Policy": "no-referrer",
-    # A new release must not be mixed with a cached older module.
-    "Cache-Control": "no-cache",
-}
+PAGE = PackagedPage("inspector", ASSETS, CONTENT_SECURITY_POLICY)
 
 router = APIRouter(include_in_schema=False)
-
-
-@cache
-def asset(name: str) -> bytes:
-    """The file's bytes, read once from the installed package."""
-    return (resources.files(ASSET_PACKAGE) / ASSET_FOLDER / name).read_bytes()
-
-
-def asset_response(name: str) -> Response:
-    return Response(asset(name), media_type=ASSETS[name], headers=SECURITY_HEADERS)
 
 
 @router.get("/inspector")
@@ -60,11 +39,11 @@ def inspector_without_slash() -> RedirectResponse:
 
 @router.get("/inspector/")
 def inspector_page() -> Response:
-    return asset_response(INDEX)
+    return PAGE.response(INDEX)
 
 
 @router.get("/inspector/{name}")
 def inspector_asset(name: str) -> Response:
-    if name not in ASSETS:
+    if name not in PAGE:
         raise ApiProblem(404, "not-found", f"the inspector has no file {name}")
-    return asset_response(name)
+    return PAGE.response(name)
