@@ -152,10 +152,6 @@ class DatedAmount:
     def record(self, day: date, change: int) -> None:
         bisect.insort(self.changes, (day, change))
 
-    def on(self, day: date) -> int:
-        """The amount at the end of ``day``."""
-        return sum(change for when, change in self.changes if when <= day)
-
     def first_shortfall(self, day: date, change: int) -> tuple[date, int] | None:
         """The first date, on or after ``day``, at whose end the amount would be negative with
         ``change`` made on ``day``, and the amount then; None when it stays whole throughout."""

@@ -128,7 +128,7 @@ class PaymentEntry:
     advance_recovered: int
     after_deadline: bool
     reversed: bool = False
-    effective_on: date | None = field(default=None, compare=False)
+    effective_on: date = field(kw_only=True)
 
     @property
     def net(self) -> int:
@@ -768,7 +768,7 @@ class Project(Aggregate):
 
     @staticmethod
     def check_not_before_entry(entry: PaymentEntry, version: int, day: date) -> None:
-        if entry.effective_on is not None and day < entry.effective_on:
+        if day < entry.effective_on:
             raise DatedOutOfRange(
                 f"the entry at version {version} took effect {entry.effective_on.isoformat()}; "
                 f"a correction of it cannot take effect before, on {day.isoformat()}"
@@ -783,8 +783,7 @@ class Project(Aggregate):
         self.check_not_before_registration(effective_on, "a payment")
         self.check_within_fiscal_year(line, effective_on)
         from_extension = self.check_within_deadline(line, net, effective_on, rules)
-        self.check_within_allocation(line, net)
-        self.check_undisbursed_on_every_date(line, net, effective_on, "payment", OverDisbursement)
+        self.check_within_allocation(line, net, effective_on)
         self.check_within_total_investment(net)
         return from_extension
 
@@ -816,12 +815,13 @@ class Project(Aggregate):
             )
         return True
 
-    def check_within_allocation(self, line: AllocationLine, net: int) -> None:
+    def check_within_allocation(self, line: AllocationLine, net: int, day: date) -> None:
         if net > line.undisbursed:
             raise OverDisbursement(
                 f"payment of {net} VND exceeds the {line.undisbursed} VND left of project "
                 f"{self.code}'s allocation from plan {line.plan_code} ({line.source})"
             )
+        self.check_undisbursed_on_every_date(line, net, day, "payment", OverDisbursement)
 
     def check_within_total_investment(self, net: int) -> None:
         if self.disbursed + net > self.total_investment:
@@ -1109,8 +1109,7 @@ class Project(Aggregate):
     def _book_cash(self, entry: PaymentEntry) -> None:
         line = self.lines[entry.line_key]
         line.disbursed += entry.net
-        if entry.effective_on is not None:
-            line.dated_undisbursed.record(entry.effective_on, -entry.net)
+        line.dated_undisbursed.record(entry.effective_on, -entry.net)
         if entry.after_deadline:
             line.disbursed_after_deadline += entry.net
         # Applied before the version moves on: this event's own version is the next one.

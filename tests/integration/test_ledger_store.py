@@ -142,16 +142,41 @@ def test_contract_and_payment_entries_after_reload_keep_advance_recovery_and_rev
     }
     assert project.entries == {
         year.advance_version: PaymentEntry(
-            "advance", LINE, CONTRACT, 60 * BILLION, 0, after_deadline=False
+            "advance",
+            LINE,
+            CONTRACT,
+            60 * BILLION,
+            0,
+            after_deadline=False,
+            effective_on=date(2025, 3, 1),
         ),
         year.payment_version: PaymentEntry(
-            "completed_work", LINE, CONTRACT, 100 * BILLION, 30 * BILLION, after_deadline=False
+            "completed_work",
+            LINE,
+            CONTRACT,
+            100 * BILLION,
+            30 * BILLION,
+            after_deadline=False,
+            effective_on=date(2025, 6, 1),
         ),
         year.wrong_payment_version: PaymentEntry(
-            "completed_work", LINE, None, 7 * BILLION, 0, after_deadline=False, reversed=True
+            "completed_work",
+            LINE,
+            None,
+            7 * BILLION,
+            0,
+            after_deadline=False,
+            reversed=True,
+            effective_on=date(2025, 8, 1),
         ),
         year.extended_payment_version: PaymentEntry(
-            "completed_work", LINE, None, 20 * BILLION, 0, after_deadline=True
+            "completed_work",
+            LINE,
+            None,
+            20 * BILLION,
+            0,
+            after_deadline=True,
+            effective_on=date(2026, 3, 1),
         ),
     }
 
