@@ -384,11 +384,8 @@ def rate_entry(rate: Any, places: int) -> RateEntry:
 def _denominators(ctx: ApiContext, query: RateQuery) -> list[Denominator]:
     if query.plan:
         return [denominator(spec) for spec in query.plan]
+    # None when the scope has no annual plan: the rate query then says the scope is unknown.
     codes = readmodel.annual_plan_codes(ctx.read_model, query.jurisdiction, query.fiscal_year)
-    if not codes:
-        raise QueryError(
-            f"no annual plan of {query.jurisdiction} for {query.fiscal_year} is in the read model"
-        )
     return [Denominator(code) for code in codes]
 
 
