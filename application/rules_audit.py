@@ -179,65 +179,57 @@ class RulesAudit:
         try:
             named = resolve_topic(notification.topic)
         except TopicError:
-            return RuleBreach(
-                position=notification.id,
-                stream=UUID(str(notification.originator_id)),
-                version=notification.originator_version,
-                event=notification.topic,
-                code="unknown-topic",
-                reason="the ledger knows no event of this topic",
-            )
+            reason = "the ledger knows no event of this topic"
+            return self._breach(notification, notification.topic, "unknown-topic", reason)
         if named not in JUDGED:
             return None
         event = self.mapper.to_domain_event(notification)
-        kind = type(event)
+        kind, name = type(event), type(event).__qualname__
         try:
             if kind in CREATORS:
                 replica = CREATORS[kind](event, self.rules)
                 self.replicas[event.originator_id] = replica
-            elif kind in JUDGES:
+            else:
                 found = self.replicas.get(event.originator_id)
                 if found is None:
-                    return self._breach(notification, event, "no-creation",
-                                        "the stream's first event is not its creation")  # fmt: skip
+                    reason = "the stream's first event is not its creation"
+                    return self._breach(notification, name, "no-creation", reason)
                 replica = found
                 JUDGES[kind](replica, event, self.rules)
-            else:  # pragma: no cover - JUDGED is the union of both tables
-                return None
         except DomainError as error:
-            return self._breach(notification, event, error.code, str(error))
+            return self._breach(notification, name, error.code, str(error))
         self.judged += 1
-        return self._differs(notification, event, replica)
+        return self._differs(notification, event, name, replica)
 
     def _differs(
-        self, notification: Notification, recorded: Any, replica: Aggregate
+        self, notification: Notification, recorded: Any, name: str, replica: Aggregate
     ) -> RuleBreach | None:
         produced = replica.collect_events()
         if len(produced) != 1:
             reason = f"the command produced {len(produced)} events, not one"
-            return self._breach(notification, recorded, "event-differs", reason)
+            return self._breach(notification, name, "event-differs", reason)
         again = produced[0]
         differing = sorted(
-            name
-            for name in set(vars(recorded)) | set(vars(again))
-            if name not in UNJUDGED_FIELDS and _field(recorded, name) != _field(again, name)
+            key
+            for key in set(vars(recorded)) | set(vars(again))
+            if key not in UNJUDGED_FIELDS and _field(recorded, key) != _field(again, key)
         )
         if type(again) is not type(recorded) or differing:
             fields = ", ".join(
-                f"{name}: recorded {_field(recorded, name)!r}, by the rules {_field(again, name)!r}"
-                for name in differing
+                f"{key}: recorded {_field(recorded, key)!r}, by the rules {_field(again, key)!r}"
+                for key in differing
             )
-            return self._breach(notification, recorded, "event-differs",
-                                f"the rules give another event ({fields})")  # fmt: skip
+            reason = f"the rules give another event ({fields})"
+            return self._breach(notification, name, "event-differs", reason)
         return None
 
     @staticmethod
-    def _breach(notification: Notification, event: Any, code: str, reason: str) -> RuleBreach:
+    def _breach(notification: Notification, event: str, code: str, reason: str) -> RuleBreach:
         return RuleBreach(
             position=notification.id,
-            stream=event.originator_id,
-            version=event.originator_version,
-            event=type(event).__qualname__,
+            stream=UUID(str(notification.originator_id)),
+            version=notification.originator_version,
+            event=event,
             code=code,
             reason=reason,
         )

@@ -85,11 +85,9 @@ def _audit_rules(ledger: Ledger, context: CliContext) -> int:
         print("RULES OK", file=context.stdout)
         return EXIT_OK
     breach = report.breach
-    name = stream_name(ledger, str(breach.stream))
-    stream = f"{breach.stream} ({name})" if name else str(breach.stream)
     where = (
-        f"position {breach.position}, stream {stream}, version {breach.version}, "
-        f"{breach.event}: {breach.code}: {breach.reason}"
+        f"position {breach.position}, stream {describe_stream(ledger, str(breach.stream))}, "
+        f"version {breach.version}, {breach.event}: {breach.code}: {breach.reason}"
     )
     print(f"first event breaking a rule: {where}", file=context.stdout)
     print("RULES BROKEN", file=context.stdout)
@@ -98,9 +96,14 @@ def _audit_rules(ledger: Ledger, context: CliContext) -> int:
 
 
 def describe_link(ledger: Ledger, broken: BrokenLink) -> str:
-    name = stream_name(ledger, broken.stream)
-    stream = f"{broken.stream} ({name})" if name else broken.stream
+    stream = describe_stream(ledger, broken.stream)
     return f"position {broken.position}, stream {stream}, version {broken.version}: {broken.reason}"
+
+
+def describe_stream(ledger: Ledger, stream: str) -> str:
+    """The stream's id, and what it is about when that can be told (``… (project P-A)``)."""
+    name = stream_name(ledger, stream)
+    return f"{stream} ({name})" if name else stream
 
 
 def stream_name(ledger: Ledger, stream: str) -> str | None:
