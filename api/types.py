@@ -134,7 +134,7 @@ OptionalText = Annotated[str, Field(max_length=1_000), AfterValidator(_clean_tex
 
 def _calendar_date(value: Any) -> date:
     """``YYYY-MM-DD`` only: not a Unix time (``1699228800``), nor a date-time at midnight."""
-    if isinstance(value, date) and type(value) is date:
+    if type(value) is date:  # a datetime is a date too, and is refused
         return value
     try:
         return parse_calendar_date(value)
