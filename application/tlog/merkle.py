@@ -1,0 +1,264 @@
+"""The Merkle tree of RFC 9162 §2.1 over the log's entries, computed from stored subtree hashes.
+
+Pure: the standard library only (an import-linter contract keeps it so), no storage.
+
+A tree of ``n`` leaves is the RFC's ``MTH(D[n])``: a leaf's hash is ``SHA-256(0x00 ‖ entry)``,
+an interior node's ``SHA-256(0x01 ‖ left ‖ right)``, the empty tree's ``SHA-256()``, and the
+left subtree of ``D[n]`` holds the largest power of two of leaves below ``n``.
+
+A *node* ``(level, index)`` is the complete subtree of the ``2**level`` leaves from
+``index * 2**level``: level 0 holds the leaf hashes. Only complete subtrees are ever stored, and
+a stored node never changes as the log grows. Every subtree the RFC's proofs name,
+``D[begin:end]``, starts at a multiple of the largest power of two not above ``end - begin``,
+so its hash is the right fold of at most ``log2(n) + 1`` complete nodes (:func:`range_nodes`):
+a proof, a root or a consistency check costs one batched read of ``O(log n)`` stored nodes,
+never a rebuild. :class:`Frontier` appends leaves and says which nodes each one completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Protocol
+
+HASH_SIZE = 32
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+#: ``(level, index)``: the complete subtree of leaves ``[index * 2**level, (index+1) * 2**level)``.
+NodeId = tuple[int, int]
+
+
+class ProofError(ValueError):
+    """A proof that does not prove what it claims, or arguments no proof can have."""
+
+
+class SubtreeReader(Protocol):
+    """Stored hashes of complete subtrees (a storage adapter's, or a test's)."""
+
+    def subtree_hashes(self, ids: Collection[NodeId]) -> Mapping[NodeId, bytes]:
+        """The hash of each of these nodes (every one of them must be stored)."""
+        ...
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(LEAF_PREFIX + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def range_nodes(begin: int, end: int) -> list[NodeId]:
+    """The complete nodes that make up ``D[begin:end]``, largest (leftmost) first.
+
+    ``begin`` must be a multiple of the largest power of two not above ``end - begin`` (as every
+    subtree of the RFC's tree is), so the sizes strictly decrease: the bits of ``end - begin``.
+    """
+    if not 0 <= begin < end:
+        raise ValueError(f"not a subtree: [{begin}, {end})")
+    top = (end - begin).bit_length() - 1
+    if begin % (1 << top):
+        raise ValueError(f"[{begin}, {end}) is not a subtree of a log's tree")
+    nodes: list[NodeId] = []
+    start = begin
+    for level in range(top, -1, -1):
+        if (end - begin) >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a subtree from its complete nodes' hashes, largest first (right fold)."""
+    result = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        result = node_hash(left, result)
+    return result
+
+
+def _split(size: int) -> int:
+    """The RFC's ``k``: the largest power of two smaller than ``size`` (``size > 1``)."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees whose hashes are ``PATH(index, D[size])``, in the RFC's order (leaf first)."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is not in a tree of {size} leaves")
+    ranges: list[tuple[int, int]] = []
+    begin, end = 0, size
+    while end - begin > 1:
+        k = _split(end - begin)
+        if index - begin < k:
+            ranges.append((begin + k, end))
+            end = begin + k
+        else:
+            ranges.append((begin, begin + k))
+            begin += k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The subtrees whose hashes are ``PROOF(old_size, D[new_size])`` (RFC 9162 §2.1.4.1)."""
+    if not 0 <= old_size <= new_size:
+        raise ProofError(f"no consistency proof from {old_size} to {new_size} leaves")
+    if old_size in (0, new_size):
+        return []
+    ranges: list[tuple[int, int]] = []
+    begin, end, m, whole = 0, new_size, old_size, True
+    while m != end - begin:
+        k = _split(end - begin)
+        if m <= k:
+            ranges.append((begin + k, end))
+            end = begin + k
+        else:
+            ranges.append((begin, begin + k))
+            m -= k
+            begin += k
+            whole = False
+    if not whole:
+        ranges.append((begin, end))
+    ranges.reverse()
+    return ranges
+
+
+def subtree_hashes_of(reader: SubtreeReader, ranges: Iterable[tuple[int, int]]) -> list[bytes]:
+    """The hash of each subtree, from one batched read of the complete nodes they are made of."""
+    plans = [range_nodes(begin, end) for begin, end in ranges]
+    stored = reader.subtree_hashes({node for plan in plans for node in plan})
+    return [fold([stored[node] for node in plan]) for plan in plans]
+
+
+def root(reader: SubtreeReader, size: int) -> bytes:
+    """``MTH(D[size])``."""
+    return EMPTY_ROOT if size == 0 else subtree_hashes_of(reader, [(0, size)])[0]
+
+
+def inclusion_proof(reader: SubtreeReader, index: int, size: int) -> list[bytes]:
+    return subtree_hashes_of(reader, inclusion_ranges(index, size))
+
+
+def consistency_proof(reader: SubtreeReader, old_size: int, new_size: int) -> list[bytes]:
+    return subtree_hashes_of(reader, consistency_ranges(old_size, new_size))
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` makes of ``leaf`` at ``index`` (RFC 9162 §2.1.3.2)."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is not in a tree of {size} leaves")
+    fn, sn, result = index, size - 1, leaf
+    for sibling in proof:
+        if sn == 0:
+            raise ProofError("inclusion proof too long")
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            result = node_hash(result, sibling)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("inclusion proof too short")
+    return result
+
+
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
+) -> None:
+    """Raise :class:`ProofError` unless ``proof`` shows ``leaf`` at ``index`` of the tree."""
+    if root_from_inclusion(index, size, leaf, proof) != expected_root:
+        raise ProofError("inclusion proof leads to another root")
+
+
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    proof: Sequence[bytes],
+    old_root: bytes,
+    new_root: bytes,
+) -> None:
+    """Raise :class:`ProofError` unless the tree of ``new_size`` extends that of ``old_size``
+    (RFC 9162 §2.1.4.2)."""
+    if not 0 <= old_size <= new_size:
+        raise ProofError(f"no consistency proof from {old_size} to {new_size} leaves")
+    if old_size == 0 or old_size == new_size:
+        if proof:
+            raise ProofError("consistency proof must be empty")
+        if old_size == new_size and old_root != new_root:
+            raise ProofError("trees of the same size with different roots")
+        return
+    if not proof:
+        raise ProofError("consistency proof is empty")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for node in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof too long")
+        if fn & 1 or fn == sn:
+            fr = node_hash(node, fr)
+            sr = node_hash(node, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, node)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("consistency proof too short")
+    if fr != old_root:
+        raise ProofError("consistency proof does not lead to the old root")
+    if sr != new_root:
+        raise ProofError("consistency proof does not lead to the new root")
+
+
+class Frontier:
+    """The right edge of a growing tree: the complete nodes that make up ``D[0:size]``.
+
+    :meth:`append` adds a leaf hash and returns every node it completes (the leaf's own node
+    first), which is what a store keeps; the frontier itself is ``O(log size)`` hashes.
+    """
+
+    def __init__(self, size: int = 0, nodes: Sequence[bytes] = ()) -> None:
+        """A frontier of ``size`` leaves from the hashes of ``range_nodes(0, size)``."""
+        if len(nodes) != (size.bit_count() if size else 0):
+            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes")
+        self.size = size
+        self._nodes = list(zip(range_nodes(0, size), nodes, strict=True)) if size else []
+
+    @classmethod
+    def load(cls, reader: SubtreeReader, size: int) -> Frontier:
+        if size == 0:
+            return cls()
+        ids = range_nodes(0, size)
+        stored = reader.subtree_hashes(ids)
+        return cls(size, [stored[node] for node in ids])
+
+    def append(self, leaf: bytes) -> list[tuple[NodeId, bytes]]:
+        node: NodeId = (0, self.size)
+        digest = leaf
+        completed = [(node, digest)]
+        while node[1] & 1:
+            (_, left) = self._nodes.pop()
+            node = (node[0] + 1, node[1] >> 1)
+            digest = node_hash(left, digest)
+            completed.append((node, digest))
+        self._nodes.append((node, digest))
+        self.size += 1
+        return completed
+
+    def root(self) -> bytes:
+        return fold([digest for _, digest in self._nodes]) if self._nodes else EMPTY_ROOT
