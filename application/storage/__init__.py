@@ -137,6 +137,49 @@ class EventLog(Protocol):
         ...
 
 
+#: A leaf of the verifiable log's tree as stored: its leaf index and its event's position.
+TreeLeaf = tuple[int, int]
+#: A complete subtree's hash as stored: level, index at that level, the 32-byte hash.
+TreeNode = tuple[int, int, bytes]
+
+
+@runtime_checkable
+class LogTree(Protocol):
+    """The stored Merkle tree of the verifiable log (``capledger.application.tlog``).
+
+    Leaves map dense leaf indexes to event positions; nodes are the hashes of complete
+    subtrees (level 0: the leaf hashes). Written only by the sequencer, appended, never changed.
+    """
+
+    def create_log_tree(self) -> None:
+        """Create the tree's tables if they do not exist."""
+        ...
+
+    def log_tree_head(self) -> TreeLeaf | None:
+        """The last leaf (its index and its event's position), or None for an empty tree."""
+        ...
+
+    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+        """Store the leaves and nodes in one transaction: all of them, or (``IntegrityError``
+        when a leaf index, a position or a node is already stored) none."""
+        ...
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hash of each of these nodes ``(level, index)`` (absent ones are left out)."""
+        ...
+
+    def leaf_index_of(self, position: int) -> int | None:
+        """The leaf of the event at this position, or None if it has none yet."""
+        ...
+
+
+def log_tree(recorder: object) -> LogTree:
+    """The recorder as the verifiable log's :class:`LogTree`; TypeError for a library recorder."""
+    if not isinstance(recorder, LogTree):
+        raise TypeError(f"{type(recorder).__name__} keeps no log tree: use a capledger recorder")
+    return recorder
+
+
 def event_log(recorder: object) -> EventLog:
     """The recorder as the ledger's :class:`EventLog`; TypeError for a library recorder."""
     if not isinstance(recorder, EventLog):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from threading import Lock
 from uuid import UUID
 
 import eventsourcing.popo as library
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from . import BulkImport, ImportRow, LogRow, PageRow
+from . import BulkImport, ImportRow, LogRow, PageRow, TreeLeaf, TreeNode
 
 
 class LedgerMemoryRecorder(library.POPOApplicationRecorder):
@@ -71,6 +72,49 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
 
     def delete_stored_event(self, originator_id: UUID, version: int) -> None:
         raise NotImplementedError("stored events in memory are not deleted")
+
+    # -- the verifiable log's tree (capledger.application.tlog) --
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tree_lock = Lock()
+        self._tree_leaves: dict[int, int] = {}
+        self._tree_positions: dict[int, int] = {}
+        self._tree_nodes: dict[tuple[int, int], bytes] = {}
+
+    def create_log_tree(self) -> None:
+        return None
+
+    def log_tree_head(self) -> TreeLeaf | None:
+        with self._tree_lock:
+            if not self._tree_leaves:
+                return None
+            last = max(self._tree_leaves)
+            return last, self._tree_leaves[last]
+
+    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+        with self._tree_lock:
+            taken = (
+                len({index for index, _ in leaves}) < len(leaves)
+                or any(index in self._tree_leaves for index, _ in leaves)
+                or any(position in self._tree_positions for _, position in leaves)
+                or any((level, index) in self._tree_nodes for level, index, _ in nodes)
+            )
+            if taken:
+                raise IntegrityError("a leaf or node of the log tree is already stored")
+            for index, position in leaves:
+                self._tree_leaves[index] = position
+                self._tree_positions[position] = index
+            for level, index, digest in nodes:
+                self._tree_nodes[level, index] = digest
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._tree_lock:
+            return {node: self._tree_nodes[node] for node in ids if node in self._tree_nodes}
+
+    def leaf_index_of(self, position: int) -> int | None:
+        with self._tree_lock:
+            return self._tree_positions.get(position)
 
 
 class LedgerMemoryFactory(library.POPOFactory):

@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from . import BulkImport, ImportRow, LogRow, PageRow
+from . import BulkImport, ImportRow, LogRow, PageRow, TreeLeaf, TreeNode
 
 
 class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
@@ -141,6 +141,94 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
             changed = cursor.rowcount
         if changed != 1:
             raise LookupError(f"no stored event matched ({changed} rows)")
+
+    # -- the verifiable log's tree (capledger.application.tlog), tables beside the events' --
+
+    def create_log_tree(self) -> None:
+        leaves, nodes = self._log_tree_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {leaves} (leaf_index bigint PRIMARY KEY, "
+                    "position bigint NOT NULL UNIQUE)"
+                ).format(leaves=leaves)
+            )
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {nodes} (level smallint NOT NULL, "
+                    "node_index bigint NOT NULL, hash bytea NOT NULL, "
+                    "PRIMARY KEY (level, node_index))"
+                ).format(nodes=nodes)
+            )
+
+    def log_tree_head(self) -> TreeLeaf | None:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT leaf_index, position FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
+                ).format(leaves=leaves)
+            )
+            row = cursor.fetchone()
+        return None if row is None else (int(row["leaf_index"]), int(row["position"]))
+
+    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+        leaves_table, nodes_table = self._log_tree_tables()
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    SQL(
+                        "INSERT INTO {leaves} SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                    ).format(leaves=leaves_table),
+                    ([leaf for leaf, _ in leaves], [position for _, position in leaves]),
+                )
+                cursor.execute(
+                    SQL(
+                        "INSERT INTO {nodes} "
+                        "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+                    ).format(nodes=nodes_table),
+                    (
+                        [level for level, _, _ in nodes],
+                        [index for _, index, _ in nodes],
+                        [digest for _, _, digest in nodes],
+                    ),
+                )
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(error) from error
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not ids:
+            return {}
+        _, nodes = self._log_tree_tables()
+        wanted = list(ids)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT level, node_index, hash FROM {nodes} JOIN "
+                    "unnest(%s::smallint[], %s::bigint[]) AS wanted(level, node_index) "
+                    "USING (level, node_index)"
+                ).format(nodes=nodes),
+                ([level for level, _ in wanted], [index for _, index in wanted]),
+            )
+            rows = cursor.fetchall()
+        return {(int(row["level"]), int(row["node_index"])): bytes(row["hash"]) for row in rows}
+
+    def leaf_index_of(self, position: int) -> int | None:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL("SELECT leaf_index FROM {leaves} WHERE position = %s").format(leaves=leaves),
+                (position,),
+            )
+            row = cursor.fetchone()
+        return None if row is None else int(row["leaf_index"])
+
+    def _log_tree_tables(self) -> tuple[Composed, Composed]:
+        schema = Identifier(self.datastore.schema)
+        return (
+            SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_leaves")),
+            SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_nodes")),
+        )
 
 
 class LedgerPostgresFactory(library.PostgresFactory):

@@ -23,7 +23,16 @@ from uuid import UUID
 import eventsourcing.sqlite as library
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from . import BulkImport, ImportRow, LogRow, PageRow, StreamRange, uuid_text
+from . import (
+    BulkImport,
+    ImportRow,
+    LogRow,
+    PageRow,
+    StreamRange,
+    TreeLeaf,
+    TreeNode,
+    uuid_text,
+)
 
 #: SQLite's page cache while importing, in KiB (a negative ``cache_size`` is KiB).
 IMPORT_CACHE_KIB = 64 * 1024
@@ -136,6 +145,63 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
             changed = cursor.sqlite_cursor.rowcount
         if changed != 1:
             raise LookupError(f"no stored event matched ({changed} rows)")
+
+    # -- the verifiable log's tree (capledger.application.tlog), tables beside the events' --
+
+    def create_log_tree(self) -> None:
+        leaves, nodes = self._log_tree_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {leaves} (leaf_index INTEGER PRIMARY KEY, "
+                "position INTEGER NOT NULL UNIQUE)"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {nodes} (level INTEGER NOT NULL, "
+                "node_index INTEGER NOT NULL, hash BLOB NOT NULL, "
+                "PRIMARY KEY (level, node_index)) WITHOUT ROWID"
+            )
+
+    def log_tree_head(self) -> TreeLeaf | None:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT leaf_index, position FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
+            )
+            row = cursor.fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+        leaves_table, nodes_table = self._log_tree_tables()
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.executemany(f"INSERT INTO {leaves_table} VALUES (?, ?)", leaves)
+                cursor.executemany(f"INSERT INTO {nodes_table} VALUES (?, ?, ?)", nodes)
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(error) from error
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not ids:
+            return {}
+        _, nodes = self._log_tree_tables()
+        wanted = list(ids)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT level, node_index, hash FROM {nodes} WHERE (level, node_index) IN "
+                f"(VALUES {','.join('(?, ?)' for _ in wanted)})",
+                [value for node in wanted for value in node],
+            )
+            rows = cursor.fetchall()
+        return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+
+    def leaf_index_of(self, position: int) -> int | None:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT leaf_index FROM {leaves} WHERE position = ?", (position,))
+            row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def _log_tree_tables(self) -> tuple[str, str]:
+        return f"{self.events_table_name}_tlog_leaves", f"{self.events_table_name}_tlog_nodes"
 
 
 class LedgerSQLiteFactory(library.SQLiteFactory):
