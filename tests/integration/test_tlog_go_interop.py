@@ -1,0 +1,160 @@
+"""Our Merkle proofs verify with code no one here wrote: github.com/transparency-dev/merkle.
+
+``tests/interop/go`` is a small Go command over that library's RFC 6962 hasher and its
+``proof.VerifyInclusion`` and ``proof.VerifyConsistency``. This test builds it with the
+machine's Go (modules from the Go module proxy, pinned by its go.sum), feeds it proofs our
+module made (valid ones, which it must accept, and tampered ones, which it must refuse) for
+trees of many sizes and for the tree a sequencer stored from recorded events, and reads its
+verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import record_year
+
+from capledger.application.ledger import Ledger
+from capledger.application.storage import event_log, log_tree
+from capledger.application.tlog.entry import LogEntry
+from capledger.application.tlog.merkle import (
+    Frontier,
+    NodeId,
+    SubtreeReader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root,
+)
+from capledger.application.tlog.sequencer import Sequencer
+
+pytestmark = pytest.mark.integration
+
+CHECKER = Path(__file__).resolve().parents[1] / "interop" / "go"
+GO = shutil.which("go") or next(
+    (str(path) for path in [Path("/usr/local/go/bin/go")] if path.exists()), None
+)
+
+
+class Nodes:
+    def __init__(self, leaves: list[bytes]) -> None:
+        self.nodes: dict[NodeId, bytes] = {}
+        frontier = Frontier()
+        for leaf in leaves:
+            self.nodes.update(frontier.append(leaf))
+
+    def subtree_hashes(self, ids: Collection[NodeId]) -> Mapping[NodeId, bytes]:
+        return {node: self.nodes[node] for node in ids}
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if GO is None:
+        pytest.skip("Go is not installed: the interop checker (tests/interop/go) needs `go`")
+    binary = tmp_path_factory.mktemp("go") / "tlogcheck"
+    env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "GOTOOLCHAIN": "local"}
+    built = subprocess.run(
+        [GO, "build", "-o", str(binary), "."],
+        cwd=CHECKER,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return binary
+
+
+def check(binary: Path, cases: dict[str, list[dict[str, Any]]]) -> str:
+    ran = subprocess.run(
+        [str(binary)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout.strip().splitlines()[-1]
+
+
+def flip(digest: bytes) -> bytes:
+    return bytes([digest[0] ^ 1]) + digest[1:]
+
+
+def cases_of(
+    tree: SubtreeReader, leaves: list[bytes], pairs: list[tuple[int, int]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Inclusion of leaf i in size n and consistency of size i with n, for each (i, n); with a
+    tampered twin of each proof that has a node to tamper with."""
+    roots: dict[int, bytes] = {}
+
+    def root_of(size: int) -> bytes:
+        if size not in roots:
+            roots[size] = root(tree, size)
+        return roots[size]
+
+    inclusion, consistency = [], []
+    for index, size in pairs:
+        proof = inclusion_proof(tree, index, size)
+        case = {"index": index, "size": size, "leaf": leaves[index].hex(),
+                "proof": [node.hex() for node in proof], "root": root_of(size).hex()}  # fmt: skip
+        inclusion.append({**case, "valid": True})
+        inclusion.append({**case, "leaf": flip(leaves[index]).hex(), "valid": False})
+        if proof:
+            inclusion.append({**case, "proof": [flip(proof[0]).hex(), *case["proof"][1:]],
+                              "valid": False})  # fmt: skip
+        old = index + 1
+        proof = consistency_proof(tree, old, size)
+        case = {"old_size": old, "new_size": size, "proof": [node.hex() for node in proof],
+                "old_root": root_of(old).hex(), "new_root": root_of(size).hex()}  # fmt: skip
+        consistency.append({**case, "valid": True})
+        consistency.append({**case, "new_root": flip(root_of(size)).hex(), "valid": False})
+        if proof:
+            consistency.append({**case, "proof": case["proof"][:-1], "valid": False})
+    return {"inclusion": inclusion, "consistency": consistency}
+
+
+def test_inclusion_and_consistency_proofs_of_trees_of_many_sizes_verify_in_go(
+    checker: Path,
+) -> None:
+    leaves = [leaf_hash(f"entry {n}".encode()) for n in range(5_000)]
+    pairs = [(index, size) for size in range(1, 65) for index in range(size)]
+    pairs += [
+        (index, size)
+        for size in (127, 128, 129, 255, 256, 257, 1000, 1023, 1024, 1025, 4095, 4999, 5000)
+        for index in (0, 1, size // 3, size // 2, size - 2, size - 1)
+        if index >= 0
+    ]
+    cases = cases_of(Nodes(leaves), leaves, pairs)
+    total = len(cases["inclusion"]) + len(cases["consistency"])
+
+    assert check(checker, cases) == f"{total} passed, 0 failed"
+
+
+def test_proofs_from_the_tree_a_sequencer_stored_verify_in_go(
+    checker: Path, ledger: Ledger
+) -> None:
+    record_year(ledger)
+    log, tree = event_log(ledger.recorder), log_tree(ledger.recorder)
+    sequencer = Sequencer(log, tree, batch=10)
+    sequencer.catch_up()
+    leaves = [
+        leaf_hash(LogEntry.of_stored(row.id, row.originator_id, row.originator_version,
+                                     row.state).encode())
+        for row in log.read_rows(0, 1_000)
+    ]  # fmt: skip
+    size = sequencer.size
+    pairs = [(index, size) for index in range(size)] + [(3, 17), (16, 33), (31, size - 1)]
+    cases = cases_of(tree, leaves, pairs)
+    total = len(cases["inclusion"]) + len(cases["consistency"])
+
+    assert check(checker, cases) == f"{total} passed, 0 failed"
