@@ -1,15 +1,20 @@
-"""Our Merkle proofs verify with code no one here wrote: github.com/transparency-dev/merkle.
+"""Our proofs and signed checkpoints verify with code no one here wrote.
 
-``tests/interop/go`` is a small Go command over that library's RFC 6962 hasher and its
-``proof.VerifyInclusion`` and ``proof.VerifyConsistency``. This test builds it with the
-machine's Go (modules from the Go module proxy, pinned by its go.sum), feeds it proofs our
-module made (valid ones, which it must accept, and tampered ones, which it must refuse) for
-trees of many sizes and for the tree a sequencer stored from recorded events, and reads its
-verdict.
+``tests/interop/go`` holds two small Go commands, built here with the machine's Go (modules
+from the Go module proxy, pinned by go.sum):
+
+- the proof checker, over github.com/transparency-dev/merkle's RFC 6962 hasher,
+  ``proof.VerifyInclusion`` and ``proof.VerifyConsistency``: it gets proofs our module made
+  (valid ones, which it must accept, and tampered ones, which it must refuse) for trees of many
+  sizes and for the tree a sequencer stored from recorded events;
+- ``notecheck``, over golang.org/x/mod/sumdb/note (``note.Open``, ``note.Sign``,
+  ``note.GenerateKey``) and github.com/transparency-dev/formats/log (``ParseCheckpoint``): it
+  opens our signed checkpoints and makes keys and notes that ours must read.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -23,6 +28,7 @@ from builders import record_year
 
 from capledger.application.ledger import Ledger
 from capledger.application.storage import event_log, log_tree
+from capledger.application.tlog.checkpoint import Checkpoint, open_checkpoint
 from capledger.application.tlog.entry import LogEntry
 from capledger.application.tlog.merkle import (
     Frontier,
@@ -33,6 +39,7 @@ from capledger.application.tlog.merkle import (
     leaf_hash,
     root,
 )
+from capledger.application.tlog.note import NoteSigner, NoteVerifier, sign_note
 from capledger.application.tlog.sequencer import Sequencer
 
 pytestmark = pytest.mark.integration
@@ -54,14 +61,13 @@ class Nodes:
         return {node: self.nodes[node] for node in ids}
 
 
-@pytest.fixture(scope="module")
-def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def go_build(directory: Path, package: str) -> Path:
     if GO is None:
-        pytest.skip("Go is not installed: the interop checker (tests/interop/go) needs `go`")
-    binary = tmp_path_factory.mktemp("go") / "tlogcheck"
+        pytest.skip("Go is not installed: the interop checkers (tests/interop/go) need `go`")
+    binary = directory / (package.strip("./") or "tlogcheck")
     env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "GOTOOLCHAIN": "local"}
     built = subprocess.run(
-        [GO, "build", "-o", str(binary), "."],
+        [GO, "build", "-o", str(binary), package],
         cwd=CHECKER,
         env=env,
         capture_output=True,
@@ -71,6 +77,18 @@ def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert built.returncode == 0, built.stderr
     return binary
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The proof checker (transparency-dev/merkle)."""
+    return go_build(tmp_path_factory.mktemp("go"), ".")
+
+
+@pytest.fixture(scope="module")
+def notecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The note and checkpoint checker (x/mod/sumdb/note, transparency-dev/formats/log)."""
+    return go_build(tmp_path_factory.mktemp("go"), "./notecheck")
 
 
 def check(binary: Path, cases: dict[str, list[dict[str, Any]]]) -> str:
@@ -158,3 +176,61 @@ def test_proofs_from_the_tree_a_sequencer_stored_verify_in_go(
     total = len(cases["inclusion"]) + len(cases["consistency"])
 
     assert check(checker, cases) == f"{total} passed, 0 failed"
+
+
+def notes(binary: Path, request: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    ran = subprocess.run(
+        [str(binary)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    answer: dict[str, Any] = json.loads(ran.stdout)
+    return answer
+
+
+ORIGIN = "ledger.example.vn/capledger"
+
+
+def test_our_signed_checkpoints_of_the_stored_tree_open_with_gos_note_and_formats(
+    notecheck: Path, ledger: Ledger
+) -> None:
+    record_year(ledger)
+    sequencer = Sequencer(event_log(ledger.recorder), log_tree(ledger.recorder))
+    sequencer.catch_up()
+    log_key, witness = NoteSigner.generate(ORIGIN), NoteSigner.generate("witness.example/w1")
+    checkpoint = Checkpoint(ORIGIN, sequencer.size, sequencer.root())
+    signed, cosigned = checkpoint.sign(log_key), checkpoint.sign(log_key, witness)
+    forged = signed.replace(f"\n{sequencer.size}\n", f"\n{sequencer.size - 1}\n")
+    vkey, witness_vkey = log_key.verifier.verifier_key(), witness.verifier.verifier_key()
+
+    answer = notes(notecheck, {"open": [
+        {"note": signed, "vkeys": [vkey], "origin": ORIGIN},
+        {"note": cosigned, "vkeys": [vkey, witness_vkey], "origin": ORIGIN},
+        {"note": forged, "vkeys": [vkey], "origin": ORIGIN},
+        {"note": signed, "vkeys": [witness_vkey], "origin": ORIGIN},
+    ]})  # fmt: skip
+
+    good, both, refused, unknown = answer["open"]
+    root64 = base64.b64encode(sequencer.root()).decode()
+    signed_by = [f"{ORIGIN}+{log_key.verifier.key_id:08x}"]
+    assert good == {"ok": True, "text": checkpoint.text(), "size": sequencer.size,
+                    "root": root64, "signed_by": signed_by}  # fmt: skip
+    assert both["ok"] and len(both["signed_by"]) == 2
+    assert not refused["ok"] and "invalid signature" in refused["error"]
+    assert not unknown["ok"] and "no verifiable signatures" in unknown["error"]
+
+
+def test_keys_and_notes_made_by_gos_note_are_read_by_ours(notecheck: Path) -> None:
+    text = Checkpoint(ORIGIN, 7, bytes(32)).text()
+
+    (made,) = notes(notecheck, {"generate": [{"name": ORIGIN, "text": text}]})["generate"]
+
+    signer = NoteSigner.from_signer_key(made["skey"])
+    verifier = NoteVerifier.from_verifier_key(made["vkey"])
+    assert signer.verifier.verifier_key() == made["vkey"] and signer.signer_key() == made["skey"]
+    assert open_checkpoint(made["note"], verifier) == Checkpoint(ORIGIN, 7, bytes(32))
+    assert sign_note(text, signer) == made["note"]
