@@ -184,10 +184,12 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
             return {}
         _, nodes = self._log_tree_tables()
         wanted = list(ids)
+        # Point lookups OR'ed: SQLite searches the primary key for each (it scans the whole
+        # table for a row-value IN over VALUES).
+        where = " OR ".join("(level = ? AND node_index = ?)" for _ in wanted)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT level, node_index, hash FROM {nodes} WHERE (level, node_index) IN "
-                f"(VALUES {','.join('(?, ?)' for _ in wanted)})",
+                f"SELECT level, node_index, hash FROM {nodes} WHERE {where}",
                 [value for node in wanted for value in node],
             )
             rows = cursor.fetchall()

@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from uuid import UUID
 
+import orjson
+
 from ..chain import unseal
 
 ENTRY_VERSION = 1
@@ -63,7 +65,7 @@ class LogEntry:
     def of_stored(cls, position: int, stream: str | UUID, version: int, state: bytes) -> LogEntry:
         """The entry of a stored event: its chain hash as stored (``_chain.hash``)."""
         try:
-            digest = unseal(state).hash
-        except (ValueError, AttributeError) as error:
+            digest = unseal(orjson.loads(state)).hash
+        except (ValueError, TypeError, AttributeError) as error:
             raise EntryError(f"event at position {position} is not a JSON object") from error
         return cls(position, stream if isinstance(stream, UUID) else UUID(stream), version, digest)

@@ -1,0 +1,176 @@
+"""Verifiable-log benchmark: the sequencer's rate and an inclusion proof's latency at N leaves.
+
+    python bench/tlog.py [--quick] [--events N]
+
+In one run, in a temporary directory, on a SQLite store:
+
+(a) imports N events (default 1,000,000; ``--quick``: 100,000) sealed in their hash chains
+    over 1,000 streams, as ``capledger import`` writes them. Not timed;
+(b) ``raw_eps``: the floor beneath the sequencer: every event read in pages of the same size
+    (``read_rows``) and hashed once with SHA-256, nothing stored;
+(c) ``sequence_eps``: a ``Sequencer`` appending the whole log to an empty tree: the same
+    reading, each entry built from the stored chain hash, its leaf and completed subtree hashes
+    computed and stored, a transaction per page;
+(d) ``proof_ms``: the latency of an inclusion proof (``inclusion_proof``: one batched read of
+    its stored nodes, then the folds) of a random leaf in the tree of N leaves, over
+    ``--proofs`` leaves; with a consistency proof's and a one-row primary-key read
+    (``leaf_index_of``) beside it;
+(e) ``checkpoint_us``: signing a checkpoint of the tree (C2SP note, Ed25519) and opening it.
+
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import structlog
+
+from capledger.application.chain import GENESIS, seal
+from capledger.application.storage import EventLog, ImportRow, event_log, log_tree
+from capledger.application.tlog.checkpoint import Checkpoint, open_checkpoint
+from capledger.application.tlog.merkle import consistency_proof, inclusion_proof
+from capledger.application.tlog.note import NoteSigner
+from capledger.application.tlog.sequencer import BATCH, Sequencer
+from capledger.bootstrap import build_ledger
+from capledger.settings import Persistence, Settings, StoreSettings
+
+TOPIC = "capledger.domain.project:Project.CompletedWorkPaid"
+STREAMS = 1_000
+IMPORT_BATCH = 50_000
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def quiet() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.basicConfig(level=logging.WARNING)
+
+
+def import_events(log: EventLog, count: int) -> None:
+    streams = [uuid4() for _ in range(STREAMS)]
+    heads = dict.fromkeys(streams, (0, GENESIS))
+    meta = {"command": "PayCompletedWork", "command_id": "bench", "principal": "bench"}
+    with log.bulk_import() as target:
+        rows: list[ImportRow] = []
+        for n in range(count):
+            stream = streams[n % STREAMS]
+            version, prev = heads[stream]
+            data = {"amount": 1_000_000 + n, "contract_no": "HD-01/2025", "note": "thanh toán"}
+            state, digest = seal(
+                stream=str(stream), version=version + 1, topic=TOPIC, data=data, meta=meta,
+                prev=prev,
+            )  # fmt: skip
+            rows.append((stream.hex, version + 1, TOPIC, state))
+            heads[stream] = (version + 1, digest)
+            if len(rows) == IMPORT_BATCH:
+                target.insert(rows)
+                rows = []
+        target.insert(rows)
+
+
+def raw_hash_all(log: EventLog) -> tuple[int, float]:
+    started = time.perf_counter()
+    after, count = 0, 0
+    while rows := log.read_rows(after, BATCH):
+        for row in rows:
+            hashlib.sha256(row.state).digest()
+        count += len(rows)
+        after = rows[-1].id
+    return count, time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 events, 1,000 proofs")
+    parser.add_argument("--events", type=int, help="events in the log (default 1,000,000)")
+    parser.add_argument("--proofs", type=int, help="proofs timed (default 10,000)")
+    args = parser.parse_args(argv)
+    events = args.events or (100_000 if args.quick else 1_000_000)
+    proofs = args.proofs or (1_000 if args.quick else 10_000)
+    quiet()
+    with tempfile.TemporaryDirectory(prefix="capledger-bench-tlog-") as directory:
+        store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
+        ledger = build_ledger(Settings(store=store))
+        try:
+            log, tree = event_log(ledger.recorder), log_tree(ledger.recorder)
+            started = time.perf_counter()
+            import_events(log, events)
+            say(f"(a) imported {events:,} events in {time.perf_counter() - started:.1f} s")
+
+            count, raw_seconds = raw_hash_all(log)
+            say(f"(b) read and hashed {count:,} events: {count / raw_seconds:,.0f}/s")
+
+            sequencer = Sequencer(log, tree)
+            started = time.perf_counter()
+            sequenced = sequencer.catch_up()
+            sequence_seconds = time.perf_counter() - started
+            say(f"(c) sequenced {sequenced:,} events: {sequenced / sequence_seconds:,.0f}/s")
+
+            size, pick = sequencer.size, random.Random(12)
+            inclusion, consistency, lookup = [], [], []
+            for _ in range(proofs):
+                index = pick.randrange(size)
+                started = time.perf_counter()
+                inclusion_proof(tree, index, size)
+                inclusion.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                consistency_proof(tree, index + 1, size)
+                consistency.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                tree.leaf_index_of(index + 1)
+                lookup.append((time.perf_counter() - started) * 1000)
+            p50, p99 = statistics.median(inclusion), percentile(inclusion, 0.99)
+            say(f"(d) inclusion proof at {size:,} leaves: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+
+            signer = NoteSigner.generate("bench.example/capledger")
+            signing, opening = [], []
+            for _ in range(200):
+                started = time.perf_counter()
+                note = Checkpoint(signer.name, size, sequencer.root()).sign(signer)
+                signing.append((time.perf_counter() - started) * 1e6)
+                started = time.perf_counter()
+                open_checkpoint(note, signer.verifier)
+                opening.append((time.perf_counter() - started) * 1e6)
+        finally:
+            ledger.close()
+    result: dict[str, Any] = {
+        "events": events,
+        "sequence_eps": round(sequenced / sequence_seconds, 1),
+        "raw_eps": round(count / raw_seconds, 1),
+        "ratio": round(raw_seconds / sequence_seconds, 3),
+        "proof_ms_p50": round(statistics.median(inclusion), 4),
+        "proof_ms_p99": round(percentile(inclusion, 0.99), 4),
+        "consistency_ms_p99": round(percentile(consistency, 0.99), 4),
+        "row_read_ms_p99": round(percentile(lookup, 0.99), 4),
+        "checkpoint_sign_us": round(statistics.median(signing), 1),
+        "checkpoint_open_us": round(statistics.median(opening), 1),
+        "proofs": proofs,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
