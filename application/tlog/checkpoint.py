@@ -56,11 +56,12 @@ class Checkpoint:
             raise CheckpointError(f"root hash is {len(root)} bytes, not {HASH_SIZE}")
         return cls(origin, int(size), root, tuple(extensions))
 
-    def sign(self, signer: NoteSigner, *cosigners: NoteSigner) -> str:
-        """The signed note, the log's signature first; its key name should be the origin."""
+    def sign(self, signer: NoteSigner, *cosigners: NoteSigner, timestamp: int | None = None) -> str:
+        """The signed note, the log's signature first (its key is named after the origin), then
+        any cosignatures, made at ``timestamp``."""
         if signer.name != self.origin:
             raise CheckpointError(f"the log's key {signer.name!r} is not named {self.origin!r}")
-        return sign_note(self.text(), signer, *cosigners)
+        return sign_note(self.text(), signer, *cosigners, timestamp=timestamp)
 
 
 def open_checkpoint(

@@ -8,8 +8,9 @@ from the Go module proxy, pinned by go.sum):
   (valid ones, which it must accept, and tampered ones, which it must refuse) for trees of many
   sizes and for the tree a sequencer stored from recorded events;
 - ``notecheck``, over golang.org/x/mod/sumdb/note (``note.Open``, ``note.Sign``,
-  ``note.GenerateKey``) and github.com/transparency-dev/formats/log (``ParseCheckpoint``): it
-  opens our signed checkpoints and makes keys and notes that ours must read.
+  ``note.GenerateKey``) and github.com/transparency-dev/formats (``note.NewVerifier``, which
+  reads cosignature/v1 keys too, and ``log.ParseCheckpoint``): it opens our signed and
+  witness-cosigned checkpoints and makes keys and notes that ours must read.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from capledger.application.tlog.merkle import (
     leaf_hash,
     root,
 )
-from capledger.application.tlog.note import NoteSigner, NoteVerifier, sign_note
+from capledger.application.tlog.note import COSIGNATURE_V1, NoteSigner, NoteVerifier, sign_note
 from capledger.application.tlog.sequencer import Sequencer
+from capledger.application.tlog.witness import Witness
 
 pytestmark = pytest.mark.integration
 
@@ -201,11 +203,13 @@ def test_our_signed_checkpoints_of_the_stored_tree_open_with_gos_note_and_format
     record_year(ledger)
     sequencer = Sequencer(event_log(ledger.recorder), log_tree(ledger.recorder))
     sequencer.catch_up()
-    log_key, witness = NoteSigner.generate(ORIGIN), NoteSigner.generate("witness.example/w1")
+    log_key = NoteSigner.generate(ORIGIN)
+    witness = Witness(NoteSigner.generate("witness.example/w1", COSIGNATURE_V1), log_key.verifier)
     checkpoint = Checkpoint(ORIGIN, sequencer.size, sequencer.root())
-    signed, cosigned = checkpoint.sign(log_key), checkpoint.sign(log_key, witness)
+    signed = checkpoint.sign(log_key)
+    cosigned = signed + witness.cosign(signed, [], now=1_796_000_000)
     forged = signed.replace(f"\n{sequencer.size}\n", f"\n{sequencer.size - 1}\n")
-    vkey, witness_vkey = log_key.verifier.verifier_key(), witness.verifier.verifier_key()
+    vkey, witness_vkey = log_key.verifier.verifier_key(), witness.key.verifier.verifier_key()
 
     answer = notes(notecheck, {"open": [
         {"note": signed, "vkeys": [vkey], "origin": ORIGIN},

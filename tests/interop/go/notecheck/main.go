@@ -1,6 +1,8 @@
 // Command notecheck opens and makes C2SP signed notes and checkpoints with code no one at
-// capledger wrote: golang.org/x/mod/sumdb/note (note.Open, note.Sign, note.GenerateKey) and
-// github.com/transparency-dev/formats/log (ParseCheckpoint).
+// capledger wrote: golang.org/x/mod/sumdb/note (note.Open, note.Sign, note.GenerateKey),
+// github.com/transparency-dev/formats/note (NewVerifier: Ed25519 note keys, and
+// cosignature/v1 keys of type 0x04) and github.com/transparency-dev/formats/log
+// (ParseCheckpoint).
 //
 // It reads one JSON document on standard input:
 //
@@ -20,6 +22,7 @@ import (
 	"os"
 
 	"github.com/transparency-dev/formats/log"
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -52,7 +55,7 @@ type generated struct {
 func open(c openCase) verdict {
 	var verifiers []note.Verifier
 	for _, vkey := range c.VKeys {
-		v, err := note.NewVerifier(vkey)
+		v, err := fnote.NewVerifier(vkey)
 		if err != nil {
 			return verdict{Error: fmt.Sprintf("verifier key: %v", err)}
 		}
