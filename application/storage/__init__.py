@@ -172,6 +172,10 @@ class LogTree(Protocol):
         """The leaf of the event at this position, or None if it has none yet."""
         ...
 
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        """The positions of the events of leaves ``start`` to ``stop - 1`` that are stored."""
+        ...
+
 
 def log_tree(recorder: object) -> LogTree:
     """The recorder as the verifiable log's :class:`LogTree`; TypeError for a library recorder."""

@@ -116,6 +116,11 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
         with self._tree_lock:
             return self._tree_positions.get(position)
 
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        with self._tree_lock:
+            leaves = self._tree_leaves
+            return [leaves[index] for index in range(start, stop) if index in leaves]
+
 
 class LedgerMemoryFactory(library.POPOFactory):
     def application_recorder(self) -> LedgerMemoryRecorder:

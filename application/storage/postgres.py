@@ -223,6 +223,19 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
             row = cursor.fetchone()
         return None if row is None else int(row["leaf_index"])
 
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL(
+                    "SELECT position FROM {leaves} WHERE leaf_index >= %s AND leaf_index < %s "
+                    "ORDER BY leaf_index"
+                ).format(leaves=leaves),
+                (start, stop),
+            )
+            rows = cursor.fetchall()
+        return [int(row["position"]) for row in rows]
+
     def _log_tree_tables(self) -> tuple[Composed, Composed]:
         schema = Identifier(self.datastore.schema)
         return (

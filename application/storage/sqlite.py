@@ -202,6 +202,17 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
             row = cursor.fetchone()
         return None if row is None else int(row[0])
 
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        leaves, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT position FROM {leaves} WHERE leaf_index >= ? AND leaf_index < ? "
+                "ORDER BY leaf_index",
+                (start, stop),
+            )
+            rows = cursor.fetchall()
+        return [int(row[0]) for row in rows]
+
     def _log_tree_tables(self) -> tuple[str, str]:
         return f"{self.events_table_name}_tlog_leaves", f"{self.events_table_name}_tlog_nodes"
 

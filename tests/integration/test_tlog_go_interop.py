@@ -10,7 +10,10 @@ from the Go module proxy, pinned by go.sum):
 - ``notecheck``, over golang.org/x/mod/sumdb/note (``note.Open``, ``note.Sign``,
   ``note.GenerateKey``) and github.com/transparency-dev/formats (``note.NewVerifier``, which
   reads cosignature/v1 keys too, and ``log.ParseCheckpoint``): it opens our signed and
-  witness-cosigned checkpoints and makes keys and notes that ours must read.
+  witness-cosigned checkpoints and makes keys and notes that ours must read;
+- ``tilecheck``, over golang.org/x/mod/sumdb/tlog (the Go checksum database's tile client:
+  ``TileHashReader``, ``ProveRecord``, ``CheckRecord``, ``ProveTree``, ``CheckTree``): it
+  reads a log we published in the C2SP tlog-tiles layout.
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ from capledger.application.tlog.merkle import (
 )
 from capledger.application.tlog.note import COSIGNATURE_V1, NoteSigner, NoteVerifier, sign_note
 from capledger.application.tlog.sequencer import Sequencer
+from capledger.application.tlog.tiles import publish_tiles
 from capledger.application.tlog.witness import Witness
+
+from .test_tlog_store import import_sealed_events
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +91,12 @@ def go_build(directory: Path, package: str) -> Path:
 def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The proof checker (transparency-dev/merkle)."""
     return go_build(tmp_path_factory.mktemp("go"), ".")
+
+
+@pytest.fixture(scope="module")
+def tilecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tile reader (x/mod/sumdb/tlog)."""
+    return go_build(tmp_path_factory.mktemp("go"), "./tilecheck")
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +250,39 @@ def test_keys_and_notes_made_by_gos_note_are_read_by_ours(notecheck: Path) -> No
     assert signer.verifier.verifier_key() == made["vkey"] and signer.signer_key() == made["skey"]
     assert open_checkpoint(made["note"], verifier) == Checkpoint(ORIGIN, 7, bytes(32))
     assert sign_note(text, signer) == made["note"]
+
+
+def test_a_log_published_in_the_tiles_layout_is_read_and_proved_by_gos_tile_client(
+    tilecheck: Path, ledger: Ledger, tmp_path: Path
+) -> None:
+    record_year(ledger)
+    import_sealed_events(ledger, 600)
+    log, tree = event_log(ledger.recorder), log_tree(ledger.recorder)
+    sequencer = Sequencer(log, tree)
+    sequencer.catch_up()
+    size, log_key = sequencer.size, NoteSigner.generate(ORIGIN)
+    note = Checkpoint(ORIGIN, size, sequencer.root()).sign(log_key)
+    publish_tiles(tmp_path, log, tree, size, note)
+    old_sizes = [1, 100, 256, 257, 512, size - 1]
+
+    ran = subprocess.run(
+        [str(tilecheck), str(tmp_path), log_key.verifier.verifier_key(), ORIGIN,
+         *map(str, old_sizes)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = ran.stdout.strip().splitlines()
+    assert lines[-1] == f"{1 + size + len(old_sizes)} passed, 0 failed"
+    assert lines[:-1] == [
+        f"root {old} {base64.b64encode(root(tree, old)).decode()}" for old in old_sizes
+    ]
+    tile = tmp_path / "tile" / "0" / "001"
+    tile.write_bytes(
+        tile.read_bytes()[:100] + bytes([tile.read_bytes()[100] ^ 1]) + tile.read_bytes()[101:]
+    )
+    tampered = subprocess.run(
+        [str(tilecheck), str(tmp_path), log_key.verifier.verifier_key(), ORIGIN],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert tampered.returncode == 1 and "FAIL" in tampered.stdout

@@ -114,6 +114,9 @@ class FailingTree:
     def leaf_index_of(self, position: int) -> int | None:
         return self.tree.leaf_index_of(position)
 
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        return self.tree.leaf_positions(start, stop)
+
 
 def test_a_failed_batch_is_retried_from_the_stores_tree_not_the_lost_one(ledger: Ledger) -> None:
     record_year(ledger)
