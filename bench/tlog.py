@@ -15,7 +15,12 @@ In one run, in a temporary directory, on a SQLite store:
     its stored nodes, then the folds) of a random leaf in the tree of N leaves, over
     ``--proofs`` leaves; with a consistency proof's and a one-row primary-key read
     (``leaf_index_of``) beside it;
-(e) ``checkpoint_us``: signing a checkpoint of the tree (C2SP note, Ed25519) and opening it.
+(e) ``checkpoint_us``: signing a checkpoint of the tree (C2SP note, Ed25519) and opening it;
+(f) ``command_overhead``: what a sequencer running beside the command path costs the commands:
+    a year of movements (``capledger.demo.volume``, ``--commands`` events) recorded through the
+    Ledger into a fresh SQLite store, alone and with a sequencer process following the log
+    (catching up every ``--follow-ms``) on the same store, alternating ``--repeats`` times;
+    the medians of the wall time are compared.
 
 The last line of output is one JSON object.
 """
@@ -26,6 +31,7 @@ import argparse
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import random
 import statistics
@@ -45,6 +51,7 @@ from capledger.application.tlog.merkle import consistency_proof, inclusion_proof
 from capledger.application.tlog.note import NoteSigner
 from capledger.application.tlog.sequencer import BATCH, Sequencer
 from capledger.bootstrap import build_ledger
+from capledger.demo.volume import record_year
 from capledger.settings import Persistence, Settings, StoreSettings
 
 TOPIC = "capledger.domain.project:Project.CompletedWorkPaid"
@@ -94,6 +101,42 @@ def raw_hash_all(log: EventLog) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def follow(directory: str, stop: Any, interval: float) -> None:
+    """A sequencer process following the store's log until ``stop`` is set."""
+    quiet()
+    store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
+    ledger = build_ledger(Settings(store=store))
+    try:
+        sequencer = Sequencer(event_log(ledger.recorder), log_tree(ledger.recorder))
+        while not stop.is_set():
+            sequencer.catch_up()
+            stop.wait(interval)
+        sequencer.catch_up()
+    finally:
+        ledger.close()
+
+
+def record_commands(events: int, interval: float | None) -> float:
+    """Seconds to record ``events`` through the Ledger, with a following sequencer or not."""
+    with tempfile.TemporaryDirectory(prefix="capledger-bench-tlog-cmd-") as directory:
+        store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
+        ledger = build_ledger(Settings(store=store))
+        stop = multiprocessing.Event()
+        follower = None
+        if interval is not None:
+            follower = multiprocessing.Process(target=follow, args=(directory, stop, interval))
+            follower.start()
+        try:
+            started = time.perf_counter()
+            record_year(ledger, events)
+            return time.perf_counter() - started
+        finally:
+            stop.set()
+            if follower is not None:
+                follower.join()
+            ledger.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -104,9 +147,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 events, 1,000 proofs")
     parser.add_argument("--events", type=int, help="events in the log (default 1,000,000)")
     parser.add_argument("--proofs", type=int, help="proofs timed (default 10,000)")
+    parser.add_argument("--commands", type=int, help="events recorded in (f) (default 50,000)")
+    parser.add_argument("--repeats", type=int, help="alternating rounds of (f) (default 3)")
+    parser.add_argument("--follow-ms", type=float, default=100.0, help="sequencer's pause")
     args = parser.parse_args(argv)
     events = args.events or (100_000 if args.quick else 1_000_000)
     proofs = args.proofs or (1_000 if args.quick else 10_000)
+    commands = args.commands or (10_000 if args.quick else 50_000)
+    repeats = args.repeats or (2 if args.quick else 3)
     quiet()
     with tempfile.TemporaryDirectory(prefix="capledger-bench-tlog-") as directory:
         store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
@@ -153,6 +201,13 @@ def main(argv: list[str]) -> int:
                 opening.append((time.perf_counter() - started) * 1e6)
         finally:
             ledger.close()
+    alone: list[float] = []
+    beside: list[float] = []
+    for round_ in range(1, repeats + 1):
+        alone.append(record_commands(commands, None))
+        beside.append(record_commands(commands, args.follow_ms / 1000))
+        say(f"(f) round {round_}: {commands:,} events recorded in {alone[-1]:.1f} s alone, "
+            f"{beside[-1]:.1f} s with a sequencer following")  # fmt: skip
     result: dict[str, Any] = {
         "events": events,
         "sequence_eps": round(sequenced / sequence_seconds, 1),
@@ -165,6 +220,10 @@ def main(argv: list[str]) -> int:
         "checkpoint_sign_us": round(statistics.median(signing), 1),
         "checkpoint_open_us": round(statistics.median(opening), 1),
         "proofs": proofs,
+        "command_seconds_alone": round(statistics.median(alone), 2),
+        "command_seconds_with_sequencer": round(statistics.median(beside), 2),
+        "command_overhead": round(statistics.median(beside) / statistics.median(alone) - 1, 3),
+        "commands_events": commands,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
