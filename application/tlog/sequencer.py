@@ -15,6 +15,7 @@ the leaf indexes it would take (``IntegrityError``), rolls back, and resumes fro
 
 from __future__ import annotations
 
+from contextlib import suppress
 from uuid import UUID
 
 from ..storage import EventLog, LogTree, TreeLeaf, TreeNode
@@ -38,9 +39,11 @@ class Sequencer:
 
     def resume(self) -> None:
         """Take the tree's size, position and frontier from the store (after a failure too)."""
+        self._stale = True
         head = self.tree.log_tree_head()
         size, self.position = (0, 0) if head is None else (head[0] + 1, head[1])
         self.frontier = Frontier.load(self.tree, size)
+        self._stale = False
 
     @property
     def size(self) -> int:
@@ -53,6 +56,8 @@ class Sequencer:
 
     def step(self) -> int:
         """Append the next batch of recorded events; the number appended (0: caught up)."""
+        if self._stale:
+            self.resume()
         rows = self.log.read_rows(self.position, self.batch)
         if not rows:
             return 0
@@ -70,8 +75,11 @@ class Sequencer:
                 )
             self.tree.append_to_log_tree(leaves, nodes)
         except BaseException:
-            # The frontier took leaves the store may not have: the store is the truth.
-            self.resume()
+            # The frontier took leaves the store may not have: the store is the truth, read
+            # again before the next batch (now, or then if the store cannot answer now).
+            self._stale = True
+            with suppress(Exception):
+                self.resume()
             raise
         self.position = rows[-1].id
         return len(rows)

@@ -91,15 +91,19 @@ class FailingTree:
     """The store's tree, failing the n-th append before it writes anything (a crash before
     the commit)."""
 
-    def __init__(self, tree: LogTree, fail_on: int) -> None:
+    def __init__(self, tree: LogTree, fail_on: int, head_fails: int = 0) -> None:
         self.tree = tree
         self.calls = 0
         self.fail_on = fail_on
+        self.head_fails = head_fails
 
     def create_log_tree(self) -> None:
         self.tree.create_log_tree()
 
     def log_tree_head(self) -> TreeLeaf | None:
+        if self.calls == self.fail_on and self.head_fails:
+            self.head_fails -= 1
+            raise ConnectionError("the store is still away")
         return self.tree.log_tree_head()
 
     def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
@@ -143,3 +147,21 @@ def test_each_event_is_proved_included_at_its_leaf(ledger: Ledger) -> None:
         entry = LogEntry.of_stored(row.id, row.originator_id, row.originator_version, row.state)
         proof = inclusion_proof(tree, index, sequencer.size)
         verify_inclusion(index, sequencer.size, leaf_hash(entry.encode()), proof, sequencer.root())
+
+
+def test_a_sequencer_that_could_not_reread_the_store_rereads_it_before_its_next_batch(
+    ledger: Ledger,
+) -> None:
+    record_year(ledger)
+    tree = FailingTree(log_tree(ledger.recorder), fail_on=2, head_fails=1)
+    sequencer = Sequencer(event_log(ledger.recorder), tree, batch=4)
+
+    with pytest.raises(ConnectionError):
+        sequencer.catch_up()
+    assert sequencer.size == 8  # the lost batch's leaves are still in its frontier
+    sequencer.catch_up()
+
+    assert (sequencer.size, sequencer.root()) == expected_root(ledger)
+    assert log_tree(ledger.recorder).leaf_positions(0, 1_000) == [
+        row.id for row in event_log(ledger.recorder).read_rows(0, 1_000)
+    ]
