@@ -118,3 +118,16 @@ def test_checkpoint_text_is_parsed_strictly() -> None:
     ):
         with pytest.raises(CheckpointError):
             Checkpoint.parse(bad)
+
+
+def test_a_checkpoint_signed_by_the_old_and_the_new_log_key_opens_with_either() -> None:
+    old, new = NoteSigner.generate(ORIGIN), NoteSigner.generate(ORIGIN)
+    checkpoint = Checkpoint(ORIGIN, 9, bytes(32))
+
+    note = checkpoint.sign(new, old)
+
+    assert new.verifier.key_id != old.verifier.key_id
+    assert open_checkpoint(note, old.verifier) == checkpoint
+    assert open_checkpoint(note, new.verifier) == checkpoint
+    with pytest.raises(CheckpointError):
+        open_checkpoint(checkpoint.sign(new), old.verifier)
