@@ -24,7 +24,7 @@ from capledger.application.storage import EventLog, PageRow
 
 from .batch import folded_name, published
 from .reducers import FOLDED_AGGREGATES, REDUCERS
-from .verification import check_content
+from .verification import check_content, stream_text
 
 
 class NotificationLog(Protocol):
@@ -120,7 +120,7 @@ class StoredPage:
                 if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
                     state = bytes(state)
                 stream_id = _uuid(stream)
-                check_content(position, str(stream_id), version, topic, state)
+                check_content(position, stream_text(stream_id), version, topic, state)
                 yield publish(position, stream_id, version, topic, state)
 
 

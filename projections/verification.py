@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -86,12 +88,18 @@ class UnverifiedEvent(ValueError):
 NOTIFICATION_LOG_SOURCE = "notification log"
 
 
+@lru_cache(maxsize=65_536)
+def stream_text(stream: UUID) -> str:
+    """A stream id's text as hashed (each event is checked by it: one text per stream)."""
+    return str(stream)
+
+
 def checked_link(event: PublishedEvent, overlay: Overlay) -> StreamHeadRow | None:
     """The stream's new head once ``event`` is folded, or None if an event of this version was
     folded already (a Kafka record delivered again after its offset was moved back: folding it
     twice would count it twice); :class:`UnverifiedEvent` if the event does not continue the
     stream's chain as folded so far (``overlay``: the runner's rows)."""
-    stream = str(event.stream)
+    stream = stream_text(event.stream)
     head = overlay.get(StreamHeadRow, (stream,))
     version, prev = (0, GENESIS) if head is None else (head.version, head.hash)
     if event.stream_version != version + 1:
@@ -140,7 +148,7 @@ def _rehash(
     document: Any, stream: str, version: int, topic: str, *, exact: bool
 ) -> tuple[str, str, Any]:
     """The hash recomputed from a stored state's values, the hash it stores, its metadata."""
-    data = dict(document)
+    data = document if type(document) is dict else dict(document)  # parsed here: ours
     chain = data.pop(CHAIN_KEY, None) or {}
     meta = data.pop(META_KEY, None) or {}
     recomputed = event_hash(
