@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from capledger import __version__
@@ -30,6 +30,7 @@ from .middleware import BodyLimit, RequestContext, StrictJson
 from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
 from .store import ApiStore
 from .throttle import RateLimitHeaders
+from .verification import verified_ledger
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,8 @@ def create_app(
     problems.install(app)
     # A request is matched route by route in this order: the queries, the busiest, first. No
     # two routers share a method and path, so the order changes no answer, only its cost.
+    # The routers serving the ledger's figures refuse them while it fails verification.
+    serves_figures = (queries.router, audit.router, exports.router)
     for router in (
         queries.router,
         commands.router,
@@ -115,7 +118,8 @@ def create_app(
         ops.router,
         inspector.router,
     ):
-        app.include_router(router)
+        guarded = router in serves_figures
+        app.include_router(router, dependencies=[Depends(verified_ledger)] if guarded else None)
     if api_settings.docs:
         app.include_router(docs.router)
     # Outermost first: request ids and access logs see every response, the 413 included; a

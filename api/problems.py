@@ -37,6 +37,9 @@ PROBLEM_JSON = "application/problem+json"
 #: Seconds a client should wait before retrying a command that met concurrent writers.
 CONFLICT_RETRY_AFTER_S = 1
 UNAVAILABLE_RETRY_AFTER_S = 5
+#: The read side met an event that fails verification (``api.verification``, status 503): no
+#: balance, rate or history is served until the store is restored and the read model rebuilt.
+LEDGER_VERIFICATION_FAILED = "ledger-verification-failed"
 
 STATUS_CODES: dict[int, str] = {
     400: "bad-request",

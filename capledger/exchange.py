@@ -8,12 +8,26 @@ Export writes one line per stored event, in notification order::
 ``_meta`` and ``_chain`` keys included). ``position`` is the event's place in the source store;
 an import records events in file order and the target store numbers them afresh.
 
-Import is one all-or-nothing operation. Every line is parsed, its state re-encoded canonically
-(so it is stored byte for byte as the source stored it) and its chain link checked by a
-:class:`~capledger.application.chain.ChainVerifier` (a stream already in the target continues
-from its stored head), while the events are inserted in large batches inside one transaction
-of the store (``EventLog.bulk_import`` of the storage adapter); the first bad line rolls
-everything back and raises :class:`ImportRefused` naming it.
+Import restores or migrates a ledger, and it cannot forge one: what it records is what the
+ledger itself could have recorded. It is one all-or-nothing operation in three steps, and the
+target store gets nothing before the last one:
+
+1. every line is parsed, its state re-encoded canonically (so it is stored byte for byte as the
+   source stored it), its chain link checked by a
+   :class:`~capledger.application.chain.ChainVerifier` and its principal (``_meta.principal``,
+   who acted) found; the checked events wait in a scratch file (:mod:`capledger.import_spool`).
+   Every stream must begin in the file: a stream the target already holds is refused (an
+   import never continues a stored chain, which anyone holding the data folder could seal);
+2. the rules audit (:mod:`capledger.application.rules_audit`) replays every stream of the file,
+   one at a time, through the domain's own commands with the rules in force at each event's
+   effective date: an event they would have refused, or written otherwise, refuses the file;
+3. the events are inserted in file order, in large batches inside one transaction of the store
+   (``EventLog.bulk_import`` of the storage adapter, whose write lock is held throughout).
+
+The first bad line (or, for the audit, the file's first event breaking a rule) is named by an
+:class:`ImportRefused`. Principals are kept exactly as the file has them (they are hashed with
+the event), never given or replaced. Memory stays bounded by one batch of lines, the chain
+heads of the file's streams and one stream's replica; the scratch file holds the rest.
 
 Speed (the import is the bulk path; see bench/README.md): each line is parsed once, by orjson
 when that reads exactly what ``json.loads`` reads (a state without floats), and its canonical
@@ -27,8 +41,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TextIO
 from uuid import UUID
 
@@ -38,6 +51,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 
 from capledger.application.chain import (
     GENESIS,
+    META_KEY,
     BrokenLink,
     ChainVerifier,
     canonical_json,
@@ -46,7 +60,10 @@ from capledger.application.chain import (
 )
 from capledger.application.errors import ApplicationError
 from capledger.application.ledger import Ledger
+from capledger.application.rules_audit import RuleBreach, RulesAudit
 from capledger.application.storage import BulkImport, ImportRow, event_log
+
+from .import_spool import ImportSpool, SpooledRow
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +85,8 @@ class ImportRefused(ApplicationError):
     """An import file was refused as a whole; nothing of it was recorded.
 
     ``reason`` says why (``malformed-line``, ``missing-key``, ``invalid-value``,
-    ``collision``, ``version-gap``, ``broken-chain``); ``line`` is the 1-based line number.
+    ``collision``, ``version-gap``, ``broken-chain``, ``missing-principal``, ``stream-exists``,
+    ``rule-broken``); ``line`` is the 1-based line number.
     """
 
     code = "import-refused"
@@ -286,22 +304,22 @@ class _ImportVerifier(ChainVerifier):
 
 
 class _Chains:
-    """Checks lines in file order; streams already stored continue from their stored head."""
+    """Checks lines in file order: every stream begins in the file and none is already stored
+    in the target (an import creates streams; it never continues one)."""
 
     def __init__(self, store: BulkImport, *, store_is_empty: bool) -> None:
         self.store = store
         self.store_is_empty = store_is_empty
         self.verifier = _ImportVerifier(heads={})
-        self.stored_versions: dict[str, int] = {}
 
-    def check(self, batch: Sequence[tuple[int, str]]) -> list[_Row]:
+    def check(self, batch: Sequence[tuple[int, str]]) -> list[SpooledRow]:
         """The batch's events as they are to be stored, once every one of them is checked.
 
         Lines are refused in file order: the first bad line is the one named.
         """
         if self.store_is_empty:
             # Parsed and checked one by one: each parsed line is garbage at once.
-            return [self._check_line(_parse_line(number, text)) for number, text in batch]
+            return [self._check_line(_parse_line(number, text), ()) for number, text in batch]
         parsed: list[_Line] = []
         unparsable: ImportRefused | None = None
         for number, text in batch:
@@ -310,28 +328,36 @@ class _Chains:
             except ImportRefused as error:
                 unparsable = error
                 break
-        self._load_stored_heads(parsed)
-        rows = [self._check_line(line) for line in parsed]
+        stored = self._stored_streams(parsed)
+        rows = [self._check_line(line, stored) for line in parsed]
         if unparsable is not None:
             raise unparsable
         return rows
 
-    def _load_stored_heads(self, batch: Sequence[_Line]) -> None:
+    def _stored_streams(self, batch: Sequence[_Line]) -> set[str]:
+        """The streams of the batch, first met in it, that the target already holds."""
         heads = self.verifier.heads
         unknown = {UUID(line.stream) for line in batch if line.stream not in heads}
-        for stream_id, last in self.store.last_events(unknown).items():
-            heads[str(stream_id)] = (last.originator_version, unseal(last.state).hash)
-            self.stored_versions[str(stream_id)] = last.originator_version
+        return (
+            {str(stream_id) for stream_id in self.store.last_events(unknown)} if unknown else set()
+        )
 
-    def _check_line(self, line: _Line) -> _Row:
+    def _check_line(self, line: _Line, stored: Collection[str]) -> SpooledRow:
         number, stream, version = line.number, line.stream, line.version
+        if stream in stored:
+            raise ImportRefused(
+                "stream-exists",
+                f"stream {_described(stream, line.state.get(META_KEY))} already exists in the "
+                "target store; an import only creates streams",
+                line=number,
+            )
         head = self.verifier.heads.get(stream, (0, GENESIS))
         last_version = head[0]
         if version <= last_version:
-            stored = version <= self.stored_versions.get(stream, 0)
-            where = "is already stored" if stored else "appears earlier in the file"
             raise ImportRefused(
-                "collision", f"version {version} of stream {stream} {where}", line=number
+                "collision",
+                f"version {version} of stream {stream} appears earlier in the file",
+                line=number,
             )
         if version != last_version + 1:
             raise ImportRefused(
@@ -339,6 +365,7 @@ class _Chains:
                 f"stream {stream} goes from version {last_version} to {version}",
                 line=number,
             )
+        _check_principal(line)
         try:
             broken, state = self.verifier.check_state(
                 number, stream, version, line.topic, line.state, plain=line.plain
@@ -353,55 +380,113 @@ class _Chains:
             raise ImportRefused(
                 "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
             )
-        return (line.key, version, line.topic, state)
+        return (number, line.key, version, line.topic, state)
+
+
+def _check_principal(line: _Line) -> None:
+    """Every event the ledger records names who acted (``_meta.principal``); an import keeps
+    the file's verbatim, so a line naming no one is refused rather than given one."""
+    meta = line.state.get(META_KEY)
+    principal = meta.get("principal") if type(meta) is dict else None
+    if type(principal) is not str or not principal.strip():
+        raise ImportRefused(
+            "missing-principal",
+            f"stream {line.stream} version {line.version} names no principal "
+            "(_meta.principal, who acted)",
+            line=line.number,
+        )
+
+
+def _described(stream: str, meta: Any) -> str:
+    """The stream's id and, when its metadata names it, its subject (``project:HP-001``)."""
+    subject = meta.get("subject") if isinstance(meta, dict) else None
+    return f"{stream} ({subject})" if isinstance(subject, str) and subject else stream
+
+
+# -- import: the rules audit ----------------------------------------------------------------
+
+
+def _audit(spool: ImportSpool, ledger: Ledger) -> None:
+    """Judge every stream of the file by the rules (``application.rules_audit``), one stream at
+    a time (only its replica in memory); :class:`ImportRefused` naming the file's first event,
+    in file order, that breaks a rule."""
+    first: RuleBreach | None = None
+    audit: RulesAudit | None = None
+    current, broken = "", False
+    for line, stream, version, topic, state in spool.by_stream():
+        if stream != current or audit is None:
+            current, broken = stream, False
+            audit = RulesAudit(ledger.mapper, ledger.rules)
+        elif broken:
+            continue  # what follows a stream's first breach is not judged
+        notification = Notification(
+            id=line, originator_id=UUID(stream), originator_version=version, topic=topic,
+            state=state,
+        )  # fmt: skip
+        breach = audit.judge(notification)
+        if breach is not None:
+            broken = True
+            if first is None or breach.position < first.position:
+                first = breach
+    if first is not None:
+        found = spool.state_at(first.position)
+        described = _described(str(first.stream), None if found is None else unseal(found).meta)
+        raise ImportRefused(
+            "rule-broken",
+            f"stream {described} version {first.version}, {first.event}: breaks the rule "
+            f"{first.code}: {first.reason}",
+            line=first.position,
+        )
 
 
 # -- import ---------------------------------------------------------------------------------
 
 
 def import_events(ledger: Ledger, stream: TextIO, progress: Progress | None = None) -> int:
-    """Record the events of an export verbatim; all of them or, on any bad line, none.
+    """Record the events of an export verbatim; all of them or, on any refusal, none.
 
     Raises :class:`ImportRefused` naming the first bad line. Returns the number of events.
     """
-    with ledger.exclusively():
-        with event_log(ledger.recorder).bulk_import() as target:
-            imported = _import_into(target, stream, progress, store_is_empty=target.is_empty())
-        _forget_cached_aggregates(ledger)
+    with (
+        ledger.exclusively(),
+        ImportSpool() as spool,
+        event_log(ledger.recorder).bulk_import() as target,
+    ):
+        imported = _import_into(ledger, target, spool, stream, progress)
     log.info("events_imported", events=imported)
     return imported
 
 
 def _import_into(
-    target: BulkImport, stream: TextIO, progress: Progress | None, *, store_is_empty: bool
+    ledger: Ledger,
+    target: BulkImport,
+    spool: ImportSpool,
+    stream: TextIO,
+    progress: Progress | None,
 ) -> int:
-    chains = _Chains(target, store_is_empty=store_is_empty)
-    imported = 0
+    """Check the file's every line into the spool, audit its streams, then insert it all."""
+    chains = _Chains(target, store_is_empty=target.is_empty())
+    checked = 0
     for batch in _batches(stream, IMPORT_BATCH):
-        _insert(target, batch, chains.check(batch))
-        imported += len(batch)
+        spool.add(chains.check(batch))
+        checked += len(batch)
         if progress is not None:
-            progress(imported, 0)
-    return imported
+            progress(checked, 0)
+    spool.filled()
+    _audit(spool, ledger)
+    for first_line, rows in spool.in_file_order(IMPORT_BATCH):
+        _insert(target, first_line, rows)
+    if progress is not None:
+        progress(checked, checked)
+    return checked
 
 
-def _insert(target: BulkImport, batch: Sequence[tuple[int, str]], rows: Sequence[_Row]) -> None:
+def _insert(target: BulkImport, first_line: int, rows: Sequence[_Row]) -> None:
     try:
         target.insert(rows)
     except IntegrityError as error:
-        first, last = batch[0][0], batch[-1][0]
         raise ImportRefused(
             "collision",
-            f"lines {first}-{last} collide with events recorded meanwhile ({error})",
-            line=first,
+            f"the lines from {first_line} collide with events recorded meanwhile ({error})",
+            line=first_line,
         ) from error
-
-
-def _forget_cached_aggregates(ledger: Ledger) -> None:
-    """Imported events may extend cached aggregates: drop them all, so none is served stale."""
-    cache = ledger.repository.cache
-    if cache is None:
-        return
-    for aggregate_id in list(cache.cache):
-        with suppress(KeyError):
-            cache.get(aggregate_id, evict=True)

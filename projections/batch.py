@@ -18,6 +18,7 @@ from capledger.application.published import PublishedEvent, event_name, publish
 from .context import Overlay, RowSource
 from .reducers import REDUCERS, VERSIONS, folds, reduce
 from .store import Writer
+from .verification import check_content, checked_link
 
 
 @lru_cache(maxsize=1024)
@@ -34,13 +35,9 @@ def published(notifications: Sequence[Notification]) -> Iterator[PublishedEvent]
         if folded_name(note.topic) is None:
             continue
         stream = note.originator_id
-        yield publish(
-            note.id,
-            stream if type(stream) is UUID else UUID(str(stream)),
-            note.originator_version,
-            note.topic,
-            note.state,
-        )
+        stream_id = stream if type(stream) is UUID else UUID(str(stream))
+        check_content(note.id, str(stream_id), note.originator_version, note.topic, note.state)
+        yield publish(note.id, stream_id, note.originator_version, note.topic, note.state)
 
 
 def fold_batch(writer: Writer, overlay: Overlay, events: Iterable[PublishedEvent]) -> int:
@@ -56,12 +53,20 @@ def fold_batch(writer: Writer, overlay: Overlay, events: Iterable[PublishedEvent
 
 def fold(overlay: Overlay, source: RowSource, events: Iterable[PublishedEvent]) -> None:
     """Reduce ``events`` in order into ``overlay``'s pending rows (loading misses from
-    ``source``), writing nothing: a runner may fold several pages before one ``flush``."""
+    ``source``), writing nothing: a runner may fold several pages before one ``flush``.
+
+    Each event's hash link is checked first (``verification.checked_link``): an event that does
+    not continue its stream's chain raises ``UnverifiedEvent`` and the batch folds nothing; an
+    event of a version its stream has folded already is skipped."""
     overlay.bind(source)
     try:
         put = overlay.put
         reducer_of, newest = REDUCERS.get, VERSIONS.get
         for event in events:
+            head = checked_link(event, overlay)
+            if head is None:
+                continue  # folded already
+            put((head,))
             name = event.name
             reducer = reducer_of(name)
             if reducer is not None and event.class_version <= newest(name, 1):

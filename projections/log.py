@@ -24,6 +24,7 @@ from capledger.application.storage import EventLog, PageRow
 
 from .batch import folded_name, published
 from .reducers import FOLDED_AGGREGATES, REDUCERS
+from .verification import check_content, stream_text
 
 
 class NotificationLog(Protocol):
@@ -118,7 +119,9 @@ class StoredPage:
             if folded_name(topic) is not None:  # the query's filter, as the reducers see it
                 if type(state) is not bytes:  # PostgreSQL's bytea may come as a memoryview
                     state = bytes(state)
-                yield publish(position, _uuid(stream), version, topic, state)
+                stream_id = _uuid(stream)
+                check_content(position, stream_text(stream_id), version, topic, state)
+                yield publish(position, stream_id, version, topic, state)
 
 
 @lru_cache(maxsize=65_536)

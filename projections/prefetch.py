@@ -47,6 +47,7 @@ from capledger.application.storage import EventLog, LogFile
 
 from .batch import folded_name
 from .log import EventLogReader, NotificationLog, _stream_uuid, folded_aggregates
+from .verification import check_content
 
 log = structlog.get_logger(__name__)
 
@@ -292,6 +293,7 @@ def _serve(
                 if name is not None:
                     if type(state) is not bytes:
                         state = bytes(state)
+                    check_content(rowid, str(_stream_uuid(str(stream))), version, topic, state)
                     append(published_fields(rowid, str(stream), version, topic, state))
             try:
                 put(marshal.dumps((_PAGE, stop, items)))

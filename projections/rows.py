@@ -449,6 +449,22 @@ class TrackingRow(_TrackingFields, Row):
     KEY: ClassVar[tuple[str, ...]] = ("log", "log_partition")
 
 
+class _StreamHeadFields(NamedTuple):
+    stream: str
+    version: int
+    hash: str
+
+
+class StreamHeadRow(_StreamHeadFields, Row):
+    """The last event folded from a stream: its version and hash, the link the stream's next
+    event must continue (``projections.verification``); written in the same transaction as
+    the rows the event changed."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str] = "stream_head"
+    KEY: ClassVar[tuple[str, ...]] = ("stream",)
+
+
 #: Rows that reducers produce.
 REDUCED_ROWS: tuple[type[Row], ...] = (
     ProjectRow,
@@ -462,4 +478,4 @@ REDUCED_ROWS: tuple[type[Row], ...] = (
     PlanSourceRow,
 )
 #: Every table of a read-model namespace.
-ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow)
+ALL_ROWS: tuple[type[Row], ...] = (*REDUCED_ROWS, TrackingRow, StreamHeadRow)

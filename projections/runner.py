@@ -7,6 +7,12 @@ nothing is counted twice. The recorder cannot push (SQLite has no ``subscribe()`
 
 An event the reducers cannot fold stops the runner at that batch: a read model that skipped it
 would give wrong numbers. The background thread logs the error and retries with backoff.
+
+An event that fails verification (its hash link or its content: ``verification``) stops the
+runner for good: nothing of its batch is folded, the breach is recorded in the read model
+(``ReadModelStore.record_breach``) and logged (``ledger_verification_failed``), and every later
+``step`` raises the same :class:`~.verification.UnverifiedEvent`. A rebuild that folds the
+whole log without a breach clears the record when it switches (``switch_live``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .batch import flush, fold
 from .context import Overlay
 from .log import LogReader, NotificationLog, log_reader
 from .store import NOTIFICATION_LOG, ReadModelStore, Writer
+from .verification import ChainBreach, UnverifiedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +71,8 @@ class EmbeddedRunner:
         self.max_cached_rows = max_cached_rows
         self.notifications_applied = 0
         self.last_error: Exception | None = None
+        #: The event this runner could not verify; it folds nothing more once set.
+        self.breach: ChainBreach | None = None
         self._uncommitted = 0
         self._overlay: Overlay | None = None
         self._overlay_namespace: str | None = None
@@ -87,12 +96,19 @@ class EmbeddedRunner:
     # -- batches -------------------------------------------------------------------------------
 
     def step(self, limit: int | None = None) -> int:
-        """Apply one batch; the number of notifications applied (0 when caught up)."""
+        """Apply one batch; the number of notifications applied (0 when caught up).
+        :class:`UnverifiedEvent` once an event failed verification."""
         with self._step_lock:
+            self._refuse_after_breach()
+            namespace = self.namespace
             try:
                 with self.store.writer(self.namespace) as writer:
+                    namespace = writer.namespace
                     start = self._begin(writer)
                     position = self._apply(writer, start, limit or self.batch_size)
+            except UnverifiedEvent as error:
+                self._forget()
+                raise self._stopped(error, namespace) from None
             except BaseException:
                 self._forget()
                 raise
@@ -104,12 +120,18 @@ class EmbeddedRunner:
         if self.namespace is None:
             raise ValueError("only a runner on an explicit namespace can switch to it")
         with self._step_lock:
+            self._refuse_after_breach()
             try:
                 with self.store.writer(self.namespace, lock_pointer=True) as writer:
                     position = self._begin(writer)
                     while (after := self._apply(writer, position, self.batch_size)) > position:
                         position = after
+                    # Every event of the log is verified in this namespace: no breach stands.
+                    writer.clear_breach()
                     previous = writer.switch_pointer()
+            except UnverifiedEvent as error:
+                self._forget()
+                raise self._stopped(error, self.namespace) from None
             except BaseException:
                 self._forget()
                 raise
@@ -156,6 +178,27 @@ class EmbeddedRunner:
             rows=rows,
         )
         return position
+
+    def _refuse_after_breach(self) -> None:
+        if self.breach is not None:
+            raise UnverifiedEvent(self.breach)
+
+    def _stopped(self, error: UnverifiedEvent, namespace: str | None) -> UnverifiedEvent:
+        """Record and log the breach; the runner folds nothing more."""
+        self.breach = self.store.record_breach(error.breach, namespace or "")
+        log.error(
+            "ledger_verification_failed",
+            runner="embedded",
+            namespace=namespace,
+            stream=error.breach.stream,
+            subject=error.breach.subject,
+            version=error.breach.version,
+            position=error.breach.position,
+            expected=error.breach.expected,
+            found=error.breach.found,
+            reason=error.breach.reason,
+        )
+        return UnverifiedEvent(self.breach)
 
     def _forget(self) -> None:
         self._overlay = None
@@ -242,6 +285,9 @@ class EmbeddedRunner:
         while not self._stop.is_set():
             try:
                 applied = self.step()
+            except UnverifiedEvent as error:
+                self.last_error = error  # logged as it was recorded; nothing more is folded
+                return
             except Exception as error:
                 self.last_error = error
                 log.exception("projection_batch_failed", position=self._applied)

@@ -13,6 +13,9 @@ from .rows import ALL_ROWS, Row, columns
 #: Control tables: the pointer to the live namespace and the register of namespaces.
 POINTER = "pointer"
 NAMESPACES = "namespace"
+#: The read side's verdict on the ledger: the first event a runner could not verify, if any
+#: (``projections.verification``); one row, named ``chain``.
+VERIFICATION = "verification"
 
 
 def control_ddl(dialect: Dialect) -> list[str]:
@@ -23,6 +26,11 @@ def control_ddl(dialect: Dialect) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {dialect.control(NAMESPACES)} ("
         "namespace TEXT NOT NULL PRIMARY KEY, seq INTEGER NOT NULL, created_at TEXT NOT NULL, "
         "dropped_at TEXT)",
+        f"CREATE TABLE IF NOT EXISTS {dialect.control(VERIFICATION)} ("
+        "name TEXT NOT NULL PRIMARY KEY, namespace TEXT NOT NULL, stream TEXT NOT NULL, "
+        "subject TEXT, version INTEGER NOT NULL, position INTEGER NOT NULL, "
+        "source TEXT NOT NULL, expected TEXT NOT NULL, found TEXT NOT NULL, "
+        "reason TEXT NOT NULL, detected_at TEXT NOT NULL)",
     ]
 
 

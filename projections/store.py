@@ -19,7 +19,8 @@ import structlog
 
 from .dialects import Connections, Dialect, PostgresDialect, SqliteDialect, check_name
 from .rows import ALL_ROWS, Row, TrackingRow, columns, from_values, value_getter
-from .schema import NAMESPACES, POINTER, control_ddl, index_ddl, namespace_ddl
+from .schema import NAMESPACES, POINTER, VERIFICATION, control_ddl, index_ddl, namespace_ddl
+from .verification import ChainBreach, now
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,8 @@ T = TypeVar("T")
 #: The log the embedded runner follows (one partition: notification ids are global).
 NOTIFICATION_LOG = "notification_log"
 CURRENT = "current"
+#: The name of the read side's one verdict row (``verification``).
+CHAIN = "chain"
 TABLES = {kind.TABLE for kind in ALL_ROWS}
 
 
@@ -157,6 +160,50 @@ class ReadModelStore:
             )
             copied += cursor.rowcount
         return copied
+
+    # -- the read side's verdict on the ledger (projections.verification) ---------------------
+
+    def record_breach(self, breach: ChainBreach, namespace: str) -> ChainBreach:
+        """Record that a runner met ``breach`` folding ``namespace``; the first one recorded
+        stays (the earliest the read side knows of). Returns the breach recorded."""
+        insert = (
+            f"INSERT INTO {self.dialect.control(VERIFICATION)} (name, namespace, stream, "
+            "subject, version, position, source, expected, found, reason, detected_at) VALUES "
+            "(:name, :namespace, :stream, :subject, :version, :position, :source, :expected, "
+            ":found, :reason, :detected_at) ON CONFLICT (name) DO NOTHING"
+        )
+        with self._transaction(self.dialect.begin_write) as cursor:
+            cursor.execute(
+                self._sql(insert),
+                {"name": CHAIN, "namespace": namespace, **vars(breach),
+                 "detected_at": breach.detected_at or now()},
+            )  # fmt: skip
+        recorded = self.breach()
+        assert recorded is not None
+        return recorded
+
+    def breach(self) -> ChainBreach | None:
+        """The event the read side could not verify, if a runner met one (and no rebuild has
+        folded the whole log since)."""
+        select = (
+            "SELECT stream, subject, version, position, source, expected, found, reason, "
+            f"detected_at FROM {self.dialect.control(VERIFICATION)} WHERE name = :name"
+        )
+        with self._transaction(self.dialect.begin_read) as cursor:
+            try:
+                cursor.execute(self._sql(select), {"name": CHAIN})
+            except Exception as error:
+                if self.dialect.is_missing_table(error):
+                    return None  # a read model made before verification was recorded
+                raise
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        stream, subject, version, position, source, expected, found, reason, at = row
+        return ChainBreach(
+            str(stream), None if subject is None else str(subject), int(version), int(position),
+            str(source), str(expected), str(found), str(reason), str(at),
+        )  # fmt: skip
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -351,6 +398,12 @@ class Writer:
         """Make this namespace the live one when the transaction commits; the previous one."""
         self.store._set_pointer(self.cursor, self.namespace)
         return self.live
+
+    def clear_breach(self) -> None:
+        """Forget a recorded breach when the transaction commits: this namespace folded the
+        whole log, every event verified (a rebuild's switch)."""
+        delete = f"DELETE FROM {self.store.dialect.control(VERIFICATION)} WHERE name = :name"
+        self.cursor.execute(self.store._sql(delete), {"name": CHAIN})
 
 
 class Reader:

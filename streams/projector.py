@@ -75,6 +75,7 @@ from kafka import KafkaConsumer
 
 from capledger.application.published import PublishedEvent
 from capledger.projections import ReadModelStore
+from capledger.projections.verification import UnverifiedEvent
 
 from .lag import PartitionLag, lag_consumer, projector_lag
 from .projector_apply import (
@@ -90,8 +91,14 @@ from .settings import KafkaSettings, ProjectorSettings
 log = structlog.get_logger(__name__)
 
 EXIT_FATAL = 3
-#: Errors no retry can mend: the worker stops (and a supervisor restarts it, seeking again).
-FATAL_ERRORS: tuple[type[BaseException], ...] = (OffsetsMovedBack, SharedReadModel)
+#: Errors no retry can mend: the worker stops (and a supervisor restarts it, seeking again). A
+#: record that fails verification is one: it is recorded in the read model, which /readyz and
+#: the readers report, and a restart meets it again.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (
+    OffsetsMovedBack,
+    SharedReadModel,
+    UnverifiedEvent,
+)
 
 
 # -- the projector ---------------------------------------------------------------------------

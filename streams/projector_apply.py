@@ -13,6 +13,13 @@ final tail (``projector_rebuild.py``) and the unit tests all hand batches of rec
 4. store, per partition, the offset *after* its last record (Kafka's "next offset to read"
    convention, so a fresh namespace's 0 means "from the beginning"), and commit.
 
+Every event's hash link is checked as it is folded (``projections.verification``: its
+``capledger_prev_hash`` header must be the hash of the stream's last folded event, kept in the
+read model): a record that breaks its stream's chain folds nothing of its batch, is recorded
+in the read model (``ReadModelStore.record_breach``, with its partition and offset) and logged
+(``ledger_verification_failed``), and the applier refuses every later batch with the same
+:class:`~capledger.projections.verification.UnverifiedEvent`.
+
 A crash anywhere leaves either the whole batch and its offsets, or neither. Whatever Kafka
 redelivers is filtered by step 2, so nothing is counted twice; what a worker resumes from is
 the stored offset (``positions()``), so nothing is skipped.
@@ -43,6 +50,7 @@ from capledger.projections import (
     folds,
 )
 from capledger.projections.store import Writer
+from capledger.projections.verification import ChainBreach, UnverifiedEvent
 
 from . import wire
 
@@ -138,6 +146,8 @@ class OffsetApplier:
         #: Partitions whose rows the overlay may hold, with the stored offset it mirrors.
         self._known: dict[int, int] = {}
         self._checked_namespaces: set[str] = set()
+        #: The record this applier could not verify; it applies nothing more once set.
+        self.breach: ChainBreach | None = None
 
     # -- positions ------------------------------------------------------------------------
 
@@ -182,11 +192,17 @@ class OffsetApplier:
         if not records:
             return Applied()
         with self._lock:
+            self._refuse_after_breach()
+            namespace = self.namespace
             try:
                 with self.store.writer(self.namespace) as writer:
+                    namespace = writer.namespace
                     applied = self._apply(writer, records, decoded)
                     if before_commit is not None:
                         before_commit()
+            except UnverifiedEvent as error:
+                self._overlay = None
+                raise self._stopped(error, namespace) from None
             except BaseException:
                 self._overlay = None
                 raise
@@ -197,8 +213,12 @@ class OffsetApplier:
         """Apply ``records`` inside a transaction the caller holds (the rebuild's switch); the
         caller commits. Call ``committed_externally(applied)`` after the commit."""
         with self._lock:
+            self._refuse_after_breach()
             try:
                 return self._apply(writer, records)
+            except UnverifiedEvent as error:
+                self._overlay = None
+                raise self._stopped(error, writer.namespace) from None
             except BaseException:
                 self._overlay = None
                 raise
@@ -244,7 +264,10 @@ class OffsetApplier:
                      if r.offset >= stored[r.partition]]  # fmt: skip
             fresh, found = [r for r, _ in pairs], [e for _, e in pairs]
         events = [event for event in found if event is not None]
-        rows = fold_batch(writer, overlay, events)
+        try:
+            rows = fold_batch(writer, overlay, events)
+        except UnverifiedEvent as error:
+            raise error.at(self._where(error.breach, fresh, found)) from None
         offsets: dict[int, int] = {}
         for partition, offset in last.items():
             after = max(stored[partition], offset + 1)
@@ -261,6 +284,44 @@ class OffsetApplier:
             namespace=writer.namespace,
             offsets=offsets,
         )
+
+    def _where(
+        self,
+        breach: ChainBreach,
+        records: Sequence[Record],
+        events: Sequence[PublishedEvent | None],
+    ) -> str:
+        """The topic, partition and offset of the record that carried ``breach``'s event."""
+        for record, event in zip(records, events, strict=True):
+            if (
+                event is not None
+                and event.stream_version == breach.version
+                and str(event.stream) == breach.stream
+            ):
+                return f"{self.topic}[{record.partition}]@{record.offset}"
+        return self.topic
+
+    def _refuse_after_breach(self) -> None:
+        if self.breach is not None:
+            raise UnverifiedEvent(self.breach)
+
+    def _stopped(self, error: UnverifiedEvent, namespace: str | None) -> UnverifiedEvent:
+        """Record and log the breach (lock held); the applier applies nothing more."""
+        self.breach = self.store.record_breach(error.breach, namespace or "")
+        log.error(
+            "ledger_verification_failed",
+            runner="kafka",
+            namespace=namespace,
+            stream=error.breach.stream,
+            subject=error.breach.subject,
+            version=error.breach.version,
+            position=error.breach.position,
+            source=error.breach.source,
+            expected=error.breach.expected,
+            found=error.breach.found,
+            reason=error.breach.reason,
+        )
+        return UnverifiedEvent(self.breach)
 
     def _overlay_for(self, namespace: str, stored: Mapping[int, int]) -> Overlay:
         """The batch cache, kept across batches while it mirrors the store: it is dropped when

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from ..context import ApiContext
 from ..deps import Ctx
 from ..metrics import CONTENT_TYPE
+from ..problems import LEDGER_VERIFICATION_FAILED
 from ..routing import ThreadedRoute
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,7 @@ def readiness(ctx: ApiContext) -> Readiness:
         if runner_error is not None:
             detail += f"; runner failing: {_reason(runner_error)}"
         checks.append(Check(name="projection_lag", ok=ok, detail=detail))
+    checks.append(_verification(ctx))
     try:
         ctx.store.ping()
         checks.append(Check(name="api_store", ok=True))
@@ -83,6 +85,19 @@ def readiness(ctx: ApiContext) -> Readiness:
         projection_lag=lag,
         checks=checks,
     )
+
+
+def _verification(ctx: ApiContext) -> Check:
+    """Whether the read side met an event that fails verification (any runner, any process:
+    the read model records it); if so, where."""
+    try:
+        breach = ctx.read_model.breach()
+    except Exception as error:
+        return Check(name="ledger_verification", ok=False, detail=_reason(error))
+    if breach is None:
+        return Check(name="ledger_verification", ok=True)
+    detail = f"{LEDGER_VERIFICATION_FAILED}: the ledger fails verification: {breach.describe()}"
+    return Check(name="ledger_verification", ok=False, detail=detail)
 
 
 def _reason(error: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -9,9 +10,10 @@ from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_embedded_runner, build_ledger, build_read_model
 from capledger.progress import ProgressReporter
 from capledger.projections import EmbeddedRunner, ReadModelStore
+from capledger.projections.verification import UnverifiedEvent
 from capledger.settings import Persistence, Settings
 
-from .errors import EXIT_FAILURE, CliError
+from .errors import EXIT_CHAIN_BROKEN, EXIT_FAILURE, CliError
 
 
 def store_location(settings: Settings) -> str:
@@ -89,7 +91,7 @@ class CliContext:
         that it shows everything recorded so far: this process has no background runner.
         A read model kept by the Kafka projector is read as it is (it has one writer)."""
         if self.settings.read_model.projected_from_kafka:
-            return self.read_model()
+            return self.verified(self.read_model())
         runner = self.runner()
         head = self.ledger().recorder.max_notification_id() or 0
         position = runner.stored_position()
@@ -102,9 +104,36 @@ class CliContext:
                 EXIT_FAILURE,
             )
         if position < head:
-            with ProgressReporter("projections") as progress:
-                runner.catch_up(progress, until=head)
-        return runner.store
+            with ProgressReporter("projections") as progress, suppress(UnverifiedEvent):
+                runner.catch_up(progress, until=head)  # a breach is recorded: refused below
+        return self.verified(runner.store)
+
+    def verified(self, store: ReadModelStore) -> ReadModelStore:
+        """``store``, unless a runner met an event that fails verification: then no figure is
+        shown (:meth:`unverified`)."""
+        breach = store.breach()
+        if breach is None:
+            return store
+        raise self.unverified(breach.describe())
+
+    def check_recorded_verdict(self) -> None:
+        """Refuse (:meth:`unverified`) if the read model records a breach; a read model that
+        does not exist yet is not made for it."""
+        sqlite = self.settings.store.persistence is Persistence.SQLITE
+        if sqlite and not self.settings.readmodel_path.exists():
+            return
+        self.verified(self.read_model())
+
+    @staticmethod
+    def unverified(where: str) -> CliError:
+        """The one refusal of every read command while the ledger fails verification: no
+        figure is shown (``ledger-verification-failed``, exit 3 as ``verify``'s)."""
+        return CliError(
+            "ledger-verification-failed",
+            f"the ledger fails verification, so no figure is shown: {where}; run "
+            "`capledger verify`, restore the store, then `capledger projections rebuild`",
+            EXIT_CHAIN_BROKEN,
+        )
 
     def notice(self, message: str) -> None:
         """A line for the person at the terminal, kept off stdout."""

@@ -7,7 +7,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: A malformed command line or input, as argparse itself exits.
 EXIT_USAGE = 2
-#: ``verify`` found stored history that does not match its hash chain.
+#: ``verify`` found stored history that does not match its hash chain; a read command
+#: (``history``, ``balances``, ``rate``, ``watchlist``) refuses to show figures because a
+#: projection runner met such an event (``ledger-verification-failed``).
 EXIT_CHAIN_BROKEN = 3
 #: The ledger refused the command (a domain or application rule); nothing was recorded.
 EXIT_REFUSED = 4

@@ -47,9 +47,15 @@ def register(subparsers: Subcommands) -> None:
         "import",
         help="record the events of an export, all or none",
         description=(
-            "Record the events of an export file verbatim. Every line's hash-chain link is "
-            "checked; on the first bad line nothing at all is recorded and the command exits 4. "
-            "The read models are brought up to date before the command ends."
+            "Restore or migrate a ledger: record the events of an export file verbatim, "
+            "principals included. Before anything is recorded, every line's hash-chain link "
+            "is checked, every event must name its principal, every stream must be new to "
+            "this store (an import never continues a stored stream), and every project and "
+            "plan is replayed through the ledger's own commands and rules (the rules audit of "
+            "verify --rules). On the first refusal (bad line, stored stream, event breaking a "
+            "rule: its line, stream, version and rule are named) nothing at all is recorded "
+            "and the command exits 4. The read models are brought up to date before the "
+            "command ends."
         ),
     )
     import_.add_argument("file", metavar="FILE|-", help="the export to read; '-' is stdin")

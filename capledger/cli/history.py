@@ -95,6 +95,12 @@ def register(subparsers: Subcommands) -> None:
 def run(args: argparse.Namespace, context: CliContext) -> int:
     ledger = context.ledger(must_exist=True)
     history = ProjectHistory(ledger.recorder)
+    # What is shown is verified: the project's own chain, and the read side's verdict.
+    check = history.verify(args.project)
+    if check.broken_version is not None:
+        where = f"project {args.project} version {check.broken_version}: {check.reason}"
+        raise context.unverified(where)
+    context.check_recorded_verdict()
     entries = history.history(args.project)
     if args.format == "json":
         for entry in entries:

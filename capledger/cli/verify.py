@@ -8,6 +8,7 @@ from uuid import UUID
 
 from capledger.application.chain import BrokenLink, unseal
 from capledger.application.ledger import Ledger
+from capledger.application.published import AGGREGATE_KINDS
 from capledger.application.rules_audit import audit_rules
 from capledger.application.verify import VerifyReport, notification_pages, verify_store
 from capledger.progress import ProgressReporter
@@ -21,6 +22,7 @@ STREAM_KINDS = {
     "Project.Registered": ("project", "code"),
     "CapitalPlan.Approved": ("plan", "code"),
     "CommandReceipt.Accepted": ("receipt of command", "command_id"),
+    "ApiKey.Issued": (AGGREGATE_KINDS["ApiKey"], "key_id"),
 }
 
 

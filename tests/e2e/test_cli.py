@@ -28,7 +28,7 @@ import pytest
 import structlog
 from builders import forge_last_event
 
-from capledger.application.chain import canonical_json
+from capledger.application.chain import canonical_json, seal
 from capledger.application.commands import (
     AdjustTotalInvestment,
     Allocate,
@@ -594,6 +594,50 @@ def test_import_of_a_tampered_export_is_refused_and_records_nothing(
         f"stream {record['stream']} version {record['version']}: content does not match its hash"
     ]
     assert stored_count(target) == 0
+
+
+def forged_payment_line(export_lines: list[str]) -> dict[str, object]:
+    """The issue's forgery: a payment of 1,000,000,000,000 VND after a paid project's last
+    event, by a made-up principal, sealed with the published algorithm (docs/hash-chain.md)."""
+    records = [json.loads(line) for line in export_lines]
+    paid = next(r for r in reversed(records) if r["topic"].endswith("CompletedWorkPaid"))
+    last = max((r for r in records if r["stream"] == paid["stream"]), key=lambda r: r["version"])
+    state = dict(paid["state"], amount=1_000_000_000_000, treasury_ref="KBNN-FORGED")
+    meta = dict(state.pop("_meta"), principal="operator:nobody", command_id="forged")
+    state.pop("_chain")
+    version = last["version"] + 1
+    sealed, _ = seal(
+        stream=paid["stream"], version=version, topic=paid["topic"], data=state, meta=meta,
+        prev=last["state"]["_chain"]["hash"],
+    )  # fmt: skip
+    return {"position": len(records) + 1, "stream": paid["stream"], "version": version,
+            "topic": paid["topic"], "state": json.loads(sealed)}  # fmt: skip
+
+
+@pytest.mark.parametrize("into", ["the populated store", "an empty store"])
+def test_import_of_a_forged_payment_is_refused_and_records_nothing(
+    recorded: Path, tmp_path: Path, into: str
+) -> None:
+    lines = run_cli(recorded, "export").stdout.splitlines()
+    forged = forged_payment_line(lines)
+    if into == "the populated store":
+        target, text, reason = recorded, json.dumps(forged) + "\n", "line 1: stream "
+        expected_tail = "already exists in the target store; an import only creates streams"
+    else:
+        target, text = tmp_path / "copy", "\n".join([*lines, json.dumps(forged)]) + "\n"
+        reason = f"line {len(lines) + 1}: stream {forged['stream']} (project:"
+        expected_tail = "CompletedWorkPaid: breaks the rule"
+    before = stored_count(target) if target.exists() else 0
+
+    result = run_cli(target, "import", "-", stdin=text)
+
+    assert result.returncode == 4
+    (message,) = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert message.startswith(
+        f"capledger: error: import-refused: import refused, nothing recorded: {reason}"
+    )
+    assert expected_tail in message
+    assert (stored_count(target) if target.exists() else 0) == before
 
 
 def test_import_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:

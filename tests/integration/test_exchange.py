@@ -318,8 +318,8 @@ def test_importing_the_same_file_twice_is_refused_the_second_time(
 
     error = refused(target, history)
 
-    assert (error.line, error.reason) == (1, "collision")
-    assert "already stored" in str(error)
+    assert (error.line, error.reason) == (1, "stream-exists")
+    assert "already exists in the target store" in str(error)
     assert verify_store(target.recorder).ok
 
 
@@ -341,28 +341,62 @@ def test_a_version_gap_is_refused(history: str, target: Ledger) -> None:
     assert error.reason == "version-gap" and error.line is not None and error.line > number
 
 
-# -- continuing stored chains -----------------------------------------------------------------
+def test_a_line_naming_no_principal_is_refused_not_given_one(history: str, target: Ledger) -> None:
+    number = line_number(history, "CompletedWorkPaid")
+    record = json.loads(lines_of(history)[number - 1])
+    del record["state"]["_meta"]["principal"]
+    sealed, _ = reseal(record)  # sealed again: the chain holds, the principal is missing
+    record["state"] = json.loads(sealed)
+    edited = replace_line(history, number, json.dumps(record) + "\n")
+
+    error = refused(target, edited)
+
+    assert (error.line, error.reason) == (number, "missing-principal")
 
 
-def test_importing_into_a_store_holding_the_first_half_continues_its_chains(
-    ledger: Ledger, history: str, target: Ledger, monkeypatch: pytest.MonkeyPatch
+def test_principals_are_kept_exactly_as_the_file_has_them(
+    ledger: Ledger, history: str, target: Ledger
 ) -> None:
-    monkeypatch.setattr(exchange, "IMPORT_BATCH", 5)  # several batches of stored-head look-ups
+    import_text(target, history)
+
+    principals = [json.loads(e.state)["_meta"]["principal"] for e in stored_events(target)]
+    assert principals == [json.loads(e.state)["_meta"]["principal"] for e in stored_events(ledger)]
+
+
+def test_a_store_holding_other_streams_takes_a_file_of_new_ones(
+    ledger: Ledger, history: str, target: Ledger
+) -> None:
+    approve_annual_plan(target, code="KH-TARGET")
+    before = position(target)
+
+    imported = import_text(target, history)
+
+    assert imported == position(ledger) and position(target) == before + imported
+    assert verify_store(target.recorder).ok
+    assert target.project("DA-002").lines == ledger.project("DA-002").lines
+
+
+# -- streams the target holds: never continued -----------------------------------------------
+
+
+def test_a_file_continuing_streams_the_target_holds_is_refused(
+    history: str, target: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange, "IMPORT_BATCH", 5)  # several batches of stored-stream look-ups
     lines = lines_of(history)
     half = len(lines) // 2
-    first, second = "".join(lines[:half]), "".join(lines[half:])
-    import_text(target, first)
-    cached_version = target.project("DA-001").version  # now in the target's cache
-    assert cached_version < ledger.project("DA-001").version
+    import_text(target, "".join(lines[:half]))
+    started = {json.loads(line)["stream"] for line in lines[:half]}
+    continuing = next(
+        number
+        for number, line in enumerate(lines[half:], start=1)
+        if json.loads(line)["stream"] in started
+    )
 
-    imported = import_text(target, second)
+    error = refused(target, "".join(lines[half:]))
 
-    assert target.cached(project_id("DA-001")) is None  # the stale cached project is gone
-    assert imported == len(lines) - half
-    assert stored_events(target) == stored_events(ledger)
+    assert (error.line, error.reason) == (continuing, "stream-exists")
     assert verify_store(target.recorder).ok
-    assert target.project("DA-001").version == ledger.project("DA-001").version
-    assert target.project("DA-001").lines == ledger.project("DA-001").lines
 
 
 def test_the_second_half_alone_is_refused_by_a_fresh_store(history: str, target: Ledger) -> None:
@@ -381,24 +415,110 @@ def test_the_second_half_alone_is_refused_by_a_fresh_store(history: str, target:
     assert (error.line, error.reason) == (continuing, "version-gap")
 
 
-def test_a_forged_continuation_of_a_stored_stream_is_refused(history: str, target: Ledger) -> None:
-    lines = lines_of(history)
-    half = len(lines) // 2
-    import_text(target, "".join(lines[:half]))
-    started = {json.loads(line)["stream"] for line in lines[:half]}
-    number = next(
-        number
-        for number, line in enumerate(lines[half:], start=1)
-        if json.loads(line)["stream"] in started
-    )
-    record = json.loads(lines[half + number - 1])
-    record["state"]["_chain"]["prev"] = "f" * 64  # links to a head the store does not have
-    forged = replace_line("".join(lines[half:]), number, json.dumps(record) + "\n")
+# -- the issue's forgery: a sealed payment nobody could have recorded -------------------------
+
+FORGED_AMOUNT = 1_000_000_000_000
+
+
+def reseal(record: dict[str, Any], prev: str | None = None) -> tuple[bytes, str]:
+    """The record's state sealed again with the published algorithm (docs/hash-chain.md)."""
+    state = dict(record["state"])
+    meta = state.pop("_meta", {})
+    chain = state.pop("_chain", {})
+    return seal(
+        stream=record["stream"], version=record["version"], topic=record["topic"], data=state,
+        meta=meta, prev=chain.get("prev", GENESIS) if prev is None else prev,
+    )  # fmt: skip
+
+
+def forged_payment(ledger: Ledger, code: str) -> str:
+    """An export line of a payment of 1,000,000,000,000 VND on ``code``, by a made-up principal,
+    sealed after the project's last stored event as the published algorithm seals."""
+    stored = [e for e in stored_events(ledger) if e.stream == str(project_id(code))]
+    last = stored[-1]
+    payment = next(e for e in reversed(stored) if e.topic.endswith("CompletedWorkPaid"))
+    record = {
+        "position": position(ledger) + 1,
+        "stream": last.stream,
+        "version": last.version + 1,
+        "topic": payment.topic,
+        "state": json.loads(payment.state),
+    }
+    record["state"]["amount"] = FORGED_AMOUNT
+    record["state"]["treasury_ref"] = "KBNN-FORGED-0001"
+    record["state"]["_meta"]["principal"] = "operator:nobody"
+    record["state"]["_meta"]["command_id"] = "forged-0001"
+    sealed, _ = reseal(record, prev=json.loads(last.state)["_chain"]["hash"])
+    record["state"] = json.loads(sealed)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@pytest.fixture
+def fully_paid(ledger: Ledger) -> Ledger:
+    """A project whose allocation is paid in full."""
+    approve_annual_plan(ledger)
+    funded_project(ledger, code="DA-001", amount=100 * BILLION)
+    pay(ledger, project_code="DA-001", amount=100 * BILLION)
+    return ledger
+
+
+def test_a_forged_payment_into_the_populated_store_is_refused_and_changes_nothing(
+    fully_paid: Ledger,
+) -> None:
+    forged = forged_payment(fully_paid, "DA-001")
+    disbursed = fully_paid.project("DA-001").lines
+
+    error = refused(fully_paid, forged)
+
+    assert (error.line, error.reason) == (1, "stream-exists")
+    assert "project:DA-001" in str(error)
+    assert fully_paid.project("DA-001").lines == disbursed
+    assert verify_store(fully_paid.recorder).ok
+
+
+def test_a_forged_payment_into_an_empty_store_is_refused_by_the_rules_audit(
+    fully_paid: Ledger, target: Ledger
+) -> None:
+    history = export_text(fully_paid)
+    forged = history + forged_payment(fully_paid, "DA-001")
+    number = len(lines_of(forged))
+    assert verify_store(fully_paid.recorder).ok  # the chain alone cannot tell
 
     error = refused(target, forged)
 
-    assert (error.line, error.reason) == (number, "broken-chain")
-    assert "previous event" in str(error)
+    assert (error.line, error.reason) == (number, "rule-broken")
+    message = str(error)
+    assert f"line {number}:" in message and "project:DA-001" in message
+    assert f"version {fully_paid.project('DA-001').version + 1}" in message
+    assert "Project.CompletedWorkPaid" in message
+    assert position(target) == 0
+
+
+def test_the_first_breaking_event_in_file_order_is_named_when_several_streams_break(
+    ledger: Ledger, target: Ledger
+) -> None:
+    approve_annual_plan(ledger)
+    for code in ("DA-009", "DA-001"):  # stream ids in another order than the file's
+        funded_project(ledger, code=code, amount=10 * BILLION)
+        pay(ledger, project_code=code, amount=10 * BILLION)
+    forged_first = forged_payment(ledger, "DA-009")
+    forged_later = forged_payment(ledger, "DA-001")
+    text = export_text(ledger) + forged_first + forged_later
+    number = len(lines_of(text)) - 1
+
+    error = refused(target, text)
+
+    assert (error.line, error.reason) == (number, "rule-broken")
+    assert "project:DA-009" in str(error)
+
+
+def test_events_of_no_event_class_the_ledger_knows_are_refused(target: Ledger) -> None:
+    lines = sealed_lines([{"amount": 1}, {"amount": 2}], {"principal": "system"})
+
+    error = refused(target, "".join(lines))
+
+    assert (error.line, error.reason) == (1, "rule-broken")
+    assert "unknown-topic" in str(error)
 
 
 # -- the fast path reads, writes and checks as the reference does -----------------------------
@@ -572,52 +692,36 @@ def test_every_state_text_is_read_and_written_as_the_reference_does(
     assert encoded == expected
 
 
-def test_a_history_with_floats_and_big_integers_is_imported_exactly(
-    target: Ledger, open_target: Callable[[], Ledger], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(exchange, "IMPORT_BATCH", 3)
-    meta = {"command": "made-up", "nested": {"rate": 0.25, "parts": [1, [2, {"n": None}]]}}
-    datas: list[dict[str, Any]] = [
-        {"amount": 10**30, "note": "đ\u2028\x00"},
-        {"amount": 2**64 - 1, "ratio": 1e-07},
-        {"amount": -(2**63), "deep": [[[-0.0, 1e16]]]},
-        {"amount": 5, "Amount": 6, "_a": [1.5, "x"]},
-        {"amount": 7},
-    ]
-    lines = sealed_lines(datas, meta, compact=True)
-    half = 2
-    import_text(target, "".join(lines[:half]))
-
-    # The rest continues the stream stored by the first import: a non-empty store.
-    assert import_text(target, "".join(lines[half:])) == len(lines) - half
-
-    expected = [canonical_json(json.loads(line)["state"]) for line in lines]
-    assert [event.state for event in stored_events(open_target())] == expected
-    assert verify_store(target.recorder).ok
-
-
-def test_data_keys_sorting_around_the_reserved_ones_are_checked_alike(target: Ledger) -> None:
+def test_data_keys_sorting_around_the_reserved_ones_are_checked_alike() -> None:
     # "Amount" and "_a" sort before "_meta", "amount" after it.
-    lines = sealed_lines([{"Amount": 5}, {"_a": [1, 2], "amount": 3}, {}], {"command": "made-up"})
+    meta = {"command": "made-up", "principal": "system"}
+    lines = sealed_lines([{"Amount": 5}, {"_a": [1, 2], "amount": 3}, {}], meta)
     record = json.loads(lines[1])
     record["state"]["_a"] = [1, 3]
-    tampered = replace_line("".join(lines), 2, json.dumps(record) + "\n")
+    tampered = [lines[0], json.dumps(record) + "\n", lines[2]]
+    verdicts = []
+    for lines_ in (lines, tampered):
+        verifier = exchange._ImportVerifier(heads={})
+        verdicts.append([
+            verifier.check_state(n, STREAM, n, TOPIC, exchange._parse_line(n, line).state)[0]
+            for n, line in enumerate(lines_, start=1)
+        ])  # fmt: skip
 
-    error = refused(target, tampered)
-
-    assert (error.line, error.reason) == (2, "broken-chain")
-    assert import_text(target, "".join(lines)) == 3
-    assert verify_store(target.recorder).ok
+    assert verdicts[0] == [None, None, None]
+    assert verdicts[1][0] is None and verdicts[1][1] is not None
+    assert "hash" in verdicts[1][1].reason
 
 
-def test_a_chain_of_another_layout_is_checked_by_chain_verifier_itself(target: Ledger) -> None:
-    lines = sealed_lines([{"amount": 1}, {"amount": 2}], {"command": "made-up"})
-    record = json.loads(lines[1])
+def test_a_chain_of_another_layout_is_checked_by_chain_verifier_itself(
+    history: str, target: Ledger
+) -> None:
+    number = line_number(history, "CompletedWorkPaid")
+    record = json.loads(lines_of(history)[number - 1])
     record["state"]["_chain"]["note"] = "not hashed"  # unseal ignores it; so must the import
-    relaid = replace_line("".join(lines), 2, json.dumps(record) + "\n")
+    relaid = replace_line(history, number, json.dumps(record) + "\n")
 
-    assert import_text(target, relaid) == 2
-    assert stored_events(target)[1].state == canonical_json(record["state"])
+    assert import_text(target, relaid) == len(lines_of(history))
+    assert stored_events(target)[number - 1].state == canonical_json(record["state"])
 
 
 def test_a_lone_surrogate_is_refused_naming_its_line(history: str, target: Ledger) -> None:
