@@ -16,8 +16,8 @@ the end):
     into fresh stores with ``import_events`` (timed; the median of ``--import-repeats`` runs, in
     events per second of wall-clock time and of this process's CPU time).
     When the ledger's store holds fewer than ``--import-events`` events, it is first grown by
-    importing renamed copies of its own history (new stream ids, chains re-sealed), so the
-    import is measured at a meaningful size.
+    importing renamed copies of its own history (``capledger.demo.copies``: new codes, new
+    streams, chains re-sealed), so the import is measured at a meaningful size.
 
 Human-readable lines go to stdout as the run proceeds; the last line is one JSON object.
 """
@@ -47,15 +47,16 @@ from eventsourcing.application import Application
 from psycopg import sql
 from raw_counter import Counter  # bench/ is first on sys.path
 
-from capledger.application.chain import GENESIS, seal, unseal
 from capledger.application.commands import Allocate, ApprovePlan, PayCompletedWork, RegisterProject
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, eventsourcing_env
+from capledger.demo.copies import renamed_copy
 from capledger.exchange import export_events, import_events
 from capledger.observability import configure_logging
 from capledger.settings import LogSettings, Persistence, PostgresSettings, Settings, StoreSettings
 
-PLAN = "KH-2025-BENCH"
+TAG = "BW0"  # in every code and command id; copy k of the log renames it BW<k>
+PLAN = f"KH-2025-{TAG}"
 FISCAL_YEAR = 2025
 SOURCE = "central_budget"
 DECISION: dict[str, Any] = {
@@ -136,7 +137,7 @@ def fresh_stores(kind: Persistence) -> Iterator[Stores]:
 
 
 def project_code(index: int) -> str:
-    return f"DA-{index:04d}"
+    return f"DA-{TAG}-{index:04d}"
 
 
 def set_up_ledger(ledger: Ledger, projects: int, payments: int) -> None:
@@ -147,25 +148,25 @@ def set_up_ledger(ledger: Ledger, projects: int, payments: int) -> None:
         authority="provincial_council", jurisdiction="HN", start_year=FISCAL_YEAR,
         end_year=FISCAL_YEAR, envelopes={SOURCE: per_project * projects},
         effective_on=date(2025, 1, 2), **DECISION,
-    ), command_id="setup-plan")  # fmt: skip
+    ), command_id=f"{TAG}-setup-plan")  # fmt: skip
     for index in range(projects):
         code = project_code(index)
         ledger.execute(RegisterProject(
             code=code, name=f"Dự án benchmark {index}", investor_code="BQLDA-BENCH",
             investor_name="Ban QLDA benchmark", program="bench", sector="transport", province="HN",
             total_investment=per_project * 2, effective_on=date(2025, 1, 2), **DECISION,
-        ), command_id=f"setup-register-{code}")  # fmt: skip
+        ), command_id=f"{TAG}-setup-register-{code}")  # fmt: skip
         ledger.execute(Allocate(
             plan_code=PLAN, project_code=code, source=SOURCE, amount=per_project,
             effective_on=date(2025, 1, 3), **DECISION,
-        ), command_id=f"setup-allocate-{code}")  # fmt: skip
+        ), command_id=f"{TAG}-setup-allocate-{code}")  # fmt: skip
 
 
 def pay(ledger: Ledger, index: int, projects: int) -> None:
     ledger.execute(PayCompletedWork(
         project_code=project_code(index % projects), plan_code=PLAN, source=SOURCE, amount=PAYMENT,
         treasury_ref=f"KBNN-{index:08d}", effective_on=PAY_DAY,
-    ), command_id=f"pay-{index}")  # fmt: skip
+    ), command_id=f"{TAG}-pay-{index}")  # fmt: skip
 
 
 # -- (b) raw eventsourcing ------------------------------------------------------------------
@@ -264,26 +265,6 @@ def write_profile(profiler: cProfile.Profile, path: Path, what: str) -> None:
 # -- (c) export and import ------------------------------------------------------------------
 
 
-def rename_streams(source: Path, target: Path, copy: int) -> int:
-    """Write a copy of an export whose streams get new ids, every chain re-sealed."""
-    heads: dict[str, str] = {}
-    written = 0
-    with source.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
-        for line in lines:
-            record = json.loads(line)
-            stream = str(uuid.uuid5(uuid.UUID(record["stream"]), f"copy-{copy}"))
-            unsealed = unseal(json.dumps(record["state"]).encode())
-            state, digest = seal(
-                stream=stream, version=record["version"], topic=record["topic"],
-                data=unsealed.data, meta=unsealed.meta, prev=heads.get(stream, GENESIS),
-            )  # fmt: skip
-            heads[stream] = digest
-            record.update(stream=stream, state=json.loads(state))
-            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-            written += 1
-    return written
-
-
 def grow(ledger: Ledger, directory: Path, wanted: int) -> int:
     """Import renamed copies of the ledger's history until its store holds ``wanted`` events."""
     seed = directory / "seed.jsonl"
@@ -293,7 +274,7 @@ def grow(ledger: Ledger, directory: Path, wanted: int) -> int:
     while (ledger.recorder.max_notification_id() or 0) < wanted:
         copies += 1
         renamed = directory / f"copy-{copies}.jsonl"
-        rename_streams(seed, renamed, copies)
+        renamed_copy(seed, renamed, tag=TAG, renamed=f"BW{copies}")
         with renamed.open(encoding="utf-8") as lines:
             import_events(ledger, lines)
         renamed.unlink()
