@@ -250,3 +250,27 @@ def test_a_half_given_decision_is_a_validation_error(api: Harness) -> None:
     response = api.command(f"/projects/{PROJECT}/reversals", body, expect=422)
 
     assert response.json()["code"] == "validation-error"
+
+
+def test_iati_shows_the_cut_and_its_correction_and_still_reconciles(api: Harness) -> None:
+    funded(api)
+    cut = api.command(
+        f"/projects/{PROJECT}/cuts",
+        {
+            "plan_code": PLAN, "source": CENTRAL, "reason": "chậm", "amount": str(40 * BILLION),
+            "effective_on": f"{YEAR}-07-01", **decision(on=f"{YEAR}-07-01"),
+        },
+    )  # fmt: skip
+    correct(api, version_of(cut))
+
+    page = api.get("/exports/iati/activities", jurisdiction="HN", fiscal_year=YEAR).json()
+
+    [activity] = page["activities"]
+    commitments = [t for t in activity["transactions"] if t["transaction_type"]["code"] == "11"]
+    assert [int(t["value"]["amount"]) for t in commitments] == [
+        100 * BILLION, -40 * BILLION, 40 * BILLION,
+    ]  # fmt: skip
+    assert commitments[-1]["capledger"]["correction"] is True
+    assert commitments[-1]["transaction_date"]["iso_date"] == ON
+    totals = project_now(api)["totals"]
+    assert sum(int(t["value"]["amount"]) for t in commitments) == int(totals["capital"])
