@@ -234,7 +234,7 @@ def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> None:
     """Correct the entry; a transfer on both its projects, an allocation or a cut on its plan
     too, all in this one unit of work (any refusal records nothing)."""
     project = uow.project(cmd.project_code)
-    counterpart = project.counterpart_of(cmd.entry_version)
+    counterpart, _ = project.correction_reach(cmd.entry_version)
     other = None if counterpart is None else uow.project(counterpart)
     other_version = None if other is None else project.transfer_side(cmd.entry_version, other)
     corrected = project.correct_entry(

@@ -26,6 +26,8 @@ from .corrections import (
     GIVES_CAPITAL,
     LINE_FIGURES,
     NEEDS_DECISION,
+    PLAN_ALLOCATES,
+    PLAN_RETURNS,
     RECORD_FIELDS,
     TAKES_CAPITAL,
     TRANSFER_SIDES,
@@ -836,10 +838,15 @@ class Project(Aggregate):
             raise EntryNotReversible(f"the entry at version {entry_version} is already corrected")
         return entry
 
-    def counterpart_of(self, entry_version: int) -> str | None:
-        """The other project of the transfer recorded at ``entry_version``, if it is one."""
+    def correction_reach(self, entry_version: int) -> tuple[str | None, str | None]:
+        """What else a correction of the entry at ``entry_version`` writes to: the other project
+        of a transfer, and the plan of an allocation or a cut (None where there is none)."""
         entry = self.movements.get(entry_version)
-        return entry.counterpart if entry is not None and entry.is_transfer else None
+        if entry is None:
+            return None, None
+        other = entry.counterpart if entry.is_transfer else None
+        plan = entry.plan_code if entry.kind in (PLAN_RETURNS, PLAN_ALLOCATES) else None
+        return other, plan
 
     def transfer_side(self, entry_version: int, other: Project) -> int:
         """The version in ``other``'s stream of the other side of this project's transfer at

@@ -608,4 +608,13 @@ def reverse_entry(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
+    if caller.scoped:
+        # A correction also writes to a transfer's other project, or an allocation's or a cut's
+        # plan: the caller's scope must cover them as it would the movement itself.
+        version = body.entry_version
+        other, plan = ctx.ledger.peek_project(project_code, lambda p: p.correction_reach(version))
+        if other is not None:
+            check_project(ctx, caller, other, write=True)
+        if plan is not None:
+            check_plan(ctx, caller, plan, write=True)
     return execute(ctx, caller, response, key, body.to_command(project_code=project_code))

@@ -274,3 +274,27 @@ def test_iati_shows_the_cut_and_its_correction_and_still_reconciles(api: Harness
     assert commitments[-1]["transaction_date"]["iso_date"] == ON
     totals = project_now(api)["totals"]
     assert sum(int(t["value"]["amount"]) for t in commitments) == int(totals["capital"])
+
+
+def test_an_officer_cannot_correct_a_transfer_whose_other_side_is_out_of_scope(
+    api: Harness,
+) -> None:
+    funded(api)  # DA-001 of investor BQLDA-GT, the officer's
+    api.command("/projects", project_body(OTHER, investor="BQLDA-KHAC"))
+    moved = api.command(
+        "/transfers",
+        {
+            "plan_code": PLAN, "source": CENTRAL, "from_project": PROJECT,
+            "to_project": OTHER, "amount": str(30 * BILLION), "effective_on": f"{YEAR}-07-01",
+            **decision(on=f"{YEAR}-07-01"),
+        },
+    )  # fmt: skip
+    before = api.ctx.ledger_position()
+
+    response = api.command(
+        f"/projects/{PROJECT}/reversals", correction(version_of(moved)),
+        headers=api.officer, expect=404,
+    )  # fmt: skip
+
+    assert response.json()["code"] == "unknown-project"
+    assert api.ctx.ledger_position() == before
