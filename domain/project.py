@@ -795,35 +795,44 @@ class Project(Aggregate):
                 "decision; none was given"
             )
         self.check_not_before_entry(entry.effective_on, entry_version, effective_on)
-        restored: dict[str, Any] = dict.fromkeys(RESTORED_FIELDS)
-        moved: dict[str, Any] = dict.fromkeys(MOVED_FIELDS)
         if entry.kind in RECORD_FIELDS:
-            self.check_latest_change(entry, entry_version)
-            restored.update(entry.replaced)
-            total = entry.replaced.get("total_investment")
-            if isinstance(total, int) and total < self.disbursed:
-                raise TotalInvestmentExceeded(
-                    f"project {self.code} has already disbursed {self.disbursed} VND, more than "
-                    f"the total investment of {total} VND the correction would restore"
-                )
+            said = self.record_correction(entry, entry_version)
         else:
-            if entry.is_transfer and counterpart_version is None:
-                raise InvalidValue("a transfer is corrected on both of its projects at once")
-            line = self.lines[line_key(str(entry.plan_code), str(entry.source))]
-            amount = self.check_capital_correction(entry, entry_version, line, effective_on)
-            moved.update(
-                plan_code=entry.plan_code, source=entry.source, amount=amount,
-                counterpart=entry.counterpart, counterpart_version=counterpart_version,
-            )  # fmt: skip
-            if entry.kind == "DisbursementPeriodExtended":
-                ends = {**line.extension_ends}
-                ends.pop(entry_version, None)
-                moved["extended_until"] = max(ends.values(), default=None)
+            said = self.capital_correction(entry, entry_version, effective_on, counterpart_version)
         self._entry_corrected(
-            entry_version=entry_version, corrects=entry.kind, **moved, **restored,
+            entry_version=entry_version, corrects=entry.kind,
+            **{**dict.fromkeys((*MOVED_FIELDS, *RESTORED_FIELDS)), **said},
             reason=reason, decision=decision, effective_on=effective_on,
         )  # fmt: skip
         return entry
+
+    def record_correction(self, entry: MovementEntry, version: int) -> dict[str, Any]:
+        """Check a correction of a change of the record; the fields it puts back."""
+        self.check_latest_change(entry, version)
+        total = entry.replaced.get("total_investment")
+        if isinstance(total, int) and total < self.disbursed:
+            raise TotalInvestmentExceeded(
+                f"project {self.code} has already disbursed {self.disbursed} VND, more than "
+                f"the total investment of {total} VND the correction would restore"
+            )
+        return dict(entry.replaced)
+
+    def capital_correction(
+        self, entry: MovementEntry, version: int, day: date, counterpart_version: int | None
+    ) -> dict[str, Any]:
+        """Check a correction of a capital movement; the fields that say what it moves back."""
+        if entry.is_transfer and counterpart_version is None:
+            raise InvalidValue("a transfer is corrected on both of its projects at once")
+        line = self.lines[line_key(str(entry.plan_code), str(entry.source))]
+        moved: dict[str, Any] = {
+            "plan_code": entry.plan_code, "source": entry.source,
+            "amount": self.check_capital_correction(entry, version, line, day),
+            "counterpart": entry.counterpart, "counterpart_version": counterpart_version,
+        }  # fmt: skip
+        if entry.kind == "DisbursementPeriodExtended":
+            ends = {each: until for each, until in line.extension_ends.items() if each != version}
+            moved["extended_until"] = max(ends.values(), default=None)
+        return moved
 
     def correctable(self, entry_version: int) -> MovementEntry:
         """The uncorrected movement at ``entry_version`` (not a payment: see ``entries``)."""
@@ -1107,7 +1116,7 @@ class Project(Aggregate):
         if now != entry.made:
             raise EntryNotReversible(
                 f"project {self.code} no longer has what the {entry.kind} at version {version} "
-                f"set (it is {self.status}); it cannot be put back"
+                f"set (it has {now}); it cannot be put back"
             )
 
     def check_capital_correction(
