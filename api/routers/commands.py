@@ -66,7 +66,7 @@ class CommandResult(BaseModel):
     command: str = Field(description="The command's type, e.g. `Allocate`.")
     streams: dict[str, int] = Field(
         description="The new version of each stream recorded in (`project:HP-001`, `plan:…`). "
-        "A payment's version is what a reversal names as `entry_version`."
+        "An entry's version is what a correction names as `entry_version`."
     )
     position: int | None = Field(description="Global position of the command's last event.")
     replayed: bool
