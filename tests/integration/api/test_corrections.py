@@ -298,3 +298,20 @@ def test_an_officer_cannot_correct_a_transfer_whose_other_side_is_out_of_scope(
 
     assert response.json()["code"] == "unknown-project"
     assert api.ctx.ledger_position() == before
+
+
+def test_a_cut_whose_capital_the_plan_has_allocated_since_is_not_corrected(api: Harness) -> None:
+    funded(api)
+    cut = api.command(
+        f"/projects/{PROJECT}/cuts",
+        {
+            "plan_code": PLAN, "source": CENTRAL, "reason": "chậm", "amount": str(40 * BILLION),
+            "effective_on": f"{YEAR}-07-01", **decision(on=f"{YEAR}-07-01"),
+        },
+    )  # fmt: skip
+    api.command("/projects", project_body(OTHER))
+    api.command(f"/projects/{OTHER}/allocations", allocation_body(940, on=f"{YEAR}-07-10"))
+
+    detail = refused(api, version_of(cut), PROJECT, "insufficient-unallocated-capital")
+
+    assert "central_budget" in detail
