@@ -13,12 +13,15 @@ ledger's cash is mapped so that every figure reconciles with the ledger:
 | work paid under a contract | 1 incoming funds (net cash), 4 expenditure (gross) | + net, + gross |
 | work paid without a contract (site clearance) | 1 incoming funds and 3 disbursement | + amount |
 | reversal of an advance or payment | the reversed entry's transactions | − the same values |
+| correction of an allocation, transfer, cut or lapse | 11 incoming commitment | − its value |
 
 So Σ(1) = the ledger's disbursement (net cash), Σ(4) + Σ(3) = value of work paid, and
 Σ(1) − Σ(4) − Σ(3) = advances not yet recovered. Advances appear as incoming funds with
 ``capledger.advance = true``; a payment's recovery as ``capledger.advance_recovered``.
 Values are in VND, dated by the effective date (value date = transaction date); corrections
-are negative values on the date of the reversal.
+are the corrected values with the other sign on the date of the correction (the original
+transaction stays). Corrections of an extension or of the project's record move no money and
+make no transaction.
 """
 
 from __future__ import annotations
@@ -146,6 +149,18 @@ class ActivityBuilder:
                            str(data["plan_code"]), str(data["source"]))  # fmt: skip
             self.entries[version] = entry
             self._cash(ref, when, entry, sign=1, extension=base, reason=None)
+        elif name == "EntryCorrected" and data.get("corrects") in COMMITMENT_SIGNS:
+            corrects = str(data["corrects"])
+            amount = -COMMITMENT_SIGNS[corrects] * int(data["amount"])
+            corrected = int(data["entry_version"])
+            other = data.get("counterpart")
+            named = {"plan_code": data.get("plan_code"), "from_project": other,
+                     "to_project": other, "reason": f"see v{corrected}"}  # fmt: skip
+            description = f"Correction of v{corrected} ({data.get('reason', '')}): "
+            extension = {**base, "corrects": corrected, "correction": True}
+            self._add(ref, INCOMING_COMMITMENT, when, amount,
+                      description + _describe(corrects, named),
+                      provider=self._plan(data), extension=extension)  # fmt: skip
         elif name == "EntryReversed":
             reversed_version = int(data["entry_version"])
             reversed_entry = self.entries.get(reversed_version)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
 from capledger.domain import Decision
 
@@ -21,6 +22,11 @@ from capledger.domain import Decision
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """What every command is: a frozen value its handler is found by (its type)."""
+
+    #: Optional fields added after the command was first recorded: left out of its receipt's
+    #: fingerprint while unset, so that a command sent before they existed, sent again with
+    #: its id, is still recognised as the same command.
+    ADDED_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,12 +229,31 @@ class PayCompletedWork(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ReverseEntry(Command):
-    """Reverse a wrong advance or payment, named by the stream version it was recorded at."""
+    """Correct a wrong entry of any movement kind, named by the stream version it was recorded
+    at: a payment or an advance is reversed; an allocation, a transfer (both projects), a cut,
+    an extension, a lapse, a change of total investment, of investor or of status is corrected
+    (``capledger.domain.corrections``). The decision is required for corrections the law takes
+    by decision and refused for cash, which has none."""
+
+    ADDED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"decision_no", "decision_date", "decision_issuer"}
+    )
 
     project_code: str
     entry_version: int
     reason: str
     effective_on: date
+    decision_no: str | None = None
+    decision_date: date | None = None
+    decision_issuer: str | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        if self.decision_no is None or self.decision_date is None:
+            return None
+        return Decision(
+            number=self.decision_no, issued_on=self.decision_date, issuer=self.decision_issuer or ""
+        )
 
 
 # -- API keys (their administration on the audit trail) ----------------------------------

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from capledger.domain import ApiKey, CapitalPlan, Project, RuleBook
+from capledger.domain.corrections import PLAN_ALLOCATES, PLAN_RETURNS
 from capledger.domain.ids import api_key_id, plan_id, project_id
 
 from .commands import (
@@ -230,9 +231,33 @@ def pay_completed_work(cmd: PayCompletedWork, uow: UnitOfWork) -> None:
 
 
 def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> None:
-    uow.project(cmd.project_code).reverse_entry(
-        entry_version=cmd.entry_version, reason=cmd.reason, effective_on=cmd.effective_on
-    )
+    """Correct the entry; a transfer on both its projects, an allocation or a cut on its plan
+    too, all in this one unit of work (any refusal records nothing)."""
+    project = uow.project(cmd.project_code)
+    counterpart, _ = project.correction_reach(cmd.entry_version)
+    other = None if counterpart is None else uow.project(counterpart)
+    other_version = None if other is None else project.transfer_side(cmd.entry_version, other)
+    corrected = project.correct_entry(
+        entry_version=cmd.entry_version, reason=cmd.reason, effective_on=cmd.effective_on,
+        decision=cmd.decision, counterpart_version=other_version,
+    )  # fmt: skip
+    if other is not None and other_version is not None:
+        other.correct_entry(
+            entry_version=other_version, reason=cmd.reason, effective_on=cmd.effective_on,
+            decision=cmd.decision, counterpart_version=cmd.entry_version,
+        )  # fmt: skip
+    if corrected is None or cmd.decision is None:
+        return
+    if corrected.kind == PLAN_RETURNS:
+        uow.plan(str(corrected.plan_code)).take_back(
+            project_code=cmd.project_code, source=str(corrected.source),
+            amount=corrected.amount, decision=cmd.decision, effective_on=cmd.effective_on,
+        )  # fmt: skip
+    elif corrected.kind == PLAN_ALLOCATES:
+        uow.plan(str(corrected.plan_code)).allocate(
+            project_code=cmd.project_code, source=str(corrected.source),
+            amount=corrected.amount, decision=cmd.decision, effective_on=cmd.effective_on,
+        )  # fmt: skip
 
 
 # -- API keys ----------------------------------------------------------------------------

@@ -105,6 +105,7 @@ class EventName(StrEnum):
     PROJECT_ADVANCE_PAID = "Project.AdvancePaid"
     PROJECT_COMPLETED_WORK_PAID = "Project.CompletedWorkPaid"
     PROJECT_ENTRY_REVERSED = "Project.EntryReversed"
+    PROJECT_ENTRY_CORRECTED = "Project.EntryCorrected"
     PROJECT_DISBURSEMENT_PERIOD_EXTENDED = "Project.DisbursementPeriodExtended"
     PROJECT_CAPITAL_LAPSED = "Project.CapitalLapsed"
     PROJECT_SETTLED = "Project.Settled"

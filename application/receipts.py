@@ -90,6 +90,8 @@ def fingerprinted(command: Command) -> tuple[str, dict[str, Any]]:
     args: dict[str, Any] = {}
     for name in _field_names(kind):
         value = getattr(command, name)
+        if value is None and name in kind.ADDED_FIELDS:
+            continue
         args[name] = value if type(value) in _SCALARS else _plain(value)
     name = kind.__name__
     return VERB_NAMES.get(name, name), args

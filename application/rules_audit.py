@@ -113,6 +113,10 @@ def _project_judges() -> dict[type[Any], Judge]:
         p.EntryReversed: lambda a, e, r: a.reverse_entry(
             entry_version=e.entry_version, reason=e.reason, effective_on=e.effective_on
         ),
+        p.EntryCorrected: lambda a, e, r: a.correct_entry(
+            entry_version=e.entry_version, reason=e.reason, effective_on=e.effective_on,
+            decision=e.decision, counterpart_version=e.counterpart_version,
+        ),
     }  # fmt: skip
 
 

@@ -15,8 +15,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date
-from itertools import groupby
-from operator import itemgetter
+from itertools import accumulate
 from typing import Protocol, Self, TypeVar
 
 
@@ -139,34 +138,38 @@ def _amounts(balance: Balance) -> tuple[int, ...]:
 
 @dataclass
 class DatedAmount:
-    """An amount kept as its signed changes by effective date, so that a change can be judged
-    at every date it touches, not only against today's total.
+    """An amount kept as its net change per effective date, so that a change can be judged at
+    every date it touches, not only against today's total.
 
     A movement dated in the past changes the amount on its own date and on every later one: a
     payment backdated before the allocation it draws on leaves the line below zero in between,
-    though the total today is fine. :meth:`first_shortfall` finds the first such date.
+    though the total today is fine. :meth:`first_shortfall` finds the first such date. A plan
+    holds thousands of dated changes (one per allocation), so the days and their net changes
+    are kept in two sorted lists and the walk over them is done by ``sum``, ``accumulate`` and
+    ``min``, not by a Python loop.
     """
 
-    changes: list[tuple[date, int]] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    nets: list[int] = field(default_factory=list)
 
     def record(self, day: date, change: int) -> None:
-        bisect.insort(self.changes, (day, change))
+        index = bisect.bisect_left(self.days, day)
+        if index < len(self.days) and self.days[index] == day:
+            self.nets[index] += change
+        else:
+            self.days.insert(index, day)
+            self.nets.insert(index, change)
 
     def first_shortfall(self, day: date, change: int) -> tuple[date, int] | None:
         """The first date, on or after ``day``, at whose end the amount would be negative with
         ``change`` made on ``day``, and the amount then; None when it stays whole throughout."""
-        total = 0
-        day_checked = False
-        for when, group in groupby(self.changes, key=itemgetter(0)):
-            if when > day and not day_checked:
-                if total + change < 0:
-                    return day, total + change
-                day_checked = True
-            total += sum(amount for _, amount in group)
-            if when >= day:
-                day_checked = True
-                if total + change < 0:
-                    return when, total + change
-        if not day_checked and total + change < 0:
-            return day, total + change
-        return None
+        index = bisect.bisect_left(self.days, day)
+        start = sum(self.nets[:index]) + change
+        if (index == len(self.days) or self.days[index] != day) and start < 0:
+            return day, start
+        # The amount at the end of each recorded day from ``day`` on.
+        totals = list(accumulate(self.nets[index:], initial=start))[1:]
+        if not totals or min(totals) >= 0:
+            return None
+        days = self.days[index:]
+        return next((when, total) for when, total in zip(days, totals, strict=True) if total < 0)

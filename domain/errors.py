@@ -97,7 +97,16 @@ class DuplicateContract(DomainError):
 
 
 class EntryNotReversible(DomainError):
+    """No such entry to correct, already corrected, a correction itself, or a later change
+    of the same kind stands in the way."""
+
     code = "entry-not-reversible"
+
+
+class DecisionRequired(DomainError):
+    """The law takes this correction by a decision, and none was given."""
+
+    code = "decision-required"
 
 
 class ProjectClosed(DomainError):

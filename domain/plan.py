@@ -2,6 +2,10 @@
 
 A plan keeps ``allocated + unallocated = envelope`` per source at every version: allocation and
 cut pass through it, adjustments may never take an envelope below what is already allocated.
+It keeps it at every effective date too: the unallocated capital of each source is held by date
+(a ``DatedAmount``), so an allocation backdated before an adjustment that left too little, or an
+adjustment backdated under allocations already made, is refused as a late payment is on a
+project.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from .capital import unallocated
+from .capital import DatedAmount, unallocated
 from .errors import (
     DatedOutOfRange,
     EnvelopeBelowAllocated,
@@ -143,6 +147,10 @@ class CapitalPlan(Aggregate):
         self.envelopes = dict(envelopes)
         self.effective_from = effective_on
         self.allocated = dict.fromkeys(envelopes, 0)
+        #: The unallocated capital of each source by effective date.
+        self.dated_unallocated = {source: DatedAmount() for source in envelopes}
+        for source, envelope in envelopes.items():
+            self.dated_unallocated[source].record(effective_on, envelope)
         self.implements = implements
         self.plan_version = 1
         self.decisions = [decision]
@@ -176,6 +184,7 @@ class CapitalPlan(Aggregate):
         self.check_envelopes_cover_allocations(new_envelopes)
         if new_envelopes == self.envelopes:
             raise InvalidValue("the adjustment changes no envelope")
+        self.check_envelopes_cover_allocations_on_every_date(new_envelopes, effective_on)
         self._adjusted(
             envelopes=new_envelopes, reason=reason, decision=decision, effective_on=effective_on
         )
@@ -187,6 +196,7 @@ class CapitalPlan(Aggregate):
         self.check_source_in_plan(source)
         self.check_in_force(effective_on, "an allocation")
         self.check_unallocated_covers(source, amount)
+        self.check_unallocated_on_every_date(source, amount, effective_on)
         self._capital_allocated(
             project_code=project_code,
             source=source,
@@ -243,6 +253,33 @@ class CapitalPlan(Aggregate):
                     f"the {allocated} VND already allocated"
                 )
 
+    def check_envelopes_cover_allocations_on_every_date(
+        self, envelopes: Mapping[str, int], day: date
+    ) -> None:
+        for source, envelope in envelopes.items():
+            change = envelope - self.envelopes.get(source, 0)
+            dated = self.dated_unallocated.get(source)
+            shortfall = None if dated is None else dated.first_shortfall(day, change)
+            if shortfall is not None:
+                when, left = shortfall
+                raise EnvelopeBelowAllocated(
+                    f"plan {self.code}: a {source} envelope of {envelope} VND from "
+                    f"{day.isoformat()} is below what was allocated by {when.isoformat()} "
+                    f"({-left} VND more)"
+                )
+
+    def check_unallocated_on_every_date(self, source: str, amount: int, day: date) -> None:
+        """An allocation dated ``day`` must find the capital unallocated on that day and leave
+        every later day whole (a later allocation, or a later adjustment that lowered the
+        envelope, may have counted on it)."""
+        shortfall = self.dated_unallocated[source].first_shortfall(day, -amount)
+        if shortfall is not None:
+            when, left = shortfall
+            raise InsufficientUnallocatedCapital(
+                f"plan {self.code}: {amount} VND of {source} allocated on {day.isoformat()} "
+                f"would leave {left} VND unallocated on {when.isoformat()}"
+            )
+
     def check_in_force(self, day: date, movement: str) -> None:
         if day < self.effective_from:
             raise DatedOutOfRange(
@@ -267,9 +304,14 @@ class CapitalPlan(Aggregate):
     def _adjusted(
         self, envelopes: dict[str, int], reason: str, decision: Decision, effective_on: date
     ) -> None:
-        self.envelopes = dict(envelopes)
-        for source in envelopes:
+        for source, envelope in envelopes.items():
             self.allocated.setdefault(source, 0)
+            change = envelope - self.envelopes.get(source, 0)
+            if change:
+                self.dated_unallocated.setdefault(source, DatedAmount()).record(
+                    effective_on, change
+                )
+        self.envelopes = dict(envelopes)
         self.plan_version += 1
         self.decisions.append(decision)
 
@@ -278,9 +320,11 @@ class CapitalPlan(Aggregate):
         self, project_code: str, source: str, amount: int, decision: Decision, effective_on: date
     ) -> None:
         self.allocated[source] += amount
+        self.dated_unallocated[source].record(effective_on, -amount)
 
     @event(CapitalReturned)
     def _capital_returned(
         self, project_code: str, source: str, amount: int, decision: Decision, effective_on: date
     ) -> None:
         self.allocated[source] -= amount
+        self.dated_unallocated[source].record(effective_on, amount)

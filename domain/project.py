@@ -22,12 +22,24 @@ from .capital import (
     extension_released,
     undisbursed,
 )
+from .corrections import (
+    GIVES_CAPITAL,
+    LINE_FIGURES,
+    NEEDS_DECISION,
+    PLAN_ALLOCATES,
+    PLAN_RETURNS,
+    RECORD_FIELDS,
+    TAKES_CAPITAL,
+    TRANSFER_SIDES,
+    MovementEntry,
+)
 from .errors import (
     AdvanceCapExceeded,
     AdvanceNotFullyRecovered,
     AdvanceOverRecovered,
     DatedOutOfRange,
     DeadlinePassed,
+    DecisionRequired,
     DuplicateContract,
     EntryNotReversible,
     ExtensionNotAllowed,
@@ -78,6 +90,9 @@ class AllocationLine:
     disbursed_after_deadline: int = 0
     #: The undisbursed capital by effective date: every movement changes it from its own date.
     dated_undisbursed: DatedAmount = field(default_factory=DatedAmount, compare=False, repr=False)
+    #: The end of each extension by the stream version that granted it, so that a corrected
+    #: extension's end can be withdrawn and ``extended_until`` follow the others.
+    extension_ends: dict[int, date] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def capital(self) -> int:
@@ -96,11 +111,18 @@ class AllocationLine:
     def extended_remaining(self) -> int:
         return extended_remaining(self.extended, self.disbursed_after_deadline)
 
-    def extend_until(self, amount: int, until: date) -> None:
+    def extend_until(self, amount: int, until: date, version: int) -> None:
         self.extended += amount
+        self.extension_ends[version] = until
         self.extended_until = (
             until if self.extended_until is None else max(self.extended_until, until)
         )
+
+    def withdraw_extension(self, amount: int, version: int) -> None:
+        """Take back the extension granted at ``version`` (a correction of it)."""
+        self.extended -= amount
+        self.extension_ends.pop(version, None)
+        self.extended_until = max(self.extension_ends.values(), default=None)
 
     def release_extension_beyond_undisbursed(self) -> None:
         # Capital moved away cannot stay earmarked for the extended period.
@@ -133,6 +155,19 @@ class PaymentEntry:
     @property
     def net(self) -> int:
         return self.amount - self.advance_recovered
+
+
+#: The fields of ``EntryCorrected`` that say what capital a correction moves back, and those
+#: that say what record fields it puts back.
+MOVED_FIELDS = (
+    "plan_code",
+    "source",
+    "amount",
+    "extended_until",
+    "counterpart",
+    "counterpart_version",
+)
+RESTORED_FIELDS = ("total_investment", "investor_code", "investor_name", "status", "review_class")
 
 
 def line_key(plan_code: str, source: str) -> str:
@@ -260,6 +295,32 @@ class Project(Aggregate):
         reason: str
         effective_on: date
 
+    class EntryCorrected(Aggregate.Event):
+        """A compensating event for a movement other than cash (``corrections``): it names the
+        entry by its stream version and says what it moves back: ``amount`` of capital on the
+        line ``plan_code``/``source``, or the record fields it puts back (the others None).
+        A transfer's correction names the other side too (``counterpart``, at
+        ``counterpart_version`` of that project's stream); an extension's, the end of the
+        extended period it leaves (``extended_until``, None when no extension is left)."""
+
+        class_version = 1
+        entry_version: int
+        corrects: str
+        plan_code: str | None
+        source: str | None
+        amount: int | None
+        extended_until: date | None
+        counterpart: str | None
+        counterpart_version: int | None
+        total_investment: int | None
+        investor_code: str | None
+        investor_name: str | None
+        status: str | None
+        review_class: str | None
+        reason: str
+        decision: Decision | None
+        effective_on: date
+
     class DisbursementPeriodExtended(Aggregate.Event):
         class_version = 1
         plan_code: str
@@ -351,6 +412,7 @@ class Project(Aggregate):
         self.lines: dict[str, AllocationLine] = {}
         self.contracts: dict[str, Contract] = {}
         self.entries: dict[int, PaymentEntry] = {}
+        self.movements: dict[int, MovementEntry] = {}
 
     # -- queries -------------------------------------------------------------------------
 
@@ -687,7 +749,7 @@ class Project(Aggregate):
             raise EntryNotReversible(f"the entry at version {entry_version} is already reversed")
         if not reason.strip():
             raise InvalidValue("a correction needs a reason")
-        self.check_not_before_entry(entry, entry_version, effective_on)
+        self.check_not_before_entry(entry.effective_on, entry_version, effective_on)
         if entry.kind == "advance" and entry.contract_no is not None:
             contract = self.contracts[entry.contract_no]
             if contract.advance_outstanding < entry.amount:
@@ -696,6 +758,131 @@ class Project(Aggregate):
                     "reverse the recovering payments first"
                 )
         self._entry_reversed(entry_version=entry_version, reason=reason, effective_on=effective_on)
+
+    def correct_entry(
+        self,
+        *,
+        entry_version: int,
+        reason: str,
+        effective_on: date,
+        decision: Decision | None = None,
+        counterpart_version: int | None = None,
+    ) -> MovementEntry | None:
+        """Correct a wrong entry of any kind by a compensating event that points at it.
+
+        A payment or an advance is reversed (``EntryReversed``; it was paid without a decision
+        and is reversed without one); any other movement is corrected (``EntryCorrected``,
+        see ``corrections``). Returns the corrected movement (None for cash) so that the
+        caller moves the plan's capital or corrects a transfer's other side in the same unit of
+        work; a transfer's side is corrected only with ``counterpart_version``, the other
+        side's version in the other project's stream (:meth:`transfer_side`).
+        """
+        if entry_version in self.entries:
+            if decision is not None:
+                raise InvalidValue(
+                    "a payment or an advance is reversed without a decision (it has none)"
+                )
+            self.reverse_entry(
+                entry_version=entry_version, reason=reason, effective_on=effective_on
+            )
+            return None
+        entry = self.correctable(entry_version)
+        if not reason.strip():
+            raise InvalidValue("a correction needs a reason")
+        if decision is None and entry.kind in NEEDS_DECISION:
+            raise DecisionRequired(
+                f"a correction of the {entry.kind} at version {entry_version} is taken by a "
+                "decision; none was given"
+            )
+        self.check_not_before_entry(entry.effective_on, entry_version, effective_on)
+        if entry.kind in RECORD_FIELDS:
+            said = self.record_correction(entry, entry_version)
+        else:
+            said = self.capital_correction(entry, entry_version, effective_on, counterpart_version)
+        self._entry_corrected(
+            entry_version=entry_version, corrects=entry.kind,
+            **{**dict.fromkeys((*MOVED_FIELDS, *RESTORED_FIELDS)), **said},
+            reason=reason, decision=decision, effective_on=effective_on,
+        )  # fmt: skip
+        return entry
+
+    def record_correction(self, entry: MovementEntry, version: int) -> dict[str, Any]:
+        """Check a correction of a change of the record; the fields it puts back."""
+        self.check_latest_change(entry, version)
+        total = entry.replaced.get("total_investment")
+        if isinstance(total, int) and total < self.disbursed:
+            raise TotalInvestmentExceeded(
+                f"project {self.code} has already disbursed {self.disbursed} VND, more than "
+                f"the total investment of {total} VND the correction would restore"
+            )
+        return dict(entry.replaced)
+
+    def capital_correction(
+        self, entry: MovementEntry, version: int, day: date, counterpart_version: int | None
+    ) -> dict[str, Any]:
+        """Check a correction of a capital movement; the fields that say what it moves back."""
+        if entry.is_transfer and counterpart_version is None:
+            raise InvalidValue("a transfer is corrected on both of its projects at once")
+        line = self.lines[line_key(str(entry.plan_code), str(entry.source))]
+        moved: dict[str, Any] = {
+            "plan_code": entry.plan_code, "source": entry.source,
+            "amount": self.check_capital_correction(entry, version, line, day),
+            "counterpart": entry.counterpart, "counterpart_version": counterpart_version,
+        }  # fmt: skip
+        if entry.kind == "DisbursementPeriodExtended":
+            ends = {each: until for each, until in line.extension_ends.items() if each != version}
+            moved["extended_until"] = max(ends.values(), default=None)
+        return moved
+
+    def correctable(self, entry_version: int) -> MovementEntry:
+        """The uncorrected movement at ``entry_version`` (not a payment: see ``entries``)."""
+        entry = self.movements.get(entry_version)
+        if entry is None:
+            raise EntryNotReversible(
+                f"project {self.code} records no correctable movement at version "
+                f"{entry_version} (a registration, a contract, a settlement or a correction "
+                "is not corrected)"
+            )
+        if entry.corrected:
+            raise EntryNotReversible(f"the entry at version {entry_version} is already corrected")
+        return entry
+
+    def correction_reach(self, entry_version: int) -> tuple[str | None, str | None]:
+        """What else a correction of the entry at ``entry_version`` writes to: the other project
+        of a transfer, and the plan of an allocation or a cut (None where there is none)."""
+        entry = self.movements.get(entry_version)
+        if entry is None:
+            return None, None
+        other = entry.counterpart if entry.is_transfer else None
+        plan = entry.plan_code if entry.kind in (PLAN_RETURNS, PLAN_ALLOCATES) else None
+        return other, plan
+
+    def transfer_side(self, entry_version: int, other: Project) -> int:
+        """The version in ``other``'s stream of the other side of this project's transfer at
+        ``entry_version``. Both sides were recorded together, in the same order in both
+        streams, so the n-th of this project's like transfers with ``other`` is the n-th of
+        ``other``'s."""
+        entry = self.correctable(entry_version)
+        like = (entry.plan_code, entry.source, entry.amount, entry.effective_on)
+
+        def sides(project: Project, kind: str, counterpart: str) -> list[int]:
+            return [
+                version
+                for version, each in sorted(project.movements.items())
+                if each.kind == kind
+                and each.counterpart == counterpart
+                and (each.plan_code, each.source, each.amount, each.effective_on) == like
+            ]
+
+        mine = sides(self, entry.kind, other.code)
+        theirs = sides(other, TRANSFER_SIDES[entry.kind], self.code)
+        index = mine.index(entry_version)
+        if index >= len(theirs):
+            raise EntryNotReversible(
+                f"project {other.code} records no other side of the transfer at version "
+                f"{entry_version} of project {self.code}"
+            )
+        return theirs[index]
 
     def contract(self, contract_no: str) -> Contract:
         try:
@@ -767,10 +954,10 @@ class Project(Aggregate):
             )
 
     @staticmethod
-    def check_not_before_entry(entry: PaymentEntry, version: int, day: date) -> None:
-        if day < entry.effective_on:
+    def check_not_before_entry(entered: date, version: int, day: date) -> None:
+        if day < entered:
             raise DatedOutOfRange(
-                f"the entry at version {version} took effect {entry.effective_on.isoformat()}; "
+                f"the entry at version {version} took effect {entered.isoformat()}; "
                 f"a correction of it cannot take effect before, on {day.isoformat()}"
             )
 
@@ -912,6 +1099,64 @@ class Project(Aggregate):
                 "and not yet extended"
             )
 
+    def check_latest_change(self, entry: MovementEntry, version: int) -> None:
+        """A change of the record is undone by putting back what it replaced, which is right
+        only while it is the change in force."""
+        later = [
+            each_version
+            for each_version, each in self.movements.items()
+            if each.kind == entry.kind and each_version > version and not each.corrected
+        ]
+        if later:
+            raise EntryNotReversible(
+                f"the {entry.kind} at version {max(later)} came after the one at version "
+                f"{version}; correct the later one first"
+            )
+        now = {name: getattr(self, name) for name in entry.made}
+        if now != entry.made:
+            raise EntryNotReversible(
+                f"project {self.code} no longer has what the {entry.kind} at version {version} "
+                f"set (it has {now}); it cannot be put back"
+            )
+
+    def check_capital_correction(
+        self, entry: MovementEntry, version: int, line: AllocationLine, day: date
+    ) -> int:
+        """Check a correction of a capital movement; returns the amount it moves back."""
+        if entry.kind == "DisbursementPeriodExtended":
+            amount = min(entry.amount, line.extended)
+            if amount == 0:
+                raise EntryNotReversible(
+                    f"nothing of the extension at version {version} is left to withdraw "
+                    "(capital moved away since released it)"
+                )
+            self.check_extension_withdrawable(line, amount, version)
+            return amount
+        if entry.kind in GIVES_CAPITAL:
+            self.check_open()
+            return entry.amount
+        assert entry.kind in TAKES_CAPITAL
+        shortfall = line.dated_undisbursed.first_shortfall(day, -entry.amount)
+        if shortfall is not None:
+            when, left = shortfall
+            raise UndisbursedExceeded(
+                f"the {entry.kind} of {entry.amount} VND at version {version} cannot be "
+                f"corrected: project {self.code} has spent {line.disbursed} VND of plan "
+                f"{line.plan_code} ({line.source}), {line.lapsed} VND lapsed, and taking it back "
+                f"on {day.isoformat()} would leave {left} VND undisbursed on {when.isoformat()}"
+            )
+        return entry.amount
+
+    @staticmethod
+    def check_extension_withdrawable(line: AllocationLine, amount: int, version: int) -> None:
+        if line.disbursed_after_deadline > line.extended - amount:
+            raise EntryNotReversible(
+                f"{line.disbursed_after_deadline} VND of plan {line.plan_code} ({line.source}) "
+                f"was disbursed after the deadline on extended capital; withdrawing the "
+                f"extension of version {version} would leave {line.extended - amount} VND "
+                "extended"
+            )
+
     @staticmethod
     def lapsable(line: AllocationLine, as_of: date, rules: RuleBook) -> int:
         deadline = rules.deadline_rule(as_of).deadline(line.fiscal_year)
@@ -933,12 +1178,21 @@ class Project(Aggregate):
     def _total_investment_adjusted(
         self, total_investment: int, decision: Decision, effective_on: date
     ) -> None:
+        self._record_change(
+            "TotalInvestmentAdjusted", effective_on, total_investment=total_investment
+        )
         self.total_investment = total_investment
 
     @event(InvestorChanged)
     def _investor_changed(
         self, investor_code: str, investor_name: str, reason: str, effective_on: date
     ) -> None:
+        self._record_change(
+            "InvestorChanged",
+            effective_on,
+            investor_code=investor_code,
+            investor_name=investor_name,
+        )
         self.investor_code = investor_code
         self.investor_name = investor_name
 
@@ -951,8 +1205,24 @@ class Project(Aggregate):
         decision: Decision | None,
         effective_on: date,
     ) -> None:
+        self._record_change("StatusChanged", effective_on, status=status, review_class=review_class)
         self.status = status
         self.review_class = review_class
+
+    def _record_change(self, kind: str, effective_on: date, **made: object) -> None:
+        replaced = {name: getattr(self, name) for name in made}
+        self.movements[self.version + 1] = MovementEntry(
+            kind, effective_on, replaced=replaced, made=made
+        )
+
+    def _record_movement(
+        self, kind: str, effective_on: date, plan_code: str, source: str, amount: int,
+        counterpart: str | None = None,
+    ) -> None:  # fmt: skip
+        # Applied before the version moves on: this event's own version is the next one.
+        self.movements[self.version + 1] = MovementEntry(
+            kind, effective_on, plan_code, source, amount, counterpart
+        )
 
     @event(Settled)
     def _settled(self, settled_value: int, decision: Decision, effective_on: date) -> None:
@@ -983,7 +1253,8 @@ class Project(Aggregate):
         line.allocated += amount
         line.dated_undisbursed.record(effective_on, amount)
         if auto_extended_until is not None:
-            line.extend_until(amount, auto_extended_until)
+            line.extend_until(amount, auto_extended_until, self.version + 1)
+        self._record_movement("CapitalAllocated", effective_on, plan_code, source, amount)
 
     @event(CapitalTransferredOut)
     def _transferred_out(
@@ -999,6 +1270,9 @@ class Project(Aggregate):
         line.transferred_out += amount
         line.dated_undisbursed.record(effective_on, -amount)
         line.release_extension_beyond_undisbursed()
+        self._record_movement(
+            "CapitalTransferredOut", effective_on, plan_code, source, amount, to_project
+        )
 
     @event(CapitalTransferredIn)
     def _transferred_in(
@@ -1017,7 +1291,10 @@ class Project(Aggregate):
         line.transferred_in += amount
         line.dated_undisbursed.record(effective_on, amount)
         if auto_extended_until is not None:
-            line.extend_until(amount, auto_extended_until)
+            line.extend_until(amount, auto_extended_until, self.version + 1)
+        self._record_movement(
+            "CapitalTransferredIn", effective_on, plan_code, source, amount, from_project
+        )
 
     @event(AllocationCut)
     def _allocation_cut(
@@ -1033,6 +1310,7 @@ class Project(Aggregate):
         line.cut += amount
         line.dated_undisbursed.record(effective_on, -amount)
         line.release_extension_beyond_undisbursed()
+        self._record_movement("AllocationCut", effective_on, plan_code, source, amount)
 
     @event(DisbursementPeriodExtended)
     def _period_extended(
@@ -1044,13 +1322,15 @@ class Project(Aggregate):
         decision: Decision,
         effective_on: date,
     ) -> None:
-        self.lines[line_key(plan_code, source)].extend_until(amount, until)
+        self.lines[line_key(plan_code, source)].extend_until(amount, until, self.version + 1)
+        self._record_movement("DisbursementPeriodExtended", effective_on, plan_code, source, amount)
 
     @event(CapitalLapsed)
     def _capital_lapsed(self, plan_code: str, source: str, amount: int, effective_on: date) -> None:
         line = self.lines[line_key(plan_code, source)]
         line.lapsed += amount
         line.dated_undisbursed.record(effective_on, -amount)
+        self._record_movement("CapitalLapsed", effective_on, plan_code, source, amount)
 
     @event(ContractSigned)
     def _contract_signed(
@@ -1115,6 +1395,38 @@ class Project(Aggregate):
         # Applied before the version moves on: this event's own version is the next one.
         self.entries[self.version + 1] = entry
 
+    @event(EntryCorrected)
+    def _entry_corrected(
+        self,
+        entry_version: int,
+        corrects: str,
+        plan_code: str | None,
+        source: str | None,
+        amount: int | None,
+        extended_until: date | None,
+        counterpart: str | None,
+        counterpart_version: int | None,
+        total_investment: int | None,
+        investor_code: str | None,
+        investor_name: str | None,
+        status: str | None,
+        review_class: str | None,
+        reason: str,
+        decision: Decision | None,
+        effective_on: date,
+    ) -> None:
+        self.movements[entry_version].corrected = True
+        if corrects in RECORD_FIELDS:
+            restored = {
+                "total_investment": total_investment, "investor_code": investor_code,
+                "investor_name": investor_name, "status": status, "review_class": review_class,
+            }  # fmt: skip
+            for name in RECORD_FIELDS[corrects]:
+                setattr(self, name, restored[name])
+            return
+        line = self.lines[line_key(str(plan_code), str(source))]
+        _undo_capital(line, corrects, amount or 0, entry_version, effective_on)
+
     @event(EntryReversed)
     def _entry_reversed(self, entry_version: int, reason: str, effective_on: date) -> None:
         entry = self.entries[entry_version]
@@ -1133,6 +1445,23 @@ class Project(Aggregate):
         else:
             contract.completed_paid -= entry.amount
             contract.advance_outstanding += entry.advance_recovered
+
+
+# The apply method of the correction is kept after the others: it undoes what they did.
+def _undo_capital(
+    line: AllocationLine, corrects: str, amount: int, version: int, effective_on: date
+) -> None:
+    if corrects == "DisbursementPeriodExtended":
+        line.withdraw_extension(amount, version)
+        return
+    figure = LINE_FIGURES[corrects]
+    setattr(line, figure, getattr(line, figure) - amount)
+    taken = corrects in TAKES_CAPITAL
+    line.dated_undisbursed.record(effective_on, -amount if taken else amount)
+    if taken:
+        # An automatic extension that came with the capital shrinks with it, as when capital
+        # moves away (its end stays: it is the plan year's, the same for all its capital).
+        line.release_extension_beyond_undisbursed()
 
 
 def _auto_extension(

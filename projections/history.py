@@ -372,6 +372,13 @@ def _moves(
         if reverses is None:
             return None, None, None
         return -reverses.net, reverses.plan_code, reverses.source
+    if short == "EntryCorrected":
+        # What the correction moves back: the corrected movement's amount with the other sign.
+        moved = _int(data.get("amount"))
+        if moved is None:
+            return _int(data.get("total_investment")), None, None
+        sign = CAPITAL_MOVEMENTS.get(str(data.get("corrects")), 1)
+        return -sign * moved, _text(data.get("plan_code")), _text(data.get("source"))
     if short in ("Registered", "TotalInvestmentAdjusted"):
         return _int(data.get("total_investment")), None, None
     if short == "Settled":

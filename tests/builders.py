@@ -396,6 +396,25 @@ def record_key_administration(ledger: Ledger, ids: Callable[[str], str] = comman
     ledger.execute(RevokeApiKey(key_id="0a1b2c3d"), command_id=ids("revoke-key"), principal=admin)
 
 
+#: DA-002's stream: registered, allocated, transferred out, cut (``record_year``).
+OTHER_PROJECT_CUT_VERSION = 4
+
+
+def record_corrections(ledger: Ledger, ids: Callable[[str], str] = command_id) -> CommandOutcome:
+    """After :func:`record_year`: DA-002's cut corrected by a decision on 1 September 2025 (the
+    20 billion come back to DA-002 and are allocated from the plan again)."""
+    return ledger.execute(
+        ReverseEntry(
+            project_code=OTHER_PROJECT,
+            entry_version=OTHER_PROJECT_CUT_VERSION,
+            reason="cắt giảm nhầm dự án",
+            effective_on=date(2025, 9, 1),
+            **decision("901/QĐ-UBND", date(2025, 9, 1)),
+        ),
+        command_id=ids("correct"),
+    )
+
+
 def record_year(ledger: Ledger, ids: Callable[[str], str] = command_id) -> Year:
     """Record every movement the ledger knows, on two projects of the 2025 plan.
 

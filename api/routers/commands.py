@@ -10,6 +10,7 @@ model holds the command's position, so a query that follows sees it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
@@ -65,7 +66,7 @@ class CommandResult(BaseModel):
     command: str = Field(description="The command's type, e.g. `Allocate`.")
     streams: dict[str, int] = Field(
         description="The new version of each stream recorded in (`project:HP-001`, `plan:…`). "
-        "A payment's version is what a reversal names as `entry_version`."
+        "An entry's version is what a correction names as `entry_version`."
     )
     position: int | None = Field(description="Global position of the command's last event.")
     replayed: bool
@@ -165,11 +166,16 @@ class ChangeStatus(_Body):
 
     @model_validator(mode="after")
     def _decision_whole(self) -> ChangeStatus:
-        if (self.decision_no is None) != (self.decision_date is None):
-            raise ValueError("decision_no and decision_date go together")
-        if self.decision_issuer is not None and self.decision_no is None:
-            raise ValueError("decision_issuer needs decision_no and decision_date")
+        _check_optional_decision(self.decision_no, self.decision_date, self.decision_issuer)
         return self
+
+
+def _check_optional_decision(number: str | None, issued: date | None, issuer: str | None) -> None:
+    """A decision a command may be taken without is given whole or not at all."""
+    if (number is None) != (issued is None):
+        raise ValueError("decision_no and decision_date go together")
+    if issuer is not None and number is None:
+        raise ValueError("decision_issuer needs decision_no and decision_date")
 
 
 class Settle(_Decided):
@@ -250,10 +256,27 @@ class PayCompletedWork(_Body):
 class ReverseEntry(_Body):
     command = commands.ReverseEntry
     entry_version: int = Field(
-        ge=1, le=2**31 - 1, description="Stream version of the advance or payment to reverse."
+        ge=1,
+        le=2**31 - 1,
+        description="Stream version of the entry to correct: a payment or advance (reversed), "
+        "an allocation, a transfer (either side: both are corrected), a cut, an extension, a "
+        "lapse, or a change of total investment, investor or status.",
     )
     reason: Text
     effective_on: Day
+    decision_no: Label | None = Field(
+        default=None,
+        description="The decision that takes the correction: required for allocations, "
+        "transfers, cuts, extensions, lapses and total investment; optional for status and "
+        "investor; not given for payments and advances.",
+    )
+    decision_date: Day | None = None
+    decision_issuer: Text | None = None
+
+    @model_validator(mode="after")
+    def _decision_whole(self) -> ReverseEntry:
+        _check_optional_decision(self.decision_no, self.decision_date, self.decision_issuer)
+        return self
 
 
 # -- running a command ---------------------------------------------------------------------
@@ -574,7 +597,7 @@ def pay_completed_work(
     "/projects/{project_code}/reversals",
     "reverse_entry",
     commands.ReverseEntry,
-    "Reverse a wrong advance or payment (correction)",
+    "Correct a wrong entry of any movement kind (reversal of a payment, correction of the rest)",
 )
 def reverse_entry(
     project_code: ProjectCode,
@@ -585,4 +608,13 @@ def reverse_entry(
     response: Response,
 ) -> CommandResult:
     check_project(ctx, caller, project_code, write=True)
+    if caller.scoped:
+        # A correction also writes to a transfer's other project, or an allocation's or a cut's
+        # plan: the caller's scope must cover them as it would the movement itself.
+        version = body.entry_version
+        other, plan = ctx.ledger.peek_project(project_code, lambda p: p.correction_reach(version))
+        if other is not None:
+            check_project(ctx, caller, other, write=True)
+        if plan is not None:
+            check_plan(ctx, caller, plan, write=True)
     return execute(ctx, caller, response, key, body.to_command(project_code=project_code))

@@ -308,6 +308,31 @@ def _entry_reversed(fields: Mapping[str, Any], entry: HistoryEntry) -> Summary:
     )
 
 
+def _entry_corrected(fields: Mapping[str, Any], entry: HistoryEntry) -> Summary:
+    counterpart = fields.get("counterpart")
+    other = (
+        f"with {counterpart}'s v{fields['counterpart_version']}" if counterpart is not None else ""
+    )
+    restored = [
+        f"{name.replace('_', ' ')} {fields[name]}"
+        for name in ("total_investment", "investor_code", "status")
+        if fields.get(name) is not None
+    ]
+    return Summary(
+        # Signed as the history gives it: what the correction moves back.
+        amount=entry.amount,
+        plan_code=entry.plan_code,
+        source=entry.source,
+        detail=_joined(
+            f"corrects the {fields['corrects']} of v{fields['entry_version']}",
+            other,
+            f"puts back {', '.join(restored)}" if restored else "",
+            fields["reason"],
+            _decided(fields),
+        ),
+    )
+
+
 def _period_extended(fields: Mapping[str, Any], _: HistoryEntry) -> Summary:
     until = fields["until"]
     return _on_line(fields, _joined(f"disbursement extended until {until}", _decided(fields)))
@@ -336,6 +361,7 @@ SUMMARISERS: dict[str, Summariser] = {
     "AdvancePaid": _advance_paid,
     "CompletedWorkPaid": _completed_work_paid,
     "EntryReversed": _entry_reversed,
+    "EntryCorrected": _entry_corrected,
     "DisbursementPeriodExtended": _period_extended,
     "CapitalLapsed": _lapsed,
     "Settled": _settled,

@@ -24,7 +24,18 @@ from capledger.domain import DomainError
 from capledger.observability import configure_logging, correlation
 from capledger.settings import env_name
 
-from . import api, demo, export_import, history, projections, queries, rules, streaming, verify
+from . import (
+    api,
+    corrections,
+    demo,
+    export_import,
+    history,
+    projections,
+    queries,
+    rules,
+    streaming,
+    verify,
+)
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 
@@ -68,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (
         demo,
         history,
+        corrections,
         verify,
         rules,
         export_import,

@@ -11,7 +11,7 @@ from capledger.application.published import PublishedEvent
 
 from ..context import Context
 from ..events import UnknownEvent
-from . import capital, cash, plans, projects
+from . import capital, cash, corrections, plans, projects
 from .common import Reducer, Rows
 
 REDUCERS: dict[str, Reducer] = {
@@ -19,6 +19,7 @@ REDUCERS: dict[str, Reducer] = {
     **projects.REDUCERS,
     **capital.REDUCERS,
     **cash.REDUCERS,
+    **corrections.REDUCERS,
 }
 #: Aggregates whose every event must be understood; events of others (command receipts) are
 #: bookkeeping and fold to nothing.

@@ -1,7 +1,8 @@
 """The ``capledger`` command line, run as a subprocess on a SQLite store in a temporary directory.
 
-The store is filled through the Ledger API (the CLI has no write verbs of its own besides demo
-and import), then read, verified, tampered with, exported and imported through the CLI.
+The store is filled through the Ledger API (the CLI's own write verbs are demo, import and
+correct: see ``test_cli_corrections``), then read, verified, tampered with, exported and
+imported through the CLI.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ OFFICER = "finance-officer:lan"
 ISSUER = "UBND Hà Nội"
 DECIDED_ON = date(2025, 1, 2)
 CENTRAL = "central_budget"
-SUBCOMMANDS = ("demo", "history", "verify", "rules", "export", "import", "rate", "balances",
-               "watchlist", "projections", "projector")  # fmt: skip
+SUBCOMMANDS = ("demo", "history", "correct", "verify", "rules", "export", "import", "rate",
+               "balances", "watchlist", "projections", "projector")  # fmt: skip
 #: Commands under a command, whose help is tested too.
 NESTED = (("projections", "rebuild"), ("projections", "status"))
 EXPORT_KEYS = {"position", "stream", "version", "topic", "state"}

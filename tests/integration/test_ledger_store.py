@@ -365,6 +365,19 @@ REFUSALS: dict[str, Refusal] = {
             command_id=c,
         ),
     ),
+    "DecisionRequired": Refusal(
+        domain_errors.DecisionRequired,
+        # The allocation (version 2) is corrected by a decision; none is given.
+        lambda lg, c: lg.execute(
+            ReverseEntry(
+                project_code=PROJECT,
+                entry_version=2,
+                reason="phân bổ nhầm",
+                effective_on=date(2025, 7, 1),
+            ),
+            command_id=c,
+        ),
+    ),
     "ProjectClosed": Refusal(
         domain_errors.ProjectClosed,
         lambda lg, c: pay(lg, amount=BILLION, cid=c),

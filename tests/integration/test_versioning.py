@@ -329,6 +329,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "entry_version": 7,
         "reason": "chi nhầm số tiền",
     },
+    "Project.EntryCorrected.v1": {
+        "originator_version": 5,
+        "entry_version": 4,
+        "corrects": "AllocationCut",
+        "amount": 20 * BILLION,
+        "effective_on": date(2025, 9, 1),
+    },
     "Project.DisbursementPeriodExtended.v1": {
         "amount": 50 * BILLION,
         "until": date(2026, 6, 30),
@@ -432,8 +439,9 @@ def test_golden_streams_in_a_fresh_store_rebuild_their_aggregates(golden_ledger:
     assert project.disbursed == 150 * BILLION
     assert project.lines[f"{PLAN}|{CENTRAL}"].undisbursed == 0
     assert project.entries[7].reversed
-    # DA-002's longest golden stream ends with the cut.
-    assert other.lines[f"{PLAN}|{CENTRAL}"].undisbursed == 40 * BILLION
+    # DA-002's longest golden stream ends with the correction of its cut (20 billion back).
+    assert other.lines[f"{PLAN}|{CENTRAL}"].undisbursed == 60 * BILLION
+    assert other.movements[4].corrected
     # The plan's longest golden stream ends with the capital returned by the cut.
     assert plan.allocated[CENTRAL] == 380 * BILLION
     assert plan.unallocated(CENTRAL) == 820 * BILLION

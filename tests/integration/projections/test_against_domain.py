@@ -15,6 +15,7 @@ from builders import (
     OTHER_PROJECT,
     PLAN,
     PROJECT,
+    record_corrections,
     record_year,
     sqlite_settings,
 )
@@ -57,6 +58,17 @@ def test_a_year_of_every_movement_matches_the_domains_own_state(
     assert_matches_ledger(ledger, read_model, [PROJECT, OTHER_PROJECT], [PLAN, MEDIUM_TERM_PLAN])
 
 
+def test_a_year_with_a_corrected_cut_matches_the_domains_own_state(
+    ledger: Ledger, read_model: ReadModelStore
+) -> None:
+    record_year(ledger)
+    record_corrections(ledger)
+
+    EmbeddedRunner(read_model, ledger.recorder, batch_size=5).catch_up()
+
+    assert_matches_ledger(ledger, read_model, [PROJECT, OTHER_PROJECT], [PLAN, MEDIUM_TERM_PLAN])
+
+
 # -- random valid command sequences -----------------------------------------------------------
 
 PROJECTS = ["P1", "P2"]
@@ -75,7 +87,7 @@ AMOUNTS = st.integers(min_value=1, max_value=400).map(lambda tenths: tenths * BI
 #: that recovered an advance, a cut that releases extended capital) to come up.
 VERBS = [
     *["allocate", "cut", "lapse", "adjust", "investor"],
-    *["transfer", "advance", "reverse", "extend"] * 2,
+    *["transfer", "advance", "reverse", "extend", "correct"] * 2,
     *["pay"] * 4,
 ]
 
@@ -116,6 +128,8 @@ class Player:
         self.ledger = ledger
         self.ids = 0
         self.entries: dict[str, list[int]] = {code: [] for code in PROJECTS}
+        #: Movements other than cash, by project, that a correction may name.
+        self.movements: dict[str, list[int]] = {code: [] for code in PROJECTS}
         self.accepted = 0
 
     def cid(self) -> str:
@@ -156,6 +170,11 @@ class Player:
         self.accepted += 1
         if step.verb in {"advance", "pay"}:
             self.entries[step.project].append(outcome.streams[f"project:{step.project}"])
+        if step.verb in {"allocate", "transfer", "cut", "extend", "lapse", "investor"}:
+            streams = outcome.streams  # type: ignore[attr-defined]
+            for code in PROJECTS:
+                if f"project:{code}" in streams:
+                    self.movements[code].append(streams[f"project:{code}"])
 
     def allocate(self, s: Step) -> object:
         return self.ledger.execute(Allocate(
@@ -197,6 +216,16 @@ class Player:
         return self.ledger.execute(ReverseEntry(
             project_code=s.project, entry_version=entries[s.part % len(entries)], reason="sai",
             effective_on=s.day,
+        ), command_id=self.cid())  # fmt: skip
+
+    def correct(self, s: Step) -> object:
+        movements = self.movements[s.project]
+        if not movements:
+            raise DomainError("nothing to correct")
+        decided = self.decision(s.day) if s.flag or s.part % 3 else {}
+        return self.ledger.execute(ReverseEntry(
+            project_code=s.project, entry_version=movements[s.part % len(movements)],
+            reason="ghi sai", effective_on=s.day, **decided,
         ), command_id=self.cid())  # fmt: skip
 
     def extend(self, s: Step) -> object:
@@ -250,6 +279,18 @@ SCRIPTS = {
         step("transfer", date(2025, 12, 22), 900),
         step("pay", date(2026, 3, 1), 50),
         step("lapse", date(2026, 4, 1)),
+    ],
+    "corrections of a transfer, a cut, an investor, an extension and a lapse": [
+        step("transfer", date(2025, 7, 1), 300),
+        step("correct", date(2025, 7, 2), part=0, flag=True),
+        step("cut", date(2025, 8, 1), 200),
+        step("correct", date(2025, 8, 2), part=1),
+        step("investor", date(2025, 8, 3), part=1),
+        step("correct", date(2025, 8, 4), part=2),
+        step("extend", date(2025, 12, 20), 400),
+        step("correct", date(2025, 12, 21), part=3, flag=True),
+        step("lapse", date(2026, 2, 1)),
+        step("correct", date(2026, 2, 2), part=4),
     ],
     "payment from the extension, reversed": [
         step("extend", date(2026, 1, 5), 200),

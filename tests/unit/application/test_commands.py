@@ -178,3 +178,21 @@ def test_a_receipt_recorded_under_the_verb_name_replays_its_command(ledger: Ledg
     assert again.replayed
     assert again.streams == {f"project:{PROJECT}": 4}
     assert ledger.project(PROJECT).disbursed == 0
+
+
+def test_a_reversal_sent_before_corrections_took_a_decision_keeps_its_fingerprint() -> None:
+    """The decision fields came later: unset, they are not digested, so a reversal recorded
+    before them and sent again with its id is recognised as the same command."""
+    reversal = commands.ReverseEntry(
+        project_code=PROJECT, entry_version=7, reason="nhập sai", effective_on=date(2025, 8, 5)
+    )
+    decided = replace(
+        reversal, decision_no="9/QĐ", decision_date=date(2025, 8, 5), decision_issuer="UBND"
+    )
+
+    assert fingerprinted(reversal) == (
+        "reverse_entry",
+        {"project_code": PROJECT, "entry_version": 7, "reason": "nhập sai",
+         "effective_on": date(2025, 8, 5)},
+    )  # fmt: skip
+    assert fingerprinted(decided)[1]["decision_no"] == "9/QĐ"

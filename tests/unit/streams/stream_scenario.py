@@ -137,3 +137,12 @@ def record_every_event_type(ledger: Ledger, prefix: str = "") -> None:
                                provinces=("HNA",)), command_id=command())  # fmt: skip
     ledger.execute(ChangeApiKeyScope(key_id=key, investors=("BQLDA-HNA",)), command_id=command())
     ledger.execute(RevokeApiKey(key_id=key), command_id=command())
+    # Last, so that everything above keeps its position: a change of record and its correction.
+    changed = ledger.execute(ChangeInvestor(
+        project_code=first, investor_code="BQLDA-SAI", investor_name="Ban nhập nhầm",
+        reason="sáp nhập", effective_on=date(2025, 7, 1),
+    ), command_id=command())  # fmt: skip
+    ledger.execute(ReverseEntry(
+        project_code=first, entry_version=changed.streams[f"project:{first}"],
+        reason="nhập nhầm chủ đầu tư", effective_on=date(2025, 7, 2),
+    ), command_id=command())  # fmt: skip
