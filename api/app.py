@@ -28,6 +28,7 @@ from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
 from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
+from .routers.log import router as log_router
 from .store import ApiStore
 from .throttle import RateLimitHeaders
 
@@ -114,6 +115,7 @@ def create_app(
         admin.router,
         ops.router,
         inspector.router,
+        log_router,
     ):
         app.include_router(router)
     if api_settings.docs:

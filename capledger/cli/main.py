@@ -27,6 +27,7 @@ from capledger.settings import env_name
 from . import api, demo, export_import, history, projections, queries, rules, streaming, verify
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
+from .tlog import register_log_commands
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         api,
     ):
         command.register(subparsers)
+    register_log_commands(subparsers)  # capledger log, capledger witness
     return parser
 
 
