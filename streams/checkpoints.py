@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 
 from capledger.application.tlog.checkpoint import Checkpoint
 
+from .relay import quiet_kafka_client_logs
 from .settings import KafkaSettings
 from .topics import checkpoints_topic, ensure_topic
 
@@ -43,6 +44,7 @@ class CheckpointPublisher:
     def __init__(self, settings: KafkaSettings, topic: str) -> None:
         self.settings = settings
         self.topic = topic
+        quiet_kafka_client_logs()
         ensure_topic(settings, checkpoints_topic(settings, topic))
         self.producer: Producer = KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,

@@ -28,7 +28,7 @@ from ..storage import CheckpointStore, EventLog, LogTree
 from .checkpoint import Checkpoint
 from .merkle import root
 from .note import ED25519, NoteError, NoteSigner
-from .sequencer import Sequencer
+from .sequencer import BATCH, Sequencer
 
 log = structlog.get_logger(__name__)
 
@@ -90,8 +90,9 @@ class CheckpointIssuer:
         every_s: float,
         publish: Publish | None = None,
         clock: Callable[[], float] = time.monotonic,
+        batch: int = BATCH,
     ) -> None:
-        self.sequencer = Sequencer(log_, tree)
+        self.sequencer = Sequencer(log_, tree, batch=batch)
         self.tree = tree
         self.checkpoints = checkpoints
         self.signer = signer
