@@ -67,8 +67,11 @@ MAX_TILE_LEVEL = 8
 _INDEX = re.compile(r"((?:x[0-9]{3}/)*)([0-9]{3})(?:\.p/([0-9]{1,3}))?")
 _TILE_RESPONSES = {
     200: {"content": {TILE_TYPE: {}}, "description": "The tile's bytes."},
-    **problem_responses(404, 503),
+    **problem_responses(404, 422, 503),
 }
+#: Bounds of sizes and indexes (a store's integers are signed 64-bit).
+MAX_SIZE = 2**62
+MAX_VERSION = 2**31 - 1
 
 
 def _stores(ctx: ApiContext) -> tuple[LogTree, CheckpointStore]:
@@ -211,11 +214,14 @@ def _size(tree: LogTree, checkpoints: CheckpointStore, size: int | None) -> int:
 )
 def inclusion(
     ctx: Ctx,
-    index: Annotated[int | None, Query(ge=0, description="The leaf index.")] = None,
+    index: Annotated[int | None, Query(ge=0, le=MAX_SIZE, description="The leaf index.")] = None,
     stream: Annotated[UUID | None, Query(description="Or the event's stream id…")] = None,
-    version: Annotated[int | None, Query(ge=1, description="…and its version.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="…and its version.")
+    ] = None,
     size: Annotated[
-        int | None, Query(ge=1, description="Tree size (default: the latest checkpoint's).")
+        int | None,
+        Query(ge=1, le=MAX_SIZE, description="Tree size (default: the latest checkpoint's)."),
     ] = None,
 ) -> InclusionProof:
     tree, checkpoints = _stores(ctx)
@@ -258,9 +264,10 @@ def inclusion(
 )
 def consistency(
     ctx: Ctx,
-    old: Annotated[int, Query(ge=0, description="The older tree size.")],
+    old: Annotated[int, Query(ge=0, le=MAX_SIZE, description="The older tree size.")],
     new: Annotated[
-        int | None, Query(ge=0, description="The newer size (default: the latest checkpoint's).")
+        int | None,
+        Query(ge=0, le=MAX_SIZE, description="The newer size (default: the latest checkpoint's)."),
     ] = None,
 ) -> ConsistencyProof:
     tree, checkpoints = _stores(ctx)
@@ -294,7 +301,7 @@ class CosignaturesStored(BaseModel):
             "description": "The checkpoint as served, with the witness's signature line.",
         }
     },
-    responses=problem_responses(400, 403, 409, 503),
+    responses=problem_responses(400, 403, 409, 413, 415, 422, 503),
 )
 def cosign(ctx: Ctx, body: Annotated[bytes, Depends(_body)]) -> CosignaturesStored:
     _, checkpoints = _stores(ctx)
