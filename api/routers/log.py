@@ -51,7 +51,18 @@ from capledger.application.tlog.tiles import (
 
 from ..context import ApiContext
 from ..deps import Ctx
-from ..problems import ApiProblem, problem_responses
+from ..problems import (
+    BAD_NOTE,
+    BAD_PROOF_REQUEST,
+    NO_CHECKPOINT,
+    NO_TILE,
+    NOT_IN_LOG,
+    TREE_TOO_SMALL,
+    UNKNOWN_CHECKPOINT,
+    UNKNOWN_WITNESS,
+    ApiProblem,
+    problem_responses,
+)
 from ..routing import ThreadedRoute
 
 router = APIRouter(prefix="/log", tags=["verifiable log"], route_class=ThreadedRoute)
@@ -90,7 +101,7 @@ _created: set[int] = set()
 def _latest(checkpoints: CheckpointStore) -> tuple[int, bytes, str]:
     latest = checkpoints.latest_checkpoint()
     if latest is None:
-        raise ApiProblem(404, "no-checkpoint", "the log has issued no checkpoint yet")
+        raise ApiProblem(404, NO_CHECKPOINT, "the log has issued no checkpoint yet")
     return latest
 
 
@@ -118,14 +129,14 @@ def latest_checkpoint(ctx: Ctx) -> Response:
 def _tile(level: int, path: str) -> Tile:
     match = _INDEX.fullmatch(path)
     if match is None or not 0 <= level <= MAX_TILE_LEVEL:
-        raise ApiProblem(404, "no-tile", f"not a tile path: {level}/{path}")
+        raise ApiProblem(404, NO_TILE, f"not a tile path: {level}/{path}")
     index = int(match.group(1).replace("x", "").replace("/", "") + match.group(2))
     width = TILE_WIDTH if match.group(3) is None else int(match.group(3))
     if not 1 <= width <= TILE_WIDTH:
-        raise ApiProblem(404, "no-tile", f"a partial tile is 1 to {TILE_WIDTH - 1} wide")
+        raise ApiProblem(404, NO_TILE, f"a partial tile is 1 to {TILE_WIDTH - 1} wide")
     tile = Tile(level, index, width)
     if tile.path != f"tile/{level}/{path}":
-        raise ApiProblem(404, "no-tile", f"not the canonical tile path: {level}/{path}")
+        raise ApiProblem(404, NO_TILE, f"not the canonical tile path: {level}/{path}")
     return tile
 
 
@@ -138,7 +149,7 @@ def _covered(tree: LogTree, tile: Tile) -> None:
     """404 unless the tree holds every leaf under the tile."""
     span = TILE_WIDTH**tile.level
     if (tile.index * TILE_WIDTH + tile.width) * span > _tree_size(tree):
-        raise ApiProblem(404, "no-tile", f"the tree has no tile {tile.path} yet")
+        raise ApiProblem(404, NO_TILE, f"the tree has no tile {tile.path} yet")
 
 
 @router.get(
@@ -154,7 +165,7 @@ def entries_tile(ctx: Ctx, path: Annotated[str, Path(description="`N[.p/W]`")]) 
     try:
         data = entry_bundle(tile_entries(event_log(ctx.ledger.recorder), tree, tile))
     except TileError as error:
-        raise ApiProblem(404, "no-tile", str(error)) from error
+        raise ApiProblem(404, NO_TILE, str(error)) from error
     return _tile_response(tile, data)
 
 
@@ -175,7 +186,7 @@ def hash_tile(
     try:
         data = tile_data(tree, tile)
     except TileError as error:
-        raise ApiProblem(404, "no-tile", str(error)) from error
+        raise ApiProblem(404, NO_TILE, str(error)) from error
     return _tile_response(tile, data)
 
 
@@ -202,7 +213,7 @@ def _size(tree: LogTree, checkpoints: CheckpointStore, size: int | None) -> int:
     if size is None:
         return _latest(checkpoints)[0]
     if size > _tree_size(tree):
-        raise ApiProblem(404, "tree-too-small", f"the tree has fewer than {size:,} entries")
+        raise ApiProblem(404, TREE_TOO_SMALL, f"the tree has fewer than {size:,} entries")
     return size
 
 
@@ -227,21 +238,21 @@ def inclusion(
     tree, checkpoints = _stores(ctx)
     log = event_log(ctx.ledger.recorder)
     if (index is None) == (stream is None) or (stream is None) != (version is None):
-        raise ApiProblem(422, "bad-proof-request", "give either index, or stream and version")
+        raise ApiProblem(422, BAD_PROOF_REQUEST, "give either index, or stream and version")
     if stream is not None and version is not None:
         position = log.position_of(stream, version)
         found = None if position is None else tree.leaf_index_of(position)
         if found is None:
-            raise ApiProblem(404, "not-in-log", f"no logged event {stream} version {version}")
+            raise ApiProblem(404, NOT_IN_LOG, f"no logged event {stream} version {version}")
         index = found
     assert index is not None
     tree_size = _size(tree, checkpoints, size)
     if index >= tree_size:
-        raise ApiProblem(404, "not-in-log", f"leaf {index} is not in the tree of {tree_size:,}")
+        raise ApiProblem(404, NOT_IN_LOG, f"leaf {index} is not in the tree of {tree_size:,}")
     positions = tree.leaf_positions(index, index + 1)
     rows = log.read_rows(positions[0] - 1, 1) if positions else []
     if not rows or rows[0].id != positions[0]:
-        raise ApiProblem(404, "not-in-log", f"the event of leaf {index} is not stored")
+        raise ApiProblem(404, NOT_IN_LOG, f"the event of leaf {index} is not stored")
     row = rows[0]
     entry = LogEntry.of_stored(row.id, row.originator_id, row.originator_version, row.state)
     encoded = entry.encode()
@@ -275,7 +286,7 @@ def consistency(
     try:
         hashes = consistency_proof(tree, old, new_size)
     except ProofError as error:
-        raise ApiProblem(422, "bad-proof-request", str(error)) from error
+        raise ApiProblem(422, BAD_PROOF_REQUEST, str(error)) from error
     return ConsistencyProof(
         old_size=old, new_size=new_size, hashes=[_b64(digest) for digest in hashes]
     )
@@ -317,15 +328,15 @@ def cosign(ctx: Ctx, body: Annotated[bytes, Depends(_body)]) -> CosignaturesStor
     except NoteError as error:
         if "no known key" in str(error):
             raise ApiProblem(
-                403, "unknown-witness", "no witness this ledger accepts signed the note"
+                403, UNKNOWN_WITNESS, "no witness this ledger accepts signed the note"
             ) from error
-        raise ApiProblem(400, "bad-note", str(error)) from error
+        raise ApiProblem(400, BAD_NOTE, str(error)) from error
     except CheckpointError as error:
-        raise ApiProblem(400, "bad-note", str(error)) from error
+        raise ApiProblem(400, BAD_NOTE, str(error)) from error
     stored = checkpoints.checkpoint_of_size(checkpoint.size)
     if stored is None or stored[2][: stored[2].rfind("\n\n") + 1] != opened.text:
         raise ApiProblem(
-            409, "unknown-checkpoint", f"the log issued no such checkpoint of {checkpoint.size:,}"
+            409, UNKNOWN_CHECKPOINT, f"the log issued no such checkpoint of {checkpoint.size:,}"
         )
     names = []
     for signature in opened.signatures:
