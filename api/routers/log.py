@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
+import weakref
 from typing import Annotated
 from uuid import UUID
 
@@ -88,14 +89,15 @@ MAX_VERSION = 2**31 - 1
 def _stores(ctx: ApiContext) -> tuple[LogTree, CheckpointStore]:
     recorder = ctx.ledger.recorder
     tree, checkpoints = log_tree(recorder), checkpoint_store(recorder)
-    if id(recorder) not in _created:
+    if recorder not in _created:
         tree.create_log_tree()
         checkpoints.create_checkpoint_tables()
-        _created.add(id(recorder))
+        _created.add(recorder)
     return tree, checkpoints
 
 
-_created: set[int] = set()
+#: Recorders whose log tables this process made sure exist (the log process may not have run).
+_created: weakref.WeakSet[object] = weakref.WeakSet()
 
 
 def _latest(checkpoints: CheckpointStore) -> tuple[int, bytes, str]:
