@@ -39,7 +39,8 @@ stop-services:
 test: setup check services
 	# Tests pick their store explicitly: only the connection settings are exported here.
 	eval "$$(bash deploy/postgres/pg.sh env)" && unset CAPLEDGER_PERSISTENCE && \
-	CAPLEDGER_TEST_POSTGRES=1 CAPLEDGER_TEST_BROWSER=1 CAPLEDGER_TEST_KAFKA=1 $(BIN)/pytest $(PYTEST_ARGS)
+	CAPLEDGER_TEST_POSTGRES=1 CAPLEDGER_TEST_BROWSER=1 CAPLEDGER_TEST_KAFKA=1 CAPLEDGER_TEST_GO=1 \
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## Fast feedback: unit tier only, no services.
 unit: setup

@@ -28,6 +28,7 @@ from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
 from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
+from .routers.log import router as log_router
 from .store import ApiStore
 from .throttle import RateLimitHeaders
 from .verification import verified_ledger
@@ -117,6 +118,7 @@ def create_app(
         admin.router,
         ops.router,
         inspector.router,
+        log_router,
     ):
         guarded = router in serves_figures
         app.include_router(router, dependencies=[Depends(verified_ledger)] if guarded else None)

@@ -251,3 +251,22 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+# -- the verifiable log's codes (routers/log.py; docs/api.md, "The verifiable log") ----------
+#: 404: the log process has issued no checkpoint yet.
+NO_CHECKPOINT = "no-checkpoint"
+#: 404: a tile path that is not canonical, or a tile the tree does not hold yet.
+NO_TILE = "no-tile"
+#: 404: an entry beyond the tree size, or an event not in the tree yet.
+NOT_IN_LOG = "not-in-log"
+#: 404: a tree size beyond the stored tree.
+TREE_TOO_SMALL = "tree-too-small"
+#: 422: neither or both of index and stream+version; a consistency proof to a smaller tree.
+BAD_PROOF_REQUEST = "bad-proof-request"
+#: 400: a cosignature body that is not a signed checkpoint.
+BAD_NOTE = "bad-note"
+#: 403: a cosignature by no witness in ``CAPLEDGER_TLOG_WITNESSES``.
+UNKNOWN_WITNESS = "unknown-witness"
+#: 409: a cosignature of a checkpoint the log did not issue.
+UNKNOWN_CHECKPOINT = "unknown-checkpoint"

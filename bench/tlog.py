@@ -20,7 +20,16 @@ In one run, in a temporary directory, on a SQLite store:
     a year of movements (``capledger.demo.volume``, ``--commands`` events) recorded through the
     Ledger into a fresh SQLite store, alone and with a sequencer process following the log
     (catching up every ``--follow-ms``) on the same store, alternating ``--repeats`` times;
-    the medians of the wall time are compared.
+    the medians of the wall time are compared;
+(g) ``http_proof_ms``: an inclusion proof's latency over HTTP: ``GET /log/proof/inclusion`` of
+    a random leaf in the tree of N leaves (the latest checkpoint's), from the API served by
+    uvicorn on loopback in this process, one client, ``--http-proofs`` requests;
+(h) ``checkpoint_issue_ms``: what the log process does per checkpoint at N leaves: the root
+    read from the stored tree, the note signed, the checkpoint stored;
+(i) ``cpu_us_per_event_*``: CPU time (this process's, ``time.process_time``) per event of the
+    command path (recording through the Ledger, as in (f) alone) and of the sequencer
+    (appending to the tree, as in (c)); their ratio is the CPU the tree adds to each recorded
+    event, wherever the sequencer runs.
 
 The last line of output is one JSON object.
 """
@@ -34,9 +43,11 @@ import logging
 import multiprocessing
 import os
 import random
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,13 +55,20 @@ from uuid import uuid4
 
 import structlog
 
+from capledger.api.settings import ApiSettings
 from capledger.application.chain import GENESIS, seal
-from capledger.application.storage import EventLog, ImportRow, event_log, log_tree
+from capledger.application.storage import (
+    EventLog,
+    ImportRow,
+    checkpoint_store,
+    event_log,
+    log_tree,
+)
 from capledger.application.tlog.checkpoint import Checkpoint, open_checkpoint
-from capledger.application.tlog.merkle import consistency_proof, inclusion_proof
+from capledger.application.tlog.merkle import consistency_proof, inclusion_proof, root
 from capledger.application.tlog.note import NoteSigner
 from capledger.application.tlog.sequencer import BATCH, Sequencer
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_app, build_ledger
 from capledger.demo.volume import record_year
 from capledger.settings import Persistence, Settings, StoreSettings
 
@@ -116,8 +134,9 @@ def follow(directory: str, stop: Any, interval: float) -> None:
         ledger.close()
 
 
-def record_commands(events: int, interval: float | None) -> float:
-    """Seconds to record ``events`` through the Ledger, with a following sequencer or not."""
+def record_commands(events: int, interval: float | None) -> tuple[float, float]:
+    """Seconds (wall, and this process's CPU) to record ``events`` through the Ledger, with a
+    following sequencer or not."""
     with tempfile.TemporaryDirectory(prefix="capledger-bench-tlog-cmd-") as directory:
         store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
         ledger = build_ledger(Settings(store=store))
@@ -127,14 +146,43 @@ def record_commands(events: int, interval: float | None) -> float:
             follower = multiprocessing.Process(target=follow, args=(directory, stop, interval))
             follower.start()
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             record_year(ledger, events)
-            return time.perf_counter() - started
+            return time.perf_counter() - started, time.process_time() - cpu
         finally:
             stop.set()
             if follower is not None:
                 follower.join()
             ledger.close()
+
+
+def http_proofs(settings: Settings, ledger: Any, size: int, count: int) -> list[float]:
+    """Milliseconds of each ``GET /log/proof/inclusion`` from the API on loopback."""
+    import httpx
+    import uvicorn
+
+    app = build_app(settings, ledger=ledger)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    pick, latencies = random.Random(13), []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(count):
+                index = pick.randrange(size)
+                started = time.perf_counter()
+                answer = client.get("/log/proof/inclusion", params={"index": index})
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200 and answer.json()["tree_size"] == size
+    finally:
+        server.should_exit = True
+        thread.join()
+    return latencies
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -150,15 +198,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--commands", type=int, help="events recorded in (f) (default 50,000)")
     parser.add_argument("--repeats", type=int, help="alternating rounds of (f) (default 3)")
     parser.add_argument("--follow-ms", type=float, default=100.0, help="sequencer's pause")
+    parser.add_argument("--http-proofs", type=int, help="proofs over HTTP in (g) (default 2,000)")
     args = parser.parse_args(argv)
     events = args.events or (100_000 if args.quick else 1_000_000)
     proofs = args.proofs or (1_000 if args.quick else 10_000)
     commands = args.commands or (10_000 if args.quick else 50_000)
     repeats = args.repeats or (2 if args.quick else 3)
+    over_http = args.http_proofs or (500 if args.quick else 2_000)
     quiet()
     with tempfile.TemporaryDirectory(prefix="capledger-bench-tlog-") as directory:
         store = StoreSettings(persistence=Persistence.SQLITE, data_dir=Path(directory))
-        ledger = build_ledger(Settings(store=store))
+        settings = Settings(store=store, api=ApiSettings(embedded_runner=False))
+        ledger = build_ledger(settings)
         try:
             log, tree = event_log(ledger.recorder), log_tree(ledger.recorder)
             started = time.perf_counter()
@@ -169,9 +220,10 @@ def main(argv: list[str]) -> int:
             say(f"(b) read and hashed {count:,} events: {count / raw_seconds:,.0f}/s")
 
             sequencer = Sequencer(log, tree)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             sequenced = sequencer.catch_up()
             sequence_seconds = time.perf_counter() - started
+            sequence_cpu = time.process_time() - cpu
             say(f"(c) sequenced {sequenced:,} events: {sequenced / sequence_seconds:,.0f}/s")
 
             size, pick = sequencer.size, random.Random(12)
@@ -199,13 +251,30 @@ def main(argv: list[str]) -> int:
                 started = time.perf_counter()
                 open_checkpoint(note, signer.verifier)
                 opening.append((time.perf_counter() - started) * 1e6)
+
+            checkpoints, issuing = checkpoint_store(ledger.recorder), []
+            checkpoints.create_checkpoint_tables()
+            for past in range(size - 50, size + 1):  # the latest last: (g) proves in it
+                started = time.perf_counter()
+                digest = root(tree, past)
+                note = Checkpoint(signer.name, past, digest).sign(signer)
+                checkpoints.store_checkpoint(past, digest, note)
+                issuing.append((time.perf_counter() - started) * 1000)
+            say(f"(h) a checkpoint issued at {size:,} leaves: {statistics.median(issuing):.2f} ms")
+
+            http = http_proofs(settings, ledger, size, over_http)
+            http_p50, http_p99 = statistics.median(http), percentile(http, 0.99)
+            say(f"(g) proof over HTTP at {size:,}: p50 {http_p50:.2f} ms, p99 {http_p99:.2f} ms")
         finally:
             ledger.close()
     alone: list[float] = []
     beside: list[float] = []
+    command_cpu: list[float] = []
     for round_ in range(1, repeats + 1):
-        alone.append(record_commands(commands, None))
-        beside.append(record_commands(commands, args.follow_ms / 1000))
+        wall, cpu_seconds = record_commands(commands, None)
+        alone.append(wall)
+        command_cpu.append(cpu_seconds)
+        beside.append(record_commands(commands, args.follow_ms / 1000)[0])
         say(f"(f) round {round_}: {commands:,} events recorded in {alone[-1]:.1f} s alone, "
             f"{beside[-1]:.1f} s with a sequencer following")  # fmt: skip
     result: dict[str, Any] = {
@@ -224,6 +293,15 @@ def main(argv: list[str]) -> int:
         "command_seconds_with_sequencer": round(statistics.median(beside), 2),
         "command_overhead": round(statistics.median(beside) / statistics.median(alone) - 1, 3),
         "commands_events": commands,
+        "http_proof_ms_p50": round(statistics.median(http), 3),
+        "http_proof_ms_p99": round(percentile(http, 0.99), 3),
+        "http_proofs": over_http,
+        "checkpoint_issue_ms": round(statistics.median(issuing), 3),
+        "cpu_us_per_event_command_path": round(statistics.median(command_cpu) / commands * 1e6, 1),
+        "cpu_us_per_event_sequencer": round(sequence_cpu / sequenced * 1e6, 2),
+        "sequencer_cpu_ratio": round(
+            (sequence_cpu / sequenced) / (statistics.median(command_cpu) / commands), 4
+        ),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }

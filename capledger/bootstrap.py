@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from capledger.api.store import ApiStore
+    from capledger.application.tlog.issuer import CheckpointIssuer
     from capledger.streams.relay import Relay
 
 
@@ -130,3 +131,33 @@ def build_relay(settings: Settings, ledger: Ledger) -> Relay:
     from capledger.streams.relay import Relay
 
     return Relay(ledger.recorder, settings.kafka)
+
+
+def build_log_issuer(
+    settings: Settings, ledger: Ledger
+) -> tuple[CheckpointIssuer, Callable[[], None]]:
+    """The log process over this ledger (docs/verifiable-log.md): its sequencer, the log's key
+    from ``settings.tlog``, and the Kafka publisher of its checkpoints when Kafka is enabled;
+    with the closing of what it opened."""
+    from capledger.application.storage import checkpoint_store, event_log, log_tree
+    from capledger.application.tlog.issuer import CheckpointIssuer, load_signer
+
+    tlog = settings.tlog
+    secret = None if tlog.key is None else tlog.key.get_secret_value()
+    signer = load_signer(tlog.key_file, secret)
+    publisher = None
+    if settings.kafka.enabled:
+        from capledger.streams.checkpoints import CheckpointPublisher
+
+        publisher = CheckpointPublisher(settings.kafka, tlog.checkpoint_topic)
+    recorder = ledger.recorder
+    issuer = CheckpointIssuer(
+        event_log(recorder),
+        log_tree(recorder),
+        checkpoint_store(recorder),
+        signer,
+        every_entries=tlog.checkpoint_entries,
+        every_s=tlog.checkpoint_interval_s,
+        publish=publisher,
+    )
+    return issuer, (publisher.close if publisher is not None else lambda: None)

@@ -12,6 +12,7 @@ read from its own variables:
 - ``kafka`` (``CAPLEDGER_KAFKA_*``): brokers, topics, relay, subscriber;
 - ``projector`` (``CAPLEDGER_PROJECTOR_*``): the Kafka stream projector;
 - ``api`` (``CAPLEDGER_API_*``): the HTTP API;
+- ``tlog`` (``CAPLEDGER_TLOG_*``): the verifiable log's key, schedule, topic and witnesses;
 
 plus ``rules_file`` (``CAPLEDGER_RULES_FILE``). A section's field ``f`` is read from its
 prefix + ``F`` (:data:`ENV_PREFIXES`); the few names older than the sections are in
@@ -128,6 +129,34 @@ class LogSettings(BaseModel):
     level: str = "INFO"
 
 
+class TlogSettings(BaseModel):
+    """The verifiable log (``CAPLEDGER_TLOG_*``, docs/verifiable-log.md): the log process's
+    signing key and schedule, the Kafka topic of its checkpoints, the witnesses it accepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The file holding the log's signer key (``PRIVATE+KEY+<origin>+…``, made by
+    #: ``capledger log keygen``); never stored in the ledger.
+    key_file: Path | None = None
+    #: Or the signer key itself, as a secret (e.g. from a secret store's environment).
+    key: SecretStr | None = None
+    #: A checkpoint is issued when this many entries are new since the last one…
+    checkpoint_entries: int = Field(default=1_000, ge=1)
+    #: …or when this many seconds have passed since it and at least one entry is new.
+    checkpoint_interval_s: float = Field(default=10.0, gt=0)
+    #: How long the log process sleeps when the event store has nothing new.
+    poll_interval_s: float = Field(default=0.5, gt=0)
+    #: Kafka topic of the checkpoints (published when ``CAPLEDGER_KAFKA_ENABLED``).
+    checkpoint_topic: str = "capledger.checkpoints"
+    #: Verifier keys (``<name>+<id>+<key>``, cosignature/v1) of the witnesses whose
+    #: cosignatures the API accepts, separated by commas or spaces.
+    witnesses: str = ""
+
+    @property
+    def witness_keys(self) -> list[str]:
+        return [key for key in self.witnesses.replace(",", " ").split() if key]
+
+
 class Settings(BaseSettings):
     """Everything capledger is told, by section (see the module docstring)."""
 
@@ -141,6 +170,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     projector: ProjectorSettings = Field(default_factory=ProjectorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    tlog: TlogSettings = Field(default_factory=TlogSettings)
 
     @property
     def readmodel_path(self) -> Path:
@@ -169,6 +199,7 @@ ENV_PREFIXES: dict[tuple[str, ...], str] = {
     ("kafka",): "CAPLEDGER_KAFKA_",
     ("projector",): "CAPLEDGER_PROJECTOR_",
     ("api",): "CAPLEDGER_API_",
+    ("tlog",): "CAPLEDGER_TLOG_",
 }
 #: Fields whose variable does not follow their section's prefix (names older than sections).
 ENV_NAMES: dict[tuple[str, ...], str] = {

@@ -205,3 +205,27 @@ def _report(drifts: list[Drift]) -> list[Drift]:
         log.warning("topic_drift", topic=drift.topic, setting=drift.setting,
                     expected=drift.expected, actual=drift.actual)  # fmt: skip
     return drifts
+
+
+def checkpoints_topic(settings: KafkaSettings, name: str) -> TopicSpec:
+    """The verifiable log's checkpoints (docs/kafka.md): one partition, so that subscribers
+    read them in order; kept forever like the events."""
+    return TopicSpec(
+        name=name,
+        partitions=1,
+        replication_factor=settings.replication_factor,
+        configs={
+            "cleanup.policy": "delete",
+            "retention.ms": "-1",
+            "retention.bytes": "-1",
+            "min.insync.replicas": str(settings.min_insync_replicas),
+        },
+    )
+
+
+def ensure_topic(settings: KafkaSettings, spec: TopicSpec) -> list[Drift]:
+    """Create one topic if it is missing; return (and log) its drift."""
+    with admin_client(settings) as admin:
+        if spec.name not in set(admin.list_topics()):
+            _create(admin, spec)
+        return _report(diff(admin, [spec]))

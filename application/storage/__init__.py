@@ -177,6 +177,49 @@ class LogTree(Protocol):
         ...
 
 
+#: A checkpoint as stored: its tree size, root hash, and the signed note as the log signed it.
+StoredCheckpoint = tuple[int, bytes, str]
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """The verifiable log's issued checkpoints and the witnesses' cosignatures of them.
+
+    One checkpoint per tree size: storing a second one of a size already stored is refused
+    (``IntegrityError``), so the store never holds two roots for one size (a fork).
+    """
+
+    def create_checkpoint_tables(self) -> None:
+        """Create the checkpoints' and cosignatures' tables if they do not exist."""
+        ...
+
+    def store_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        """Keep a signed checkpoint (``IntegrityError`` if one of this size is stored)."""
+        ...
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest tree, or None before the first one."""
+        ...
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None: ...
+
+    def store_cosignature(self, size: int, witness: str, line: str) -> None:
+        """Keep a witness's signature line of the checkpoint of ``size`` (its earlier line
+        for that checkpoint, if any, replaced). ``witness`` is ``<name>+<key ID hex>``."""
+        ...
+
+    def cosignatures(self, size: int) -> list[str]:
+        """The signature lines of the checkpoint of ``size``, by witness."""
+        ...
+
+
+def checkpoint_store(recorder: object) -> CheckpointStore:
+    """The recorder as the verifiable log's :class:`CheckpointStore`; TypeError otherwise."""
+    if not isinstance(recorder, CheckpointStore):
+        raise TypeError(f"{type(recorder).__name__} keeps no checkpoints: use a capledger recorder")
+    return recorder
+
+
 def log_tree(recorder: object) -> LogTree:
     """The recorder as the verifiable log's :class:`LogTree`; TypeError for a library recorder."""
     if not isinstance(recorder, LogTree):

@@ -15,7 +15,7 @@ from uuid import UUID
 import eventsourcing.popo as library
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from . import BulkImport, ImportRow, LogRow, PageRow, TreeLeaf, TreeNode
+from . import BulkImport, ImportRow, LogRow, PageRow, StoredCheckpoint, TreeLeaf, TreeNode
 
 
 class LedgerMemoryRecorder(library.POPOApplicationRecorder):
@@ -81,6 +81,8 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
         self._tree_leaves: dict[int, int] = {}
         self._tree_positions: dict[int, int] = {}
         self._tree_nodes: dict[tuple[int, int], bytes] = {}
+        self._checkpoints: dict[int, StoredCheckpoint] = {}
+        self._cosignatures: dict[int, dict[str, str]] = {}
 
     def create_log_tree(self) -> None:
         return None
@@ -120,6 +122,34 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
         with self._tree_lock:
             leaves = self._tree_leaves
             return [leaves[index] for index in range(start, stop) if index in leaves]
+
+    # -- the verifiable log's checkpoints and cosignatures --
+
+    def create_checkpoint_tables(self) -> None:
+        return None
+
+    def store_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        with self._tree_lock:
+            if size in self._checkpoints:
+                raise IntegrityError(f"a checkpoint of {size} entries is already stored")
+            self._checkpoints[size] = (size, root, note)
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._tree_lock:
+            return self._checkpoints[max(self._checkpoints)] if self._checkpoints else None
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        with self._tree_lock:
+            return self._checkpoints.get(size)
+
+    def store_cosignature(self, size: int, witness: str, line: str) -> None:
+        with self._tree_lock:
+            self._cosignatures.setdefault(size, {})[witness] = line
+
+    def cosignatures(self, size: int) -> list[str]:
+        with self._tree_lock:
+            lines = self._cosignatures.get(size, {})
+            return [lines[witness] for witness in sorted(lines)]
 
 
 class LedgerMemoryFactory(library.POPOFactory):

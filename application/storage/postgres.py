@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from . import BulkImport, ImportRow, LogRow, PageRow, TreeLeaf, TreeNode
+from . import BulkImport, ImportRow, LogRow, PageRow, StoredCheckpoint, TreeLeaf, TreeNode
 
 
 class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
@@ -241,6 +241,88 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
         return (
             SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_leaves")),
             SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_nodes")),
+        )
+
+    # -- the verifiable log's checkpoints and cosignatures, tables beside the events' --
+
+    def create_checkpoint_tables(self) -> None:
+        checkpoints, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {checkpoints} (tree_size bigint PRIMARY KEY, "
+                    "root bytea NOT NULL, note text NOT NULL)"
+                ).format(checkpoints=checkpoints)
+            )
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {cosignatures} (tree_size bigint NOT NULL, "
+                    "witness text NOT NULL, line text NOT NULL, PRIMARY KEY (tree_size, witness))"
+                ).format(cosignatures=cosignatures)
+            )
+
+    def store_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        checkpoints, _ = self._checkpoint_tables()
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    SQL("INSERT INTO {checkpoints} VALUES (%s, %s, %s)").format(
+                        checkpoints=checkpoints
+                    ),
+                    (size, root, note),
+                )
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(error) from error
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self._checkpoint(SQL("ORDER BY tree_size DESC LIMIT 1"), ())
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        return self._checkpoint(SQL("WHERE tree_size = %s"), (size,))
+
+    def _checkpoint(self, clause: SQL, params: tuple[int, ...]) -> StoredCheckpoint | None:
+        checkpoints, _ = self._checkpoint_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL("SELECT tree_size, root, note FROM {checkpoints} {clause}").format(
+                    checkpoints=checkpoints, clause=clause
+                ),
+                params,
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return int(row["tree_size"]), bytes(row["root"]), str(row["note"])
+
+    def store_cosignature(self, size: int, witness: str, line: str) -> None:
+        _, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {cosignatures} VALUES (%s, %s, %s) ON CONFLICT "
+                    "(tree_size, witness) DO UPDATE SET line = EXCLUDED.line"
+                ).format(cosignatures=cosignatures),
+                (size, witness, line),
+            )
+
+    def cosignatures(self, size: int) -> list[str]:
+        _, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL("SELECT line FROM {cosignatures} WHERE tree_size = %s ORDER BY witness").format(
+                    cosignatures=cosignatures
+                ),
+                (size,),
+            )
+            rows = cursor.fetchall()
+        return [str(row["line"]) for row in rows]
+
+    def _checkpoint_tables(self) -> tuple[Composed, Composed]:
+        schema = Identifier(self.datastore.schema)
+        table = self.events_table_name
+        return (
+            SQL("{}.{}").format(schema, Identifier(f"{table}_tlog_checkpoints")),
+            SQL("{}.{}").format(schema, Identifier(f"{table}_tlog_cosignatures")),
         )
 
 

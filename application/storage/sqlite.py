@@ -28,6 +28,7 @@ from . import (
     ImportRow,
     LogRow,
     PageRow,
+    StoredCheckpoint,
     StreamRange,
     TreeLeaf,
     TreeNode,
@@ -215,6 +216,62 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
 
     def _log_tree_tables(self) -> tuple[str, str]:
         return f"{self.events_table_name}_tlog_leaves", f"{self.events_table_name}_tlog_nodes"
+
+    # -- the verifiable log's checkpoints and cosignatures, tables beside the events' --
+
+    def create_checkpoint_tables(self) -> None:
+        checkpoints, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {checkpoints} (tree_size INTEGER PRIMARY KEY, "
+                "root BLOB NOT NULL, note TEXT NOT NULL)"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {cosignatures} (tree_size INTEGER NOT NULL, "
+                "witness TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (tree_size, witness)) "
+                "WITHOUT ROWID"
+            )
+
+    def store_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        checkpoints, _ = self._checkpoint_tables()
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(f"INSERT INTO {checkpoints} VALUES (?, ?, ?)", (size, root, note))
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(error) from error
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self._checkpoint("ORDER BY tree_size DESC LIMIT 1", ())
+
+    def checkpoint_of_size(self, size: int) -> StoredCheckpoint | None:
+        return self._checkpoint("WHERE tree_size = ?", (size,))
+
+    def _checkpoint(self, clause: str, params: tuple[int, ...]) -> StoredCheckpoint | None:
+        checkpoints, _ = self._checkpoint_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT tree_size, root, note FROM {checkpoints} {clause}", params)
+            row = cursor.fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
+
+    def store_cosignature(self, size: int, witness: str, line: str) -> None:
+        _, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT OR REPLACE INTO {cosignatures} VALUES (?, ?, ?)", (size, witness, line)
+            )
+
+    def cosignatures(self, size: int) -> list[str]:
+        _, cosignatures = self._checkpoint_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT line FROM {cosignatures} WHERE tree_size = ? ORDER BY witness", (size,)
+            )
+            rows = cursor.fetchall()
+        return [str(row[0]) for row in rows]
+
+    def _checkpoint_tables(self) -> tuple[str, str]:
+        table = self.events_table_name
+        return f"{table}_tlog_checkpoints", f"{table}_tlog_cosignatures"
 
 
 class LedgerSQLiteFactory(library.SQLiteFactory):

@@ -38,6 +38,7 @@ from . import (
 )
 from .context import CliContext, store_location
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
+from .tlog import register_log_commands
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         api,
     ):
         command.register(subparsers)
+    register_log_commands(subparsers)  # capledger log, capledger witness
     return parser
 
 

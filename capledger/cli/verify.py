@@ -45,10 +45,13 @@ def register(subparsers: Subcommands) -> None:
         action="store_true",
         help="also judge every recorded event by the ledger's rules (the rules audit)",
     )
+    add_log_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
+    if args.checkpoint is not None or args.since is not None:
+        return run_log_checks(args, context)
     ledger = context.ledger(must_exist=True)
     with ProgressReporter("verify") as progress:
         report = verify_store(ledger.recorder, progress)
@@ -122,3 +125,100 @@ def stream_name(ledger: Ledger, stream: str) -> str | None:
         value = unseal(first[0].state).data.get(key)
         return f"{label} {value}" if value is not None else None
     return None
+
+
+# -- the verifiable log: a ledger against a kept checkpoint (docs/verifiable-log.md) --------
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
+    group = parser.add_argument_group("against a kept checkpoint (the verifiable log)")
+    group.add_argument("--checkpoint", type=Path, metavar="FILE",
+                       help="a signed checkpoint kept by an inspector: recompute every hash "
+                       "and check the ledger holds exactly its entries, and more")  # fmt: skip
+    group.add_argument("--since", type=Path, metavar="OLD_CHECKPOINT",
+                       help="prove the ledger's checkpoint extends this older one")  # fmt: skip
+    group.add_argument("--key", metavar="VKEY", help="the log's verifier key")
+    group.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                       help="a witness's verifier key: its cosignature must be on the "
+                       "checkpoint (repeatable)")  # fmt: skip
+
+
+def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
+    from pathlib import Path
+
+    from capledger.application.storage import checkpoint_store, event_log, log_tree
+    from capledger.application.tlog.check import check_log
+    from capledger.application.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+    from capledger.application.tlog.merkle import ProofError, consistency_proof, verify_consistency
+    from capledger.application.tlog.note import NoteError, NoteVerifier, open_note
+
+    from .errors import EXIT_FAILURE, EXIT_USAGE
+
+    if args.key is None:
+        raise CliError("usage", "--checkpoint and --since need the log's --key", EXIT_USAGE)
+    try:
+        log_key = NoteVerifier.from_verifier_key(args.key)
+        witnesses = [NoteVerifier.from_verifier_key(key) for key in args.witness]
+    except NoteError as error:
+        raise CliError("bad-key", str(error), EXIT_USAGE) from error
+
+    def opened(path: Path) -> Checkpoint:
+        try:
+            note = path.read_text(encoding="utf-8")
+            checkpoint = open_checkpoint(note, log_key, witnesses)
+            signed = {(s.name, s.key_id) for s in open_note(note, [log_key, *witnesses]).signatures}
+        except OSError as error:
+            raise CliError("unreadable", f"cannot read {path}: {error}", EXIT_USAGE) from error
+        except (CheckpointError, NoteError) as error:
+            raise CliError("bad-checkpoint", f"{path}: {error}", EXIT_CHAIN_BROKEN) from error
+        for witness in witnesses:
+            if (witness.name, witness.key_id) not in signed:
+                raise CliError("not-witnessed", f"{path}: no cosignature by {witness.name}",
+                               EXIT_CHAIN_BROKEN)  # fmt: skip
+        return checkpoint
+
+    ledger = context.ledger(must_exist=True)
+    print(f"store: {context.location}", file=context.stdout)
+    if args.checkpoint is not None:
+        kept = opened(args.checkpoint)
+        with ProgressReporter("verify"):
+            found = check_log(event_log(ledger.recorder), kept)
+        cosigned = "".join(f", cosigned by {w.name}" for w in witnesses)
+        print(f"checkpoint: {kept.size:,} entries, signed by {log_key.name}{cosigned}",
+              file=context.stdout)  # fmt: skip
+        print(f"entries in the ledger: {found.size:,}", file=context.stdout)
+        if not found.ok:
+            where = "" if found.position is None else f" (position {found.position})"
+            print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
+            context.stdout.flush()
+            raise CliError("checkpoint-mismatch", f"{found.problem}{where}", EXIT_CHAIN_BROKEN)
+        print("every hash recomputed; every entry of the checkpoint is in the ledger",
+              file=context.stdout)  # fmt: skip
+    if args.since is not None:
+        old = opened(args.since)
+        recorder = ledger.recorder
+        store, tree = checkpoint_store(recorder), log_tree(recorder)
+        store.create_checkpoint_tables()
+        tree.create_log_tree()
+        latest = store.latest_checkpoint()
+        if latest is None:
+            raise CliError("no-checkpoint", "the ledger has issued no checkpoint", EXIT_FAILURE)
+        try:
+            new = open_checkpoint(latest[2], log_key)
+            proof = consistency_proof(tree, old.size, new.size) if old.size <= new.size else []
+            verify_consistency(old.size, new.size, proof, old.root, new.root)
+        except (CheckpointError, ProofError) as error:
+            print("DOES NOT EXTEND THE OLD CHECKPOINT", file=context.stdout)
+            context.stdout.flush()
+            raise CliError(
+                "not-consistent",
+                f"the ledger's checkpoint of {latest[0]:,} entries does not extend the one of "
+                f"{old.size:,}: {error}",
+                EXIT_CHAIN_BROKEN,
+            ) from error
+        extends = f"the ledger's checkpoint of {new.size:,} entries extends the one of {old.size:,}"
+        print(f"{extends} (consistency proof of {len(proof)} hashes)", file=context.stdout)
+    print("OK", file=context.stdout)
+    return EXIT_OK

@@ -70,8 +70,8 @@ def test_a_cosignature_signs_its_header_time_and_the_checkpoint_under_a_type_4_k
     opened = open_note(cosigned, [LOG_KEY.verifier, verifier])
     assert [s.name for s in opened.signatures] == [ORIGIN, "inspector.example.vn/w1"]
     assert cosignature_time(opened.signatures[1]) == NOW
-    assert base64.b64decode(witness.verifier.verifier_key().split("+")[2])[0] == COSIGNATURE_V1
-    raw_public = base64.b64decode(witness.verifier.verifier_key().split("+")[2])[1:]
+    assert base64.b64decode(witness.verifier.verifier_key().split("+", 2)[2])[0] == COSIGNATURE_V1
+    raw_public = base64.b64decode(witness.verifier.verifier_key().split("+", 2)[2])[1:]
     assert witness.verifier.key_id == key_id(witness.name, raw_public, COSIGNATURE_V1)
     assert witness.verifier.key_id != key_id(witness.name, raw_public)
     signature = base64.b64decode(opened.signatures[1].base64)[4:]

@@ -17,6 +17,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +38,23 @@ func c2spPath(t tlog.Tile) string {
 	return path
 }
 
+// readFile reads a file of the layout from a directory, or from a URL (the log served over
+// HTTP, e.g. http://127.0.0.1:8000/log) when dir starts with http:// or https://.
+func readFile(dir, path string) ([]byte, error) {
+	if strings.HasPrefix(dir, "http://") || strings.HasPrefix(dir, "https://") {
+		response, err := http.Get(strings.TrimSuffix(dir, "/") + "/" + path)
+		if err != nil {
+			return nil, err
+		}
+		defer response.Body.Close()
+		if response.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %s", path, response.Status)
+		}
+		return io.ReadAll(response.Body)
+	}
+	return os.ReadFile(filepath.Join(dir, path))
+}
+
 type dirTiles struct{ dir string }
 
 func (d dirTiles) Height() int { return height }
@@ -43,7 +62,7 @@ func (d dirTiles) Height() int { return height }
 func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	data := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		raw, err := os.ReadFile(filepath.Join(d.dir, c2spPath(t)))
+		raw, err := readFile(d.dir, c2spPath(t))
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +75,7 @@ func (d dirTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: tilecheck DIR VKEY ORIGIN [OLD_SIZE...]")
+		fmt.Fprintln(os.Stderr, "usage: tilecheck DIR|URL VKEY ORIGIN [OLD_SIZE...]")
 		os.Exit(2)
 	}
 	dir, vkey, origin := os.Args[1], os.Args[2], os.Args[3]
@@ -65,7 +84,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "verifier key: %v\n", err)
 		os.Exit(2)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	raw, err := readFile(dir, "checkpoint")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "checkpoint: %v\n", err)
 		os.Exit(2)
@@ -103,7 +122,7 @@ func main() {
 		}
 		bundle := tlog.Tile{H: height, L: 0, N: n, W: int(width)}
 		path := strings.Replace(c2spPath(bundle), "tile/0/", "tile/entries/", 1)
-		data, err := os.ReadFile(filepath.Join(dir, path))
+		data, err := readFile(dir, path)
 		if err != nil {
 			check(path, err)
 			continue
