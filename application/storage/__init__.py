@@ -139,16 +139,20 @@ class EventLog(Protocol):
 
 #: A leaf of the verifiable log's tree as stored: its leaf index and its event's position.
 TreeLeaf = tuple[int, int]
-#: A complete subtree's hash as stored: level, index at that level, the 32-byte hash.
-TreeNode = tuple[int, int, bytes]
+#: A tile of the tree as stored (``merkle.StoredTile``): tile level, tile index, its hashes.
+TreeTile = tuple[int, int, bytes]
 
 
 @runtime_checkable
 class LogTree(Protocol):
     """The stored Merkle tree of the verifiable log (``capledger.application.tlog``).
 
-    Leaves map dense leaf indexes to event positions; nodes are the hashes of complete
-    subtrees (level 0: the leaf hashes). Written only by the sequencer, appended, never changed.
+    Its hashes are stored as tiles (C2SP ``tlog-tiles``, :mod:`~capledger.application.tlog.merkle`):
+    one row per tile, a full tile written once, the partial one of each level rewritten wider as
+    leaves arrive. Leaf indexes map to event positions by *runs*: one row where a run of
+    consecutive positions starts (the first leaf, and each leaf after a gap in the positions),
+    so a leaf's position is its run's first position plus its offset in the run. Written only by
+    the sequencer: a batch's tiles, runs and new head in one transaction.
     """
 
     def create_log_tree(self) -> None:
@@ -159,13 +163,22 @@ class LogTree(Protocol):
         """The last leaf (its index and its event's position), or None for an empty tree."""
         ...
 
-    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
-        """Store the leaves and nodes in one transaction: all of them, or (``IntegrityError``
-        when a leaf index, a position or a node is already stored) none."""
+    def append_to_log_tree(
+        self, size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
+        """Grow the tree of ``size`` leaves to ``head`` (its new last leaf) in one transaction:
+        the tiles stored (a partial one replacing the narrower one of its place), the leaves
+        that start a run recorded. All of it, or (``IntegrityError`` when the tree no longer
+        has ``size`` leaves, or a run's leaf is already stored) none."""
+        ...
+
+    def read_tiles(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of each of these tiles ``(level, index)`` (absent ones left out)."""
         ...
 
     def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored hash of each of these nodes ``(level, index)`` (absent ones are left out)."""
+        """The hash of each of these complete nodes ``(level, index)``, from the stored tiles
+        (``merkle.TileHashReader``; nodes the tiles do not cover are left out)."""
         ...
 
     def leaf_index_of(self, position: int) -> int | None:
@@ -175,6 +188,28 @@ class LogTree(Protocol):
     def leaf_positions(self, start: int, stop: int) -> list[int]:
         """The positions of the events of leaves ``start`` to ``stop - 1`` that are stored."""
         ...
+
+
+def leaf_in_run(position: int, run: TreeLeaf | None, run_end: int) -> int | None:
+    """The leaf at ``position`` if the run of the largest first position not above it (ending
+    before leaf ``run_end``: the next run's first leaf, or the tree's size) reaches it."""
+    if run is None:
+        return None
+    leaf = run[0] + position - run[1]
+    return leaf if leaf < run_end else None
+
+
+def positions_in_runs(runs: Sequence[TreeLeaf], start: int, stop: int) -> list[int]:
+    """The positions of leaves ``[start, stop)`` from the runs that cover them, in order (the
+    first starting at or before ``start``); ``stop`` at most the tree's size."""
+    positions: list[int] = []
+    for at, (first_leaf, first_position) in enumerate(runs):
+        end = runs[at + 1][0] if at + 1 < len(runs) else stop
+        low, high = max(start, first_leaf), min(stop, end)
+        positions.extend(
+            range(first_position + low - first_leaf, first_position + high - first_leaf)
+        )
+    return positions
 
 
 #: A checkpoint as stored: its tree size, root hash, and the signed note as the log signed it.

@@ -7,6 +7,7 @@ process can read it, and an import keeps its events until the end and inserts th
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from threading import Lock
@@ -15,7 +16,18 @@ from uuid import UUID
 import eventsourcing.popo as library
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from . import BulkImport, ImportRow, LogRow, PageRow, StoredCheckpoint, TreeLeaf, TreeNode
+from ..tlog.merkle import TileHashReader
+from . import (
+    BulkImport,
+    ImportRow,
+    LogRow,
+    PageRow,
+    StoredCheckpoint,
+    TreeLeaf,
+    TreeTile,
+    leaf_in_run,
+    positions_in_runs,
+)
 
 
 class LedgerMemoryRecorder(library.POPOApplicationRecorder):
@@ -78,9 +90,9 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._tree_lock = Lock()
-        self._tree_leaves: dict[int, int] = {}
-        self._tree_positions: dict[int, int] = {}
-        self._tree_nodes: dict[tuple[int, int], bytes] = {}
+        self._tree_head: TreeLeaf | None = None
+        self._tree_runs: list[TreeLeaf] = []
+        self._tree_tiles: dict[tuple[int, int], bytes] = {}
         self._checkpoints: dict[int, StoredCheckpoint] = {}
         self._cosignatures: dict[int, dict[str, str]] = {}
 
@@ -89,39 +101,44 @@ class LedgerMemoryRecorder(library.POPOApplicationRecorder):
 
     def log_tree_head(self) -> TreeLeaf | None:
         with self._tree_lock:
-            if not self._tree_leaves:
-                return None
-            last = max(self._tree_leaves)
-            return last, self._tree_leaves[last]
+            return self._tree_head
 
-    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+    def append_to_log_tree(
+        self, size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
         with self._tree_lock:
-            taken = (
-                len({index for index, _ in leaves}) < len(leaves)
-                or any(index in self._tree_leaves for index, _ in leaves)
-                or any(position in self._tree_positions for _, position in leaves)
-                or any((level, index) in self._tree_nodes for level, index, _ in nodes)
-            )
-            if taken:
-                raise IntegrityError("a leaf or node of the log tree is already stored")
-            for index, position in leaves:
-                self._tree_leaves[index] = position
-                self._tree_positions[position] = index
-            for level, index, digest in nodes:
-                self._tree_nodes[level, index] = digest
+            if size != self._tree_size() or any(leaf < size for leaf, _ in runs):
+                raise IntegrityError(f"the log tree no longer has {size} leaves")
+            self._tree_runs.extend(runs)
+            for level, index, hashes in tiles:
+                self._tree_tiles[level, index] = hashes
+            self._tree_head = head
+
+    def read_tiles(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self._tree_lock:
+            return {tile: self._tree_tiles[tile] for tile in ids if tile in self._tree_tiles}
 
     def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        with self._tree_lock:
-            return {node: self._tree_nodes[node] for node in ids if node in self._tree_nodes}
+        return TileHashReader(self).subtree_hashes(ids)
 
     def leaf_index_of(self, position: int) -> int | None:
         with self._tree_lock:
-            return self._tree_positions.get(position)
+            runs = self._tree_runs
+            at = bisect_right(runs, position, key=lambda run: run[1]) - 1
+            if at < 0:
+                return None
+            end = runs[at + 1][0] if at + 1 < len(runs) else self._tree_size()
+            return leaf_in_run(position, runs[at], end)
 
     def leaf_positions(self, start: int, stop: int) -> list[int]:
         with self._tree_lock:
-            leaves = self._tree_leaves
-            return [leaves[index] for index in range(start, stop) if index in leaves]
+            runs = self._tree_runs
+            first = max(bisect_right(runs, start, key=lambda run: run[0]) - 1, 0)
+            last = bisect_right(runs, stop - 1, key=lambda run: run[0])
+            return positions_in_runs(runs[first:last], start, min(stop, self._tree_size()))
+
+    def _tree_size(self) -> int:
+        return 0 if self._tree_head is None else self._tree_head[0] + 1
 
     # -- the verifiable log's checkpoints and cosignatures --
 

@@ -23,7 +23,18 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from . import BulkImport, ImportRow, LogRow, PageRow, StoredCheckpoint, TreeLeaf, TreeNode
+from ..tlog.merkle import TileHashReader
+from . import (
+    BulkImport,
+    ImportRow,
+    LogRow,
+    PageRow,
+    StoredCheckpoint,
+    TreeLeaf,
+    TreeTile,
+    leaf_in_run,
+    positions_in_runs,
+)
 
 
 class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
@@ -145,102 +156,144 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
     # -- the verifiable log's tree (capledger.application.tlog), tables beside the events' --
 
     def create_log_tree(self) -> None:
-        leaves, nodes = self._log_tree_tables()
+        head, runs, tiles = self._log_tree_tables()
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL(
-                    "CREATE TABLE IF NOT EXISTS {leaves} (leaf_index bigint PRIMARY KEY, "
-                    "position bigint NOT NULL UNIQUE)"
-                ).format(leaves=leaves)
+                    "CREATE TABLE IF NOT EXISTS {head} (one smallint PRIMARY KEY CHECK (one = 1), "
+                    "size bigint NOT NULL, position bigint NOT NULL)"
+                ).format(head=head)
+            )
+            cursor.execute(
+                SQL("INSERT INTO {head} VALUES (1, 0, 0) ON CONFLICT DO NOTHING").format(head=head)
             )
             cursor.execute(
                 SQL(
-                    "CREATE TABLE IF NOT EXISTS {nodes} (level smallint NOT NULL, "
-                    "node_index bigint NOT NULL, hash bytea NOT NULL, "
-                    "PRIMARY KEY (level, node_index))"
-                ).format(nodes=nodes)
+                    "CREATE TABLE IF NOT EXISTS {runs} (first_leaf bigint PRIMARY KEY, "
+                    "first_position bigint NOT NULL UNIQUE)"
+                ).format(runs=runs)
+            )
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {tiles} (level smallint NOT NULL, "
+                    "tile_index bigint NOT NULL, hashes bytea NOT NULL, "
+                    "PRIMARY KEY (level, tile_index))"
+                ).format(tiles=tiles)
             )
 
     def log_tree_head(self) -> TreeLeaf | None:
-        leaves, _ = self._log_tree_tables()
+        head, _, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                SQL(
-                    "SELECT leaf_index, position FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
-                ).format(leaves=leaves)
-            )
+            cursor.execute(SQL("SELECT size, position FROM {head}").format(head=head))
             row = cursor.fetchone()
-        return None if row is None else (int(row["leaf_index"]), int(row["position"]))
+        if row is None or not row["size"]:
+            return None
+        return int(row["size"]) - 1, int(row["position"])
 
-    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
-        leaves_table, nodes_table = self._log_tree_tables()
+    def append_to_log_tree(
+        self, size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
+        head_table, runs_table, tiles_table = self._log_tree_tables()
         try:
             with self.datastore.transaction(commit=True) as cursor:
+                # A second sequencer waits here for the first one's commit, then finds the
+                # size changed: it writes nothing.
                 cursor.execute(
-                    SQL(
-                        "INSERT INTO {leaves} SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
-                    ).format(leaves=leaves_table),
-                    ([leaf for leaf, _ in leaves], [position for _, position in leaves]),
+                    SQL("UPDATE {head} SET size = %s, position = %s WHERE size = %s").format(
+                        head=head_table
+                    ),
+                    (head[0] + 1, head[1], size),
                 )
+                if cursor.rowcount != 1:
+                    raise IntegrityError(f"the log tree no longer has {size} leaves")
                 cursor.execute(
                     SQL(
-                        "INSERT INTO {nodes} "
-                        "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
-                    ).format(nodes=nodes_table),
+                        "INSERT INTO {tiles} "
+                        "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[]) "
+                        "ON CONFLICT (level, tile_index) DO UPDATE SET hashes = EXCLUDED.hashes"
+                    ).format(tiles=tiles_table),
                     (
-                        [level for level, _, _ in nodes],
-                        [index for _, index, _ in nodes],
-                        [digest for _, _, digest in nodes],
+                        [level for level, _, _ in tiles],
+                        [index for _, index, _ in tiles],
+                        [hashes for _, _, hashes in tiles],
                     ),
                 )
+                if runs:
+                    cursor.execute(
+                        SQL(
+                            "INSERT INTO {runs} SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                        ).format(runs=runs_table),
+                        ([leaf for leaf, _ in runs], [position for _, position in runs]),
+                    )
         except psycopg.IntegrityError as error:
             raise IntegrityError(error) from error
 
-    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    def read_tiles(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not ids:
             return {}
-        _, nodes = self._log_tree_tables()
+        _, _, tiles = self._log_tree_tables()
         wanted = list(ids)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 SQL(
-                    "SELECT level, node_index, hash FROM {nodes} JOIN "
-                    "unnest(%s::smallint[], %s::bigint[]) AS wanted(level, node_index) "
-                    "USING (level, node_index)"
-                ).format(nodes=nodes),
+                    "SELECT level, tile_index, hashes FROM {tiles} JOIN "
+                    "unnest(%s::smallint[], %s::bigint[]) AS wanted(level, tile_index) "
+                    "USING (level, tile_index)"
+                ).format(tiles=tiles),
                 ([level for level, _ in wanted], [index for _, index in wanted]),
             )
             rows = cursor.fetchall()
-        return {(int(row["level"]), int(row["node_index"])): bytes(row["hash"]) for row in rows}
+        return {(int(row["level"]), int(row["tile_index"])): bytes(row["hashes"]) for row in rows}
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return TileHashReader(self).subtree_hashes(ids)
 
     def leaf_index_of(self, position: int) -> int | None:
-        leaves, _ = self._log_tree_tables()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                SQL("SELECT leaf_index FROM {leaves} WHERE position = %s").format(leaves=leaves),
-                (position,),
-            )
-            row = cursor.fetchone()
-        return None if row is None else int(row["leaf_index"])
-
-    def leaf_positions(self, start: int, stop: int) -> list[int]:
-        leaves, _ = self._log_tree_tables()
+        head, runs, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 SQL(
-                    "SELECT position FROM {leaves} WHERE leaf_index >= %s AND leaf_index < %s "
-                    "ORDER BY leaf_index"
-                ).format(leaves=leaves),
-                (start, stop),
+                    "SELECT first_leaf, first_position, COALESCE((SELECT MIN(first_leaf) "
+                    "FROM {runs} AS later WHERE later.first_leaf > run.first_leaf), "
+                    "(SELECT size FROM {head})) AS run_end FROM {runs} AS run "
+                    "WHERE first_position <= %s ORDER BY first_position DESC LIMIT 1"
+                ).format(runs=runs, head=head),
+                (position,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        run = (int(row["first_leaf"]), int(row["first_position"]))
+        return leaf_in_run(position, run, int(row["run_end"]))
+
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        head, runs, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(SQL("SELECT size FROM {head}").format(head=head))
+            found = cursor.fetchone()
+            cursor.execute(
+                SQL(
+                    "SELECT first_leaf, first_position FROM {runs} WHERE first_leaf < %s AND "
+                    "first_leaf >= (SELECT COALESCE(MAX(first_leaf), 0) FROM {runs} "
+                    "WHERE first_leaf <= %s) ORDER BY first_leaf"
+                ).format(runs=runs),
+                (stop, start),
             )
             rows = cursor.fetchall()
-        return [int(row["position"]) for row in rows]
+        size = 0 if found is None else int(found["size"])
+        return positions_in_runs(
+            [(int(row["first_leaf"]), int(row["first_position"])) for row in rows],
+            start,
+            min(stop, size),
+        )
 
-    def _log_tree_tables(self) -> tuple[Composed, Composed]:
+    def _log_tree_tables(self) -> tuple[Composed, Composed, Composed]:
         schema = Identifier(self.datastore.schema)
+        table = self.events_table_name
         return (
-            SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_leaves")),
-            SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_tlog_nodes")),
+            SQL("{}.{}").format(schema, Identifier(f"{table}_tlog_head")),
+            SQL("{}.{}").format(schema, Identifier(f"{table}_tlog_runs")),
+            SQL("{}.{}").format(schema, Identifier(f"{table}_tlog_tiles")),
         )
 
     # -- the verifiable log's checkpoints and cosignatures, tables beside the events' --

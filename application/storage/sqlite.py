@@ -23,6 +23,7 @@ from uuid import UUID
 import eventsourcing.sqlite as library
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ..tlog.merkle import TileHashReader
 from . import (
     BulkImport,
     ImportRow,
@@ -31,7 +32,9 @@ from . import (
     StoredCheckpoint,
     StreamRange,
     TreeLeaf,
-    TreeNode,
+    TreeTile,
+    leaf_in_run,
+    positions_in_runs,
     uuid_text,
 )
 
@@ -150,72 +153,103 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
     # -- the verifiable log's tree (capledger.application.tlog), tables beside the events' --
 
     def create_log_tree(self) -> None:
-        leaves, nodes = self._log_tree_tables()
+        head, runs, tiles = self._log_tree_tables()
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {leaves} (leaf_index INTEGER PRIMARY KEY, "
-                "position INTEGER NOT NULL UNIQUE)"
+                f"CREATE TABLE IF NOT EXISTS {head} (one INTEGER PRIMARY KEY CHECK (one = 1), "
+                "size INTEGER NOT NULL, position INTEGER NOT NULL)"
+            )
+            cursor.execute(f"INSERT OR IGNORE INTO {head} VALUES (1, 0, 0)")
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {runs} (first_leaf INTEGER PRIMARY KEY, "
+                "first_position INTEGER NOT NULL UNIQUE)"
             )
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {nodes} (level INTEGER NOT NULL, "
-                "node_index INTEGER NOT NULL, hash BLOB NOT NULL, "
-                "PRIMARY KEY (level, node_index)) WITHOUT ROWID"
+                f"CREATE TABLE IF NOT EXISTS {tiles} (level INTEGER NOT NULL, "
+                "tile_index INTEGER NOT NULL, hashes BLOB NOT NULL, "
+                "PRIMARY KEY (level, tile_index)) WITHOUT ROWID"
             )
 
     def log_tree_head(self) -> TreeLeaf | None:
-        leaves, _ = self._log_tree_tables()
+        head, _, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT leaf_index, position FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
-            )
+            cursor.execute(f"SELECT size, position FROM {head}")
             row = cursor.fetchone()
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None or not row[0] else (int(row[0]) - 1, int(row[1]))
 
-    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
-        leaves_table, nodes_table = self._log_tree_tables()
+    def append_to_log_tree(
+        self, size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
+        head_table, runs_table, tiles_table = self._log_tree_tables()
         try:
             with self.datastore.transaction(commit=True) as cursor:
-                cursor.executemany(f"INSERT INTO {leaves_table} VALUES (?, ?)", leaves)
-                cursor.executemany(f"INSERT INTO {nodes_table} VALUES (?, ?, ?)", nodes)
+                cursor.execute(
+                    f"UPDATE {head_table} SET size = ?, position = ? WHERE size = ?",
+                    (head[0] + 1, head[1], size),
+                )
+                if cursor.sqlite_cursor.rowcount != 1:
+                    raise sqlite3.IntegrityError(f"the log tree no longer has {size} leaves")
+                cursor.executemany(
+                    f"INSERT INTO {tiles_table} VALUES (?, ?, ?) ON CONFLICT (level, tile_index) "
+                    "DO UPDATE SET hashes = excluded.hashes",
+                    tiles,
+                )
+                cursor.executemany(f"INSERT INTO {runs_table} VALUES (?, ?)", runs)
         except sqlite3.IntegrityError as error:
             raise IntegrityError(error) from error
 
-    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    def read_tiles(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not ids:
             return {}
-        _, nodes = self._log_tree_tables()
+        _, _, tiles = self._log_tree_tables()
         wanted = list(ids)
         # Point lookups OR'ed: SQLite searches the primary key for each (it scans the whole
         # table for a row-value IN over VALUES).
-        where = " OR ".join("(level = ? AND node_index = ?)" for _ in wanted)
+        where = " OR ".join("(level = ? AND tile_index = ?)" for _ in wanted)
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT level, node_index, hash FROM {nodes} WHERE {where}",
-                [value for node in wanted for value in node],
+                f"SELECT level, tile_index, hashes FROM {tiles} WHERE {where}",
+                [value for tile in wanted for value in tile],
             )
             rows = cursor.fetchall()
-        return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+        return {(int(level), int(index)): bytes(hashes) for level, index, hashes in rows}
+
+    def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return TileHashReader(self).subtree_hashes(ids)
 
     def leaf_index_of(self, position: int) -> int | None:
-        leaves, _ = self._log_tree_tables()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT leaf_index FROM {leaves} WHERE position = ?", (position,))
-            row = cursor.fetchone()
-        return None if row is None else int(row[0])
-
-    def leaf_positions(self, start: int, stop: int) -> list[int]:
-        leaves, _ = self._log_tree_tables()
+        head, runs, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT position FROM {leaves} WHERE leaf_index >= ? AND leaf_index < ? "
-                "ORDER BY leaf_index",
-                (start, stop),
+                f"SELECT first_leaf, first_position, COALESCE((SELECT MIN(first_leaf) "
+                f"FROM {runs} AS later WHERE later.first_leaf > run.first_leaf), "
+                f"(SELECT size FROM {head})) FROM {runs} AS run WHERE first_position <= ? "
+                "ORDER BY first_position DESC LIMIT 1",
+                (position,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return leaf_in_run(position, (int(row[0]), int(row[1])), int(row[2]))
+
+    def leaf_positions(self, start: int, stop: int) -> list[int]:
+        head, runs, _ = self._log_tree_tables()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT size FROM {head}")
+            found = cursor.fetchone()
+            cursor.execute(
+                f"SELECT first_leaf, first_position FROM {runs} WHERE first_leaf < ? AND "
+                f"first_leaf >= (SELECT COALESCE(MAX(first_leaf), 0) FROM {runs} "
+                "WHERE first_leaf <= ?) ORDER BY first_leaf",
+                (stop, start),
             )
             rows = cursor.fetchall()
-        return [int(row[0]) for row in rows]
+        size = 0 if found is None else int(found[0])
+        return positions_in_runs([(int(a), int(b)) for a, b in rows], start, min(stop, size))
 
-    def _log_tree_tables(self) -> tuple[str, str]:
-        return f"{self.events_table_name}_tlog_leaves", f"{self.events_table_name}_tlog_nodes"
+    def _log_tree_tables(self) -> tuple[str, str, str]:
+        table = self.events_table_name
+        return f"{table}_tlog_head", f"{table}_tlog_runs", f"{table}_tlog_tiles"
 
     # -- the verifiable log's checkpoints and cosignatures, tables beside the events' --
 

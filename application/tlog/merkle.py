@@ -13,6 +13,13 @@ a stored node never changes as the log grows. Every subtree the RFC's proofs nam
 so its hash is the right fold of at most ``log2(n) + 1`` complete nodes (:func:`range_nodes`):
 a proof, a root or a consistency check costs one batched read of ``O(log n)`` stored nodes,
 never a rebuild. :class:`Frontier` appends leaves and says which nodes each one completes.
+
+Stored, the nodes are grouped as the C2SP ``tlog-tiles`` layout groups them: a *tile* ``(L, N)``
+holds the 256 nodes of tree level ``8·L`` from index ``256·N``, concatenated (the rightmost
+tile of a level holds fewer: it is *partial*). A node of level ``8·L + h`` is computed from
+``2**h`` consecutive hashes of one tile of level ``L`` (:func:`hashes_from_tiles`, as Go's
+``sumdb/tlog`` ``TileHashReader`` does), so a proof reads a few tiles whatever the tree's size.
+:class:`TileEdge` keeps the rightmost tile of each level as leaves arrive: what a store writes.
 """
 
 from __future__ import annotations
@@ -28,6 +35,13 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 #: ``(level, index)``: the complete subtree of leaves ``[index * 2**level, (index+1) * 2**level)``.
 NodeId = tuple[int, int]
+#: ``(tile level, tile index)``: the nodes ``(8·level, 256·index + i)``, ``i`` from 0 to 255.
+TileId = tuple[int, int]
+#: A tile as a store keeps it: tile level, tile index, its hashes concatenated.
+StoredTile = tuple[int, int, bytes]
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
 
 
 class ProofError(ValueError):
@@ -39,6 +53,14 @@ class SubtreeReader(Protocol):
 
     def subtree_hashes(self, ids: Collection[NodeId]) -> Mapping[NodeId, bytes]:
         """The hash of each of these nodes (every one of them must be stored)."""
+        ...
+
+
+class TileReader(Protocol):
+    """Stored tiles (a storage adapter's, or a test's)."""
+
+    def read_tiles(self, ids: Collection[TileId]) -> Mapping[TileId, bytes]:
+        """The stored hashes of each of these tiles, concatenated (absent ones left out)."""
         ...
 
 
@@ -262,3 +284,108 @@ class Frontier:
 
     def root(self) -> bytes:
         return fold([digest for _, digest in self._nodes]) if self._nodes else EMPTY_ROOT
+
+
+def tile_span(node: NodeId) -> tuple[TileId, int, int]:
+    """The tile whose hashes ``node`` is computed from, and which of them: ``[start, stop)``."""
+    level, index = node
+    tile_level, height = divmod(level, TILE_HEIGHT)
+    first = index << height
+    start = first % TILE_WIDTH
+    return (tile_level, first // TILE_WIDTH), start, start + (1 << height)
+
+
+def partial_tiles(size: int) -> list[TileId]:
+    """The partial (rightmost, not full) tile of each level of the tree of ``size`` leaves."""
+    tiles, level = [], 0
+    while count := size >> (TILE_HEIGHT * level):
+        index, width = divmod(count, TILE_WIDTH)
+        if width:
+            tiles.append((level, index))
+        level += 1
+    return tiles
+
+
+def hashes_from_tiles(ids: Iterable[NodeId], tiles: Mapping[TileId, bytes]) -> dict[NodeId, bytes]:
+    """The hash of each node whose tile holds its hashes (those of other nodes left out)."""
+    found: dict[NodeId, bytes] = {}
+    for node in ids:
+        tile, start, stop = tile_span(node)
+        data = tiles.get(tile)
+        if data is None or len(data) < stop * HASH_SIZE:
+            continue
+        hashes = [data[at : at + HASH_SIZE] for at in range(start * HASH_SIZE, stop * HASH_SIZE,
+                                                             HASH_SIZE)]  # fmt: skip
+        while len(hashes) > 1:
+            hashes = [node_hash(hashes[at], hashes[at + 1]) for at in range(0, len(hashes), 2)]
+        found[node] = hashes[0]
+    return found
+
+
+class TileHashReader:
+    """Complete subtrees' hashes from stored tiles: one read of the tiles the nodes are in."""
+
+    def __init__(self, tiles: TileReader) -> None:
+        self.tiles = tiles
+
+    def subtree_hashes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        if not ids:
+            return {}
+        wanted = {tile_span(node)[0] for node in ids}
+        return hashes_from_tiles(ids, self.tiles.read_tiles(wanted))
+
+
+class TileEdge:
+    """The rightmost tile of each tile level of a growing tree, as a store writes them.
+
+    :meth:`add` takes the nodes :meth:`Frontier.append` completes; :meth:`take` gives the tiles
+    changed since the last take: every tile filled (once), and the partial tile of each level
+    that grew, as wide as it now is (it replaces the narrower one stored).
+    """
+
+    def __init__(self, size: int = 0, tiles: Mapping[TileId, bytes] | None = None) -> None:
+        """The edge of the tree of ``size`` leaves, from its stored partial tiles."""
+        self._open: list[bytearray] = []
+        self._index: list[int] = []
+        level = 0
+        while count := size >> (TILE_HEIGHT * level):
+            index, width = divmod(count, TILE_WIDTH)
+            data = (tiles or {}).get((level, index), b"")[: width * HASH_SIZE]
+            if len(data) != width * HASH_SIZE:
+                raise ValueError(f"tile {level}/{index} has fewer than the tree's {width} hashes")
+            self._open.append(bytearray(data))
+            self._index.append(index)
+            level += 1
+        self._filled: list[StoredTile] = []
+        self._grown: set[int] = set()
+
+    @classmethod
+    def load(cls, reader: TileReader, size: int) -> TileEdge:
+        return cls(size, reader.read_tiles(partial_tiles(size)))
+
+    def add(self, completed: Iterable[tuple[NodeId, bytes]]) -> None:
+        for (level, index), digest in completed:
+            if level % TILE_HEIGHT:
+                continue
+            tile_level = level // TILE_HEIGHT
+            if tile_level == len(self._open):
+                self._open.append(bytearray())
+                self._index.append(0)
+            data = self._open[tile_level]
+            if index != self._index[tile_level] * TILE_WIDTH + len(data) // HASH_SIZE:
+                raise ValueError(f"node {level}/{index} is not the next one of its tile level")
+            data += digest
+            self._grown.add(tile_level)
+            if len(data) == TILE_WIDTH * HASH_SIZE:
+                self._filled.append((tile_level, self._index[tile_level], bytes(data)))
+                data.clear()
+                self._index[tile_level] += 1
+
+    def take(self) -> list[StoredTile]:
+        tiles = self._filled + [
+            (level, self._index[level], bytes(self._open[level]))
+            for level in sorted(self._grown)
+            if self._open[level]
+        ]
+        self._filled, self._grown = [], set()
+        return tiles

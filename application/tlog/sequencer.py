@@ -2,15 +2,16 @@
 
 It follows the notification log after the fact (the command path does no extra work) and gives
 each event the next dense leaf index, whatever gaps the positions have (a rolled-back insert
-on PostgreSQL leaves one). Each batch's leaves and the complete subtree hashes they finish are
+on PostgreSQL leaves one). Each batch's tiles (the full ones it filled, and the partial one of
+each level, wider), the leaves where a run of consecutive positions starts, and the new head are
 stored in one transaction, and the tree's last leaf *is* the sequencer's position: a crash
 loses at most the batch in flight, and a restart resumes exactly where the store says, from
-the ``O(log n)`` frontier hashes it reads back.
+the ``O(log n)`` frontier hashes and the partial tiles it reads back.
 
 Inserts commit in position order on both stores (SQLite has one writer; the PostgreSQL
 recorder locks the events table for each insert), so an event is never read after a later one:
 the log's visible prefix only grows. One sequencer runs per store; a second one conflicts on
-the leaf indexes it would take (``IntegrityError``), rolls back, and resumes from the store.
+the tree's size it read (``IntegrityError``), rolls back, and resumes from the store.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 from contextlib import suppress
 from uuid import UUID
 
-from ..storage import EventLog, LogTree, TreeLeaf, TreeNode
+from ..storage import EventLog, LogTree, TreeLeaf
 from .entry import LogEntry
-from .merkle import Frontier, leaf_hash
+from .merkle import Frontier, TileEdge, leaf_hash
 
 BATCH = 1_000
 
@@ -43,6 +44,7 @@ class Sequencer:
         head = self.tree.log_tree_head()
         size, self.position = (0, 0) if head is None else (head[0] + 1, head[1])
         self.frontier = Frontier.load(self.tree, size)
+        self.edge = TileEdge.load(self.tree, size)
         self._stale = False
 
     @property
@@ -61,22 +63,22 @@ class Sequencer:
         rows = self.log.read_rows(self.position, self.batch)
         if not rows:
             return 0
-        leaves: list[TreeLeaf] = []
-        nodes: list[TreeNode] = []
+        frontier, edge, size = self.frontier, self.edge, self.frontier.size
+        runs: list[TreeLeaf] = []
+        previous = self.position
         try:
             for row in rows:
+                if row.id != previous + 1 or not frontier.size:
+                    runs.append((frontier.size, row.id))
+                previous = row.id
                 entry = LogEntry.of_stored(
                     row.id, UUID(row.originator_id), row.originator_version, bytes(row.state)
                 )
-                leaves.append((self.frontier.size, row.id))
-                nodes.extend(
-                    (level, index, digest)
-                    for (level, index), digest in self.frontier.append(leaf_hash(entry.encode()))
-                )
-            self.tree.append_to_log_tree(leaves, nodes)
+                edge.add(frontier.append(leaf_hash(entry.encode())))
+            self.tree.append_to_log_tree(size, (frontier.size - 1, previous), runs, edge.take())
         except BaseException:
-            # The frontier took leaves the store may not have: the store is the truth, read
-            # again before the next batch (now, or then if the store cannot answer now).
+            # The frontier and the edge took leaves the store may not have: the store is the
+            # truth, read again before the next batch (now, or then if it cannot answer now).
             self._stale = True
             with suppress(Exception):
                 self.resume()

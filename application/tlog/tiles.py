@@ -1,9 +1,11 @@
 """The log in the C2SP ``tlog-tiles`` layout: static files a standard transparency-log client reads.
 
 A tile is 256 consecutive hashes at a tile level ``L``: the complete subtrees of ``256**L``
-leaves each, that is the stored nodes of tree level ``8·L`` (:mod:`.merkle`); the rightmost tile
-of a level is partial (``.p/<width>``). An entry bundle holds the entries of a level-0 tile,
-each prefixed by its length (uint16, big-endian). Paths, relative to the log's prefix::
+leaves each, that is the nodes of tree level ``8·L`` (:mod:`.merkle`); the rightmost tile of a
+level is partial (``.p/<width>``). The store keeps the tree as these very tiles, so a tile is
+served as stored: a full one byte for byte, a partial one ``.p/<W>`` as its first ``W`` hashes.
+An entry bundle holds the entries of a level-0 tile, each prefixed by its length (uint16,
+big-endian). Paths, relative to the log's prefix::
 
     checkpoint
     tile/<L>/<N>[.p/<W>]
@@ -24,10 +26,8 @@ from pathlib import Path
 from ..storage import EventLog, LogTree
 from .checkpoint import Checkpoint
 from .entry import LogEntry
-from .merkle import SubtreeReader
-
-TILE_HEIGHT = 8
-TILE_WIDTH = 1 << TILE_HEIGHT
+from .merkle import HASH_SIZE, TileReader
+from .merkle import TILE_WIDTH as TILE_WIDTH  # the layout's width, re-exported
 
 
 class TileError(ValueError):
@@ -63,12 +63,6 @@ class Tile:
     def _partial(self) -> str:
         return "" if self.width == TILE_WIDTH else f".p/{self.width}"
 
-    @property
-    def node_ids(self) -> list[tuple[int, int]]:
-        """The stored nodes it is made of, left to right."""
-        first = self.index * TILE_WIDTH
-        return [(TILE_HEIGHT * self.level, first + i) for i in range(self.width)]
-
 
 def tiles_of(size: int) -> Iterator[Tile]:
     """Every tile of the tree of ``size`` leaves, level by level, the partial one last."""
@@ -83,13 +77,12 @@ def tiles_of(size: int) -> Iterator[Tile]:
         level += 1
 
 
-def tile_data(reader: SubtreeReader, tile: Tile) -> bytes:
-    ids = tile.node_ids
-    hashes = reader.subtree_hashes(ids)
-    try:
-        return b"".join(hashes[node] for node in ids)
-    except KeyError as error:
-        raise TileError(f"{tile.path}: the tree has no node {error}") from error
+def tile_data(reader: TileReader, tile: Tile) -> bytes:
+    """The tile's bytes: the first ``width`` hashes of the stored tile at its place."""
+    stored = reader.read_tiles([(tile.level, tile.index)]).get((tile.level, tile.index), b"")
+    if len(stored) < tile.width * HASH_SIZE:
+        raise TileError(f"{tile.path}: the tree has {len(stored) // HASH_SIZE} of its hashes")
+    return stored[: tile.width * HASH_SIZE]
 
 
 def entry_bundle(entries: Sequence[bytes]) -> bytes:

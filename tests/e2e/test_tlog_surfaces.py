@@ -133,7 +133,7 @@ def rebuild_log(w: Inspected) -> None:
     """What an operator does to get a checkpoint of the tampered store: drop the tree and its
     checkpoints, and run the log process again (signing with the log's real key)."""
     raw = w.raw()
-    tables = [f"{raw.table}_tlog_{name}" for name in ("leaves", "nodes", "checkpoints",
+    tables = [f"{raw.table}_tlog_{name}" for name in ("head", "runs", "tiles", "checkpoints",
                                                       "cosignatures")]  # fmt: skip
     raw.close()
     if w.settings.store.persistence is Persistence.SQLITE:

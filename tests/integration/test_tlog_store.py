@@ -114,14 +114,18 @@ def test_a_batch_is_stored_whole_or_not_at_all(ledger: Ledger) -> None:
     sequencer = sequencer_of(ledger, batch=8)
     sequencer.step()
     tree = log_tree(ledger.recorder)
-    head, stored = tree.log_tree_head(), tree.subtree_hashes([(0, 7), (3, 0)])
+    head, stored = tree.log_tree_head(), tree.read_tiles([(0, 0)])
 
-    # The next batch's leaves with a node that is already stored: the insert fails at its end.
+    # The next batch's head and a wider tile, with a run at a leaf already stored: the insert
+    # fails at its end, after the head and the tile were written.
     with pytest.raises(IntegrityError):
-        tree.append_to_log_tree([(8, 9), (9, 10)], [(0, 8, b"x" * 32), (0, 7, b"y" * 32)])
+        tree.append_to_log_tree(8, (9, 10), [(9, 10), (0, 1)], [(0, 0, b"x" * 32 * 10)])
+    # A batch appended to a tree of a size it no longer has.
+    with pytest.raises(IntegrityError):
+        tree.append_to_log_tree(5, (9, 10), [], [(0, 0, b"y" * 32 * 10)])
 
-    assert tree.log_tree_head() == head and tree.leaf_index_of(9) is None
-    assert tree.subtree_hashes([(0, 7), (3, 0), (0, 8)]) == stored
+    assert tree.log_tree_head() == head and tree.leaf_index_of(10) is None
+    assert tree.read_tiles([(0, 0), (1, 0)]) == stored and len(stored[0, 0]) == 8 * 32
     sequencer.catch_up()
     assert (sequencer.size, sequencer.root()) == (20, expected_tree(ledger)[1])
 
@@ -135,7 +139,7 @@ def test_a_second_sequencer_conflicts_and_resumes_from_the_store(
     first.step()
 
     with pytest.raises(IntegrityError):
-        second.step()  # it read an empty tree and takes leaf 0 again
+        second.step()  # it read an empty tree and appends to it again
     assert second.size == 10
     second.catch_up()
     first.resume()
@@ -164,9 +168,9 @@ tree = log_tree(ledger.recorder)
 append = tree.append_to_log_tree
 calls = 0
 
-def append_then_die(leaves, nodes):
+def append_then_die(*batch):
     global calls
-    append(leaves, nodes)
+    append(*batch)
     calls += 1
     if calls == die_after:
         os.kill(os.getpid(), signal.SIGKILL)

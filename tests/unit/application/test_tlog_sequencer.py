@@ -12,7 +12,7 @@ import pytest
 from builders import BILLION, funded_project, pay, record_year
 
 from capledger.application.ledger import Ledger
-from capledger.application.storage import LogTree, TreeLeaf, TreeNode, event_log, log_tree
+from capledger.application.storage import LogTree, TreeLeaf, TreeTile, event_log, log_tree
 from capledger.application.tlog.entry import LogEntry
 from capledger.application.tlog.merkle import (
     Frontier,
@@ -106,11 +106,16 @@ class FailingTree:
             raise ConnectionError("the store is still away")
         return self.tree.log_tree_head()
 
-    def append_to_log_tree(self, leaves: Sequence[TreeLeaf], nodes: Sequence[TreeNode]) -> None:
+    def append_to_log_tree(
+        self, size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
         self.calls += 1
         if self.calls == self.fail_on:
             raise ConnectionError("the store went away")
-        self.tree.append_to_log_tree(leaves, nodes)
+        self.tree.append_to_log_tree(size, head, runs, tiles)
+
+    def read_tiles(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return self.tree.read_tiles(ids)
 
     def subtree_hashes(self, ids: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         return self.tree.subtree_hashes(ids)

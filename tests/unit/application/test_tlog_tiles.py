@@ -8,7 +8,15 @@ from collections.abc import Collection, Mapping
 
 import pytest
 
-from capledger.application.tlog.merkle import Frontier, NodeId, leaf_hash, root
+from capledger.application.tlog.merkle import (
+    Frontier,
+    NodeId,
+    TileEdge,
+    TileHashReader,
+    TileId,
+    leaf_hash,
+    root,
+)
 from capledger.application.tlog.tiles import (
     Tile,
     TileError,
@@ -22,15 +30,21 @@ pytestmark = pytest.mark.unit
 
 
 class Tree:
+    """Tiles as a store keeps them: what :class:`TileEdge` gave as the leaves arrived."""
+
     def __init__(self, size: int) -> None:
-        self.nodes: dict[NodeId, bytes] = {}
+        self.tiles: dict[TileId, bytes] = {}
         self.leaves = [leaf_hash(f"entry {n}".encode()) for n in range(size)]
-        frontier = Frontier()
+        frontier, edge = Frontier(), TileEdge()
         for leaf in self.leaves:
-            self.nodes.update(frontier.append(leaf))
+            edge.add(frontier.append(leaf))
+        self.tiles.update(((level, index), data) for level, index, data in edge.take())
+
+    def read_tiles(self, ids: Collection[TileId]) -> Mapping[TileId, bytes]:
+        return {tile: self.tiles[tile] for tile in ids if tile in self.tiles}
 
     def subtree_hashes(self, ids: Collection[NodeId]) -> Mapping[NodeId, bytes]:
-        return {node: self.nodes[node] for node in ids if node in self.nodes}
+        return TileHashReader(self).subtree_hashes(ids)
 
 
 def test_tile_indexes_are_written_in_groups_of_three_digits_as_the_specification_shows() -> None:
