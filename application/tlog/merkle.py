@@ -363,10 +363,10 @@ class TileEdge:
     def load(cls, reader: TileReader, size: int) -> TileEdge:
         return cls(size, reader.read_tiles(partial_tiles(size)))
 
-    def add(self, completed: Iterable[tuple[NodeId, bytes]]) -> None:
-        for (level, index), digest in completed:
-            if level % TILE_HEIGHT:
-                continue
+    def add(self, completed: Sequence[tuple[NodeId, bytes]]) -> None:
+        """Take what :meth:`Frontier.append` returned: the nodes of levels 0, 1, 2, … it completed,
+        of which those of tile levels (0, 8, 16, …) are tiles' hashes."""
+        for (level, index), digest in completed[::TILE_HEIGHT]:
             tile_level = level // TILE_HEIGHT
             if tile_level == len(self._open):
                 self._open.append(bytearray())

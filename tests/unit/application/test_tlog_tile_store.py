@@ -1,0 +1,144 @@
+"""The tree as stored tiles agrees with RFC 9162 computed the RFC's way, across tile boundaries,
+batches and restarts (the sequencer on the in-memory store; SQLite and PostgreSQL:
+tests/integration/test_tlog_store.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cache
+from uuid import uuid4
+
+import pytest
+
+from capledger.application.chain import GENESIS, seal
+from capledger.application.ledger import Ledger
+from capledger.application.storage import ImportRow, TreeLeaf, TreeTile, event_log, log_tree
+from capledger.application.storage.memory import LedgerMemoryRecorder
+from capledger.application.tlog.entry import LogEntry
+from capledger.application.tlog.merkle import (
+    TILE_WIDTH,
+    TileHashReader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    partial_tiles,
+    root,
+)
+from capledger.application.tlog.sequencer import Sequencer
+from capledger.application.tlog.tiles import tile_data, tiles_of
+from capledger.bootstrap import load_rules
+
+from .test_tlog_merkle import path, subproof
+
+pytestmark = pytest.mark.unit
+
+TOPIC = "capledger.domain.project:Project.Test"
+#: Sizes on both sides of a level-0 tile's and a level-1 tile's boundary, in the order grown.
+SIZES = [1, 255, 256, 257, 511, 512, 513, 65_535, 65_536, 65_537]
+
+
+@pytest.fixture(scope="module")
+def ledger() -> Iterator[Ledger]:
+    """An in-memory store of ``max(SIZES)`` events sealed in their chains, one import."""
+    opened = Ledger(rules=load_rules())
+    streams = [uuid4() for _ in range(7)]
+    heads = dict.fromkeys(streams, (0, GENESIS))
+    rows: list[ImportRow] = []
+    for n in range(max(SIZES)):
+        stream = streams[n % len(streams)]
+        version, prev = heads[stream]
+        state, digest = seal(
+            stream=str(stream), version=version + 1, topic=TOPIC, data={"n": n}, meta={}, prev=prev
+        )
+        rows.append((stream.hex, version + 1, TOPIC, state))
+        heads[stream] = (version + 1, digest)
+    with event_log(opened.recorder).bulk_import() as target:
+        target.insert(rows)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def leaves(ledger: Ledger) -> list[bytes]:
+    rows = event_log(ledger.recorder).read_rows(0, max(SIZES))
+    return [leaf_hash(LogEntry.of_stored(*row[:3], row.state).encode()) for row in rows]
+
+
+def expected_tile(leaves: list[bytes], level: int, index: int, width: int) -> bytes:
+    """The tile's hashes by the specification: the roots of its ``256**level``-leaf subtrees."""
+
+    @cache
+    def mth(begin: int, end: int) -> bytes:
+        if end - begin == 1:
+            return leaves[begin]
+        k = 1 << ((end - begin - 1).bit_length() - 1)
+        return node_hash(mth(begin, begin + k), mth(begin + k, end))
+
+    span = TILE_WIDTH**level
+    first = index * TILE_WIDTH
+    return b"".join(mth((first + i) * span, (first + i + 1) * span) for i in range(width))
+
+
+def test_tiles_and_proofs_are_the_specifications_as_the_tree_grows_by_batches_and_restarts(
+    ledger: Ledger, leaves: list[bytes]
+) -> None:
+    log, tree = event_log(ledger.recorder), log_tree(ledger.recorder)
+    size = 0
+    for target in SIZES:
+        # A sequencer resumed from the store for each size: the partial tiles it read back
+        # are widened by a batch that ends exactly at the size.
+        sequencer = Sequencer(log, tree, batch=target - size)
+        assert sequencer.size == size and sequencer.step() == target - size
+        size = target
+
+        for tile in tiles_of(size):
+            stored = tree.read_tiles([(tile.level, tile.index)])[tile.level, tile.index]
+            assert stored == tile_data(tree, tile)  # stored exactly as wide as the tree has it
+            assert stored == expected_tile(leaves, tile.level, tile.index, tile.width)
+        assert {(t.level, t.index) for t in tiles_of(size) if t.width < TILE_WIDTH} == set(
+            partial_tiles(size)
+        )
+        upto = leaves[:size]
+        assert root(tree, size) == sequencer.root()
+        for index in {0, size // 3, size - 256, size - 2, size - 1} & set(range(size)):
+            assert inclusion_proof(tree, index, size) == path(index, upto)
+        for old in {1, 255, 256, size // 2, size - 1} & set(range(1, size)):
+            assert consistency_proof(tree, old, size) == subproof(old, upto, True)
+
+
+def test_a_proof_reads_a_few_tiles_in_one_read(ledger: Ledger, leaves: list[bytes]) -> None:
+    tree = log_tree(ledger.recorder)
+    Sequencer(event_log(ledger.recorder), tree, batch=100_000).catch_up()
+    size = max(SIZES)
+    reads: list[set[tuple[int, int]]] = []
+    read_tiles = tree.read_tiles
+
+    class Counted:
+        def read_tiles(self, ids: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+            reads.append(set(ids))
+            return read_tiles(ids)
+
+    reader = TileHashReader(Counted())
+    for index in (0, 300, size - 1):
+        reads.clear()
+        assert inclusion_proof(reader, index, size) == path(index, leaves[:size])
+        assert len(reads) == 1 and len(reads[0]) <= 2 * 3  # at most two tiles per tile level
+
+
+def test_a_batch_of_a_thousand_events_writes_a_handful_of_rows(ledger: Ledger) -> None:
+    tree = LedgerMemoryRecorder()
+    written: list[int] = []
+    append = tree.append_to_log_tree
+
+    def counted(
+        size: int, head: TreeLeaf, runs: Sequence[TreeLeaf], tiles: Sequence[TreeTile]
+    ) -> None:
+        written.append(len(runs) + len(tiles) + 1)  # and the head's row
+        append(size, head, runs, tiles)
+
+    tree.append_to_log_tree = counted  # type: ignore[method-assign]
+    Sequencer(event_log(ledger.recorder), tree, batch=1_000).catch_up()
+
+    assert len(written) == 66 and max(written) <= 8  # 4 to 5 level-0 tiles, 1 or 2 above, head
+    assert root(tree, max(SIZES)) == root(log_tree(ledger.recorder), max(SIZES))
