@@ -338,7 +338,7 @@ class TileHashReader:
 class TileEdge:
     """The rightmost tile of each tile level of a growing tree, as a store writes them.
 
-    :meth:`add` takes the nodes :meth:`Frontier.append` completes; :meth:`take` gives the tiles
+    :meth:`extend` takes the hashes of each tile level in order; :meth:`take` gives the tiles
     changed since the last take: every tile filled (once), and the partial tile of each level
     that grew, as wide as it now is (it replaces the narrower one stored).
     """
@@ -363,23 +363,23 @@ class TileEdge:
     def load(cls, reader: TileReader, size: int) -> TileEdge:
         return cls(size, reader.read_tiles(partial_tiles(size)))
 
-    def add(self, completed: Sequence[tuple[NodeId, bytes]]) -> None:
-        """Take what :meth:`Frontier.append` returned: the nodes of levels 0, 1, 2, … it completed,
-        of which those of tile levels (0, 8, 16, …) are tiles' hashes."""
-        for (level, index), digest in completed[::TILE_HEIGHT]:
-            tile_level = level // TILE_HEIGHT
-            if tile_level == len(self._open):
-                self._open.append(bytearray())
-                self._index.append(0)
-            data = self._open[tile_level]
-            if index != self._index[tile_level] * TILE_WIDTH + len(data) // HASH_SIZE:
-                raise ValueError(f"node {level}/{index} is not the next one of its tile level")
-            data += digest
-            self._grown.add(tile_level)
-            if len(data) == TILE_WIDTH * HASH_SIZE:
-                self._filled.append((tile_level, self._index[tile_level], bytes(data)))
-                data.clear()
-                self._index[tile_level] += 1
+    def extend(self, first: int, hashes: Sequence[bytes], tile_level: int = 0) -> None:
+        """Append the hashes of consecutive nodes of tree level ``8·tile_level`` from index
+        ``first`` (level 0: leaf hashes; above: the nodes of those levels that
+        :meth:`Frontier.append` completes, every ``TILE_HEIGHT``-th of what it returns)."""
+        if tile_level == len(self._open):
+            self._open.append(bytearray())
+            self._index.append(0)
+        data = self._open[tile_level]
+        if first != self._index[tile_level] * TILE_WIDTH + len(data) // HASH_SIZE:
+            raise ValueError(f"node {first} is not the next one of tile level {tile_level}")
+        data += b"".join(hashes)
+        self._grown.add(tile_level)
+        full = TILE_WIDTH * HASH_SIZE
+        while len(data) >= full:
+            self._filled.append((tile_level, self._index[tile_level], bytes(data[:full])))
+            del data[:full]
+            self._index[tile_level] += 1
 
     def take(self) -> list[StoredTile]:
         tiles = self._filled + [

@@ -21,9 +21,11 @@ from uuid import UUID
 
 from ..storage import EventLog, LogTree, TreeLeaf
 from .entry import LogEntry
-from .merkle import Frontier, TileEdge, leaf_hash
+from .merkle import TILE_HEIGHT, Frontier, NodeId, TileEdge, leaf_hash
 
 BATCH = 1_000
+#: Streams whose parsed id the sequencer keeps (a stream's events recur; parsing is a cost).
+STREAM_IDS = 100_000
 
 
 class Sequencer:
@@ -35,6 +37,7 @@ class Sequencer:
         self.log = log
         self.tree = tree
         self.batch = batch
+        self._stream_ids: dict[str, UUID] = {}
         tree.create_log_tree()
         self.resume()
 
@@ -65,16 +68,29 @@ class Sequencer:
             return 0
         frontier, edge, size = self.frontier, self.edge, self.frontier.size
         runs: list[TreeLeaf] = []
+        leaves: list[bytes] = []
+        upper: list[tuple[NodeId, bytes]] = []  # completed nodes of tile levels above 0
         previous = self.position
+        stream_ids = self._stream_ids
+        if len(stream_ids) > STREAM_IDS:
+            stream_ids.clear()
         try:
             for row in rows:
                 if row.id != previous + 1 or not frontier.size:
                     runs.append((frontier.size, row.id))
                 previous = row.id
-                entry = LogEntry.of_stored(
-                    row.id, UUID(row.originator_id), row.originator_version, bytes(row.state)
-                )
-                edge.add(frontier.append(leaf_hash(entry.encode())))
+                stream = stream_ids.get(row.originator_id)
+                if stream is None:
+                    stream = stream_ids[row.originator_id] = UUID(row.originator_id)
+                entry = LogEntry.of_stored(row.id, stream, row.originator_version, row.state)
+                leaf = leaf_hash(entry.encode())
+                leaves.append(leaf)
+                completed = frontier.append(leaf)  # levels 0, 1, 2, … in order
+                if len(completed) > TILE_HEIGHT:
+                    upper.extend(completed[TILE_HEIGHT::TILE_HEIGHT])
+            edge.extend(size, leaves)
+            for (level, index), digest in upper:
+                edge.extend(index, [digest], level // TILE_HEIGHT)
             self.tree.append_to_log_tree(size, (frontier.size - 1, previous), runs, edge.take())
         except BaseException:
             # The frontier and the edge took leaves the store may not have: the store is the
