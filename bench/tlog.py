@@ -9,12 +9,12 @@ In one run, in a temporary directory, on a SQLite store:
 (b) ``raw_eps``: the floor beneath the sequencer: every event read in pages of the same size
     (``read_rows``) and hashed once with SHA-256, nothing stored;
 (c) ``sequence_eps``: a ``Sequencer`` appending the whole log to an empty tree: the same
-    reading, each entry built from the stored chain hash, its leaf and completed subtree hashes
-    computed and stored, a transaction per page;
-(d) ``proof_ms``: the latency of an inclusion proof (``inclusion_proof``: one batched read of
-    its stored nodes, then the folds) of a random leaf in the tree of N leaves, over
-    ``--proofs`` leaves; with a consistency proof's and a one-row primary-key read
-    (``leaf_index_of``) beside it;
+    reading, each entry built from the stored chain hash, its leaf and the nodes it completes
+    hashed, the page's tiles, runs and head stored, a transaction per page;
+(d) ``proof_ms``: the latency of an inclusion proof (``inclusion_proof``: one read of the few
+    tiles holding its nodes, the nodes computed from them, then the folds) of a random leaf in
+    the tree of N leaves, over ``--proofs`` leaves; with a consistency proof's and a leaf's
+    lookup by position (``leaf_index_of``: its run) beside it;
 (e) ``checkpoint_us``: signing a checkpoint of the tree (C2SP note, Ed25519) and opening it;
 (f) ``command_overhead``: what a sequencer running beside the command path costs the commands:
     a year of movements (``capledger.demo.volume``, ``--commands`` events) recorded through the

@@ -1,4 +1,4 @@
-"""The Merkle tree of RFC 9162 §2.1 over the log's entries, computed from stored subtree hashes.
+"""The Merkle tree of RFC 9162 §2.1 over the log's entries, computed from complete subtrees' hashes.
 
 Pure: the standard library only (an import-linter contract keeps it so), no storage.
 
@@ -7,11 +7,11 @@ an interior node's ``SHA-256(0x01 ‖ left ‖ right)``, the empty tree's ``SHA-
 left subtree of ``D[n]`` holds the largest power of two of leaves below ``n``.
 
 A *node* ``(level, index)`` is the complete subtree of the ``2**level`` leaves from
-``index * 2**level``: level 0 holds the leaf hashes. Only complete subtrees are ever stored, and
-a stored node never changes as the log grows. Every subtree the RFC's proofs name,
+``index * 2**level``: level 0 holds the leaf hashes. Only complete subtrees are ever read, and
+a complete node never changes as the log grows. Every subtree the RFC's proofs name,
 ``D[begin:end]``, starts at a multiple of the largest power of two not above ``end - begin``,
 so its hash is the right fold of at most ``log2(n) + 1`` complete nodes (:func:`range_nodes`):
-a proof, a root or a consistency check costs one batched read of ``O(log n)`` stored nodes,
+a proof, a root or a consistency check costs one batched read of ``O(log n)`` nodes' hashes,
 never a rebuild. :class:`Frontier` appends leaves and says which nodes each one completes.
 
 Stored, the nodes are grouped as the C2SP ``tlog-tiles`` layout groups them: a *tile* ``(L, N)``

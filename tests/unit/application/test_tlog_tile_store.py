@@ -17,6 +17,7 @@ from capledger.application.storage.memory import LedgerMemoryRecorder
 from capledger.application.tlog.entry import LogEntry
 from capledger.application.tlog.merkle import (
     TILE_WIDTH,
+    TileEdge,
     TileHashReader,
     consistency_proof,
     inclusion_proof,
@@ -142,3 +143,27 @@ def test_a_batch_of_a_thousand_events_writes_a_handful_of_rows(ledger: Ledger) -
 
     assert len(written) == 66 and max(written) <= 8  # 4 to 5 level-0 tiles, 1 or 2 above, head
     assert root(tree, max(SIZES)) == root(log_tree(ledger.recorder), max(SIZES))
+
+
+def test_positions_are_kept_as_runs_and_a_gap_has_no_leaf() -> None:
+    tree = LedgerMemoryRecorder()
+    hashes = b"".join(leaf_hash(bytes([n])) for n in range(6))
+    # Leaves 0-2 at positions 1-3, leaves 3-5 at positions 10-12 (4 to 9: rolled back).
+    tree.append_to_log_tree(0, (5, 12), [(0, 1), (3, 10)], [(0, 0, hashes)])
+
+    assert tree.leaf_positions(0, 6) == [1, 2, 3, 10, 11, 12]
+    assert tree.leaf_positions(2, 5) == [3, 10, 11] and tree.leaf_positions(4, 99) == [11, 12]
+    assert [tree.leaf_index_of(p) for p in (1, 3, 4, 9, 10, 12, 13)] == [
+        0, 2, None, None, 3, 5, None
+    ]  # fmt: skip
+
+
+def test_a_tile_edge_takes_nodes_only_in_order() -> None:
+    edge = TileEdge(300, {(0, 1): b"h" * 32 * 44, (1, 0): b"r" * 32})
+    with pytest.raises(ValueError, match="not the next one"):
+        edge.extend(301, [b"x" * 32])
+    edge.extend(300, [b"x" * 32] * 212)
+
+    assert edge.take() == [(0, 1, b"h" * 32 * 44 + b"x" * 32 * 212)]
+    with pytest.raises(ValueError, match="fewer than"):
+        TileEdge(300, {(0, 1): b"h" * 32 * 43, (1, 0): b"r" * 32})
