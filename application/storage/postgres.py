@@ -269,18 +269,19 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
     def leaf_positions(self, start: int, stop: int) -> list[int]:
         head, runs, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(SQL("SELECT size FROM {head}").format(head=head))
-            found = cursor.fetchone()
             cursor.execute(
                 SQL(
-                    "SELECT first_leaf, first_position FROM {runs} WHERE first_leaf < %s AND "
-                    "first_leaf >= (SELECT COALESCE(MAX(first_leaf), 0) FROM {runs} "
-                    "WHERE first_leaf <= %s) ORDER BY first_leaf"
-                ).format(runs=runs),
+                    "SELECT first_leaf, first_position, (SELECT size FROM {head}) AS size "
+                    "FROM {runs} WHERE first_leaf < %s AND first_leaf >= "
+                    "(SELECT COALESCE(MAX(first_leaf), 0) FROM {runs} WHERE first_leaf <= %s) "
+                    "ORDER BY first_leaf"
+                ).format(runs=runs, head=head),
                 (stop, start),
             )
             rows = cursor.fetchall()
-        size = 0 if found is None else int(found["size"])
+        if not rows:
+            return []
+        size = int(rows[0]["size"])
         return positions_in_runs(
             [(int(row["first_leaf"]), int(row["first_position"])) for row in rows],
             start,

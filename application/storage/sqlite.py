@@ -235,17 +235,17 @@ class LedgerSQLiteRecorder(library.SQLiteApplicationRecorder):
     def leaf_positions(self, start: int, stop: int) -> list[int]:
         head, runs, _ = self._log_tree_tables()
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT size FROM {head}")
-            found = cursor.fetchone()
             cursor.execute(
-                f"SELECT first_leaf, first_position FROM {runs} WHERE first_leaf < ? AND "
-                f"first_leaf >= (SELECT COALESCE(MAX(first_leaf), 0) FROM {runs} "
-                "WHERE first_leaf <= ?) ORDER BY first_leaf",
+                f"SELECT first_leaf, first_position, (SELECT size FROM {head}) FROM {runs} "
+                f"WHERE first_leaf < ? AND first_leaf >= (SELECT COALESCE(MAX(first_leaf), 0) "
+                f"FROM {runs} WHERE first_leaf <= ?) ORDER BY first_leaf",
                 (stop, start),
             )
             rows = cursor.fetchall()
-        size = 0 if found is None else int(found[0])
-        return positions_in_runs([(int(a), int(b)) for a, b in rows], start, min(stop, size))
+        if not rows:
+            return []
+        size = int(rows[0][2])
+        return positions_in_runs([(int(a), int(b)) for a, b, _ in rows], start, min(stop, size))
 
     def _log_tree_tables(self) -> tuple[str, str, str]:
         table = self.events_table_name
