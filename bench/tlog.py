@@ -23,7 +23,9 @@ In one run, in a temporary directory, on a SQLite store:
     the medians of the wall time are compared;
 (g) ``http_proof_ms``: an inclusion proof's latency over HTTP: ``GET /log/proof/inclusion`` of
     a random leaf in the tree of N leaves (the latest checkpoint's), from the API served by
-    uvicorn on loopback in this process, one client, ``--http-proofs`` requests;
+    uvicorn on loopback in this process, one client in a process of its own (as a real client
+    is: one in this process would take the server's interpreter lock between its requests),
+    ``--http-proofs`` requests;
 (h) ``checkpoint_issue_ms``: what the log process does per checkpoint at N leaves: the root
     read from the stored tree, the note signed, the checkpoint stored;
 (i) ``cpu_us_per_event_*``: CPU time (this process's, ``time.process_time``) per event of the
@@ -156,9 +158,24 @@ def record_commands(events: int, interval: float | None) -> tuple[float, float]:
             ledger.close()
 
 
+def request_proofs(port: int, size: int, count: int, results: Any) -> None:
+    """The client of (g), in a process of its own as a real client is: milliseconds of each
+    ``GET /log/proof/inclusion`` of a random leaf, sent back on ``results``."""
+    import httpx
+
+    pick, latencies = random.Random(13), []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(count):
+            index = pick.randrange(size)
+            started = time.perf_counter()
+            answer = client.get("/log/proof/inclusion", params={"index": index})
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert answer.status_code == 200 and answer.json()["tree_size"] == size
+    results.send(latencies)
+
+
 def http_proofs(settings: Settings, ledger: Any, size: int, count: int) -> list[float]:
     """Milliseconds of each ``GET /log/proof/inclusion`` from the API on loopback."""
-    import httpx
     import uvicorn
 
     app = build_app(settings, ledger=ledger)
@@ -170,16 +187,13 @@ def http_proofs(settings: Settings, ledger: Any, size: int, count: int) -> list[
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    pick, latencies = random.Random(13), []
+    receive, send = multiprocessing.Pipe(duplex=False)
+    client = multiprocessing.Process(target=request_proofs, args=(port, size, count, send))
+    client.start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(count):
-                index = pick.randrange(size)
-                started = time.perf_counter()
-                answer = client.get("/log/proof/inclusion", params={"index": index})
-                latencies.append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 200 and answer.json()["tree_size"] == size
+        latencies: list[float] = receive.recv()
     finally:
+        client.join()
         server.should_exit = True
         thread.join()
     return latencies

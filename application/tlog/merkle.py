@@ -17,8 +17,9 @@ never a rebuild. :class:`Frontier` appends leaves and says which nodes each one 
 Stored, the nodes are grouped as the C2SP ``tlog-tiles`` layout groups them: a *tile* ``(L, N)``
 holds the 256 nodes of tree level ``8·L`` from index ``256·N``, concatenated (the rightmost
 tile of a level holds fewer: it is *partial*). A node of level ``8·L + h`` is computed from
-``2**h`` consecutive hashes of one tile of level ``L`` (:func:`hashes_from_tiles`, as Go's
-``sumdb/tlog`` ``TileHashReader`` does), so a proof reads a few tiles whatever the tree's size.
+``2**h`` consecutive hashes of one tile of level ``L``, as Go's ``sumdb/tlog``
+``TileHashReader`` does; a store keeps those computed with the tile (:func:`stored_tile`), so a
+proof reads a few tiles whatever the tree's size, and hashes nothing to find its nodes.
 :class:`TileEdge` keeps the rightmost tile of each level as leaves arrive: what a store writes.
 """
 
@@ -306,19 +307,49 @@ def partial_tiles(size: int) -> list[TileId]:
     return tiles
 
 
+def tile_size(width: int) -> int:
+    """The bytes of a tile of ``width`` hashes as stored (:func:`stored_tile`)."""
+    return HASH_SIZE * sum(width >> height for height in range(TILE_HEIGHT))
+
+
+#: A stored tile's width by its length (the length grows with the width).
+_WIDTHS = {tile_size(width): width for width in range(1, TILE_WIDTH + 1)}
+
+
+def tile_width(stored: bytes) -> int | None:
+    """The width of a tile as stored, or None if ``stored`` is not one."""
+    return _WIDTHS.get(len(stored))
+
+
+def stored_tile(hashes: bytes) -> bytes:
+    """A tile as a store keeps it: its hashes (the tile as served), then the hashes of the
+    complete nodes inside it, tree level by tree level up to ``TILE_HEIGHT - 1``, so that no
+    node needs computing when it is read."""
+    levels, level = [hashes], hashes
+    for _ in range(1, TILE_HEIGHT):
+        level = b"".join(
+            [node_hash(level[at : at + HASH_SIZE], level[at + HASH_SIZE : at + 2 * HASH_SIZE])
+             for at in range(0, len(level) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)]
+        )  # fmt: skip
+        levels.append(level)
+    return b"".join(levels)
+
+
 def hashes_from_tiles(ids: Iterable[NodeId], tiles: Mapping[TileId, bytes]) -> dict[NodeId, bytes]:
-    """The hash of each node whose tile holds its hashes (those of other nodes left out)."""
+    """The hash of each node its stored tile holds (those of other nodes left out)."""
     found: dict[NodeId, bytes] = {}
     for node in ids:
-        tile, start, stop = tile_span(node)
+        tile, start, _ = tile_span(node)
         data = tiles.get(tile)
-        if data is None or len(data) < stop * HASH_SIZE:
+        width = None if data is None else tile_width(data)
+        if data is None or width is None:
             continue
-        hashes = [data[at : at + HASH_SIZE] for at in range(start * HASH_SIZE, stop * HASH_SIZE,
-                                                             HASH_SIZE)]  # fmt: skip
-        while len(hashes) > 1:
-            hashes = [node_hash(hashes[at], hashes[at + 1]) for at in range(0, len(hashes), 2)]
-        found[node] = hashes[0]
+        height = node[0] % TILE_HEIGHT
+        at = start >> height
+        if at >= width >> height:
+            continue
+        offset = HASH_SIZE * (sum(width >> below for below in range(height)) + at)
+        found[node] = data[offset : offset + HASH_SIZE]
     return found
 
 
@@ -350,10 +381,10 @@ class TileEdge:
         level = 0
         while count := size >> (TILE_HEIGHT * level):
             index, width = divmod(count, TILE_WIDTH)
-            data = (tiles or {}).get((level, index), b"")[: width * HASH_SIZE]
-            if len(data) != width * HASH_SIZE:
-                raise ValueError(f"tile {level}/{index} has fewer than the tree's {width} hashes")
-            self._open.append(bytearray(data))
+            data = (tiles or {}).get((level, index), b"")
+            if width and tile_width(data) != width:
+                raise ValueError(f"tile {level}/{index} is not the tree's {width} hashes wide")
+            self._open.append(bytearray(data[: width * HASH_SIZE]))
             self._index.append(index)
             level += 1
         self._filled: list[StoredTile] = []
@@ -377,13 +408,15 @@ class TileEdge:
         self._grown.add(tile_level)
         full = TILE_WIDTH * HASH_SIZE
         while len(data) >= full:
-            self._filled.append((tile_level, self._index[tile_level], bytes(data[:full])))
+            self._filled.append(
+                (tile_level, self._index[tile_level], stored_tile(bytes(data[:full])))
+            )
             del data[:full]
             self._index[tile_level] += 1
 
     def take(self) -> list[StoredTile]:
         tiles = self._filled + [
-            (level, self._index[level], bytes(self._open[level]))
+            (level, self._index[level], stored_tile(bytes(self._open[level])))
             for level in sorted(self._grown)
             if self._open[level]
         ]

@@ -2,8 +2,9 @@
 
 A tile is 256 consecutive hashes at a tile level ``L``: the complete subtrees of ``256**L``
 leaves each, that is the nodes of tree level ``8·L`` (:mod:`.merkle`); the rightmost tile of a
-level is partial (``.p/<width>``). The store keeps the tree as these very tiles, so a tile is
-served as stored: a full one byte for byte, a partial one ``.p/<W>`` as its first ``W`` hashes.
+level is partial (``.p/<width>``). The store keeps the tree as these very tiles (each followed
+by the inner nodes computed from it, :func:`~.merkle.stored_tile`), so a tile is served as the
+stored one begins: a full tile's 256 hashes, a partial one ``.p/<W>`` as its first ``W``.
 An entry bundle holds the entries of a level-0 tile, each prefixed by its length (uint16,
 big-endian). Paths, relative to the log's prefix::
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from ..storage import EventLog, LogTree
 from .checkpoint import Checkpoint
 from .entry import LogEntry
-from .merkle import HASH_SIZE, TileReader
+from .merkle import HASH_SIZE, TileReader, tile_width
 from .merkle import TILE_WIDTH as TILE_WIDTH  # the layout's width, re-exported
 
 
@@ -80,8 +81,9 @@ def tiles_of(size: int) -> Iterator[Tile]:
 def tile_data(reader: TileReader, tile: Tile) -> bytes:
     """The tile's bytes: the first ``width`` hashes of the stored tile at its place."""
     stored = reader.read_tiles([(tile.level, tile.index)]).get((tile.level, tile.index), b"")
-    if len(stored) < tile.width * HASH_SIZE:
-        raise TileError(f"{tile.path}: the tree has {len(stored) // HASH_SIZE} of its hashes")
+    width = tile_width(stored) or 0
+    if width < tile.width:
+        raise TileError(f"{tile.path}: the tree has {width} of its hashes")
     return stored[: tile.width * HASH_SIZE]
 
 

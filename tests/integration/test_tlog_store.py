@@ -25,6 +25,7 @@ from capledger.application.tlog.merkle import (
     inclusion_proof,
     leaf_hash,
     root,
+    tile_width,
     verify_consistency,
     verify_inclusion,
 )
@@ -125,7 +126,7 @@ def test_a_batch_is_stored_whole_or_not_at_all(ledger: Ledger) -> None:
         tree.append_to_log_tree(5, (9, 10), [], [(0, 0, b"y" * 32 * 10)])
 
     assert tree.log_tree_head() == head and tree.leaf_index_of(10) is None
-    assert tree.read_tiles([(0, 0), (1, 0)]) == stored and len(stored[0, 0]) == 8 * 32
+    assert tree.read_tiles([(0, 0), (1, 0)]) == stored and tile_width(stored[0, 0]) == 8
     sequencer.catch_up()
     assert (sequencer.size, sequencer.root()) == (20, expected_tree(ledger)[1])
 

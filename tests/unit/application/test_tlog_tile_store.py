@@ -25,6 +25,8 @@ from capledger.application.tlog.merkle import (
     node_hash,
     partial_tiles,
     root,
+    stored_tile,
+    tile_width,
 )
 from capledger.application.tlog.sequencer import Sequencer
 from capledger.application.tlog.tiles import tile_data, tiles_of
@@ -95,8 +97,10 @@ def test_tiles_and_proofs_are_the_specifications_as_the_tree_grows_by_batches_an
 
         for tile in tiles_of(size):
             stored = tree.read_tiles([(tile.level, tile.index)])[tile.level, tile.index]
-            assert stored == tile_data(tree, tile)  # stored exactly as wide as the tree has it
-            assert stored == expected_tile(leaves, tile.level, tile.index, tile.width)
+            # Stored exactly as wide as the tree has it, its inner nodes after it.
+            expected = expected_tile(leaves, tile.level, tile.index, tile.width)
+            assert tile_data(tree, tile) == expected and stored == stored_tile(expected)
+            assert tile_width(stored) == tile.width
         assert {(t.level, t.index) for t in tiles_of(size) if t.width < TILE_WIDTH} == set(
             partial_tiles(size)
         )
@@ -147,7 +151,7 @@ def test_a_batch_of_a_thousand_events_writes_a_handful_of_rows(ledger: Ledger) -
 
 def test_positions_are_kept_as_runs_and_a_gap_has_no_leaf() -> None:
     tree = LedgerMemoryRecorder()
-    hashes = b"".join(leaf_hash(bytes([n])) for n in range(6))
+    hashes = stored_tile(b"".join(leaf_hash(bytes([n])) for n in range(6)))
     # Leaves 0-2 at positions 1-3, leaves 3-5 at positions 10-12 (4 to 9: rolled back).
     tree.append_to_log_tree(0, (5, 12), [(0, 1), (3, 10)], [(0, 0, hashes)])
 
@@ -159,11 +163,21 @@ def test_positions_are_kept_as_runs_and_a_gap_has_no_leaf() -> None:
 
 
 def test_a_tile_edge_takes_nodes_only_in_order() -> None:
-    edge = TileEdge(300, {(0, 1): b"h" * 32 * 44, (1, 0): b"r" * 32})
+    edge = TileEdge(300, {(0, 1): stored_tile(b"h" * 32 * 44), (1, 0): stored_tile(b"r" * 32)})
     with pytest.raises(ValueError, match="not the next one"):
         edge.extend(301, [b"x" * 32])
     edge.extend(300, [b"x" * 32] * 212)
 
-    assert edge.take() == [(0, 1, b"h" * 32 * 44 + b"x" * 32 * 212)]
-    with pytest.raises(ValueError, match="fewer than"):
-        TileEdge(300, {(0, 1): b"h" * 32 * 43, (1, 0): b"r" * 32})
+    assert edge.take() == [(0, 1, stored_tile(b"h" * 32 * 44 + b"x" * 32 * 212))]
+    with pytest.raises(ValueError, match="hashes wide"):
+        TileEdge(300, {(0, 1): stored_tile(b"h" * 32 * 43), (1, 0): stored_tile(b"r" * 32)})
+
+
+def test_a_stored_tile_holds_its_inner_nodes_level_by_level() -> None:
+    hashes = [leaf_hash(bytes([n])) for n in range(5)]
+    pairs = [node_hash(hashes[0], hashes[1]), node_hash(hashes[2], hashes[3])]
+
+    stored = stored_tile(b"".join(hashes))
+    assert stored == b"".join([*hashes, *pairs, node_hash(*pairs)])
+    assert tile_width(stored) == 5 and tile_width(stored[:-1]) is None
+    assert [tile_width(stored_tile(b"h" * 32 * w)) for w in range(1, 257)] == list(range(1, 257))
