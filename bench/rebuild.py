@@ -1,4 +1,4 @@
-"""Rebuild benchmark: the Faust runner and the embedded runner against their raw read rates.
+"""Rebuild benchmark: the Kafka rebuild and the embedded runner against their raw read rates.
 
     python bench/rebuild.py [--quick] [--events N] [--read-model auto|postgres|sqlite]
 
@@ -18,11 +18,11 @@ In one run, in a temporary directory and on fresh topics:
     default 6) — timed as ``relay_eps``, for information;
 (c) ``raw_eps``: a raw kafka-python consumer (``read_committed``, no group, no processing)
     reads the whole topic, in a subprocess;
-(d) ``faust_eps``: ``rebuild_from_kafka`` — the Faust projector replaying from offset 0 into a
-    fresh namespace of a fresh read model (PostgreSQL if reachable, else SQLite: see
+(d) ``kafka_eps``: ``rebuild_from_kafka`` — its replay workers reading the topic from offset 0
+    into a fresh namespace of a fresh read model (PostgreSQL if reachable, else SQLite: see
     ``read_model`` in the result), then the switch — in a subprocess. Rate = records / seconds
-    from the first batch to the switch (``faust_wall_eps`` includes the consumer group's
-    start-up);
+    from the first batch to the switch (``kafka_wall_eps`` includes the workers' start-up;
+    ``kafka_workers`` says how many there were);
 (e) ``embedded_eps``: the embedded runner's ``rebuild`` over the same N on the SQLite
     notification log, into a fresh SQLite read model, in a subprocess, once the load average
     shows an idle core again (by default the rebuild then folds in worker processes, one per
@@ -34,8 +34,9 @@ Both runners handle every record (command receipts included: half the log). Memo
 is the larger of its process's peak RSS (``ru_maxrss``) and the peak, sampled every 0.1 s, of
 the summed PSS of its processes (itself and its children: a rebuild's workers share forked
 pages, which PSS divides among them rather than counting in each); ``peak_rss_mb`` is the
-larger of the two runners' (``faust_rss_mb``, ``embedded_rss_mb``). The last line of output is
-one JSON object.
+larger of the two runners' (``kafka_rss_mb``, ``embedded_rss_mb``). ``kafka_ratio`` and
+``embedded_ratio`` are each runner's rate over its raw read rate. The last line of output is one
+JSON object.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings, StoreSettings
-from capledger.streams.projector import quiet_libraries
 from capledger.streams.projector_rebuild import rebuild_from_kafka
 from capledger.streams.relay import quiet_kafka_client_logs
 from capledger.streams.settings import KafkaSettings, ProjectorSettings
@@ -117,7 +117,6 @@ def quiet() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.basicConfig(level=logging.WARNING)
     quiet_kafka_client_logs()
-    quiet_libraries()
     # kafka-python's selector warns whenever its pure-Python CRC work holds its I/O loop.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
@@ -234,7 +233,7 @@ def phase_raw_kafka(config: dict[str, Any]) -> dict[str, Any]:
     return {"records": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
-def phase_faust(config: dict[str, Any]) -> dict[str, Any]:
+def phase_kafka(config: dict[str, Any]) -> dict[str, Any]:
     kafka = KafkaSettings(bootstrap=config["bootstrap"], events_topic=config["topic"],
                           client_id="capledger-bench")  # fmt: skip
     store = open_read_model(config)
@@ -252,6 +251,7 @@ def phase_faust(config: dict[str, Any]) -> dict[str, Any]:
         "seconds": report.processing_seconds,
         "wall_seconds": report.seconds,
         "tail_records": report.tail_records,
+        "workers": report.workers,
         "rss_mb": peak_rss_mb(),
     }
 
@@ -287,7 +287,7 @@ def phase_embedded_raw(config: dict[str, Any]) -> dict[str, Any]:
 
 PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "raw_kafka": phase_raw_kafka,
-    "faust": phase_faust,
+    "kafka": phase_kafka,
     "embedded": phase_embedded,
     "embedded_raw": phase_embedded_raw,
 }
@@ -295,7 +295,7 @@ PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def settle(limit_s: float = 120.0) -> None:
     """Wait (at most ``limit_s``) for the 1-minute load average to show an idle core again:
-    the Faust phase keeps both cores busy, and the load average lags behind by a minute."""
+    the Kafka phase keeps both cores busy, and the load average lags behind by a minute."""
     cpus = os.cpu_count() or 1
     started = time.monotonic()
     while os.getloadavg()[0] >= cpus - 0.5 and time.monotonic() - started < limit_s:
@@ -357,7 +357,7 @@ def postgres_available() -> bool:
 def open_read_model(config: dict[str, Any]) -> ReadModelStore:
     if config["read_model"] == "postgres":
         return ReadModelStore.postgres(postgres_conninfo(), base_schema=config["schema"])
-    return ReadModelStore.sqlite(Path(config["dir"]) / "faust.sqlite3")
+    return ReadModelStore.sqlite(Path(config["dir"]) / "kafka.sqlite3")
 
 
 def drop_postgres_schemas(base: str) -> None:
@@ -424,7 +424,7 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
     ledger_dir = directory / "ledger"
     schema = f"bench_rebuild_{suffix}"
     say(f"capledger rebuild benchmark: {events:,} events, {args.partitions} partitions, "
-        f"Faust read model on {read_model}")  # fmt: skip
+        f"Kafka rebuild's read model on {read_model}")  # fmt: skip
     try:
         ledger = build_ledger(ledger_settings(ledger_dir))
         try:
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
         raw = run_phase("raw_kafka", config)
         if raw["records"] != total:
             raise SystemExit(f"the topic holds {raw['records']} records, not {total}")
-        faust = run_phase("faust", config)
+        replay = run_phase("kafka", config)
         settle()  # the embedded rebuild shards only when a core looks idle, as in production
         embedded = run_phase("embedded", config)
         embedded_raw = run_phase("embedded_raw", config)
@@ -458,21 +458,22 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
         delete_topics(kafka)
         if read_model == "postgres":
             drop_postgres_schemas(schema)
-    faust_wall_eps = faust["records"] / faust["wall_seconds"]
+    kafka_wall_eps = replay["records"] / replay["wall_seconds"]
     result = {
         "events": total,
-        "faust_eps": round(faust["eps"], 1),
+        "kafka_eps": round(replay["eps"], 1),
         "embedded_eps": round(embedded["eps"], 1),
         "raw_eps": round(raw["eps"], 1),
         "embedded_raw_eps": round(embedded_raw["eps"], 1),
-        "faust_ratio": round(faust["eps"] / raw["eps"], 3),
+        "kafka_ratio": round(replay["eps"] / raw["eps"], 3),
         "embedded_ratio": round(embedded["eps"] / embedded_raw["eps"], 3),
-        "peak_rss_mb": round(max(faust["memory_mb"], embedded["memory_mb"]), 1),
-        "faust_rss_mb": round(faust["memory_mb"], 1),
+        "peak_rss_mb": round(max(replay["memory_mb"], embedded["memory_mb"]), 1),
+        "kafka_rss_mb": round(replay["memory_mb"], 1),
         "embedded_rss_mb": round(embedded["memory_mb"], 1),
         "embedded_shards": embedded.get("shards", 0),
-        "faust_wall_eps": round(faust_wall_eps, 1),
-        "faust_tail_records": faust["tail_records"],
+        "kafka_wall_eps": round(kafka_wall_eps, 1),
+        "kafka_tail_records": replay["tail_records"],
+        "kafka_workers": replay["workers"],
         "relay_eps": round(relay_eps, 1),
         "read_model": read_model,
         "partitions": args.partitions,
