@@ -10,9 +10,10 @@ In one run, in a temporary directory and on fresh topics:
     of about ``--seed-events`` events is recorded through the Ledger's own commands (plans,
     projects, allocations, contracts, payments, reversals, transfers, extensions: every
     command checked by the domain, every event hash-chained). The seed is then multiplied with
-    ``capledger.exchange``: each copy is the seed's export with every code renamed (project,
-    plan, investor, command ids carry a ``BX<k>`` tag), new stream ids and every hash chain
-    re-sealed, imported with ``import_events`` (which checks every chain link). The last copy
+    ``capledger.demo.copies``: each copy is the seed's export with every code renamed (project,
+    plan, investor, command ids carry a ``BX<k>`` tag), its streams those of the renamed codes,
+    every hash chain re-sealed, imported with ``import_events`` (which checks every chain, and
+    the rules on every event). The last copy
     is cut to reach N exactly (a prefix of a log is a valid history). Not timed;
 (b) relays the N events with the real outbox ``Relay`` to a fresh events topic (P partitions,
     default 6) — timed as ``relay_eps``, for information;
@@ -60,9 +61,9 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
-from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, build_relay
+from capledger.demo.copies import renamed_copy
 from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
@@ -129,35 +130,6 @@ def record_seed(ledger: Ledger, target: int, seed: int = 7) -> None:
     record_year(ledger, target, seed=seed, tag=TAG)
 
 
-def renamed_copy(seed: Path, target: Path, copy: int, limit: int) -> int:
-    """The seed's export with every code tagged for ``copy``, new stream ids, chains re-sealed;
-    at most ``limit`` lines (a prefix of the log)."""
-    tag = f"BX{copy}"
-    heads: dict[str, str] = {}
-    written = 0
-    with seed.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
-        for line in lines:
-            if written >= limit:
-                break
-            record = json.loads(line.replace(TAG, tag))
-            stream = str(uuid.uuid5(uuid.UUID(record["stream"]), tag))
-            state = record["state"]
-            meta = state.pop("_meta", {})
-            state.pop("_chain", None)
-            sealed, digest = seal(
-                stream=stream, version=record["version"], topic=record["topic"], data=state,
-                meta=meta, prev=heads.get(stream, GENESIS),
-            )  # fmt: skip
-            heads[stream] = digest
-            out.write(
-                f'{{"position":{record["position"]},"stream":"{stream}",'
-                f'"version":{record["version"]},"topic":{json.dumps(record["topic"])},'
-                f'"state":{sealed.decode()}}}\n'
-            )
-            written += 1
-    return written
-
-
 def ledger_settings(directory: Path) -> Settings:
     """Always a SQLite file of this run (whatever ``CAPLEDGER_PERSISTENCE`` says)."""
     return Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=directory))
@@ -178,7 +150,7 @@ def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
     while (have := ledger.recorder.max_notification_id() or 0) < events:
         copies += 1
         renamed = directory / "copy.jsonl"
-        renamed_copy(seed, renamed, copies, events - have)
+        renamed_copy(seed, renamed, tag=TAG, renamed=f"BX{copies}", limit=events - have)
         with renamed.open(encoding="utf-8") as lines:
             import_events(ledger, lines)
         renamed.unlink()
