@@ -44,7 +44,10 @@ def register(subparsers: Subcommands) -> None:
             "same digest for the same history). Exits 3 at the first broken link. With "
             "--rules, then replays every project and plan through the ledger's own commands "
             "and rules in force at each event's effective date, and exits 5 at the first "
-            "event they would have refused or written otherwise."
+            "event they would have refused or written otherwise. With --checkpoint (and "
+            "--key), checks the store against a kept signed checkpoint; with --export FILE "
+            "too, checks that export file instead, offline (no store is opened): exits 3 if "
+            "it is not the checkpoint's entries (docs/verifiable-log.md)."
         ),
     )
     parser.add_argument(

@@ -103,6 +103,10 @@ def test_an_untouched_export_verifies_offline_and_imports_against_the_checkpoint
     size = kept_size(inspected)
 
     verified = verify_export(inspected, exported)
+    nowhere = inspected.tmp / "no-store"  # offline: the inspector's machine holds no store
+    offline = capledger(sqlite_settings(nowhere), "verify", "--export", str(exported),
+                        "--checkpoint", str(inspected.kept),
+                        "--key", inspected.log_vkey)  # fmt: skip
     imported = import_into(target, inspected, exported)
 
     assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
@@ -111,6 +115,8 @@ def test_an_untouched_export_verifies_offline_and_imports_against_the_checkpoint
     )
     assert f"entries in the export: {size:,}" in verified.stdout
     assert verified.stdout.endswith("OK\n") and "not covered" not in verified.stdout
+    assert offline.returncode == EXIT_OK, offline.stdout + offline.stderr
+    assert not nowhere.exists()
     assert imported.returncode == EXIT_OK, imported.stdout + imported.stderr
     assert f"the first {size:,} are the entries of the source's checkpoint" in imported.stdout
     assert stored_count(target) == size
