@@ -163,7 +163,7 @@ def log_keys(args: argparse.Namespace) -> tuple[NoteVerifier, list[NoteVerifier]
     from capledger.application.tlog.note import NoteError, NoteVerifier
 
     if args.key is None:
-        raise CliError("usage", "--checkpoint and --since need the log's --key", EXIT_USAGE)
+        raise CliError("usage", "a checkpoint is opened with the log's --key", EXIT_USAGE)
     try:
         log_key = NoteVerifier.from_verifier_key(args.key)
         witnesses = [NoteVerifier.from_verifier_key(key) for key in args.witness]
@@ -192,7 +192,6 @@ def open_kept(
 
 
 def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
-
     from capledger.application.storage import checkpoint_store, event_log, log_tree
     from capledger.application.tlog.check import check_log
     from capledger.application.tlog.checkpoint import CheckpointError, open_checkpoint

@@ -201,3 +201,26 @@ def test_a_checkpoint_signed_by_another_key_or_not_witnessed_is_refused(
         assert imported.returncode == EXIT_REFUSED, imported.stdout + imported.stderr
         assert f"import-refused: import refused, nothing recorded: {code}: " in imported.stderr
         assert stored_count(target) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "--export", "events.jsonl"),
+        ("verify", "--export", "events.jsonl", "--checkpoint", "kept", "--rules", "--key", "k"),
+        ("verify", "--export", "events.jsonl", "--checkpoint", "kept"),
+        ("import", "events.jsonl", "--key", "ledger.example.vn/capledger+00000000+AQ"),
+        ("import", "events.jsonl", "--checkpoint", "kept"),
+    ],
+    ids=["export-without-checkpoint", "export-with-rules", "no-key", "key-alone", "import-no-key"],
+)
+def test_misused_checkpoint_options_are_usage_errors_that_change_nothing(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    settings = sqlite_settings(tmp_path / "store")
+
+    ran = capledger(settings, *args)
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "capledger: error: usage: " in ran.stderr
+    assert not (tmp_path / "store").exists()
