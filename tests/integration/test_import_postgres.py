@@ -45,7 +45,7 @@ def test_an_import_whose_checks_outlast_the_idle_timeout_is_recorded(
     finally:
         source.close()
     monkeypatch.setenv("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", str(IDLE_TIMEOUT_S))
-    audit = exchange._audit  # noqa: SLF001 - the test slows the project's own step down
+    audit = exchange._audit  # the test slows the import's own audit step down
 
     def slow_audit(*args: Any) -> None:
         time.sleep(IDLE_TIMEOUT_S + 1)
