@@ -1,4 +1,4 @@
-"""Rebuild benchmark: the Faust runner and the embedded runner against their raw read rates.
+"""Rebuild benchmark: the Kafka rebuild and the embedded runner against their raw read rates.
 
     python bench/rebuild.py [--quick] [--events N] [--read-model auto|postgres|sqlite]
 
@@ -10,19 +10,20 @@ In one run, in a temporary directory and on fresh topics:
     of about ``--seed-events`` events is recorded through the Ledger's own commands (plans,
     projects, allocations, contracts, payments, reversals, transfers, extensions: every
     command checked by the domain, every event hash-chained). The seed is then multiplied with
-    ``capledger.exchange``: each copy is the seed's export with every code renamed (project,
-    plan, investor, command ids carry a ``BX<k>`` tag), new stream ids and every hash chain
-    re-sealed, imported with ``import_events`` (which checks every chain link). The last copy
+    ``capledger.demo.copies``: each copy is the seed's export with every code renamed (project,
+    plan, investor, command ids carry a ``BX<k>`` tag), its streams those of the renamed codes,
+    every hash chain re-sealed, imported with ``import_events`` (which checks every chain, and
+    the rules on every event). The last copy
     is cut to reach N exactly (a prefix of a log is a valid history). Not timed;
 (b) relays the N events with the real outbox ``Relay`` to a fresh events topic (P partitions,
     default 6) — timed as ``relay_eps``, for information;
 (c) ``raw_eps``: a raw kafka-python consumer (``read_committed``, no group, no processing)
     reads the whole topic, in a subprocess;
-(d) ``faust_eps``: ``rebuild_from_kafka`` — the Faust projector replaying from offset 0 into a
-    fresh namespace of a fresh read model (PostgreSQL if reachable, else SQLite: see
+(d) ``kafka_eps``: ``rebuild_from_kafka`` — its replay workers reading the topic from offset 0
+    into a fresh namespace of a fresh read model (PostgreSQL if reachable, else SQLite: see
     ``read_model`` in the result), then the switch — in a subprocess. Rate = records / seconds
-    from the first batch to the switch (``faust_wall_eps`` includes the consumer group's
-    start-up);
+    from the first batch to the switch (``kafka_wall_eps`` includes the workers' start-up;
+    ``kafka_workers`` says how many there were);
 (e) ``embedded_eps``: the embedded runner's ``rebuild`` over the same N on the SQLite
     notification log, into a fresh SQLite read model, in a subprocess, once the load average
     shows an idle core again (by default the rebuild then folds in worker processes, one per
@@ -34,8 +35,9 @@ Both runners handle every record (command receipts included: half the log). Memo
 is the larger of its process's peak RSS (``ru_maxrss``) and the peak, sampled every 0.1 s, of
 the summed PSS of its processes (itself and its children: a rebuild's workers share forked
 pages, which PSS divides among them rather than counting in each); ``peak_rss_mb`` is the
-larger of the two runners' (``faust_rss_mb``, ``embedded_rss_mb``). The last line of output is
-one JSON object.
+larger of the two runners' (``kafka_rss_mb``, ``embedded_rss_mb``). ``kafka_ratio`` and
+``embedded_ratio`` are each runner's rate over its raw read rate. The last line of output is one
+JSON object.
 """
 
 from __future__ import annotations
@@ -59,14 +61,13 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
-from capledger.application.chain import GENESIS, seal
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import build_ledger, build_relay
+from capledger.demo.copies import renamed_copy
 from capledger.demo.volume import record_year
 from capledger.exchange import export_events, import_events
 from capledger.projections import ReadModelStore, rebuild
 from capledger.settings import Persistence, Settings, StoreSettings
-from capledger.streams.projector import quiet_libraries
 from capledger.streams.projector_rebuild import rebuild_from_kafka
 from capledger.streams.relay import quiet_kafka_client_logs
 from capledger.streams.settings import KafkaSettings, ProjectorSettings
@@ -117,7 +118,6 @@ def quiet() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.basicConfig(level=logging.WARNING)
     quiet_kafka_client_logs()
-    quiet_libraries()
     # kafka-python's selector warns whenever its pure-Python CRC work holds its I/O loop.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
@@ -128,35 +128,6 @@ def quiet() -> None:
 def record_seed(ledger: Ledger, target: int, seed: int = 7) -> None:
     """A year of a province through the Ledger: about ``target`` events, every code tagged."""
     record_year(ledger, target, seed=seed, tag=TAG)
-
-
-def renamed_copy(seed: Path, target: Path, copy: int, limit: int) -> int:
-    """The seed's export with every code tagged for ``copy``, new stream ids, chains re-sealed;
-    at most ``limit`` lines (a prefix of the log)."""
-    tag = f"BX{copy}"
-    heads: dict[str, str] = {}
-    written = 0
-    with seed.open(encoding="utf-8") as lines, target.open("w", encoding="utf-8") as out:
-        for line in lines:
-            if written >= limit:
-                break
-            record = json.loads(line.replace(TAG, tag))
-            stream = str(uuid.uuid5(uuid.UUID(record["stream"]), tag))
-            state = record["state"]
-            meta = state.pop("_meta", {})
-            state.pop("_chain", None)
-            sealed, digest = seal(
-                stream=stream, version=record["version"], topic=record["topic"], data=state,
-                meta=meta, prev=heads.get(stream, GENESIS),
-            )  # fmt: skip
-            heads[stream] = digest
-            out.write(
-                f'{{"position":{record["position"]},"stream":"{stream}",'
-                f'"version":{record["version"]},"topic":{json.dumps(record["topic"])},'
-                f'"state":{sealed.decode()}}}\n'
-            )
-            written += 1
-    return written
 
 
 def ledger_settings(directory: Path) -> Settings:
@@ -179,7 +150,7 @@ def fill(ledger: Ledger, directory: Path, events: int, seed_events: int) -> int:
     while (have := ledger.recorder.max_notification_id() or 0) < events:
         copies += 1
         renamed = directory / "copy.jsonl"
-        renamed_copy(seed, renamed, copies, events - have)
+        renamed_copy(seed, renamed, tag=TAG, renamed=f"BX{copies}", limit=events - have)
         with renamed.open(encoding="utf-8") as lines:
             import_events(ledger, lines)
         renamed.unlink()
@@ -234,7 +205,7 @@ def phase_raw_kafka(config: dict[str, Any]) -> dict[str, Any]:
     return {"records": count, "seconds": seconds, "rss_mb": peak_rss_mb()}
 
 
-def phase_faust(config: dict[str, Any]) -> dict[str, Any]:
+def phase_kafka(config: dict[str, Any]) -> dict[str, Any]:
     kafka = KafkaSettings(bootstrap=config["bootstrap"], events_topic=config["topic"],
                           client_id="capledger-bench")  # fmt: skip
     store = open_read_model(config)
@@ -252,6 +223,7 @@ def phase_faust(config: dict[str, Any]) -> dict[str, Any]:
         "seconds": report.processing_seconds,
         "wall_seconds": report.seconds,
         "tail_records": report.tail_records,
+        "workers": report.workers,
         "rss_mb": peak_rss_mb(),
     }
 
@@ -287,7 +259,7 @@ def phase_embedded_raw(config: dict[str, Any]) -> dict[str, Any]:
 
 PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "raw_kafka": phase_raw_kafka,
-    "faust": phase_faust,
+    "kafka": phase_kafka,
     "embedded": phase_embedded,
     "embedded_raw": phase_embedded_raw,
 }
@@ -295,7 +267,7 @@ PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def settle(limit_s: float = 120.0) -> None:
     """Wait (at most ``limit_s``) for the 1-minute load average to show an idle core again:
-    the Faust phase keeps both cores busy, and the load average lags behind by a minute."""
+    the Kafka phase keeps both cores busy, and the load average lags behind by a minute."""
     cpus = os.cpu_count() or 1
     started = time.monotonic()
     while os.getloadavg()[0] >= cpus - 0.5 and time.monotonic() - started < limit_s:
@@ -357,7 +329,7 @@ def postgres_available() -> bool:
 def open_read_model(config: dict[str, Any]) -> ReadModelStore:
     if config["read_model"] == "postgres":
         return ReadModelStore.postgres(postgres_conninfo(), base_schema=config["schema"])
-    return ReadModelStore.sqlite(Path(config["dir"]) / "faust.sqlite3")
+    return ReadModelStore.sqlite(Path(config["dir"]) / "kafka.sqlite3")
 
 
 def drop_postgres_schemas(base: str) -> None:
@@ -424,7 +396,7 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
     ledger_dir = directory / "ledger"
     schema = f"bench_rebuild_{suffix}"
     say(f"capledger rebuild benchmark: {events:,} events, {args.partitions} partitions, "
-        f"Faust read model on {read_model}")  # fmt: skip
+        f"Kafka rebuild's read model on {read_model}")  # fmt: skip
     try:
         ledger = build_ledger(ledger_settings(ledger_dir))
         try:
@@ -450,7 +422,7 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
         raw = run_phase("raw_kafka", config)
         if raw["records"] != total:
             raise SystemExit(f"the topic holds {raw['records']} records, not {total}")
-        faust = run_phase("faust", config)
+        replay = run_phase("kafka", config)
         settle()  # the embedded rebuild shards only when a core looks idle, as in production
         embedded = run_phase("embedded", config)
         embedded_raw = run_phase("embedded_raw", config)
@@ -458,21 +430,22 @@ def run(args: argparse.Namespace, events: int, read_model: str, directory: Path)
         delete_topics(kafka)
         if read_model == "postgres":
             drop_postgres_schemas(schema)
-    faust_wall_eps = faust["records"] / faust["wall_seconds"]
+    kafka_wall_eps = replay["records"] / replay["wall_seconds"]
     result = {
         "events": total,
-        "faust_eps": round(faust["eps"], 1),
+        "kafka_eps": round(replay["eps"], 1),
         "embedded_eps": round(embedded["eps"], 1),
         "raw_eps": round(raw["eps"], 1),
         "embedded_raw_eps": round(embedded_raw["eps"], 1),
-        "faust_ratio": round(faust["eps"] / raw["eps"], 3),
+        "kafka_ratio": round(replay["eps"] / raw["eps"], 3),
         "embedded_ratio": round(embedded["eps"] / embedded_raw["eps"], 3),
-        "peak_rss_mb": round(max(faust["memory_mb"], embedded["memory_mb"]), 1),
-        "faust_rss_mb": round(faust["memory_mb"], 1),
+        "peak_rss_mb": round(max(replay["memory_mb"], embedded["memory_mb"]), 1),
+        "kafka_rss_mb": round(replay["memory_mb"], 1),
         "embedded_rss_mb": round(embedded["memory_mb"], 1),
         "embedded_shards": embedded.get("shards", 0),
-        "faust_wall_eps": round(faust_wall_eps, 1),
-        "faust_tail_records": faust["tail_records"],
+        "kafka_wall_eps": round(kafka_wall_eps, 1),
+        "kafka_tail_records": replay["tail_records"],
+        "kafka_workers": replay["workers"],
         "relay_eps": round(relay_eps, 1),
         "read_model": read_model,
         "partitions": args.partitions,

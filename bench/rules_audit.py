@@ -6,10 +6,8 @@ In one run, in a temporary directory:
 
 (a) records about N events (default 1,000,000; ``--quick``: 100,000) through the Ledger's own
     commands (``capledger.demo.volume``: a plan, projects, allocations, contracts, payments,
-    reversals, transfers, extensions), on a SQLite store. Every stream id is the one the
-    ledger derives from its code, so the audit can judge every stream (renamed copies of a
-    seed, as ``bench/rebuild.py`` makes, would not be: their ids are not their codes'). Not
-    timed;
+    reversals, transfers, extensions), on a SQLite store: one year's history, judged as one.
+    Not timed;
 (b) ``raw_eps``: the library beneath, alone: every notification read in pages and decoded into
     its domain event by the ledger's mapper (``Mapper.to_domain_event``), nothing judged;
 (c) ``audit_eps``: ``audit_rules`` over the same log: the same reading and decoding, then every

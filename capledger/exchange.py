@@ -8,6 +8,12 @@ Export writes one line per stored event, in notification order::
 ``_meta`` and ``_chain`` keys included). ``position`` is the event's place in the source store;
 an import records events in file order and the target store numbers them afresh.
 
+A full export's lines, in file order, are the source's log entries in log order (the entry of
+docs/verifiable-log.md binds the line's position, stream, version and chain hash): its first N
+lines' tree must have the root of the source's checkpoint of size N. :func:`export_rows` gives
+the lines as stored rows to ``tlog.check.check_rows`` (``capledger verify --export``), and an
+import given a checkpoint builds the same tree in its one pass over the file (below).
+
 Import restores or migrates a ledger, and it cannot forge one: what it records is what the
 ledger itself could have recorded. It is one all-or-nothing operation in three steps, and the
 target store gets nothing before the last one:
@@ -28,6 +34,13 @@ The first bad line (or, for the audit, the file's first event breaking a rule) i
 :class:`ImportRefused`. Principals are kept exactly as the file has them (they are hashed with
 the event), never given or replaced. Memory stays bounded by one batch of lines, the chain
 heads of the file's streams and one stream's replica; the scratch file holds the rest.
+
+Given a signed checkpoint of the source (``checkpoint=``, opened by the caller), step 1 also
+appends each checked line's log entry to the tree of the file
+(:class:`~capledger.application.tlog.check.CheckpointTree`, ``O(log n)`` hashes), with the hash
+its chain check just recomputed; a root other than the checkpoint's at its size, or fewer lines
+than its size, refuses the file (``checkpoint-mismatch``) before the audit. Lines after the
+checkpoint's size are imported, not covered by it.
 
 Speed (the import is the bulk path; see bench/README.md): each line is parsed once, by orjson
 when that reads exactly what ``json.loads`` reads (a state without floats), and its canonical
@@ -61,7 +74,10 @@ from capledger.application.chain import (
 from capledger.application.errors import ApplicationError
 from capledger.application.ledger import Ledger
 from capledger.application.rules_audit import RuleBreach, RulesAudit
-from capledger.application.storage import BulkImport, ImportRow, event_log
+from capledger.application.storage import BulkImport, ImportRow, LogRow, event_log
+from capledger.application.tlog.check import CheckpointTree
+from capledger.application.tlog.checkpoint import Checkpoint
+from capledger.application.tlog.entry import EntryError, LogEntry
 
 from .import_spool import ImportSpool, SpooledRow
 
@@ -86,7 +102,7 @@ class ImportRefused(ApplicationError):
 
     ``reason`` says why (``malformed-line``, ``missing-key``, ``invalid-value``,
     ``collision``, ``version-gap``, ``broken-chain``, ``missing-principal``, ``stream-exists``,
-    ``rule-broken``); ``line`` is the 1-based line number.
+    ``rule-broken``, ``checkpoint-mismatch``); ``line`` is the 1-based line number.
     """
 
     code = "import-refused"
@@ -146,6 +162,7 @@ def _state_text(state: bytes) -> str:
 
 class _Line(NamedTuple):
     number: int
+    position: int  # in the source store
     stream: str  # the UUID's canonical text, as hashed
     key: str  # the UUID's 32 hex digits
     version: int
@@ -194,7 +211,9 @@ def _parse_plain(number: int, text: str) -> _Line | None:
         and type(state) is dict
         and _float_free(state)
     ):
-        return _Line(number, stream, stream.replace("-", ""), version, topic, state, True, text)
+        return _Line(
+            number, position, stream, stream.replace("-", ""), version, topic, state, True, text
+        )
     return None
 
 
@@ -225,9 +244,10 @@ def _parse_exact(number: int, text: str) -> _Line:
     missing = [key for key in KEYS if key not in record]
     if missing:
         raise ImportRefused("missing-key", f"missing {', '.join(missing)}", line=number)
-    version, topic, state = record["version"], record["topic"], record["state"]
+    position, version, topic = record["position"], record["version"], record["topic"]
+    state = record["state"]
     # json.loads gives int or bool: "type is int" leaves bools out.
-    if type(record["position"]) is not int or type(version) is not int or version < 1:
+    if type(position) is not int or type(version) is not int or version < 1:
         raise ImportRefused(
             "invalid-value", "position and version must be integers, version from 1", line=number
         )
@@ -237,12 +257,15 @@ def _parse_exact(number: int, text: str) -> _Line:
         raise ImportRefused("invalid-value", "state must be a JSON object", line=number)
     stream = record["stream"]
     if type(stream) is str and _CANONICAL_UUID.fullmatch(stream):
-        return _Line(number, stream, stream.replace("-", ""), version, topic, state, False, text)
+        key = stream.replace("-", "")
+        return _Line(number, position, stream, key, version, topic, state, False, text)
     try:  # another spelling of a UUID: its canonical text is what was hashed
         stream_id = UUID(stream)
     except (TypeError, ValueError, AttributeError):
         raise ImportRefused("invalid-value", "stream must be a UUID", line=number) from None
-    return _Line(number, str(stream_id), stream_id.hex, version, topic, state, False, text)
+    return _Line(
+        number, position, str(stream_id), stream_id.hex, version, topic, state, False, text
+    )
 
 
 def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
@@ -257,6 +280,23 @@ def _batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
             batch = []
     if batch:
         yield batch
+
+
+def export_rows(stream: TextIO) -> Iterator[LogRow]:
+    """The lines of an export as the source stored them, in file order: position, stream,
+    version, topic and canonical state (:class:`ImportRefused` at a line that is not one)."""
+    for batch in _batches(stream, IMPORT_BATCH):
+        for number, text in batch:
+            line = _parse_line(number, text)
+            try:
+                state = _encode_plain(line.state) if line.plain else _encode_exact(line.state)
+            except UnicodeEncodeError:
+                raise ImportRefused(
+                    "invalid-value", "holds a lone surrogate, which is not text", line=number
+                ) from None
+            except RecursionError:
+                raise ImportRefused("malformed-line", "nested too deeply", line=number) from None
+            yield LogRow(line.position, line.stream, line.version, line.topic, state)
 
 
 # -- import: canonical encoding -------------------------------------------------------------
@@ -307,10 +347,13 @@ class _Chains:
     """Checks lines in file order: every stream begins in the file and none is already stored
     in the target (an import creates streams; it never continues one)."""
 
-    def __init__(self, store: BulkImport, *, store_is_empty: bool) -> None:
+    def __init__(
+        self, store: BulkImport, *, store_is_empty: bool, tree: CheckpointTree | None = None
+    ) -> None:
         self.store = store
         self.store_is_empty = store_is_empty
         self.verifier = _ImportVerifier(heads={})
+        self.tree = tree
 
     def check(self, batch: Sequence[tuple[int, str]]) -> list[SpooledRow]:
         """The batch's events as they are to be stored, once every one of them is checked.
@@ -380,7 +423,26 @@ class _Chains:
             raise ImportRefused(
                 "broken-chain", f"stream {stream} version {version}: {broken.reason}", line=number
             )
+        if self.tree is not None:
+            self._add_entry(self.tree, line)
         return (number, line.key, version, line.topic, state)
+
+    def _add_entry(self, tree: CheckpointTree, line: _Line) -> None:
+        """Append the line's log entry to the file's tree. Its event hash is the one the chain
+        check just recomputed and found stored (``LogEntry.of_stored`` would read the same
+        hash back from the canonical state: a second parse of every line)."""
+        digest = self.verifier.heads[line.stream][1]
+        try:
+            other = tree.add(LogEntry(line.position, UUID(line.stream), line.version, digest))
+        except EntryError as error:
+            raise _mismatch(str(error), line.number) from None
+        if other is not None:
+            raise _mismatch(other, line.number)
+
+
+def _mismatch(problem: str, line: int | None) -> ImportRefused:
+    reason = "checkpoint-mismatch"
+    return ImportRefused(reason, f"{reason} with the source's checkpoint: {problem}", line=line)
 
 
 def _check_principal(line: _Line) -> None:
@@ -442,17 +504,26 @@ def _audit(spool: ImportSpool, ledger: Ledger) -> None:
 # -- import ---------------------------------------------------------------------------------
 
 
-def import_events(ledger: Ledger, stream: TextIO, progress: Progress | None = None) -> int:
+def import_events(
+    ledger: Ledger,
+    stream: TextIO,
+    progress: Progress | None = None,
+    *,
+    checkpoint: Checkpoint | None = None,
+) -> int:
     """Record the events of an export verbatim; all of them or, on any refusal, none.
 
+    ``checkpoint``: a checkpoint of the source (its signatures already checked by the caller)
+    whose entries the file's first lines must be (``checkpoint-mismatch`` otherwise).
     Raises :class:`ImportRefused` naming the first bad line. Returns the number of events.
     """
+    tree = None if checkpoint is None else CheckpointTree(checkpoint)
     with (
         ledger.exclusively(),
         ImportSpool() as spool,
         event_log(ledger.recorder).bulk_import() as target,
     ):
-        imported = _import_into(ledger, target, spool, stream, progress)
+        imported = _import_into(ledger, target, spool, stream, progress, tree)
     log.info("events_imported", events=imported)
     return imported
 
@@ -463,15 +534,18 @@ def _import_into(
     spool: ImportSpool,
     stream: TextIO,
     progress: Progress | None,
+    tree: CheckpointTree | None = None,
 ) -> int:
     """Check the file's every line into the spool, audit its streams, then insert it all."""
-    chains = _Chains(target, store_is_empty=target.is_empty())
+    chains = _Chains(target, store_is_empty=target.is_empty(), tree=tree)
     checked = 0
     for batch in _batches(stream, IMPORT_BATCH):
         spool.add(chains.check(batch))
         checked += len(batch)
         if progress is not None:
             progress(checked, 0)
+    if tree is not None and (missing := tree.end()) is not None:
+        raise _mismatch(missing, None)
     spool.filled()
     _audit(spool, ledger)
     for first_line, rows in spool.in_file_order(IMPORT_BATCH):

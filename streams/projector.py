@@ -3,7 +3,12 @@
     capledger projector run          # a worker; SIGTERM/SIGINT stop it
     capledger projector lag          # per-partition lag, as JSON
     capledger projections rebuild    # (CAPLEDGER_PROJECTIONS_RUNNER=kafka) replay into a
-                                     # fresh namespace, switch
+                                     # fresh namespace, switch (projector_rebuild.py)
+
+This module is the live service: workers of one consumer group following the topic. The
+rebuild replays the topic without Faust (``projector_rebuild.py``): a bulk replay of a known
+extent needs no group and no rebalance, and Faust's per-record delivery (below) would be paid
+on every record of the topic. Both hand their batches to the same ``OffsetApplier``.
 
 One agent (``@app.agent``) consumes the events topic and takes its records in batches
 (``stream.take_events(batch_size, within=batch_within_s)``); each batch goes to
@@ -171,16 +176,11 @@ class ProjectorStats:
     #: Records dropped because they were fetched before the last assignment (read again).
     stale: int = 0
     failures: int = 0
-    #: ``time.perf_counter()`` when the first batch reached the agent.
-    first_batch_at: float | None = None
 
 
 class Projector:
-    """One worker: a Faust app whose agent applies batches of the events topic to ``store``.
-
-    ``namespace=None`` follows the live namespace (and a switch to a new one); a rebuild runs
-    one on an explicit fresh namespace with a group of its own.
-    """
+    """One worker: a Faust app whose agent applies batches of the events topic to ``store``'s
+    live namespace (and, after a rebuild's switch, to the new one)."""
 
     def __init__(
         self,
@@ -188,19 +188,16 @@ class Projector:
         store: ReadModelStore,
         settings: ProjectorSettings | None = None,
         *,
-        namespace: str | None = None,
-        group: str | None = None,
         datadir: Path | None = None,
         applier: OffsetApplier | None = None,
     ) -> None:
         self.kafka = kafka
         self.store = store
         self.settings = settings or ProjectorSettings()
-        self.namespace = namespace
-        self.group = group or self.settings.group
+        self.group = self.settings.group
         self.topic = kafka.events_topic
         self.applier = applier or OffsetApplier(
-            store, self.topic, namespace=namespace, max_cached_rows=self.settings.max_cached_rows
+            store, self.topic, max_cached_rows=self.settings.max_cached_rows
         )
         self.stats = ProjectorStats()
         self.assigned: list[int] = []
@@ -357,8 +354,6 @@ class Projector:
     ) -> None:
         """Apply one batch, retrying with backoff until it is stored, the worker stops, or
         (with ``generation``) the partitions are assigned anew (they will be read again)."""
-        if self.stats.first_batch_at is None:
-            self.stats.first_batch_at = time.perf_counter()
         backoff = self.settings.retry_backoff_s
         app = self._app
         while not (self._stop.is_set() or self._closing):
@@ -401,9 +396,7 @@ class Projector:
     def lag(self) -> dict[int, PartitionLag]:
         if self._lag_consumer is None:
             self._lag_consumer = lag_consumer(self.kafka)
-        return projector_lag(
-            self.kafka, self.store, namespace=self.namespace, consumer=self._lag_consumer
-        )
+        return projector_lag(self.kafka, self.store, consumer=self._lag_consumer)
 
     def log_lag(self) -> None:
         try:
@@ -458,8 +451,7 @@ class Projector:
         self._closing = False
         app = self._app = self.build_app(datadir)
         with structlog.contextvars.bound_contextvars(projector=self.group):
-            log.info("projector_starting", topic=self.topic, group=self.group,
-                     namespace=self.namespace or "live")  # fmt: skip
+            log.info("projector_starting", topic=self.topic, group=self.group)
             await app.start()
             self.started.set()
             try:
@@ -484,7 +476,7 @@ class Projector:
                 loop.call_soon_threadsafe(wake.set)
 
     def start(self) -> Projector:
-        """Run the worker in a background thread (tests, the rebuild)."""
+        """Run the worker in a background thread (tests)."""
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(
                 target=self.run, name=f"projector-{self.group}", daemon=True

@@ -125,7 +125,7 @@ class ProjectorSettings(BaseModel):
     #: Seconds between a worker's heartbeats (at most a third of ``session_timeout_s``): a
     #: worker learns of a rebalance — another worker joining or leaving — at its next one.
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
-    #: Projector processes a rebuild replays the topic in, each taking a share of the
-    #: partitions (one consumer group). 0: one per CPU, at most one per partition, on a
-    #: PostgreSQL read model; one on SQLite (a single writer).
+    #: Processes a rebuild replays the topic in, each reading a fixed share of the partitions
+    #: (no consumer group). 0: one per CPU, at most one per partition, on a PostgreSQL read
+    #: model; one on SQLite (a single writer).
     rebuild_workers: int = Field(default=0, ge=0)

@@ -122,6 +122,10 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
     @contextmanager
     def bulk_import(self) -> Iterator[BulkImport]:
         with self.datastore.transaction(commit=True) as cursor:
+            # The import checks the whole file (chains, the rules audit) inside its transaction,
+            # so that no writer lands in its streams meanwhile; the library's idle-in-transaction
+            # timeout would end a long check's session.
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             yield _PostgresImport(self, cursor)
 
     def overwrite_stored_event(

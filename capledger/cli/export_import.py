@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from capledger.exchange import export_events, import_events
+from capledger.application.tlog.checkpoint import Checkpoint
+from capledger.exchange import ImportRefused, export_events, import_events
 from capledger.progress import Progress, ProgressReporter
 
 from .context import CliContext
-from .errors import EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
 from .subcommands import Subcommands
+from .verify import log_keys, open_kept
 
 STDIO = "-"
 COUNT_CHUNK = 1 << 20
@@ -55,10 +57,20 @@ def register(subparsers: Subcommands) -> None:
             "verify --rules). On the first refusal (bad line, stored stream, event breaking a "
             "rule: its line, stream, version and rule are named) nothing at all is recorded "
             "and the command exits 4. The read models are brought up to date before the "
-            "command ends."
+            "command ends. With --checkpoint, a signed checkpoint of the source: the file's "
+            "first lines must be exactly the entries of its log (the same tree root at its "
+            "size), checked in the same pass, or nothing is recorded (checkpoint-mismatch, "
+            "exit 4); lines after its size are imported, not covered by it."
         ),
     )
     import_.add_argument("file", metavar="FILE|-", help="the export to read; '-' is stdin")
+    source = import_.add_argument_group("against a signed checkpoint of the source")
+    source.add_argument("--checkpoint", type=Path, metavar="CP",
+                        help="a signed checkpoint of the source the file must match")  # fmt: skip
+    source.add_argument("--key", metavar="VKEY", help="the source log's verifier key")
+    source.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="a witness's verifier key: its cosignature must be on the "
+                        "checkpoint (repeatable)")  # fmt: skip
     import_.set_defaults(handler=run_import)
 
 
@@ -73,18 +85,43 @@ def run_export(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def run_import(args: argparse.Namespace, context: CliContext) -> int:
+    checkpoint = _source_checkpoint(args)
     with _input(args.file, context) as (stream, total):
         ledger = context.ledger()
         with ProgressReporter("import") as reporter:
-            imported = import_events(ledger, stream, _with_total(reporter, total))
+            imported = import_events(
+                ledger, stream, _with_total(reporter, total), checkpoint=checkpoint
+            )
     # Read-your-writes: the read models show the imported events before this command ends.
     store = context.caught_up()
     print(f"imported {imported:,} events into {context.location}", file=context.stdout)
+    if checkpoint is not None:
+        beyond = imported - checkpoint.size
+        covered = f"the first {checkpoint.size:,} are the entries of the source's checkpoint"
+        more = f"; the last {beyond:,} are not covered by it" if beyond else ""
+        print(f"{covered}{more}", file=context.stdout)
     print(
         f"read models up to date at position {store.position():,}",
         file=context.stdout,
     )
     return EXIT_OK
+
+
+def _source_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
+    """The source's checkpoint of ``--checkpoint``, its signatures checked; a refused one
+    refuses the import (exit 4) before the file is read."""
+    if args.checkpoint is None:
+        if args.key is not None or args.witness:
+            raise CliError("usage", "--key and --witness go with --checkpoint", EXIT_USAGE)
+        return None
+    log_key, witnesses = log_keys(args)
+    try:
+        return open_kept(args.checkpoint, log_key, witnesses, EXIT_REFUSED)
+    except CliError as error:
+        if error.exit_status != EXIT_REFUSED:
+            raise
+        message = f"import refused, nothing recorded: {error.code}: {error.message}"
+        raise CliError(ImportRefused.code, message, EXIT_REFUSED) from error
 
 
 def _with_total(reporter: Progress, lines: int) -> Progress:

@@ -109,10 +109,10 @@ def run_rebuild(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _rebuild_from_kafka(args: argparse.Namespace, context: CliContext) -> int:
-    from capledger.streams.projector import quiet_libraries
     from capledger.streams.projector_rebuild import rebuild_from_kafka
+    from capledger.streams.relay import quiet_kafka_client_logs
 
-    quiet_libraries()
+    quiet_kafka_client_logs()
     store = context.read_model()
     with ProgressReporter("rebuild from kafka") as progress:
         report = rebuild_from_kafka(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from capledger.application.chain import BrokenLink, unseal
@@ -14,8 +17,12 @@ from capledger.application.verify import VerifyReport, notification_pages, verif
 from capledger.progress import ProgressReporter
 
 from .context import CliContext
-from .errors import EXIT_CHAIN_BROKEN, EXIT_OK, EXIT_RULE_BROKEN, CliError
+from .errors import EXIT_CHAIN_BROKEN, EXIT_OK, EXIT_RULE_BROKEN, EXIT_USAGE, CliError
 from .subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from capledger.application.tlog.checkpoint import Checkpoint
+    from capledger.application.tlog.note import NoteVerifier
 
 #: How the first event of each kind of stream names what the stream is about.
 STREAM_KINDS = {
@@ -37,7 +44,10 @@ def register(subparsers: Subcommands) -> None:
             "same digest for the same history). Exits 3 at the first broken link. With "
             "--rules, then replays every project and plan through the ledger's own commands "
             "and rules in force at each event's effective date, and exits 5 at the first "
-            "event they would have refused or written otherwise."
+            "event they would have refused or written otherwise. With --checkpoint (and "
+            "--key), checks the store against a kept signed checkpoint; with --export FILE "
+            "too, checks that export file instead, offline (no store is opened): exits 3 if "
+            "it is not the checkpoint's entries (docs/verifiable-log.md)."
         ),
     )
     parser.add_argument(
@@ -50,6 +60,8 @@ def register(subparsers: Subcommands) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
+    if args.export is not None:
+        return run_export_check(args, context)
     if args.checkpoint is not None or args.since is not None:
         return run_log_checks(args, context)
     ledger = context.ledger(must_exist=True)
@@ -131,53 +143,66 @@ def stream_name(ledger: Ledger, stream: str) -> str | None:
 
 
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
-    from pathlib import Path
-
     group = parser.add_argument_group("against a kept checkpoint (the verifiable log)")
     group.add_argument("--checkpoint", type=Path, metavar="FILE",
                        help="a signed checkpoint kept by an inspector: recompute every hash "
                        "and check the ledger holds exactly its entries, and more")  # fmt: skip
     group.add_argument("--since", type=Path, metavar="OLD_CHECKPOINT",
                        help="prove the ledger's checkpoint extends this older one")  # fmt: skip
+    group.add_argument("--export", type=Path, metavar="FILE",
+                       help="check this export file (from capledger export) against "
+                       "--checkpoint instead of a store: no store is opened")  # fmt: skip
     group.add_argument("--key", metavar="VKEY", help="the log's verifier key")
     group.add_argument("--witness", action="append", default=[], metavar="VKEY",
                        help="a witness's verifier key: its cosignature must be on the "
                        "checkpoint (repeatable)")  # fmt: skip
 
 
-def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
-    from pathlib import Path
-
-    from capledger.application.storage import checkpoint_store, event_log, log_tree
-    from capledger.application.tlog.check import check_log
-    from capledger.application.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-    from capledger.application.tlog.merkle import ProofError, consistency_proof, verify_consistency
-    from capledger.application.tlog.note import NoteError, NoteVerifier, open_note
-
-    from .errors import EXIT_FAILURE, EXIT_USAGE
+def log_keys(args: argparse.Namespace) -> tuple[NoteVerifier, list[NoteVerifier]]:
+    """The log's verifier key (``--key``) and the witnesses' (``--witness``)."""
+    from capledger.application.tlog.note import NoteError, NoteVerifier
 
     if args.key is None:
-        raise CliError("usage", "--checkpoint and --since need the log's --key", EXIT_USAGE)
+        raise CliError("usage", "a checkpoint is opened with the log's --key", EXIT_USAGE)
     try:
         log_key = NoteVerifier.from_verifier_key(args.key)
         witnesses = [NoteVerifier.from_verifier_key(key) for key in args.witness]
     except NoteError as error:
         raise CliError("bad-key", str(error), EXIT_USAGE) from error
+    return log_key, witnesses
+
+
+def open_kept(
+    path: Path, log_key: NoteVerifier, witnesses: Sequence[NoteVerifier], exit_status: int
+) -> Checkpoint:
+    """The checkpoint an inspector kept, once the log's signature and each required witness's
+    cosignature verified; a refusal exits ``exit_status`` (``bad-checkpoint``,
+    ``not-witnessed``)."""
+    from capledger.application.tlog.check import NotWitnessed, open_witnessed
+    from capledger.application.tlog.checkpoint import CheckpointError
+
+    try:
+        return open_witnessed(path.read_text(encoding="utf-8"), log_key, witnesses)
+    except OSError as error:
+        raise CliError("unreadable", f"cannot read {path}: {error}", EXIT_USAGE) from error
+    except NotWitnessed as error:
+        raise CliError("not-witnessed", f"{path}: {error}", exit_status) from error
+    except CheckpointError as error:
+        raise CliError("bad-checkpoint", f"{path}: {error}", exit_status) from error
+
+
+def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
+    from capledger.application.storage import checkpoint_store, event_log, log_tree
+    from capledger.application.tlog.check import check_log
+    from capledger.application.tlog.checkpoint import CheckpointError, open_checkpoint
+    from capledger.application.tlog.merkle import ProofError, consistency_proof, verify_consistency
+
+    from .errors import EXIT_FAILURE
+
+    log_key, witnesses = log_keys(args)
 
     def opened(path: Path) -> Checkpoint:
-        try:
-            note = path.read_text(encoding="utf-8")
-            checkpoint = open_checkpoint(note, log_key, witnesses)
-            signed = {(s.name, s.key_id) for s in open_note(note, [log_key, *witnesses]).signatures}
-        except OSError as error:
-            raise CliError("unreadable", f"cannot read {path}: {error}", EXIT_USAGE) from error
-        except (CheckpointError, NoteError) as error:
-            raise CliError("bad-checkpoint", f"{path}: {error}", EXIT_CHAIN_BROKEN) from error
-        for witness in witnesses:
-            if (witness.name, witness.key_id) not in signed:
-                raise CliError("not-witnessed", f"{path}: no cosignature by {witness.name}",
-                               EXIT_CHAIN_BROKEN)  # fmt: skip
-        return checkpoint
+        return open_kept(path, log_key, witnesses, EXIT_CHAIN_BROKEN)
 
     ledger = context.ledger(must_exist=True)
     print(f"store: {context.location}", file=context.stdout)
@@ -220,5 +245,47 @@ def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
             ) from error
         extends = f"the ledger's checkpoint of {new.size:,} entries extends the one of {old.size:,}"
         print(f"{extends} (consistency proof of {len(proof)} hashes)", file=context.stdout)
+    print("OK", file=context.stdout)
+    return EXIT_OK
+
+
+def run_export_check(args: argparse.Namespace, context: CliContext) -> int:
+    """An export file against a kept checkpoint, offline: no store is opened."""
+    from capledger.application.tlog.check import check_rows
+    from capledger.exchange import ImportRefused, export_rows
+
+    if args.checkpoint is None or args.since is not None or args.rules:
+        raise CliError("usage", "--export takes --checkpoint (and --key), nothing else",
+                       EXIT_USAGE)  # fmt: skip
+    log_key, witnesses = log_keys(args)
+    kept = open_kept(args.checkpoint, log_key, witnesses, EXIT_CHAIN_BROKEN)
+    cosigned = "".join(f", cosigned by {w.name}" for w in witnesses)
+    print(f"export: {args.export}", file=context.stdout)
+    print(f"checkpoint: {kept.size:,} entries, signed by {log_key.name}{cosigned}",
+          file=context.stdout)  # fmt: skip
+    try:
+        with (
+            args.export.open(encoding="utf-8", newline="\n") as lines,
+            ProgressReporter("verify"),
+        ):
+            found = check_rows(export_rows(lines), kept)
+    except OSError as error:
+        raise CliError("unreadable", f"cannot read {args.export}: {error}", EXIT_USAGE) from error
+    except (ImportRefused, UnicodeDecodeError) as error:
+        print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
+        context.stdout.flush()
+        raise CliError("checkpoint-mismatch", f"not an export: {error}",
+                       EXIT_CHAIN_BROKEN) from error  # fmt: skip
+    print(f"entries in the export: {found.size:,}", file=context.stdout)
+    if not found.ok:
+        where = "" if found.position is None else f" (the line of position {found.position})"
+        print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
+        context.stdout.flush()
+        raise CliError("checkpoint-mismatch", f"{found.problem}{where}", EXIT_CHAIN_BROKEN)
+    print("every hash recomputed; the export's first entries are the checkpoint's",
+          file=context.stdout)  # fmt: skip
+    if found.beyond:
+        print(f"not covered by the checkpoint: the last {found.beyond:,} lines (after its "
+              f"{kept.size:,} entries)", file=context.stdout)  # fmt: skip
     print("OK", file=context.stdout)
     return EXIT_OK

@@ -11,6 +11,8 @@ the notification log, row for row; the rates Hải Phòng reported must come out
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
 import signal
 import subprocess
@@ -38,7 +40,7 @@ from capledger.settings import Persistence, Settings
 from capledger.streams import wire
 from capledger.streams.lag import projector_lag
 from capledger.streams.projector import Projector
-from capledger.streams.projector_rebuild import rebuild_from_kafka
+from capledger.streams.projector_rebuild import RebuildFailed, rebuild_from_kafka
 from capledger.streams.relay import Relay
 from capledger.streams.settings import KafkaSettings, ProjectorSettings
 
@@ -222,6 +224,117 @@ def test_a_rebuild_replays_into_a_fresh_namespace_and_live_workers_carry_on_afte
     assert progress[-1][0] == progress[-1][1] > 0
     assert dump(faust_model) == embedded_fold(ledger, read_models())
     assert live.fatal is None
+
+
+def rebuild_settings(projector_settings: ProjectorSettings, workers: int) -> ProjectorSettings:
+    """Small batches, so that a replay takes many transactions; ``workers`` processes. (The
+    tests below pass ``tail_threshold=0``: every record is the workers' to replay.)"""
+    return projector_settings.model_copy(update={"batch_size": 20, "rebuild_workers": workers})
+
+
+@pytest.fixture
+def five_partitions() -> Iterator[KafkaSettings]:
+    settings = unique_settings("rebuild", batch_size=17, partitions=5)
+    yield settings
+    delete_topics(settings)
+
+
+def test_a_rebuild_in_three_workers_over_five_partitions_folds_what_the_embedded_runner_folds(
+    ledger: Ledger,
+    clock: Clock,
+    five_partitions: KafkaSettings,
+    projector_settings: ProjectorSettings,
+    read_models: Callable[[], ReadModelStore],
+) -> None:
+    kafka = five_partitions
+    record_hai_phong(ledger, clock)
+    clock.set(date(2027, 7, 1))
+    record_year(ledger)
+    record_volume(ledger, 1_000)
+    relay_all(ledger, kafka)
+    kafka_model = read_models()
+
+    report = rebuild_from_kafka(
+        kafka, kafka_model, rebuild_settings(projector_settings, 3), tail_threshold=0
+    )
+
+    assert report.workers == 3
+    assert report.tail_records == 0  # the workers replayed it all
+    assert report.records == ledger.recorder.max_notification_id()
+    assert kafka_model.current_namespace() == report.namespace
+    assert report.offsets == {item.partition: item.stored
+                              for item in projector_lag(kafka, kafka_model).values()}  # fmt: skip
+    assert lag(kafka, kafka_model) == 0
+    assert dump(kafka_model) == embedded_fold(ledger, read_models())
+    city, prime_minister = disbursement_rates(
+        kafka_model, SCOPE, [Denominator(CITY_PLAN), Denominator(PM_PLAN)], as_of=JUNE_20
+    )
+    assert city.ratio.percent() == Decimal("33.8")
+    assert prime_minister.ratio.percent() == Decimal("63.1")
+
+
+def replay_workers() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name.startswith("projector-rebuild")]
+
+
+def test_a_replay_worker_killed_mid_replay_fails_the_rebuild_and_its_namespace_is_dropped(
+    ledger: Ledger,
+    five_partitions: KafkaSettings,
+    projector_settings: ProjectorSettings,
+    read_models: Callable[[], ReadModelStore],
+) -> None:
+    kafka = five_partitions
+    record_volume(ledger, 4_000)
+    relay_all(ledger, kafka)
+    kafka_model = read_models()
+    kafka_model.initialise()
+    live = kafka_model.current_namespace()
+    killed: list[tuple[int, int]] = []
+
+    def kill_a_worker_once_under_way(done: int, total: int) -> None:
+        if not killed and 0 < done < total:
+            worker = replay_workers()[0]
+            os.kill(worker.pid or 0, signal.SIGKILL)
+            killed.append((done, total))
+
+    with pytest.raises(RebuildFailed, match="stopped before catching up"):
+        rebuild_from_kafka(kafka, kafka_model, rebuild_settings(projector_settings, 3),
+                           progress=kill_a_worker_once_under_way, tail_threshold=0)  # fmt: skip
+
+    assert killed, "the replay ended before a worker could be killed"
+    assert kafka_model.namespaces() == [live]
+    assert kafka_model.current_namespace() == live
+    assert not replay_workers()
+
+
+def test_a_record_a_replay_worker_cannot_fold_fails_the_rebuild_with_its_error(
+    ledger: Ledger,
+    five_partitions: KafkaSettings,
+    projector_settings: ProjectorSettings,
+    read_models: Callable[[], ReadModelStore],
+) -> None:
+    kafka = five_partitions
+    record_volume(ledger, 1_000)
+    relay_all(ledger, kafka)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    try:  # a record no relay writes: no CloudEvents headers
+        producer.send(kafka.events_topic, value=b"{}", partition=3).get(timeout=30)
+    finally:
+        producer.close()
+    record_volume(ledger, 500)
+    relay_all(ledger, kafka)
+    kafka_model = read_models()
+    kafka_model.initialise()
+    live = kafka_model.current_namespace()
+
+    with pytest.raises(RebuildFailed, match="ValueError: a record of the events topic has no"):
+        rebuild_from_kafka(
+            kafka, kafka_model, rebuild_settings(projector_settings, 3), tail_threshold=0
+        )
+
+    assert kafka_model.namespaces() == [live]
+    assert kafka_model.current_namespace() == live
+    assert not replay_workers()
 
 
 # -- crashes -------------------------------------------------------------------------------------
