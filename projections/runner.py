@@ -27,7 +27,7 @@ from .batch import flush, fold
 from .context import Overlay
 from .log import LogReader, NotificationLog, log_reader
 from .store import NOTIFICATION_LOG, ReadModelStore, Writer
-from .verification import ChainBreach, UnverifiedEvent
+from .verification import ChainBreach, UnverifiedEvent, log_breach
 
 log = structlog.get_logger(__name__)
 
@@ -186,18 +186,7 @@ class EmbeddedRunner:
     def _stopped(self, error: UnverifiedEvent, namespace: str | None) -> UnverifiedEvent:
         """Record and log the breach; the runner folds nothing more."""
         self.breach = self.store.record_breach(error.breach, namespace or "")
-        log.error(
-            "ledger_verification_failed",
-            runner="embedded",
-            namespace=namespace,
-            stream=error.breach.stream,
-            subject=error.breach.subject,
-            version=error.breach.version,
-            position=error.breach.position,
-            expected=error.breach.expected,
-            found=error.breach.found,
-            reason=error.breach.reason,
-        )
+        log_breach(self.breach, runner="embedded", namespace=namespace)
         return UnverifiedEvent(self.breach)
 
     def _forget(self) -> None:

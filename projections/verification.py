@@ -24,19 +24,22 @@ log again without a breach.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 import orjson
+import structlog
 
 from capledger.application.chain import CHAIN_KEY, GENESIS, META_KEY, event_hash
 from capledger.application.published import PublishedEvent
 
 from .context import Overlay
 from .rows import StreamHeadRow
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,12 @@ class UnverifiedEvent(ValueError):
 
     def at(self, source: str) -> UnverifiedEvent:
         """The same breach, read at ``source`` (a Kafka record's partition and offset)."""
-        breach = self.breach
-        return UnverifiedEvent(
-            ChainBreach(
-                breach.stream, breach.subject, breach.version, breach.position, source,
-                breach.expected, breach.found, breach.reason, breach.detected_at,
-            )
-        )  # fmt: skip
+        return UnverifiedEvent(replace(self.breach, source=source))
+
+
+def log_breach(breach: ChainBreach, *, runner: str, namespace: str | None) -> None:
+    """The one log line of a runner that stopped at ``breach`` (both runners write it)."""
+    log.error("ledger_verification_failed", runner=runner, namespace=namespace, **asdict(breach))
 
 
 NOTIFICATION_LOG_SOURCE = "notification log"

@@ -26,7 +26,7 @@ from .settings import KafkaSettings
 
 #: Seconds a measured lag is reused before the broker is asked again.
 DEFAULT_TTL_S = 2.0
-#: Longest wait for the positions topic in a probe (a readiness probe must answer quickly).
+#: Longest wait for a topic in a probe (a readiness probe must answer quickly).
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -66,7 +66,8 @@ def projector_lag_total(kafka: KafkaSettings, store: ReadModelStore) -> int:
     """Committed records of the events topic the read model has not folded yet."""
     from .lag import projector_lag
 
-    return sum(item.lag for item in projector_lag(kafka, store).values())
+    lags = projector_lag(kafka, store, timeout_s=PROBE_TIMEOUT_S)
+    return sum(item.lag for item in lags.values())
 
 
 def lag_check(

@@ -51,13 +51,14 @@ def projector_lag(
     *,
     namespace: str | None = None,
     consumer: KafkaConsumer | None = None,
+    timeout_s: float = 30.0,
 ) -> dict[int, PartitionLag]:
     """Per partition of the events topic: end offset, stored offset and lag of the read model
-    (its live namespace, or ``namespace``)."""
+    (its live namespace, or ``namespace``); ``timeout_s`` is the longest wait for the topic."""
     own = consumer is None
     consumer = consumer or lag_consumer(kafka)
     try:
-        ends = end_offsets(consumer, kafka.events_topic)
+        ends = end_offsets(consumer, kafka.events_topic, timeout_s)
         stored = store.read(
             lambda reader: {p: reader.position(kafka.events_topic, p) for p in ends},
             namespace=namespace,

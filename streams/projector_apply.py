@@ -50,7 +50,7 @@ from capledger.projections import (
     folds,
 )
 from capledger.projections.store import Writer
-from capledger.projections.verification import ChainBreach, UnverifiedEvent
+from capledger.projections.verification import ChainBreach, UnverifiedEvent, log_breach
 
 from . import wire
 
@@ -308,19 +308,7 @@ class OffsetApplier:
     def _stopped(self, error: UnverifiedEvent, namespace: str | None) -> UnverifiedEvent:
         """Record and log the breach (lock held); the applier applies nothing more."""
         self.breach = self.store.record_breach(error.breach, namespace or "")
-        log.error(
-            "ledger_verification_failed",
-            runner="kafka",
-            namespace=namespace,
-            stream=error.breach.stream,
-            subject=error.breach.subject,
-            version=error.breach.version,
-            position=error.breach.position,
-            source=error.breach.source,
-            expected=error.breach.expected,
-            found=error.breach.found,
-            reason=error.breach.reason,
-        )
+        log_breach(self.breach, runner="kafka", namespace=namespace)
         return UnverifiedEvent(self.breach)
 
     def _overlay_for(self, namespace: str, stored: Mapping[int, int]) -> Overlay:

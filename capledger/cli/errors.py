@@ -15,6 +15,10 @@ EXIT_CHAIN_BROKEN = 3
 EXIT_REFUSED = 4
 #: ``verify --rules`` found a recorded event that the ledger's rules would have refused.
 EXIT_RULE_BROKEN = 5
+#: A checkpoint refused: ``log run`` found one of the same size with another root stored (a
+#: fork); ``witness cosign`` met one the log did not sign or that does not extend the one it
+#: cosigned last.
+EXIT_CHECKPOINT_REFUSED = 6
 
 
 class CliError(Exception):

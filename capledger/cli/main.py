@@ -2,7 +2,9 @@
 
 Exit statuses: 0 done; 1 failure that is not the user's (store unreachable, disk, bug);
 2 usage or input error; 3 ``verify`` found a broken hash chain; 4 the ledger refused the
-command (nothing was recorded), or a query names a project or plan the ledger does not hold.
+command (nothing was recorded), or a query names a project or plan the ledger does not hold;
+5 ``verify --rules`` found an event the rules would have refused; 6 a checkpoint refused (a
+fork met by ``log run``; one ``witness cosign`` cannot cosign).
 """
 
 from __future__ import annotations

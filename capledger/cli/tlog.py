@@ -25,11 +25,8 @@ from capledger.application.tlog.note import ED25519, NoteError, NoteSigner
 from capledger.bootstrap import build_log_issuer
 
 from .context import CliContext
-from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_CHECKPOINT_REFUSED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from .subcommands import Subcommands
-
-#: ``log run`` met a store whose tree has another root than a checkpoint it issued.
-EXIT_FORK = 6
 
 
 def register(subparsers: Subcommands) -> None:
@@ -107,7 +104,7 @@ def run_log(args: argparse.Namespace, context: CliContext) -> int:
             with _StoppedBySignals(stop):
                 issuer.run(stop, context.settings.tlog.poll_interval_s)
     except ForkRefused as error:
-        raise CliError("fork-refused", str(error), EXIT_FORK) from error
+        raise CliError("fork-refused", str(error), EXIT_CHECKPOINT_REFUSED) from error
     finally:
         close()
     latest = checkpoint_store(ledger.recorder).latest_checkpoint()

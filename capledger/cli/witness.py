@@ -29,12 +29,10 @@ from capledger.application.tlog.note import COSIGNATURE_V1, NoteError, NoteSigne
 from capledger.application.tlog.witness import Witness, WitnessRefusal
 
 from .context import CliContext
-from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from .errors import EXIT_CHECKPOINT_REFUSED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from .subcommands import Subcommands
 from .tlog import add_keygen_arguments, run_keygen
 
-#: The witness refused the checkpoint: not consistent with the one it cosigned (or unsigned).
-EXIT_WITNESS_REFUSED = 6
 TIMEOUT_S = 30.0
 
 
@@ -81,7 +79,7 @@ def run_cosign(args: argparse.Namespace, context: CliContext) -> int:
             proof = [base64.b64decode(digest) for digest in answer["hashes"]]
         line = witness.cosign(note, proof, int(time.time()))
     except (WitnessRefusal, CheckpointError, ValueError) as error:
-        raise CliError("witness-refused", str(error), EXIT_WITNESS_REFUSED) from error
+        raise CliError("witness-refused", str(error), EXIT_CHECKPOINT_REFUSED) from error
     log_signed = note[: note.rfind("\n\n") + 1] + "\n" + _log_signature(note, log_key)
     cosigned = log_signed + line
     if not args.no_submit:
