@@ -45,6 +45,23 @@ class Decided(Command):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class MaybeDecided(Command):
+    """A command that some cases take by a decision and others need none for."""
+
+    decision_no: str | None = None
+    decision_date: date | None = None
+    decision_issuer: str | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        if self.decision_no is None or self.decision_date is None:
+            return None
+        return Decision(
+            number=self.decision_no, issued_on=self.decision_date, issuer=self.decision_issuer or ""
+        )
+
+
 # -- plans -------------------------------------------------------------------------------
 
 
@@ -103,7 +120,7 @@ class ChangeInvestor(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChangeStatus(Command):
+class ChangeStatus(MaybeDecided):
     """Change a project's status; some changes are taken by a decision, others need none."""
 
     project_code: str
@@ -111,17 +128,6 @@ class ChangeStatus(Command):
     reason: str
     effective_on: date
     review_class: str | None = None
-    decision_no: str | None = None
-    decision_date: date | None = None
-    decision_issuer: str | None = None
-
-    @property
-    def decision(self) -> Decision | None:
-        if self.decision_no is None or self.decision_date is None:
-            return None
-        return Decision(
-            number=self.decision_no, issued_on=self.decision_date, issuer=self.decision_issuer or ""
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +234,7 @@ class PayCompletedWork(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReverseEntry(Command):
+class ReverseEntry(MaybeDecided):
     """Correct a wrong entry of any movement kind, named by the stream version it was recorded
     at: a payment or an advance is reversed; an allocation, a transfer (both projects), a cut,
     an extension, a lapse, a change of total investment, of investor or of status is corrected
@@ -243,17 +249,6 @@ class ReverseEntry(Command):
     entry_version: int
     reason: str
     effective_on: date
-    decision_no: str | None = None
-    decision_date: date | None = None
-    decision_issuer: str | None = None
-
-    @property
-    def decision(self) -> Decision | None:
-        if self.decision_no is None or self.decision_date is None:
-            return None
-        return Decision(
-            number=self.decision_no, issued_on=self.decision_date, issuer=self.decision_issuer or ""
-        )
 
 
 # -- API keys (their administration on the audit trail) ----------------------------------
