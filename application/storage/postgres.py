@@ -66,6 +66,27 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
             SQL("NOTIFY {channel}").format(channel=Identifier(self.channel_name)),
         ]
 
+    def create_table(self) -> None:
+        with self.schema_lock():
+            super().create_table()
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Hold a session advisory lock named after the events table while its schema is made.
+
+        Processes that start together on a new schema (the log service and a CLI beside it) run
+        the same ``CREATE OR REPLACE FUNCTION`` and ``CREATE TABLE IF NOT EXISTS``; PostgreSQL
+        answers the second with "tuple concurrently updated" or a duplicate ``pg_type`` row.
+        The lock is held on a connection of its own, so the statements it guards take theirs.
+        """
+        key = f"{self.datastore.schema}.{self.events_table_name}"
+        with self.datastore.get_connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self.select_position_statement, (originator_id, version))
@@ -161,7 +182,7 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
 
     def create_log_tree(self) -> None:
         head, runs, tiles = self._log_tree_tables()
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.schema_lock(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {head} (one smallint PRIMARY KEY CHECK (one = 1), "
@@ -305,7 +326,7 @@ class LedgerPostgresRecorder(library.PostgresApplicationRecorder):
 
     def create_checkpoint_tables(self) -> None:
         checkpoints, cosignatures = self._checkpoint_tables()
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.schema_lock(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {checkpoints} (tree_size bigint PRIMARY KEY, "
