@@ -12,6 +12,7 @@ event added or changed without one fails here.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import pkgutil
 from collections.abc import Callable, Iterator
@@ -566,3 +567,55 @@ def test_the_history_of_a_v1_project_shows_its_registration_upcast(golden_ledger
 def test_the_published_event_names_are_the_event_classes_of_the_ledger() -> None:
     assert set(EventName) == set(EVENT_CLASSES)
     assert set(StreamKind) == {"project", "plan", "command", "api-key"}
+
+
+# -- the stored form of today's events is the one their fixtures hold ------------------------
+
+
+def load_make_golden() -> Any:
+    path = GOLDEN.parent / "make_golden.py"
+    spec = importlib.util.spec_from_file_location("make_golden", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def recorded_today() -> dict[str, str]:
+    """Golden documents as the ledger writes them today (``make_golden.golden_files``)."""
+    return dict(load_make_golden().golden_files())
+
+
+def test_every_event_recorded_today_has_the_stored_form_of_its_fixture(
+    recorded_today: dict[str, str],
+) -> None:
+    make_golden = load_make_golden()
+    changed = [
+        name
+        for name, document in sorted(recorded_today.items())
+        if name in GOLDENS
+        and not make_golden.same_shape(
+            make_golden.event_shape((GOLDEN / name).read_text(encoding="utf-8")),
+            make_golden.event_shape(document),
+        )
+    ]
+    assert recorded_today.keys() <= GOLDENS.keys(), "run tests/fixtures/make_golden.py"
+    assert changed == [], f"stored form changed without a new class_version: {changed}"
+
+
+def test_a_field_added_to_a_stored_event_is_a_changed_stored_form() -> None:
+    make_golden = load_make_golden()
+    document = (GOLDEN / "Project.Settled.v1.json").read_text(encoding="utf-8")
+    fixture = json.loads(document)
+    state = json.loads(fixture["stream"][-1]["state"])
+    state["settled_amount"] = "1"
+    fixture["stream"][-1]["state"] = json.dumps(state)
+    altered = json.dumps(fixture)
+
+    assert make_golden.same_shape(
+        make_golden.event_shape(document), make_golden.event_shape(document)
+    )
+    assert not make_golden.same_shape(
+        make_golden.event_shape(document), make_golden.event_shape(altered)
+    )
