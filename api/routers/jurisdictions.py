@@ -120,7 +120,7 @@ def jurisdiction_out(entry: Jurisdiction) -> JurisdictionOut:
     "agencies that hold central-budget plans. A rate or balance may be asked for any of them; "
     "a scope above others counts the plans of every jurisdiction under it.",
     response_model=JurisdictionList,
-    responses=problem_responses(401, 422, 429),
+    responses=problem_responses(401, 422, 429, 503),
 )
 def get_jurisdictions(
     caller: Reader,
@@ -146,7 +146,7 @@ def get_jurisdictions(
     operation_id="jurisdiction",
     summary="One jurisdiction, with the codes under it",
     response_model=JurisdictionOut,
-    responses=problem_responses(401, 404, 422, 429),
+    responses=problem_responses(401, 404, 422, 429, 503),
 )
 def get_jurisdiction(
     code: Annotated[
