@@ -408,7 +408,7 @@ class SummedRateEntry(BaseModel):
         description="Envelope added by adjustments after `added_after`, summed over the plans, VND."
     )
     denominator: Money = Field(description="`envelope` less the exclusions, VND.")
-    rate: RateOut
+    rate: RateOut = Field(description="`disbursed` over `denominator` (tỷ lệ giải ngân).")
 
 
 class RatesOut(BaseModel):

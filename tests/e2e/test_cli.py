@@ -1044,7 +1044,7 @@ def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ("rate", "--jurisdiction", "HP", "--year", "2021"),
+        ("rate", "--jurisdiction", "HP", "--year", "2021", "--authority", "king"),
         ("rate", "--jurisdiction", "HP", "--year", "2021", "--plan", "P@0"),
         ("balances", "--by", "colour"),
         ("balances", "--by", "plan", "--as-of", "20 June"),
