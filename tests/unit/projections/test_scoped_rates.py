@@ -170,3 +170,20 @@ def test_one_jurisdiction_is_an_equality_and_a_scope_above_it_an_in_list() -> No
 
 def date_(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def test_a_country_scope_is_read_through_the_indexes_never_by_a_scan(
+    read_model: ReadModelStore,
+) -> None:
+    # The numerator's query (scope_disbursed): the scope's plans by the plan table's index on
+    # jurisdiction, start year and kind, then their movements by the movement index.
+    params: dict[str, object] = {"kind": "disbursed"}
+    sql = (
+        "EXPLAIN QUERY PLAN SELECT COALESCE(SUM(m.amount), 0) FROM {movement} m "
+        "JOIN {plan} pl ON pl.plan_code = m.plan_code "
+        f"WHERE {scope_condition(VN, params)} AND m.kind = :kind"
+    )
+    steps = [str(row[-1]) for row in read_model.read(lambda reader: reader.rows(sql, params))]
+    assert len(steps) == 2
+    assert all(step.startswith("SEARCH") and "USING INDEX" in step for step in steps), steps
+    assert "plan_jurisdiction_start_year_kind" in steps[0]
