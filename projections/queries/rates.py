@@ -191,9 +191,10 @@ def summed_against(
     envelopes: list[PlanEnvelope] = []
     late = 0
     for plan_code in plan_codes:
-        if latest_version(reader, plan_code, as_of) is None:
+        version = latest_version(reader, plan_code, as_of)
+        if version is None:
             continue  # approved after the date asked about
-        plan = envelope_of(reader, Denominator(plan_code), as_of)
+        plan = envelope_of(reader, Denominator(plan_code, version), as_of)
         envelopes.append(plan)
         if exclusions.added_after is not None:
             late += added_after(reader, plan, exclusions.added_after, as_of)
