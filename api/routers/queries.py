@@ -29,15 +29,16 @@ from capledger.projections.queries import (
     Page,
     QueryError,
     Scope,
+    SummedRate,
     WatchLevel,
     adjustment_counts,
     balances,
     bunching,
-    disbursement_rates,
     late_entries,
     monthly_series,
     plan_capital,
     plan_versions,
+    scope_rates,
     watch_list,
 )
 from capledger.projections.queries.balances import SORTS, BalanceFilter
@@ -71,6 +72,7 @@ from ..scope import (
     visible_watch_entries,
 )
 from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, money
+from .jurisdictions import scope_of, scoped
 
 router = APIRouter(tags=["queries"], route_class=ThreadedRoute)
 READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
@@ -106,11 +108,16 @@ class AsOfQuery(_Query):
 
 
 class ScopeQuery(AsOfQuery):
-    jurisdiction: Label = Field(description="Jurisdiction of the plans (province code).")
+    jurisdiction: Label = Field(
+        description="Jurisdiction of the plans (`GET /jurisdictions`): a province or "
+        "centrally-run city (`HP`), a ministry or central agency (`BTC`), or the country "
+        "(`VN`), which counts the plans of every jurisdiction under it; an unknown code is 404 "
+        "`unknown-jurisdiction`."
+    )
     fiscal_year: Year
 
     def scope(self) -> Scope:
-        return Scope(self.jurisdiction, self.fiscal_year)
+        return scope_of(self.jurisdiction, self.fiscal_year)
 
 
 class ExclusionQuery(ScopeQuery):
@@ -143,7 +150,12 @@ class BalanceQuery(AsOfQuery):
     program: OptionalText | None = None
     sector: Label | None = None
     province: Label | None = None
-    jurisdiction: Label | None = None
+    jurisdiction: Label | None = Field(
+        default=None,
+        description="Only lines of plans of this jurisdiction, at any level (`GET "
+        "/jurisdictions`): `VN` keeps the plans of every province and ministry; an unknown code "
+        "is 404 `unknown-jurisdiction`.",
+    )
     fiscal_year: Year | None = None
     plan_kind: PlanKind | None = None
     authority: Authority | None = None
@@ -166,7 +178,7 @@ class BalanceQuery(AsOfQuery):
             program=self.program,
             sector=self.sector,
             province=province,
-            jurisdiction=self.jurisdiction,
+            jurisdiction=None if self.jurisdiction is None else scoped(self.jurisdiction),
             fiscal_year=self.fiscal_year,
             plan_kind=None if self.plan_kind is None else self.plan_kind.value,
             authority=None if self.authority is None else self.authority.value,
@@ -342,9 +354,27 @@ class RateQuery(ExclusionQuery):
     plan: list[Annotated[str, Field(pattern=DENOMINATOR_PATTERN)]] = Field(
         default_factory=list,
         max_length=20,
-        description="Denominator plans, `CODE` or `CODE@VERSION` (repeat for several); "
-        "all annual plans of the jurisdiction and year when absent.",
+        description="Denominator plans, `CODE` or `CODE@VERSION` (repeat for several), each a "
+        "plan of a jurisdiction within the scope; when absent (and no `authority` is named), "
+        "the annual plans recorded under the jurisdiction itself.",
     )
+    authority: list[Authority] = Field(
+        default_factory=list,
+        max_length=len(Authority),
+        description="Summed denominators (`by_authority`): for each authority named, the sum "
+        "of the envelopes of the annual plans it assigned for the fiscal year across every "
+        "jurisdiction of the scope, each at its latest version as of the date (`prime_minister` "
+        "with `jurisdiction=VN`: the country-wide rate against the plans the Prime Minister "
+        "assigned to provinces and ministries, as the Ministry of Finance reports it). When "
+        "neither `plan` nor `authority` is named, every authority that assigned one of the "
+        "scope's annual plans.",
+    )
+
+    def summed_authorities(self) -> list[str] | None:
+        """The authorities whose plans are summed; None: all of the scope's."""
+        if self.authority:
+            return [authority.value for authority in self.authority]
+        return [] if self.plan else None
 
 
 class RateEntry(BaseModel):
@@ -358,6 +388,29 @@ class RateEntry(BaseModel):
     rate: RateOut
 
 
+class SummedRateEntry(BaseModel):
+    """The scope's disbursement over the sum of one authority's annual plans across the scope."""
+
+    authority: Authority = Field(
+        description="The authority whose plans are summed (the kind of plan: e.g. "
+        "`prime_minister`, kế hoạch Thủ tướng Chính phủ giao)."
+    )
+    plans: list[str] = Field(
+        description="The plans summed, `CODE@VERSION` (the version counted); a plan with no "
+        "version known as of the date is not counted."
+    )
+    envelope: Money = Field(description="Sum of the plans' envelopes, VND (tổng kế hoạch vốn).")
+    excluded_extended: Money = Field(
+        description="Capital of their sources extended into the next year across the scope, "
+        "VND (with `exclude_extended`)."
+    )
+    excluded_added_late: Money = Field(
+        description="Envelope added by adjustments after `added_after`, summed over the plans, VND."
+    )
+    denominator: Money = Field(description="`envelope` less the exclusions, VND.")
+    rate: RateOut = Field(description="`disbursed` over `denominator` (tỷ lệ giải ngân).")
+
+
 class RatesOut(BaseModel):
     jurisdiction: str
     fiscal_year: int
@@ -366,6 +419,9 @@ class RatesOut(BaseModel):
     added_after: date | None
     disbursed: Money = Field(description="The numerator: net disbursement of the scope.")
     rates: list[RateEntry]
+    by_authority: list[SummedRateEntry] = Field(
+        description="The same numerator over summed denominators (`authority`)."
+    )
 
 
 def rate_entry(rate: Any, places: int) -> RateEntry:
@@ -384,6 +440,8 @@ def rate_entry(rate: Any, places: int) -> RateEntry:
 def _denominators(ctx: ApiContext, query: RateQuery) -> list[Denominator]:
     if query.plan:
         return [denominator(spec) for spec in query.plan]
+    if query.authority:
+        return []  # summed denominators only
     # None when the scope has no annual plan: the rate query then says the scope is unknown.
     codes = readmodel.annual_plan_codes(ctx.read_model, query.jurisdiction, query.fiscal_year)
     return [Denominator(code) for code in codes]
@@ -401,11 +459,13 @@ def _scope_reader(query: ScopeQuery, caller: Caller) -> None:
     responses=READ_RESPONSES,
 )
 def get_rates(query: Annotated[RateQuery, Query()], caller: Reader, ctx: Ctx) -> RatesOut:
+    scope = query.scope()  # unknown jurisdiction: 404 before anything is read
     _scope_reader(query, caller)
-    found = disbursement_rates(
+    found = scope_rates(
         ctx.read_model,
-        query.scope(),
+        scope,
         _denominators(ctx, query),
+        authorities=query.summed_authorities(),
         exclusions=query.exclusions(),
         as_of=query.point(),
     )
@@ -415,8 +475,21 @@ def get_rates(query: Annotated[RateQuery, Query()], caller: Reader, ctx: Ctx) ->
         as_of=as_of_out(query.point()),
         exclude_extended=query.exclude_extended,
         added_after=query.added_after,
-        disbursed=money(found[0].disbursed if found else 0),
-        rates=[rate_entry(rate, query.places) for rate in found],
+        disbursed=money(found.disbursed),
+        rates=[rate_entry(rate, query.places) for rate in found.rates],
+        by_authority=[summed_entry(rate, query.places) for rate in found.summed],
+    )
+
+
+def summed_entry(rate: SummedRate, places: int) -> SummedRateEntry:
+    return SummedRateEntry(
+        authority=Authority(rate.authority),
+        plans=[f"{code}@{version}" for code, version in rate.plans],
+        envelope=money(rate.envelope),
+        excluded_extended=money(rate.excluded_extended),
+        excluded_added_late=money(rate.excluded_added_late),
+        denominator=money(rate.denominator),
+        rate=rate_out(rate.ratio, places),
     )
 
 

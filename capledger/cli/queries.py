@@ -1,8 +1,11 @@
-"""``capledger rate``, ``capledger balances`` and ``capledger watchlist``: the inspectors'
-questions, answered from the read models (caught up with the ledger first).
+"""``capledger rate``, ``capledger balances``, ``capledger watchlist`` and
+``capledger jurisdictions``: the inspectors' questions, answered from the read models (caught up
+with the ledger first).
 
 Amounts are integer VND in every format; rates are percentages rounded half up, written as text
-(never a float). A plan or scope the read model does not hold is an error of one line.
+(never a float). A plan or scope the read model does not hold is an error of one line; so is a
+jurisdiction the list does not hold (``unknown-jurisdiction``, exit 4). A jurisdiction at any
+level is a scope: the country (``VN``) counts the plans of every province and ministry.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from capledger.domain.capital import FIGURES
+from capledger.domain.jurisdictions import JurisdictionLevel, UnknownJurisdiction
+from capledger.domain.values import Authority
 from capledger.projections.queries import (
     AsOf,
     BalanceFilter,
@@ -28,14 +33,16 @@ from capledger.projections.queries import (
     QueryError,
     Ratio,
     Scope,
+    SummedRate,
     WatchEntry,
     WatchLevel,
     WatchList,
     balances,
-    disbursement_rates,
+    scope_rates,
     watch_list,
 )
 from capledger.projections.queries.balances import RATE, SORTS
+from capledger.rules.jurisdictions import shipped_jurisdictions
 
 from .context import CliContext
 from .errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError
@@ -45,7 +52,9 @@ from .subcommands import Subcommands
 
 FORMATS = ("table", "json", "csv")
 #: The dimensions inspectors group balances by.
-DIMENSIONS = ("project", "plan", "source", "investor", "program", "sector", "province")
+DIMENSIONS = (
+    "project", "plan", "source", "investor", "program", "sector", "province", "jurisdiction",
+)  # fmt: skip
 NO_RATE = "—"
 
 
@@ -53,6 +62,7 @@ def register(subparsers: Subcommands) -> None:
     _register_rate(subparsers)
     _register_balances(subparsers)
     _register_watchlist(subparsers)
+    _register_jurisdictions(subparsers)
 
 
 # -- shared ----------------------------------------------------------------------------------
@@ -117,13 +127,31 @@ def _add_format(parser: argparse.ArgumentParser, formats: Sequence[str] = FORMAT
     )
 
 
+JURISDICTION_HELP = (
+    "a jurisdiction at any level (capledger jurisdictions): a province or city (HP), a ministry "
+    "or central agency (BTC), or the country (VN), which counts every jurisdiction under it"
+)
+
+
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--jurisdiction", required=True, metavar="CODE", help="the province or city, e.g. HP"
-    )
+    parser.add_argument("--jurisdiction", required=True, metavar="CODE", help=JURISDICTION_HELP)
     parser.add_argument(
         "--year", required=True, type=int, metavar="YYYY", help="the fiscal year, e.g. 2021"
     )
+
+
+def members_of(code: str) -> tuple[str, ...]:
+    """Every jurisdiction a scope of ``code`` counts; ``unknown-jurisdiction`` (exit 4) when the
+    list has no ``code``."""
+    try:
+        return shipped_jurisdictions().members(code)
+    except UnknownJurisdiction as error:
+        raise CliError(UnknownJurisdiction.code, str(error), EXIT_REFUSED) from None
+
+
+def scope_of(code: str, year: int) -> Scope:
+    members = members_of(code)
+    return Scope(code, year, () if members == (code,) else members)
 
 
 def _limit(text: str) -> int:
@@ -154,9 +182,13 @@ def _register_rate(subparsers: Subcommands) -> None:
         description=(
             "Print the disbursement rate of a jurisdiction's annual plans for a fiscal year: "
             "all net disbursement of that capital, over each named plan's envelope (its latest "
-            "version as of the date, or the version named with CODE@VERSION). Reports quote "
-            "the same disbursement against several plans, e.g. the city's and the Prime "
-            "Minister's. Rates are rounded half up to one decimal."
+            "version as of the date, or the version named with CODE@VERSION), and over the sum "
+            "of each named authority's annual plans across the scope (--authority). Reports "
+            "quote the same disbursement against several plans, e.g. the city's and the Prime "
+            "Minister's; the Ministry of Finance quotes the country's (--jurisdiction VN "
+            "--authority prime_minister). With neither --plan nor --authority, each authority "
+            "that assigned one of the scope's plans is summed. Rates are rounded half up to one "
+            "decimal."
         ),
     )
     _scope_arguments(parser)
@@ -164,10 +196,19 @@ def _register_rate(subparsers: Subcommands) -> None:
         "--plan",
         dest="plans",
         action="append",
-        required=True,
+        default=[],
         type=_denominator,
         metavar="CODE[@VERSION]",
-        help="a plan whose envelope is a denominator (repeat for several)",
+        help="a plan of the scope whose envelope is a denominator (repeat for several)",
+    )
+    parser.add_argument(
+        "--authority",
+        dest="authorities",
+        action="append",
+        default=[],
+        choices=[authority.value for authority in Authority],
+        help="sum the annual plans this authority assigned across the scope as one denominator "
+        "(repeat for several)",
     )
     _add_as_of(parser)
     parser.add_argument(
@@ -198,11 +239,14 @@ def _denominator(text: str) -> Denominator:
 
 def run_rate(args: argparse.Namespace, context: CliContext) -> int:
     point = as_of_point(args)
-    scope = Scope(args.jurisdiction, args.year)
+    scope = scope_of(args.jurisdiction, args.year)
     exclusions = Exclusions(extended=args.exclude_extended, added_after=args.added_after)
+    authorities = args.authorities or (None if not args.plans else [])
     store = context.caught_up()
     try:
-        rates = disbursement_rates(store, scope, args.plans, exclusions=exclusions, as_of=point)
+        found = scope_rates(
+            store, scope, args.plans, authorities=authorities, exclusions=exclusions, as_of=point
+        )
     except QueryError as error:
         message = str(error)
         if point is not None:  # the query names the date by its repr
@@ -211,15 +255,21 @@ def run_rate(args: argparse.Namespace, context: CliContext) -> int:
     except PlanOutsideScope as error:
         raise CliError(PlanOutsideScope.code, str(error), EXIT_REFUSED) from None
     if args.format == "json":
-        for rate in rates:
+        for rate in found.rates:
             print(json_line(_rate_json(rate)), file=context.stdout)
+        for summed in found.summed:
+            print(json_line(_summed_json(summed)), file=context.stdout)
         return EXIT_OK
-    print(render_rates(scope, point, exclusions, rates), file=context.stdout)
+    print(render_rates(scope, point, exclusions, found.rates, found.summed), file=context.stdout)
     return EXIT_OK
 
 
 def render_rates(
-    scope: Scope, point: AsOf | None, exclusions: Exclusions, rates: Sequence[DisbursementRate]
+    scope: Scope,
+    point: AsOf | None,
+    exclusions: Exclusions,
+    rates: Sequence[DisbursementRate],
+    summed: Sequence[SummedRate] = (),
 ) -> str:
     left_out = []
     if exclusions.extended:
@@ -229,8 +279,13 @@ def render_rates(
     lines = [
         f"Disbursement of {scope.jurisdiction}'s annual plans for {scope.fiscal_year}, "
         f"{describe_as_of(point)}; amounts in VND",
-        f"disbursed: {vnd(rates[0].disbursed)}" if rates else "",
+        f"disbursed: {vnd((rates or summed)[0].disbursed)}" if rates or summed else "",
     ]
+    if scope.members:
+        lines[0] = lines[0].replace(
+            f"{scope.jurisdiction}'s annual plans",
+            f"the annual plans of {scope.jurisdiction} ({len(scope.members)} jurisdictions)",
+        )
     if left_out:
         lines.append(f"left out: {'; '.join(left_out)}")
     columns = [
@@ -254,7 +309,37 @@ def render_rates(
         ]
         for rate in rates
     ]
+    rows += [
+        [
+            f"sum of {len(rate.plans)} plan{'' if len(rate.plans) == 1 else 's'}",
+            rate.authority.replace("_", " "),
+            "",
+            vnd(rate.envelope),
+            vnd(rate.excluded_extended + rate.excluded_added_late),
+            vnd(rate.denominator),
+            shown_rate(rate.ratio),
+        ]
+        for rate in summed
+    ]
     return "\n".join([*lines, "", render_table(columns, rows)])
+
+
+def _summed_json(rate: SummedRate) -> dict[str, Any]:
+    return {
+        "jurisdiction": rate.scope.jurisdiction,
+        "fiscal_year": rate.scope.fiscal_year,
+        "authority": rate.authority,
+        "plans": [f"{code}@{version}" for code, version in rate.plans],
+        "as_of": as_of_json(rate.as_of),
+        "exclude_extended": rate.exclusions.extended,
+        "added_after": rate.exclusions.added_after,
+        "disbursed": rate.disbursed,
+        "envelope": rate.envelope,
+        "excluded_extended": rate.excluded_extended,
+        "excluded_added_late": rate.excluded_added_late,
+        "denominator": rate.denominator,
+        "rate_percent": percent(rate.ratio),
+    }
 
 
 def _rate_json(rate: DisbursementRate) -> dict[str, Any]:
@@ -291,7 +376,11 @@ def _register_balances(subparsers: Subcommands) -> None:
         ),
     )
     parser.add_argument("--by", required=True, choices=DIMENSIONS, help="how to group")
-    parser.add_argument("--jurisdiction", metavar="CODE", help="only plans of this jurisdiction")
+    parser.add_argument(
+        "--jurisdiction",
+        metavar="CODE",
+        help="only plans of this jurisdiction, at any level (VN: every province and ministry)",
+    )
     parser.add_argument("--year", type=int, metavar="YYYY", help="only this fiscal year")
     parser.add_argument("--plan", metavar="CODE", help="only lines of this plan")
     parser.add_argument(
@@ -330,7 +419,7 @@ def run_balances(args: argparse.Namespace, context: CliContext) -> int:
         program=args.program,
         sector=args.sector,
         province=args.province,
-        jurisdiction=args.jurisdiction,
+        jurisdiction=None if args.jurisdiction is None else _scoped(args.jurisdiction),
         fiscal_year=args.year,
         plan_kind=args.plan_kind,
         status=args.status,
@@ -361,6 +450,11 @@ def run_balances(args: argparse.Namespace, context: CliContext) -> int:
         shown = f"{page.offset + 1:,}–{page.offset + len(page.items):,}" if page.items else "none"
         print(f"\n{shown} of {page.total:,} {args.by} groups", file=context.stdout)
     return EXIT_OK
+
+
+def _scoped(code: str) -> str | tuple[str, ...]:
+    members = members_of(code)
+    return code if members == (code,) else members
 
 
 def _balance_record(balance: GroupBalance) -> dict[str, Any]:
@@ -465,7 +559,7 @@ WATCH_FIELDS = (
 
 def run_watchlist(args: argparse.Namespace, context: CliContext) -> int:
     point = as_of_point(args)
-    scope = Scope(args.jurisdiction, args.year)
+    scope = scope_of(args.jurisdiction, args.year)
     store = context.caught_up()
     found = watch_list(
         store,
@@ -551,3 +645,61 @@ def render_watchlist(found: WatchList) -> str:
         for entry in found.entries
     ]
     return heading + "\n\n" + render_table(columns, rows)
+
+
+# -- jurisdictions ---------------------------------------------------------------------------
+
+
+def _register_jurisdictions(subparsers: Subcommands) -> None:
+    parser = subparsers.add_parser(
+        "jurisdictions",
+        help="the known jurisdictions: the country, provinces, central ministries and agencies",
+        description=(
+            "Print the list of jurisdictions a plan may record and a query may name, with the "
+            "jurisdiction each sits under, its level and, for provinces, its official code "
+            "(mã đơn vị hành chính)."
+        ),
+    )
+    parser.add_argument(
+        "--on",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="only the jurisdictions that hold on this day",
+    )
+    parser.add_argument(
+        "--level",
+        choices=[level.value for level in JurisdictionLevel],
+        help="only jurisdictions of this level",
+    )
+    _add_format(parser, ("table", "json"))
+    parser.set_defaults(handler=run_jurisdictions)
+
+
+def run_jurisdictions(args: argparse.Namespace, context: CliContext) -> int:
+    listed = shipped_jurisdictions()
+    entries = list(listed) if args.on is None else listed.valid_on(args.on)
+    if args.level is not None:
+        entries = [entry for entry in entries if entry.level.value == args.level]
+    if args.format == "json":
+        for entry in entries:
+            record = {
+                "code": entry.code,
+                "official_code": entry.official_code,
+                "level": entry.level.value,
+                "name_vi": entry.name_vi,
+                "name_en": entry.name_en,
+                "parent": entry.parent,
+                "valid_from": entry.valid_from,
+                "valid_to": entry.valid_to,
+                "succeeded_by": list(entry.succeeded_by),
+            }
+            print(json_line(record), file=context.stdout)
+        return EXIT_OK
+    columns = [Column("code"), Column("under"), Column("level"), Column("official"), Column("name")]
+    rows = [
+        [entry.code, entry.parent or "", entry.level.value.replace("_", " "),
+         entry.official_code or "", entry.name_vi]
+        for entry in entries
+    ]  # fmt: skip
+    print(render_table(columns, rows), file=context.stdout)
+    return EXIT_OK

@@ -10,7 +10,14 @@ from .plans import (
     plan_capital,
     plan_versions,
 )
-from .rates import DisbursementRate, disbursement_rate, disbursement_rates
+from .rates import (
+    DisbursementRate,
+    ScopeRates,
+    SummedRate,
+    disbursement_rate,
+    disbursement_rates,
+    scope_rates,
+)
 from .series import Basis, Bunching, MonthlyPoint, MonthlySeries, bunching, monthly_series
 from .types import (
     NO_EXCLUSIONS,
@@ -47,6 +54,8 @@ __all__ = [
     "QueryError",
     "Ratio",
     "Scope",
+    "ScopeRates",
+    "SummedRate",
     "WatchEntry",
     "WatchLevel",
     "WatchList",
@@ -59,5 +68,6 @@ __all__ = [
     "monthly_series",
     "plan_capital",
     "plan_versions",
+    "scope_rates",
     "watch_list",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from capledger.domain.capital import BALANCE_FIELDS, Balance
 
 from ..store import Reader, ReadModelStore
-from .sql import BALANCES, Params, capital_sql, line_source, undisbursed_sql
+from .sql import BALANCES, Params, capital_sql, in_list, line_source, undisbursed_sql
 from .types import AsOfLike, Page, Ratio, as_of_point
 
 
@@ -60,7 +60,8 @@ class BalanceFilter:
     program: str | None = None
     sector: str | None = None
     province: str | None = None
-    jurisdiction: str | None = None
+    #: One jurisdiction's plans, or (a tuple) the plans of each member of a scope above them.
+    jurisdiction: str | tuple[str, ...] | None = None
     fiscal_year: int | None = None
     plan_kind: str | None = None
     authority: str | None = None
@@ -181,7 +182,10 @@ def _filter_sql(filters: BalanceFilter, params: Params) -> str:
     conditions = []
     for field in fields(filters):
         value = getattr(filters, field.name)
-        if value is not None:
+        if isinstance(value, tuple):
+            listed = in_list(f"f_{field.name}", list(value), params)
+            conditions.append(f" AND {FILTER_COLUMNS[field.name]} IN {listed}")
+        elif value is not None:
             params[f"f_{field.name}"] = value
             conditions.append(f" AND {FILTER_COLUMNS[field.name]} = :f_{field.name}")
     return "".join(conditions)

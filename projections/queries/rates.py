@@ -74,6 +74,41 @@ def disbursement_rate(
     return disbursement_rates(store, scope, [denominator], exclusions=exclusions, as_of=as_of)[0]
 
 
+@dataclass(frozen=True)
+class SummedRate:
+    """The scope's disbursement over the sum of one kind of plan across the scope: the annual
+    plans of its fiscal year assigned by one authority in every jurisdiction the scope holds
+    (the country-wide rate against what the Prime Minister assigned, as the Ministry of Finance
+    reports it). ``plans``: each summed plan and the version counted; a plan with no version
+    known as of the date is not counted."""
+
+    scope: Scope
+    authority: str
+    plans: tuple[tuple[str, int], ...]
+    as_of: AsOf | None
+    exclusions: Exclusions
+    disbursed: int
+    envelope: int
+    excluded_extended: int
+    excluded_added_late: int
+    ratio: Ratio
+
+    @property
+    def denominator(self) -> int:
+        return self.ratio.denominator
+
+
+@dataclass(frozen=True)
+class ScopeRates:
+    """One numerator, against chosen plans (``rates``) and against sums of a kind of plan over
+    the scope (``summed``), from one snapshot."""
+
+    scope: Scope
+    disbursed: int
+    rates: list[DisbursementRate]
+    summed: list[SummedRate]
+
+
 def disbursement_rates(
     store: ReadModelStore,
     scope: Scope,
@@ -87,17 +122,97 @@ def disbursement_rates(
     A scope with no annual plan in the read model is unknown (``QueryError``), not a rate of 0;
     a denominator of another jurisdiction or of other years is ``PlanOutsideScope``.
     """
+    return scope_rates(
+        store, scope, denominators, authorities=(), exclusions=exclusions, as_of=as_of
+    ).rates
+
+
+def scope_rates(
+    store: ReadModelStore,
+    scope: Scope,
+    denominators: Sequence[Denominator],
+    *,
+    authorities: Sequence[str] | None,
+    exclusions: Exclusions = NO_EXCLUSIONS,
+    as_of: AsOfLike = None,
+) -> ScopeRates:
+    """The scope's disbursement against each chosen plan and against the sum of each chosen
+    authority's annual plans over the scope (``authorities=None``: every authority that
+    assigned one of them, in order of its code), from one snapshot."""
     point = as_of_point(as_of)
 
-    def query(reader: Reader) -> list[DisbursementRate]:
+    def query(reader: Reader) -> ScopeRates:
         check_scope_known(reader, scope)
         disbursed = scope_disbursed(reader, scope, point, exclusions)
-        return [
+        rates = [
             rate_against(reader, scope, denominator, exclusions, point, disbursed)
             for denominator in denominators
         ]
+        asked_none = authorities is not None and not authorities
+        plans = {} if asked_none else scope_plans(reader, scope)
+        chosen = sorted(set(plans)) if authorities is None else list(authorities)
+        summed = [
+            summed_against(reader, scope, authority, plans.get(authority, []), exclusions, point,
+                           disbursed)
+            for authority in chosen
+        ]  # fmt: skip
+        return ScopeRates(scope, disbursed, rates, summed)
 
     return store.read(query)
+
+
+def scope_plans(reader: Reader, scope: Scope) -> dict[str, list[str]]:
+    """The scope's annual plans by the authority that assigned them (an index lookup)."""
+    params: Params = {}
+    where = scope_condition(scope, params)
+    rows = reader.rows(
+        f"SELECT pl.authority, pl.plan_code FROM {{plan}} pl WHERE {where} "
+        "ORDER BY pl.authority, pl.plan_code",
+        params,
+    )
+    found: dict[str, list[str]] = {}
+    for authority, plan_code in rows:
+        found.setdefault(str(authority), []).append(str(plan_code))
+    return found
+
+
+def summed_against(
+    reader: Reader,
+    scope: Scope,
+    authority: str,
+    plan_codes: Sequence[str],
+    exclusions: Exclusions,
+    as_of: AsOf | None,
+    disbursed: int,
+) -> SummedRate:
+    """The sum of the given plans' envelopes (each at its latest version as of the date) as one
+    denominator, less the exclusions: each plan's late additions, and the capital of their
+    sources extended across the scope."""
+    envelopes: list[PlanEnvelope] = []
+    late = 0
+    for plan_code in plan_codes:
+        version = latest_version(reader, plan_code, as_of)
+        if version is None:
+            continue  # approved after the date asked about
+        plan = envelope_of(reader, Denominator(plan_code, version), as_of)
+        envelopes.append(plan)
+        if exclusions.added_after is not None:
+            late += added_after(reader, plan, exclusions.added_after, as_of)
+    sources = sorted({source for plan in envelopes for source in plan.envelopes})
+    extended = scope_extended(reader, scope, sources, as_of) if exclusions.extended else 0
+    envelope = sum(plan.total for plan in envelopes)
+    return SummedRate(
+        scope=scope,
+        authority=authority,
+        plans=tuple((plan.plan_code, plan.plan_version) for plan in envelopes),
+        as_of=as_of,
+        exclusions=exclusions,
+        disbursed=disbursed,
+        envelope=envelope,
+        excluded_extended=extended,
+        excluded_added_late=late,
+        ratio=Ratio(disbursed, max(0, envelope - extended - late)),
+    )
 
 
 def scope_disbursed(
@@ -181,9 +296,11 @@ def check_scope_known(reader: Reader, scope: Scope) -> None:
 
 
 def check_plan_in_scope(plan: PlanEnvelope, scope: Scope) -> None:
-    if plan.jurisdiction != scope.jurisdiction:
+    if not scope.holds(plan.jurisdiction):
+        within = "of" if len(scope.codes) == 1 else "within"
         raise PlanOutsideScope(
-            f"plan {plan.plan_code} is a plan of {plan.jurisdiction}, not of {scope.jurisdiction}"
+            f"plan {plan.plan_code} is a plan of {plan.jurisdiction}, "
+            f"not {within} {scope.jurisdiction}"
         )
     if not plan.start_year <= scope.fiscal_year <= plan.end_year:
         years = (

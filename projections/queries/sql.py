@@ -61,11 +61,17 @@ def _capital(alias: str) -> Sql:
 
 
 def scope_condition(scope: Scope, params: Params, plan: str = "pl") -> str:
-    params.update(jurisdiction=scope.jurisdiction, fiscal_year=scope.fiscal_year, annual=ANNUAL)
-    return (
-        f"{plan}.jurisdiction = :jurisdiction AND {plan}.start_year = :fiscal_year "
-        f"AND {plan}.kind = :annual"
-    )
+    """The scope's annual plans: one jurisdiction's, or those of every member of a scope above
+    it (an IN list on the plan table's index on jurisdiction, start year and kind)."""
+    params.update(fiscal_year=scope.fiscal_year, annual=ANNUAL)
+    if len(scope.codes) == 1:
+        params["jurisdiction"] = scope.codes[0]
+        jurisdiction = f"{plan}.jurisdiction = :jurisdiction"
+    else:
+        jurisdiction = (
+            f"{plan}.jurisdiction IN {in_list('jurisdiction', list(scope.codes), params)}"
+        )
+    return f"{jurisdiction} AND {plan}.start_year = :fiscal_year AND {plan}.kind = :annual"
 
 
 def as_of_condition(as_of: AsOf | None, params: Params, alias: str = "m") -> str:

@@ -65,10 +65,24 @@ def _quantum(places: int) -> Decimal:
 
 @dataclass(frozen=True)
 class Scope:
-    """The capital of the annual plans of one jurisdiction for one fiscal year."""
+    """The capital of the annual plans of one jurisdiction for one fiscal year.
+
+    ``members``: the jurisdictions whose plans the scope counts, when the jurisdiction is a level
+    above others (the country holds every province and ministry: ``Jurisdictions.members``);
+    empty for the jurisdiction's own plans alone.
+    """
 
     jurisdiction: str
     fiscal_year: int
+    members: tuple[str, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The jurisdictions whose plans are counted."""
+        return self.members or (self.jurisdiction,)
+
+    def holds(self, jurisdiction: str) -> bool:
+        return jurisdiction in self.codes
 
 
 @dataclass(frozen=True)

@@ -955,7 +955,10 @@ def test_rate_of_an_unknown_plan_fails_with_one_line_and_exit_4(demo_run: DemoRu
 @pytest.mark.parametrize(
     ("scope", "line"),
     [
-        (("ZZ", "2021"), "unknown-plan: no annual plan of ZZ for 2021 is in the read model"),
+        (
+            ("ZZ", "2021"),
+            "unknown-jurisdiction: jurisdiction 'ZZ' is not in the list of jurisdictions",
+        ),
         (("HP", "1800"), "unknown-plan: no annual plan of HP for 1800 is in the read model"),
         (("HP", "2021"), None),
     ],
@@ -975,6 +978,61 @@ def test_rate_of_a_scope_never_seen_fails_with_exit_4_not_zero_percent(
     assert error_lines(result) == [f"capledger: error: {line}"]
 
 
+def test_the_countrys_rate_sums_each_authoritys_plans_of_every_jurisdiction(
+    demo_run: DemoRun,
+) -> None:
+    # The demo's only 2021 annual plans are Hải Phòng's: the country's sums are the city's.
+    result = run_cli(demo_run.data_dir, "rate", "--jurisdiction", "VN", "--year", "2021",
+                     "--authority", "prime_minister", "--format", "json")  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert (line["jurisdiction"], line["authority"]) == ("VN", "prime_minister")
+    assert line["plans"] == ["HP-KHV-2021-TTG@1"]
+    assert line["denominator"] == 7_295 * 10**9
+    assert line["rate_percent"] == "63.1"
+    table = run_cli(demo_run.data_dir, "rate", "--jurisdiction", "VN", "--year", "2021")
+    assert table.returncode == 0, table.stderr
+    assert "annual plans of VN (107 jurisdictions)" in table.stdout
+    assert [row.split()[-1] for row in table.stdout.splitlines() if "sum of 1 plan" in row] == [
+        "63.1%",
+        "33.8%",
+    ]
+
+
+def test_balances_of_the_country_and_of_an_unknown_jurisdiction(demo_run: DemoRun) -> None:
+    country = run_cli(demo_run.data_dir, "balances", "--by", "jurisdiction", "--jurisdiction",
+                      "VN", "--format", "json")  # fmt: skip
+    hai_phong = run_cli(demo_run.data_dir, "balances", "--by", "jurisdiction", "--jurisdiction",
+                        "HP", "--format", "json")  # fmt: skip
+    unknown = run_cli(demo_run.data_dir, "balances", "--by", "plan", "--jurisdiction", "ZZ")
+
+    assert country.returncode == 0, country.stderr
+    keys = {json.loads(line)["key"] for line in country.stdout.splitlines()}
+    assert {"HP", "HCM"} <= keys
+    (only,) = [json.loads(line) for line in hai_phong.stdout.splitlines()]
+    assert only["key"] == "HP"
+    assert unknown.returncode == 4
+    assert error_lines(unknown) == [
+        "capledger: error: unknown-jurisdiction: jurisdiction 'ZZ' is not in the list of "
+        "jurisdictions"
+    ]
+
+
+def test_jurisdictions_lists_the_hierarchy(tmp_path: Path) -> None:
+    ministries = run_cli(tmp_path, "jurisdictions", "--level", "ministry", "--format", "json")
+    table = run_cli(tmp_path, "jurisdictions", "--on", "2021-06-20")
+
+    assert ministries.returncode == 0, ministries.stderr
+    found = [json.loads(line) for line in ministries.stdout.splitlines()]
+    assert len(found) == 18
+    assert {entry["parent"] for entry in found} == {"VN"}
+    assert "Bộ Tài chính" in {entry["name_vi"] for entry in found}
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    assert rows["HP"][:4] == ["HP", "VN", "municipality", "31"]
+    assert len(rows) == 107
+
+
 def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "nothing-here", *HP_RATE)
 
@@ -986,7 +1044,7 @@ def test_rate_without_a_store_fails_and_creates_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ("rate", "--jurisdiction", "HP", "--year", "2021"),
+        ("rate", "--jurisdiction", "HP", "--year", "2021", "--authority", "king"),
         ("rate", "--jurisdiction", "HP", "--year", "2021", "--plan", "P@0"),
         ("balances", "--by", "colour"),
         ("balances", "--by", "plan", "--as-of", "20 June"),

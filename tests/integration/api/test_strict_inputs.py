@@ -115,8 +115,11 @@ def test_a_rate_over_a_plan_of_another_province_or_year_is_refused(
 def test_a_rate_of_a_jurisdiction_or_year_never_seen_is_not_found_not_zero(
     hai_phong: Harness,
 ) -> None:
-    for scope in ({"jurisdiction": "ZZ", "fiscal_year": 2021}, {**HP_2021, "fiscal_year": 2030}):
+    for scope, code in (
+        ({"jurisdiction": "ZZ", "fiscal_year": 2021}, "unknown-jurisdiction"),
+        ({**HP_2021, "fiscal_year": 2030}, "not-found"),
+    ):
         response = hai_phong.get("/rates", **scope, plan="HP-2021-HDND")
         assert response.status_code == 404, scope
-        assert response.json()["code"] == "not-found"
+        assert response.json()["code"] == code
     assert hai_phong.get("/rates", jurisdiction="HP", fiscal_year=1800).status_code == 422
