@@ -27,7 +27,7 @@ from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
-from .routers import admin, audit, commands, docs, exports, inspector, ops, queries
+from .routers import admin, audit, commands, docs, exports, inspector, ops, queries, schemas
 from .routers.log import router as log_router
 from .store import ApiStore
 from .throttle import RateLimitHeaders
@@ -54,6 +54,7 @@ TAGS = [
     {"name": "exports", "description": "CSV, IATI, Fiscal Data Package."},
     {"name": "administration", "description": "API keys."},
     {"name": "operations", "description": "Health, readiness, metrics."},
+    {"name": "events", "description": "The JSON Schemas of the Kafka events' data."},
 ]
 
 
@@ -119,6 +120,7 @@ def create_app(
         ops.router,
         inspector.router,
         log_router,
+        schemas.router,
     ):
         guarded = router in serves_figures
         app.include_router(router, dependencies=[Depends(verified_ledger)] if guarded else None)
