@@ -109,3 +109,11 @@ def test_the_command_line_writes_then_checks(
     assert main(["--write", "--dir", str(tmp_path)]) == 0
     assert main(["--check", "--dir", str(tmp_path)]) == 0
     assert "24 schemas up to date" in capsys.readouterr().out
+
+
+def test_a_payment_s_schema_says_its_amount_is_gross_and_how_to_get_the_cash() -> None:
+    paid = schemas.load("Project.CompletedWorkPaid.v1.json")["properties"]
+    assert paid["amount"]["description"].startswith("Gross")
+    assert "amount − advance_recovered" in paid["amount"]["description"]
+    assert paid["advance_recovered"]["description"]
+    assert schemas.load("Project.AdvancePaid.v1.json")["properties"]["amount"]["description"]
