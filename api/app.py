@@ -27,7 +27,18 @@ from . import problems
 from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
-from .routers import admin, audit, commands, docs, exports, inspector, jurisdictions, ops, queries
+from .routers import (
+    admin,
+    audit,
+    commands,
+    docs,
+    exports,
+    inspector,
+    jurisdictions,
+    ops,
+    queries,
+    schemas,
+)
 from .routers.log import router as log_router
 from .store import ApiStore
 from .throttle import RateLimitHeaders
@@ -54,6 +65,7 @@ TAGS = [
     {"name": "exports", "description": "CSV, IATI, Fiscal Data Package."},
     {"name": "administration", "description": "API keys."},
     {"name": "operations", "description": "Health, readiness, metrics."},
+    {"name": "events", "description": "The JSON Schemas of the Kafka events' data."},
 ]
 
 
@@ -120,6 +132,7 @@ def create_app(
         inspector.router,
         log_router,
         jurisdictions.router,
+        schemas.router,
     ):
         guarded = router in serves_figures
         app.include_router(router, dependencies=[Depends(verified_ledger)] if guarded else None)

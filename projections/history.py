@@ -92,6 +92,10 @@ class HistoryEntry:
     correlation_id: str | None
     decision: dict[str, Any] | None
     amount: int | None  # what the event moves; negative when capital or cash leaves
+    #: A payment's, an advance's or their reversal's gross value (the work or advance paid for,
+    #: the event's ``data.amount``) and net cash (gross − advance recovered); None otherwise.
+    gross_amount: int | None
+    net_amount: int | None
     plan_code: str | None
     source: str | None
     reverses: EntryRow | None  # the payment or advance a reversal takes back
@@ -338,6 +342,7 @@ def history_entry(event: PublishedEvent, model: MemoryReadModel) -> HistoryEntry
         code = event.subject_code or ""
         reverses = model.get(EntryRow, (code, int(data.get("entry_version", 0))))
     amount, plan_code, source = _moves(short, data, reverses)
+    gross, net = _cash(short, data, reverses)
     decision = data.get("decision")
     return HistoryEntry(
         version=event.stream_version,
@@ -353,6 +358,8 @@ def history_entry(event: PublishedEvent, model: MemoryReadModel) -> HistoryEntry
         correlation_id=_text(meta.get("correlation_id")),
         decision=decision if isinstance(decision, dict) else None,
         amount=amount,
+        gross_amount=gross,
+        net_amount=net,
         plan_code=plan_code,
         source=source,
         reverses=reverses,
@@ -391,6 +398,21 @@ def _moves(
     if amount is not None and short == "CompletedWorkPaid":
         amount -= _int(data.get("advance_recovered")) or 0
     return amount, _text(data.get("plan_code")), _text(data.get("source"))
+
+
+def _cash(
+    short: str, data: dict[str, Any], reverses: EntryRow | None
+) -> tuple[int | None, int | None]:
+    """``(gross, net)`` of a cash event: the value paid for and the cash that left (the
+    advance recovered out of a payment's value is not paid again); a reversal's negative."""
+    if short == "EntryReversed":
+        return (None, None) if reverses is None else (-reverses.amount, -reverses.net)
+    if short not in ("AdvancePaid", "CompletedWorkPaid"):
+        return None, None
+    gross = _int(data.get("amount"))
+    if gross is None:
+        return None, None
+    return gross, gross - (_int(data.get("advance_recovered")) or 0)
 
 
 def _in_point(event: PublishedEvent, effective: str, known: str | None) -> bool:

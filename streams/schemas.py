@@ -52,6 +52,20 @@ INTEGER_MINIMUM: Mapping[str, int] = {
 }
 #: Smallest value of the integers in mappings (``{source: VND}``, ``{subject: version}``).
 MAP_VALUE_MINIMUM: Mapping[str, int] = {"envelopes": 0, "streams": 1}
+#: What a field of an event's data holds, where its name alone could mislead (gross vs net).
+#: A description changes no message: it is written into the current schema files.
+FIELD_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
+    "Project.CompletedWorkPaid": {
+        "amount": "Gross: the value of the completed work paid for (giá trị khối lượng hoàn "
+        "thành), VND, the advance recovered included. The cash paid out (giải ngân) is "
+        "amount − advance_recovered.",
+        "advance_recovered": "The part of amount that repays the contract's advance (thu hồi "
+        "tạm ứng), VND: not paid out again.",
+    },
+    "Project.AdvancePaid": {
+        "amount": "The advance paid out (tạm ứng), VND: gross and net cash alike.",
+    },
+}
 #: The decision behind a movement, as published (see application/eventstore.DecisionAsDict).
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -162,6 +176,8 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 def event_schema(event_type: EventType, base_uri: str = DEFAULT_SCHEMA_BASE_URI) -> dict[str, Any]:
     fields = event_fields(event_type.cls)
     properties = {name: field_schema(name, hint) for name, hint in sorted(fields.items())}
+    for name, text in FIELD_DESCRIPTIONS.get(event_type.name, {}).items():
+        properties[name] = {"description": text, **properties[name]}
     doc = " ".join(class_docstring(event_type.cls).split())
     description = f"Data of CloudEvents type {event_type.ce_type}."
     if doc:

@@ -13,8 +13,10 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: Prefix of CloudEvents ``dataschema`` values; a schema's file name follows it.
-DEFAULT_SCHEMA_BASE_URI = "urn:capledger:schema:"
+#: Prefix of CloudEvents ``dataschema`` values; a schema's file name follows it. The API serves
+#: every schema at ``/schemas/<file name>`` (api/routers/schemas.py): a deployment sets this to
+#: its API's public address, ``https://<host><root path>/schemas/``.
+DEFAULT_SCHEMA_BASE_URI = "https://capledger.vn/schemas/"
 
 
 class KafkaSettings(BaseModel):

@@ -5,9 +5,17 @@ One message per recorded event (``CommandReceipt`` bookkeeping events included):
 - key: the event's subject (``project:HP-001``, ``plan:HP-2021-HDND``, ``command:<id>``), so
   every stream's history is ordered within one partition;
 - value: the event's published ``data`` as JSON (UTF-8, amounts as integers, dates ISO 8601);
-- headers: the CloudEvents attributes (``ce_*`` and ``content-type``) and the ledger's own
-  (``capledger_*``): global position, stream, stream version, chain hashes, who and which
-  command recorded it.
+- headers: the CloudEvents attributes (``ce_*`` and ``content-type``), the ledger's own among
+  them as CloudEvents *extension attributes* (``ce_position``, ``ce_stream``,
+  ``ce_streamversion``, ``ce_hash``, ``ce_prevhash``, ``ce_principal``, ``ce_commandid``,
+  ``ce_correlationid``), so any CloudEvents SDK keeps them, and ``ce_wireversion`` naming this
+  layout (:data:`WIRE_VERSION`).
+
+Wire versions. 1: the ledger's attributes as plain ``capledger_*`` headers, which the SDKs drop
+(every message before ``ce_wireversion`` existed). 2: the same values as extension attributes;
+the ``capledger_*`` headers are still sent beside them, deprecated, for subscribers written
+against version 1, and dropped by version 3 (docs/kafka.md says when). Readers here accept both:
+the topic is kept forever and holds version-1 messages.
 
 The message is the event's published form (``application.published``): an event recorded
 under an older ``class_version`` is sent upcast to the current one, so every ``ce_type`` has a
@@ -50,15 +58,30 @@ CE_TIME = "ce_time"
 CE_SUBJECT = "ce_subject"
 CE_DATASCHEMA = "ce_dataschema"
 CONTENT_TYPE_HEADER = "content-type"
-# The ledger's own headers.
-POSITION = "capledger_position"
-STREAM = "capledger_stream"
-STREAM_VERSION = "capledger_stream_version"
-HASH = "capledger_hash"
-PREV_HASH = "capledger_prev_hash"
-PRINCIPAL = "capledger_principal"
-COMMAND_ID = "capledger_command_id"
-CORRELATION_ID = "capledger_correlation_id"
+#: The layout of a message's headers (see the module's docstring); ``ce_wireversion``.
+WIRE_VERSION = 2
+# The ledger's own attributes: CloudEvents extension attributes (names of lowercase letters and
+# digits, at most 20 characters, as the specification asks), values as text.
+WIRE_VERSION_HEADER = "ce_wireversion"
+POSITION = "ce_position"
+STREAM = "ce_stream"
+STREAM_VERSION = "ce_streamversion"
+HASH = "ce_hash"
+PREV_HASH = "ce_prevhash"
+PRINCIPAL = "ce_principal"
+COMMAND_ID = "ce_commandid"
+CORRELATION_ID = "ce_correlationid"
+#: The same values as plain headers, as wire version 1 sent them: deprecated, still sent.
+LEGACY_HEADERS: Mapping[str, str] = {
+    POSITION: "capledger_position",
+    STREAM: "capledger_stream",
+    STREAM_VERSION: "capledger_stream_version",
+    HASH: "capledger_hash",
+    PREV_HASH: "capledger_prev_hash",
+    PRINCIPAL: "capledger_principal",
+    COMMAND_ID: "capledger_command_id",
+    CORRELATION_ID: "capledger_correlation_id",
+}
 
 Headers = list[tuple[str, bytes]]
 
@@ -135,6 +158,7 @@ def encode_data(data: Mapping[str, Any]) -> bytes:
 _orjson_dumps = orjson.dumps
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SPECVERSION_HEADER = (CE_SPECVERSION, SPECVERSION.encode())
+_WIRE_VERSION_HEADER = (WIRE_VERSION_HEADER, str(WIRE_VERSION).encode())
 
 
 @lru_cache(maxsize=1024)
@@ -153,32 +177,52 @@ def _fixed_headers(
 
 
 def _headers(event: PublishedEvent, wire: WireFormat, subject: str) -> Headers:
-    """A message's headers, in their order: CloudEvents attributes, then capledger's."""
+    """A message's headers, in their order: CloudEvents attributes, the ledger's extension
+    attributes (an empty one left out), then the deprecated version-1 copies of the latter."""
     source, ce_type, content_type, dataschema = _fixed_headers(
         event.name, event.class_version, wire.source, wire.schema_base_uri
     )
-    stream = str(event.stream)
+    stream = str(event.stream).encode()
     meta = event.meta
+    position = str(event.position).encode()
+    stream_version = str(event.stream_version).encode()
+    hash_, prev = event.hash.encode(), event.prev.encode()
+    principal = str(meta.get("principal") or "").encode()
+    command_id = str(meta.get("command_id") or "").encode()
+    correlation_id = str(meta.get("correlation_id") or "").encode()
     headers: Headers = [
         _SPECVERSION_HEADER,
-        (CE_ID, f"{stream}:{event.stream_version}".encode()),
+        (CE_ID, b"%s:%s" % (stream, stream_version)),
         source,
         ce_type,
         (CE_TIME, event.recorded_at.encode()),
         (CE_SUBJECT, subject.encode()),
         content_type,
         dataschema,
-        (POSITION, str(event.position).encode()),
-        (STREAM, stream.encode()),
-        (STREAM_VERSION, str(event.stream_version).encode()),
-        (HASH, event.hash.encode()),
-        (PREV_HASH, event.prev.encode()),
-        (PRINCIPAL, str(meta.get("principal") or "").encode()),
-        (COMMAND_ID, str(meta.get("command_id") or "").encode()),
+        _WIRE_VERSION_HEADER,
+        (POSITION, position),
+        (STREAM, stream),
+        (STREAM_VERSION, stream_version),
+        (HASH, hash_),
+        (PREV_HASH, prev),
     ]
-    correlation_id = meta.get("correlation_id")
+    if principal:
+        headers.append((PRINCIPAL, principal))
+    if command_id:
+        headers.append((COMMAND_ID, command_id))
     if correlation_id:
-        headers.append((CORRELATION_ID, str(correlation_id).encode()))
+        headers.append((CORRELATION_ID, correlation_id))
+    headers += [
+        ("capledger_position", position),
+        ("capledger_stream", stream),
+        ("capledger_stream_version", stream_version),
+        ("capledger_hash", hash_),
+        ("capledger_prev_hash", prev),
+        ("capledger_principal", principal),
+        ("capledger_command_id", command_id),
+    ]
+    if correlation_id:
+        headers.append(("capledger_correlation_id", correlation_id))
     return headers
 
 
@@ -186,7 +230,20 @@ def _headers(event: PublishedEvent, wire: WireFormat, subject: str) -> Headers:
 
 
 def header_map(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:
-    return dict(headers or ())
+    """A message's headers by name, a wire-version-1 message's ``capledger_*`` headers under the
+    extension attributes' names, so every reader reads one layout."""
+    return with_extensions(dict(headers or ()))
+
+
+def with_extensions(headers: dict[str, bytes]) -> dict[str, bytes]:
+    """``headers``, with the ledger's extension attributes filled in from the ``capledger_*``
+    headers when the message is of wire version 1 (it has none of them)."""
+    if POSITION not in headers:
+        for name, legacy in LEGACY_HEADERS.items():
+            value = headers.get(legacy)
+            if value:
+                headers[name] = value
+    return headers
 
 
 def text(headers: Mapping[str, bytes], name: str, default: str = "") -> str:
@@ -240,13 +297,15 @@ def parse_type(ce_type: bytes) -> tuple[str, int]:
 
 
 def published_event(headers: Mapping[str, bytes], value: bytes | None) -> PublishedEvent:
-    """The published event a message carries (``headers`` as a mapping: ``header_map``); the
+    """The published event a message carries (``headers`` as a mapping: :func:`header_map`); the
     inverse of :func:`message`, but for the metadata the headers do not carry (the command's
     name). A message in an older class version (published before its class moved on) is
     upcast as :func:`~capledger.application.published.publish` upcasts a stored event."""
     ce_type = headers.get(CE_TYPE)
     if ce_type is None:
         raise ValueError("a message of the events topic has no ce_type header")
+    if POSITION not in headers:
+        headers = with_extensions(dict(headers))
     name, class_version = parse_type(ce_type)
     topic = event_topic(name)
     data = parse_json(value) if value else {}

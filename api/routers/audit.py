@@ -63,7 +63,28 @@ class HistoryEntryOut(BaseModel):
     correlation_id: str | None
     decision: DecisionOut | None
     amount: Money | None = Field(
-        description="What the event moves; negative when capital or cash leaves the project."
+        description=(
+            "What the event moves in the project's balances, VND; negative when capital or cash "
+            "leaves the project. For a payment of completed work this is the net cash "
+            "(= `net_amount`), while the event's `data.amount` is the gross value of the work "
+            "(= `gross_amount`): the name is kept for existing clients, read the two below."
+        )
+    )
+    gross_amount: Money | None = Field(
+        description=(
+            "Payments, advances and their reversals: the gross value paid for, VND — for a "
+            "payment the value of the completed work (giá trị khối lượng hoàn thành), advance "
+            "recovered included; the event's `data.amount`. Negative for a reversal; null for "
+            "other events."
+        )
+    )
+    net_amount: Money | None = Field(
+        description=(
+            "Payments, advances and their reversals: the cash paid out (giải ngân), VND: "
+            "`gross_amount` − `data.advance_recovered` (the part of the work's value that "
+            "repays an advance is not paid again). Negative for a reversal; null for other "
+            "events."
+        )
     )
     plan_code: str | None
     source: str | None
@@ -102,6 +123,8 @@ def history_out(entry: HistoryEntry) -> HistoryEntryOut:
             issuer=str(decision.get("issuer", "")),
         ),
         amount=None if entry.amount is None else money(entry.amount),
+        gross_amount=None if entry.gross_amount is None else money(entry.gross_amount),
+        net_amount=None if entry.net_amount is None else money(entry.net_amount),
         plan_code=entry.plan_code,
         source=entry.source,
         data=money_fields(entry.data),

@@ -42,6 +42,7 @@ from capledger.projections.queries import (
     watch_list,
 )
 from capledger.projections.queries.balances import SORTS, BalanceFilter
+from capledger.projections.queries.plans import approval_dates
 from capledger.projections.rows import ProjectRow
 
 from .. import readmodel
@@ -785,7 +786,21 @@ class PlanOut(BaseModel):
     end_year: int
     implements: str | None
     plan_version: int
-    approved_on: str
+    approved_on: str = Field(
+        description=(
+            "The day the approval took effect (= `effective_on`), not the day it was decided: "
+            "the name is kept for existing clients; read `effective_on` and `decided_on`."
+        )
+    )
+    effective_on: date = Field(
+        description="The day the plan's approval took effect (ngày hiệu lực)."
+    )
+    decided_on: date = Field(
+        description=(
+            "The day the approving decision was issued (ngày ban hành quyết định/nghị quyết): "
+            "its `decision_issued_on`, which may precede `effective_on`."
+        )
+    )
 
 
 class PlansQuery(_Query):
@@ -810,7 +825,15 @@ def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -
         kind=None if query.kind is None else query.kind.value,
         jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
     )
-    return [PlanOut(**plan._asdict()) for plan in found]
+    dates = approval_dates(ctx.read_model, [plan.plan_code for plan in found])
+    return [
+        PlanOut(
+            **plan._asdict(),
+            decided_on=dates[plan.plan_code][0],
+            effective_on=dates[plan.plan_code][1],
+        )
+        for plan in found
+    ]
 
 
 class PlanVersionOut(BaseModel):

@@ -55,7 +55,8 @@ class Treasury:
         if event_id in self.applied:  # a redelivery after a crash: already counted
             return
         subject = headers["ce_subject"].decode()  # "project:HP-001"
-        version = int(headers["capledger_stream_version"])
+        # The extension attribute (wire version 2); the plain header on older messages.
+        version = int(headers.get("ce_streamversion") or headers["capledger_stream_version"])
         kind = headers["ce_type"].decode()
         if kind in (PAYMENT, ADVANCE):
             net = data["amount"] - data.get("advance_recovered", 0)

@@ -8,7 +8,7 @@ from datetime import date
 from capledger.domain.capital import unallocated
 
 from ..store import Reader, ReadModelStore
-from .sql import Params
+from .sql import Params, in_list
 from .types import QueryError
 
 
@@ -83,6 +83,23 @@ def _plan_versions(reader: Reader, plan_code: str) -> list[PlanVersion]:
         )
         for row in versions
     ]
+
+
+def approval_dates(store: ReadModelStore, plan_codes: list[str]) -> dict[str, tuple[date, date]]:
+    """``{plan: (decided_on, effective_on)}`` of each plan's approval (its version 1): the day
+    its decision was issued and the day the approval took effect, which may differ."""
+    if not plan_codes:
+        return {}
+    params: Params = {}
+    sql = (
+        "SELECT plan_code, decision_issued_on, effective_on FROM {plan_version} "
+        f"WHERE plan_version = 1 AND plan_code IN {in_list('p', plan_codes, params)}"
+    )
+    rows = store.read(lambda reader: reader.rows(sql, params))
+    return {
+        str(code): (date.fromisoformat(decided), date.fromisoformat(effective))
+        for code, decided, effective in rows
+    }
 
 
 def adjustment_counts(

@@ -84,7 +84,7 @@ def test_every_event_type_reaches_the_topic_once_as_a_valid_cloudevent(
     assert read_committed_position(kafka) == relay.position
 
     validators = {
-        f"urn:capledger:schema:{t.file_name}": Draft202012Validator(
+        f"{kafka.schema_base_uri}{t.file_name}": Draft202012Validator(
             schemas.load(t.file_name), format_checker=FormatChecker()
         )
         for t in schemas.event_types()

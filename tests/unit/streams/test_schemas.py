@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 
 from capledger.domain import Decision
 from capledger.streams import schemas
+from capledger.streams.settings import DEFAULT_SCHEMA_BASE_URI
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +35,7 @@ def test_every_event_class_of_every_aggregate_has_a_schema() -> None:
 def test_each_schema_is_a_valid_draft_2020_12_schema(event_type: schemas.EventType) -> None:
     schema = schemas.load(event_type.file_name)
     Draft202012Validator.check_schema(schema)
-    assert schema["$id"] == f"urn:capledger:schema:{event_type.file_name}"
+    assert schema["$id"] == f"{DEFAULT_SCHEMA_BASE_URI}{event_type.file_name}"
     assert schema["additionalProperties"] is False
     assert sorted(schema["required"]) == sorted(schema["properties"])
 
@@ -108,3 +109,11 @@ def test_the_command_line_writes_then_checks(
     assert main(["--write", "--dir", str(tmp_path)]) == 0
     assert main(["--check", "--dir", str(tmp_path)]) == 0
     assert "24 schemas up to date" in capsys.readouterr().out
+
+
+def test_a_payment_s_schema_says_its_amount_is_gross_and_how_to_get_the_cash() -> None:
+    paid = schemas.load("Project.CompletedWorkPaid.v1.json")["properties"]
+    assert paid["amount"]["description"].startswith("Gross")
+    assert "amount − advance_recovered" in paid["amount"]["description"]
+    assert paid["advance_recovered"]["description"]
+    assert schemas.load("Project.AdvancePaid.v1.json")["properties"]["amount"]["description"]

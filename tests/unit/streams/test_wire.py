@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,14 @@ from capledger.bootstrap import build_ledger, load_rules
 from capledger.domain import project_id
 from capledger.settings import Persistence, Settings, StoreSettings
 from capledger.streams import schemas, wire
-from capledger.streams.settings import KafkaSettings
+from capledger.streams.settings import DEFAULT_SCHEMA_BASE_URI, KafkaSettings
 from capledger.streams.source import LogRow, PollingSource
 
 from .stream_scenario import record_every_event_type
 
 pytestmark = pytest.mark.unit
 
-WIRE = wire.WireFormat("/capledger/capledger", "urn:capledger:schema:")
+WIRE = wire.WireFormat("/capledger/capledger", DEFAULT_SCHEMA_BASE_URI)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_every_message_value_is_valid_against_its_dataschema(
     validators: dict[str, Draft202012Validator] = {}
     for message in messages:
         dataschema = dict(message.headers)[wire.CE_DATASCHEMA].decode()
-        file_name = dataschema.removeprefix("urn:capledger:schema:")
+        file_name = dataschema.removeprefix(DEFAULT_SCHEMA_BASE_URI)
         if file_name not in validators:
             validators[file_name] = Draft202012Validator(
                 schemas.load(file_name), format_checker=FormatChecker()
@@ -84,6 +85,65 @@ def test_every_message_parses_with_the_cloudevents_sdk(
         assert time is not None and time.tzinfo is not None
         assert event.get_data() == json.loads(message.value)
         assert event.get_extension("partitionkey") == message.key.decode()
+
+
+#: The ledger's attributes as CloudEvents extension attributes, by their header names.
+EXTENSIONS = ("position", "stream", "streamversion", "hash", "prevhash", "principal", "commandid")
+
+
+def test_the_sdk_keeps_the_ledger_s_attributes_as_extension_attributes(
+    messages: list[wire.WireMessage], notifications: list[Notification]
+) -> None:
+    for message, n in zip(messages, notifications, strict=True):
+        event = ce_kafka.from_binary(
+            ce_kafka.KafkaMessage(headers=dict(message.headers), key=message.key,
+                                  value=message.value),
+            JSONFormat(),
+        )  # fmt: skip
+        published = publish(n.id, n.originator_id, n.originator_version, n.topic, n.state)  # type: ignore[arg-type]
+        assert event.get_extension("wireversion") == str(wire.WIRE_VERSION)
+        assert event.get_extension("position") == str(n.id)
+        assert event.get_extension("stream") == str(n.originator_id)
+        assert event.get_extension("streamversion") == str(n.originator_version)
+        assert event.get_extension("hash") == published.hash
+        assert event.get_extension("prevhash") == published.prev
+        assert event.get_extension("principal") == published.meta["principal"]
+        assert event.get_extension("commandid") == published.meta["command_id"]
+
+
+def test_extension_names_are_what_the_cloudevents_specification_allows() -> None:
+    names = [*EXTENSIONS, "correlationid", "wireversion"]
+    headers = [
+        wire.POSITION, wire.STREAM, wire.STREAM_VERSION, wire.HASH, wire.PREV_HASH,
+        wire.PRINCIPAL, wire.COMMAND_ID, wire.CORRELATION_ID, wire.WIRE_VERSION_HEADER,
+    ]  # fmt: skip
+    assert headers == [f"ce_{name}" for name in names]
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]{1,20}", name), name
+
+
+def test_the_version_1_headers_are_still_sent_with_the_same_values(
+    messages: list[wire.WireMessage],
+) -> None:
+    for message in messages:
+        headers = dict(message.headers)
+        for name, legacy in wire.LEGACY_HEADERS.items():
+            if name in headers:
+                assert headers[legacy] == headers[name], legacy
+
+
+def test_a_version_1_message_reads_as_the_same_event(messages: list[wire.WireMessage]) -> None:
+    """The topic keeps the messages published before the extension attributes forever: the
+    projector and the subscriber read them as they read version 2."""
+    for message in messages[:40]:
+        extensions = {*wire.LEGACY_HEADERS, wire.WIRE_VERSION_HEADER}
+        old = [(name, value) for name, value in message.headers if name not in extensions]
+        assert wire.published_event(dict(old), message.value) == wire.published_event(
+            dict(message.headers), message.value
+        )
+        assert wire.received("t", 0, 1, old, message.value) == wire.received(
+            "t", 0, 1, message.headers, message.value
+        )
 
 
 def test_messages_parse_with_the_sdk_s_1_x_api_too(messages: list[wire.WireMessage]) -> None:
@@ -207,7 +267,8 @@ def test_an_event_recorded_as_an_older_version_is_published_upcast() -> None:
     message = wire.to_message(notification, WIRE)
     headers = dict(message.headers)
     assert headers[wire.CE_TYPE] == b"vn.capledger.Project.Registered.v2"
-    assert headers[wire.CE_DATASCHEMA] == b"urn:capledger:schema:Project.Registered.v2.json"
+    dataschema = headers[wire.CE_DATASCHEMA].decode()
+    assert dataschema == f"{DEFAULT_SCHEMA_BASE_URI}Project.Registered.v2.json"
     value = json.loads(message.value)
     assert value["investor_code"] == value["investor_name"] == "Ban QLDA cũ"
     assert value["decision"] == {"number": "1/QĐ", "issued_on": "2019-05-06", "issuer": "UBND"}
