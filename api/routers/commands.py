@@ -624,3 +624,21 @@ def reverse_entry(
         if plan is not None:
             check_plan(ctx, caller, plan, write=True)
     return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
+
+
+# -- the bodies as a contract --------------------------------------------------------------
+
+
+def request_bodies() -> dict[str, type[_Body]]:
+    """Every command's request body model by its command's type name (``PayCompletedWork``,
+    the ``x-capledger-command`` of its route): the one schema of what a client sends for a
+    command, which ``capledger record`` also reads its JSON lines with."""
+    found: dict[str, type[_Body]] = {}
+    kinds: list[type[_Body]] = [_Body]
+    while kinds:
+        kind = kinds.pop()
+        kinds.extend(kind.__subclasses__())
+        command = kind.__dict__.get("command")
+        if isinstance(command, type) and issubclass(command, Command):
+            found[command.__name__] = kind
+    return found
