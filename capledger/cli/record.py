@@ -39,7 +39,6 @@ import orjson
 from pydantic import BaseModel, ValidationError, create_model
 
 from capledger.api.problems import field_problem
-from capledger.api.routers.commands import KEY_PATTERN, request_bodies
 from capledger.api.types import Code
 from capledger.application.commands import Command
 from capledger.application.errors import ApplicationError, InvalidCommand
@@ -61,7 +60,6 @@ BATCH_SIZE = 100
 MALFORMED_JSON = "malformed-json"
 #: A line whose fields the command's request body refuses (the API's 422 code).
 VALIDATION_ERROR = "validation-error"
-_KEY = re.compile(KEY_PATTERN)
 
 
 class Outcome(StrEnum):
@@ -130,6 +128,10 @@ class LineResult:
 def line_models() -> dict[str, type[BaseModel]]:
     """Each command's line model: its API request body plus the codes the API's path carries
     (the command's fields the body lacks), validated as the path validates them."""
+    # Imported here: building the API's routes takes a noticeable part of a second, which the
+    # CLI's other commands must not pay at every start.
+    from capledger.api.routers.commands import request_bodies
+
     models: dict[str, type[BaseModel]] = {}
     for name, body in request_bodies().items():
         path = {
@@ -139,6 +141,14 @@ def line_models() -> dict[str, type[BaseModel]]:
         }
         models[name] = create_model(f"{name}Line", __base__=body, **path)  # type: ignore[call-overload]
     return models
+
+
+@functools.cache
+def _command_id() -> re.Pattern[str]:
+    """What a command id may be: the API's ``Idempotency-Key`` pattern."""
+    from capledger.api.routers.commands import KEY_PATTERN
+
+    return re.compile(KEY_PATTERN)
 
 
 def parse_line(number: int, raw: bytes | str) -> LineCommand | LineResult:
@@ -153,7 +163,7 @@ def parse_line(number: int, raw: bytes | str) -> LineCommand | LineResult:
     command_id = document.pop("command_id", None)
     name = document.pop("command", None)
     shown_id = command_id if isinstance(command_id, str) else None
-    if not isinstance(command_id, str) or not _KEY.fullmatch(command_id):
+    if not isinstance(command_id, str) or not _command_id().fullmatch(command_id):
         problem = {
             "field": "command_id",
             "message": "the command's id: 1–200 visible ASCII characters (the API's "

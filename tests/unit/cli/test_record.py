@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
@@ -18,6 +19,8 @@ from capledger.api.routers import commands as routes
 from capledger.application.commands import AdjustPlan, PayCompletedWork
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import load_rules
+from capledger.cli.errors import EXIT_USAGE
+from capledger.cli.main import main
 from capledger.cli.record import (
     InProcess,
     LineCommand,
@@ -181,3 +184,16 @@ def test_a_batch_recorded_twice_in_process_replays_every_line_the_second_time() 
     refusals = {each["line"]: each["code"] for each in results if each["outcome"] == "refused"}
     assert refusals == treasury_batch.REFUSED
     assert ledger.project(PROJECT).disbursed == 50 * BILLION
+
+
+def test_a_file_that_is_not_there_is_a_usage_error_and_writes_no_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAPLEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CAPLEDGER_PERSISTENCE", "sqlite")
+
+    status = main(["record", str(tmp_path / "absent.jsonl")])
+
+    written = capsys.readouterr()
+    assert status == EXIT_USAGE
+    assert written.out == "" and "file-not-found" in written.err
