@@ -19,8 +19,9 @@ from capledger.api.routers import commands as routes
 from capledger.application.commands import AdjustPlan, PayCompletedWork
 from capledger.application.ledger import Ledger
 from capledger.bootstrap import load_rules
+from capledger.cli.context import CliContext
 from capledger.cli.errors import EXIT_USAGE
-from capledger.cli.main import main
+from capledger.cli.main import build_parser, run
 from capledger.cli.record import (
     InProcess,
     LineCommand,
@@ -30,6 +31,7 @@ from capledger.cli.record import (
     read_lines,
     record_lines,
 )
+from capledger.settings import Persistence, Settings, StoreSettings
 
 pytestmark = pytest.mark.unit
 
@@ -186,14 +188,13 @@ def test_a_batch_recorded_twice_in_process_replays_every_line_the_second_time() 
     assert ledger.project(PROJECT).disbursed == 50 * BILLION
 
 
-def test_a_file_that_is_not_there_is_a_usage_error_and_writes_no_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("CAPLEDGER_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CAPLEDGER_PERSISTENCE", "sqlite")
+def test_a_file_that_is_not_there_is_a_usage_error_and_writes_no_result(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["record", str(tmp_path / "absent.jsonl")])
+    settings = Settings(store=StoreSettings(persistence=Persistence.SQLITE, data_dir=tmp_path))
+    out, err = io.StringIO(), io.StringIO()
 
-    status = main(["record", str(tmp_path / "absent.jsonl")])
+    # As main runs it, without configuring logging (which would outlive the test).
+    status = run(args, CliContext(settings, io.StringIO(), out, err))
 
-    written = capsys.readouterr()
     assert status == EXIT_USAGE
-    assert written.out == "" and "file-not-found" in written.err
+    assert out.getvalue() == "" and "file-not-found" in err.getvalue()
