@@ -176,7 +176,9 @@ def parse_line(number: int, raw: bytes | str) -> LineCommand | LineResult:
     model = line_models().get(name) if isinstance(name, str) else None
     if model is None:
         known = ", ".join(sorted(line_models()))
-        detail = f"{name!r} is not a command of the ledger (one of {known})"
+        what = "a line names its command type in `command`" if name is None else (
+            f"{name!r} is not a command clients send")  # fmt: skip
+        detail = f"{what} (one of {known})"
         return LineResult.refused(number, command_id, InvalidCommand.code, detail)
     try:
         body = model.model_validate(document)
