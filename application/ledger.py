@@ -57,6 +57,7 @@ from .receipts import (
     fingerprint,
     fingerprint_matches,
     fingerprinted,
+    own_receipt_id,
     receipt_id,
     recorded_names,
 )
@@ -241,8 +242,10 @@ class Ledger(Application[UUID]):
 
         Its handler (``HANDLERS``, by the command's type) changes the aggregates it loads; they
         are recorded together with the command's receipt in one atomic write. The same id
-        again with the same command returns the first outcome and records nothing; with another
-        command it is refused (``IdempotencyConflict``).
+        again from the same principal with the same command returns the first outcome and
+        records nothing; with another command it is refused (``IdempotencyConflict``). Ids are
+        scoped per principal: the same id from another principal is another command. A
+        receipt is never deleted, so an id is remembered for as long as the store is kept.
         """
         if not isinstance(command_id, str) or not command_id.strip():
             raise IdempotencyConflict("every command needs a non-empty command id")
@@ -322,6 +325,10 @@ class Ledger(Application[UUID]):
 
     def _execute(self, command: _Envelope, handle: Handler) -> CommandOutcome:
         digest = fingerprint(*fingerprinted(command.command))
+        # The receipt's slot: the id's shared one first, the principal's own once another
+        # principal is found holding the shared one (``_receipt``). The happy path reads
+        # nothing to choose it.
+        slot = receipt_id(command.command_id)
         with self._lock:
             attempts, rechecked = 0, False
             while attempts < MAX_ATTEMPTS:
@@ -330,9 +337,9 @@ class Ledger(Application[UUID]):
                     handle(command.command, uow)
                 except Exception as error:
                     uow.evict()
-                    replayed = self._replayed(command, digest)
-                    if replayed is not None:
-                        return replayed
+                    receipt, slot = self._receipt(command)
+                    if receipt is not None:
+                        return self._replay(command, digest, receipt)
                     if isinstance(error, DomainError) and uow.from_cache and not rechecked:
                         # Refused on cached state that another process may have moved on
                         # (a reversal, an allocation): judge it once more on the store's state.
@@ -342,9 +349,19 @@ class Ledger(Application[UUID]):
                         log().info("command_refused", command=command.name,
                                  command_id=command.command_id, error=error.code)  # fmt: skip
                     raise
-                outcome = self._save_with_receipt(command, digest, uow)
-                if outcome is not None:
-                    return outcome
+                try:
+                    return self._save_with_receipt(command, digest, uow, slot)
+                except IntegrityError:
+                    receipt, free = self._receipt(command)
+                    if receipt is not None:
+                        return self._replay(command, digest, receipt)
+                    if free != slot:
+                        # The shared slot is another principal's: this principal's command
+                        # is its own, recorded in its own slot (not a conflict, no attempt).
+                        slot = free
+                        continue
+                    log().info("command_version_conflict", command=command.name,
+                             command_id=command.command_id)  # fmt: skip
                 attempts += 1
             raise ConcurrencyConflict(
                 f"command {command.command_id} conflicted with other writers "
@@ -352,8 +369,10 @@ class Ledger(Application[UUID]):
             )
 
     def _save_with_receipt(
-        self, command: _Envelope, digest: str, uow: _UnitOfWork
-    ) -> CommandOutcome | None:
+        self, command: _Envelope, digest: str, uow: _UnitOfWork, slot: UUID
+    ) -> CommandOutcome:
+        """Record what ``uow`` touched with the command's receipt in ``slot``, in one write;
+        on ``IntegrityError`` (a stream version or the receipt's slot taken) nothing is."""
         # Only the streams the command records in: a plan loaded only to check that it exists
         # (the one an annual plan implements) is not one of them.
         streams = {
@@ -367,6 +386,7 @@ class Ledger(Application[UUID]):
             fingerprint=digest,
             streams=streams,
             principal=command.principal,
+            slot=slot,
         )
         metadata = {
             "command": command.name,
@@ -386,17 +406,9 @@ class Ledger(Application[UUID]):
             recordings = self.events.put(
                 [*uow.pending_events(), receipt], metadata=metadata, subjects=subjects
             )
-        except IntegrityError:
-            uow.evict()
-            replayed = self._replayed(command, digest)
-            if replayed is not None:
-                return replayed
-            log().info("command_version_conflict", command=command.name,
-                     command_id=command.command_id)  # fmt: skip
-            return None
         except BaseException:
-            # Not recorded (a lost connection, a locked database...): the aggregates, already
-            # mutated, must not stay cached ahead of the store.
+            # Not recorded (a conflict, a lost connection, a locked database...): the
+            # aggregates, already mutated, must not stay cached ahead of the store.
             uow.evict()
             raise
         position = max((r.notification.id for r in recordings), default=None)
@@ -404,13 +416,35 @@ class Ledger(Application[UUID]):
                   position=position)  # fmt: skip
         return CommandOutcome(command.command_id, command.name, streams, position)
 
-    def _replayed(self, command: _Envelope, digest: str) -> CommandOutcome | None:
-        """The first outcome of a command already recorded under this id, if any."""
+    def _receipt(self, command: _Envelope) -> tuple[CommandReceipt | None, UUID]:
+        """This principal's receipt of the command id, if recorded, and the slot its receipt
+        takes (or would take).
+
+        Ids are scoped per principal: the first principal to use an id holds its shared slot
+        (``receipt_id``; every receipt recorded before the scoping is there), any other
+        principal its own (``own_receipt_id``). Slots are never freed, so an own slot is only
+        ever filled after the shared one, and a free shared slot means no receipt at all.
+        """
+        shared = receipt_id(command.command_id)
+        first = self._stored_receipt(shared)
+        if first is None:
+            return None, shared
+        if first.principal == command.principal:
+            return first, shared
+        own = own_receipt_id(command.principal, command.command_id)
+        return self._stored_receipt(own), own
+
+    def _stored_receipt(self, slot: UUID) -> CommandReceipt | None:
         try:
-            receipt: Aggregate = self.repository.get(receipt_id(command.command_id))
+            receipt: Aggregate = self.repository.get(slot)
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
+        return receipt
+
+    def _replay(self, command: _Envelope, digest: str, receipt: CommandReceipt) -> CommandOutcome:
+        """The first outcome of the command this principal recorded under this id; refused
+        (``IdempotencyConflict``) if that was another command."""
         if receipt.command not in recorded_names(command.command) or not fingerprint_matches(
             receipt.fingerprint, *fingerprinted(command.command), digest
         ):

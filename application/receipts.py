@@ -3,6 +3,11 @@
 A receipt is an aggregate whose id derives from the client's command id. It is recorded in the
 same atomic write as the command's events, so either both are recorded or neither is; a second
 attempt with the same id collides on the receipt and gets the first outcome back.
+
+Ids are scoped per principal (the IETF ``Idempotency-Key`` draft's model): the first principal
+to use an id holds its shared slot (``receipt_id``), any other principal its own
+(``own_receipt_id``). A receipt is never deleted, so an id is remembered for as long as the
+log is kept.
 """
 
 from __future__ import annotations
@@ -25,7 +30,21 @@ from .commands import Command
 
 
 def receipt_id(command_id: str) -> UUID:
+    """The command id's shared slot: the receipt of the first principal to use the id.
+
+    Every receipt recorded before ids were scoped per principal is in this slot, so they keep
+    replaying for the principal that recorded them.
+    """
     return uuid5(NAMESPACE, f"command:{command_id}")
+
+
+def own_receipt_id(principal: str, command_id: str) -> UUID:
+    """The principal's own slot for a command id, used once another principal holds the
+    shared slot (``receipt_id``): keys are scoped per principal, so the same id from two
+    principals is two commands. Principal and id are a JSON pair, so no choice of either
+    can spell another pair's name."""
+    pair = canonical_json_exact([principal, command_id]).decode()
+    return uuid5(NAMESPACE, f"command-of:{pair}")
 
 
 def _default(value: Any) -> str:
@@ -158,18 +177,25 @@ _RECEIPT_TOPIC = get_topic(CommandReceipt)
 
 
 def accepted(
-    *, command_id: str, command: str, fingerprint: str, streams: dict[str, int], principal: str
+    *,
+    command_id: str,
+    command: str,
+    fingerprint: str,
+    streams: dict[str, int],
+    principal: str,
+    slot: UUID | None = None,
 ) -> CommandReceipt.Accepted:
     """The event ``CommandReceipt(...)`` would record, without building the aggregate.
 
     A command saves its receipt and never reads it back on the way (a replay reads it from the
     store), so the aggregate is not needed, nor cached: the same event, version 1 of the stream
-    ``receipt_id(command_id)``, with the same fields.
+    ``receipt_id(command_id)`` (or ``slot``, the principal's own: ``own_receipt_id``), with
+    the same fields.
     """
     # The event's own fields are declared as annotations, which mypy does not see as arguments.
     return CommandReceipt.Accepted(  # type: ignore[call-arg]
         originator_topic=_RECEIPT_TOPIC,
-        originator_id=receipt_id(command_id),
+        originator_id=receipt_id(command_id) if slot is None else slot,
         originator_version=CommandReceipt.INITIAL_VERSION,
         timestamp=CommandReceipt.Accepted.create_timestamp(),
         command_id=command_id,

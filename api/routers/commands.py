@@ -3,7 +3,8 @@
 The client chooses each command's id and sends it as the ``Idempotency-Key`` header. Sending the
 same command again with the same key records nothing and returns the first outcome, marked
 ``Idempotent-Replayed: true`` (status 200 instead of 201); the same key with a different
-command is refused (422 ``idempotency-conflict``). The response waits (bounded) until the read
+command is refused (422 ``idempotency-conflict``). Keys are scoped per principal (the ledger's
+receipts, ``capledger.application.receipts``). The response waits (bounded) until the read
 model holds the command's position, so a query that follows sees it.
 """
 
@@ -49,7 +50,11 @@ IdempotencyKey = Annotated[
         alias=IDEMPOTENCY_KEY,
         pattern=KEY_PATTERN,
         description="The client-chosen command id (1–200 visible ASCII characters, e.g. a UUID). "
-        "Repeating it repeats nothing: the first outcome comes back.",
+        "Repeating it repeats nothing: the first outcome comes back (200, "
+        "`Idempotent-Replayed: true`); reused for another body it is refused (422 "
+        "`idempotency-conflict`). Scoped per principal (the API key's `role:name`): the same "
+        "key from another client is that client's own command. Replay window: unlimited; a "
+        "key is remembered for as long as the ledger keeps its log (never expires).",
     ),
 ]
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
@@ -294,7 +299,8 @@ def execute(
         counter.labels(name, "conflict", ConcurrencyConflict.code).inc()
         raise
     except IdempotencyConflict as error:
-        # The key may have been used by another user: say nothing of what they sent with it.
+        # Keys are scoped per principal, so the key is the caller's own; the ledger's detail
+        # still names stored content, which the answer has no need to repeat.
         counter.labels(name, "refused", error.code).inc()
         raise IdempotencyConflict(
             f"the Idempotency-Key {command_id} was already used for a different command"
@@ -618,3 +624,21 @@ def reverse_entry(
         if plan is not None:
             check_plan(ctx, caller, plan, write=True)
     return execute(ctx, caller, response, key, body.to_command(project_code=project_code))
+
+
+# -- the bodies as a contract --------------------------------------------------------------
+
+
+def request_bodies() -> dict[str, type[_Body]]:
+    """Every command's request body model by its command's type name (``PayCompletedWork``,
+    the ``x-capledger-command`` of its route): the one schema of what a client sends for a
+    command, which ``capledger record`` also reads its JSON lines with."""
+    found: dict[str, type[_Body]] = {}
+    kinds: list[type[_Body]] = [_Body]
+    while kinds:
+        kind = kinds.pop()
+        kinds.extend(kind.__subclasses__())
+        command = kind.__dict__.get("command")
+        if isinstance(command, type) and issubclass(command, Command):
+            found[command.__name__] = kind
+    return found

@@ -19,6 +19,9 @@ EXIT_RULE_BROKEN = 5
 #: fork); ``witness cosign`` met one the log did not sign or that does not extend the one it
 #: cosigned last.
 EXIT_CHECKPOINT_REFUSED = 6
+#: ``record`` refused some of its lines (malformed, or refused by the ledger; the result lines
+#: say which); every other line was recorded or replayed.
+EXIT_LINES_REFUSED = 7
 
 
 class CliError(Exception):

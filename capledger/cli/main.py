@@ -4,7 +4,7 @@ Exit statuses: 0 done; 1 failure that is not the user's (store unreachable, disk
 2 usage or input error; 3 ``verify`` found a broken hash chain; 4 the ledger refused the
 command (nothing was recorded), or a query names a project or plan the ledger does not hold;
 5 ``verify --rules`` found an event the rules would have refused; 6 a checkpoint refused (a
-fork met by ``log run``; one ``witness cosign`` cannot cosign).
+fork met by ``log run``; one ``witness cosign`` cannot cosign); 7 ``record`` refused some lines.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from . import (
     history,
     projections,
     queries,
+    record,
     rules,
     streaming,
     verify,
@@ -65,7 +66,8 @@ configuration (environment):
 
 exit status: 0 done, 1 failure (e.g. store unreachable), 2 usage error,
              3 broken hash chain (verify), 4 refused by the ledger (nothing recorded) or
-             names a project or plan the ledger does not hold
+             names a project or plan the ledger does not hold, 7 record: some lines
+             refused (the others recorded or replayed)
 """
 
 
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo,
         history,
         corrections,
+        record,
         verify,
         rules,
         export_import,

@@ -65,8 +65,8 @@ OFFICER = "finance-officer:lan"
 ISSUER = "UBND Hà Nội"
 DECIDED_ON = date(2025, 1, 2)
 CENTRAL = "central_budget"
-SUBCOMMANDS = ("demo", "history", "correct", "verify", "rules", "export", "import", "rate",
-               "balances", "watchlist", "projections", "projector")  # fmt: skip
+SUBCOMMANDS = ("demo", "history", "correct", "record", "verify", "rules", "export", "import",
+               "rate", "balances", "watchlist", "projections", "projector")  # fmt: skip
 #: Commands under a command, whose help is tested too.
 NESTED = (("projections", "rebuild"), ("projections", "status"))
 EXPORT_KEYS = {"position", "stream", "version", "topic", "state"}

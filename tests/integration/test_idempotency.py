@@ -1,8 +1,9 @@
 """Idempotent commands: a command id names one command, recorded at most once, on any store.
 
 Repeating a command (same id, same content) returns its first outcome and records nothing;
-reusing an id for other content is refused. Two ledgers on one store (two processes) that both
-issue a command id record it once.
+reusing an id for other content is refused. Ids are scoped per principal: the same id from
+two principals is two commands, each replayed or refused for its own principal. Two ledgers on
+one store (two processes) that both issue a command id record it once.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from builders import (
 )
 
 from capledger.application import ledger as ledger_module
+from capledger.application.commands import PayCompletedWork
 from capledger.application.errors import IdempotencyConflict
 from capledger.application.ledger import CommandOutcome, Ledger
 from capledger.application.positions import position_of
-from capledger.application.receipts import legacy_fingerprint, receipt_id
+from capledger.application.receipts import legacy_fingerprint, own_receipt_id, receipt_id
+from capledger.domain import DomainError
 
 pytestmark = pytest.mark.integration
 
@@ -261,3 +264,87 @@ def test_two_ledgers_issuing_one_command_id_at_once_record_it_once(
     assert outcomes[0].streams == outcomes[1].streams
     assert payments(funded) == 1
     assert open_ledger().project(PROJECT).disbursed == 60 * BILLION
+
+
+# -- command ids are scoped per principal ----------------------------------------------------
+
+
+def pay_as(ledger: Ledger, principal: str, cid: str, *, amount: int) -> CommandOutcome:
+    """Pay for completed work on DA-001 as ``principal`` under ``cid``."""
+    command = PayCompletedWork(
+        project_code=PROJECT, plan_code="HN-KHV-2025", source="central_budget", amount=amount,
+        treasury_ref="KBNN-TT-0001", effective_on=date(2025, 6, 1),
+    )  # fmt: skip
+    return ledger.execute(command, command_id=cid, principal=principal)
+
+
+def test_the_same_command_id_from_two_principals_is_two_commands(funded: Ledger) -> None:
+    cid = command_id("shared")
+
+    first = pay_as(funded, "finance_officer:lan", cid, amount=10 * BILLION)
+    other = pay_as(funded, "finance_officer:minh", cid, amount=20 * BILLION)
+
+    assert not first.replayed and not other.replayed
+    assert payments(funded) == 2
+    assert funded.project(PROJECT).disbursed == 30 * BILLION
+    # The second is in the principal's own slot, the first in the id's shared one.
+    assert position_of(funded.recorder, receipt_id(cid), 1) == first.position
+    own = own_receipt_id("finance_officer:minh", cid)
+    assert position_of(funded.recorder, own, 1) == other.position
+
+
+def test_each_principal_replays_its_own_command_and_is_refused_another(
+    funded: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    cid = command_id("shared")
+    first = pay_as(funded, "finance_officer:lan", cid, amount=10 * BILLION)
+    other = pay_as(funded, "finance_officer:minh", cid, amount=20 * BILLION)
+    recorded = position(funded)
+    restarted = open_ledger()
+
+    assert pay_as(restarted, "finance_officer:lan", cid, amount=10 * BILLION) == replace(
+        first, replayed=True
+    )
+    assert pay_as(restarted, "finance_officer:minh", cid, amount=20 * BILLION) == replace(
+        other, replayed=True
+    )
+    for principal, amount in (("finance_officer:lan", 20), ("finance_officer:minh", 10)):
+        with pytest.raises(IdempotencyConflict):
+            pay_as(restarted, principal, cid, amount=amount * BILLION)
+    assert position(funded) == recorded
+    assert payments(funded) == 2
+
+
+def test_a_command_refused_by_the_rules_under_another_principals_id_is_refused_by_the_rules(
+    funded: Ledger,
+) -> None:
+    cid = command_id("shared")
+    pay_as(funded, "finance_officer:lan", cid, amount=10 * BILLION)
+    recorded = position(funded)
+
+    # Over-disbursement, not a conflict: the id is not this principal's yet.
+    with pytest.raises(DomainError) as refused:
+        pay_as(funded, "finance_officer:minh", cid, amount=500 * BILLION)
+
+    assert not isinstance(refused.value, IdempotencyConflict)
+    assert position(funded) == recorded
+
+
+def test_two_principals_issuing_one_command_id_at_once_record_two_commands(
+    funded: Ledger, open_ledger: Callable[[], Ledger]
+) -> None:
+    ledgers = [funded, open_ledger()]
+    for each in ledgers:
+        each.project(PROJECT)
+    cid = command_id("shared")
+    barrier = threading.Barrier(len(ledgers))
+
+    def issue(each: Ledger, principal: str) -> CommandOutcome:
+        barrier.wait(timeout=30)
+        return pay_as(each, principal, cid, amount=10 * BILLION)
+
+    with ThreadPoolExecutor(max_workers=len(ledgers)) as pool:
+        outcomes = list(pool.map(issue, ledgers, ["operator:an", "operator:binh"]))
+
+    assert [outcome.replayed for outcome in outcomes] == [False, False]
+    assert payments(funded) == 2

@@ -42,6 +42,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 import capledger.domain
 from capledger.application.commands import ChangeInvestor
+from capledger.application.errors import IdempotencyConflict, UnknownProject
 from capledger.application.ledger import Ledger
 from capledger.application.published import EventName, PublishedEvent, StreamKind, publish
 from capledger.application.receipts import CommandReceipt, receipt_id
@@ -426,6 +427,27 @@ def test_golden_streams_in_a_fresh_store_keep_an_intact_hash_chain(golden_ledger
 
     assert report.ok, report.broken
     assert report.checked == golden_ledger.recorder.max_notification_id()
+
+
+def test_a_golden_receipt_recorded_before_ids_were_scoped_still_guards_its_principals_id(
+    golden_ledger: Ledger,
+) -> None:
+    receipt: CommandReceipt = golden_ledger.repository.get(receipt_id("golden-01-approve"))
+    other_command = ChangeInvestor(
+        project_code="DA-404", investor_code="X", investor_name="X", reason="test",
+        effective_on=date(2021, 1, 1),
+    )  # fmt: skip
+
+    # The id names the golden plan's approval for the principal that recorded it...
+    with pytest.raises(IdempotencyConflict, match="approve_plan"):
+        golden_ledger.execute(
+            other_command, command_id="golden-01-approve", principal=receipt.principal
+        )
+    # ...and nothing for another principal: its command is judged as a new one.
+    with pytest.raises(UnknownProject):
+        golden_ledger.execute(
+            other_command, command_id="golden-01-approve", principal="operator:other"
+        )
 
 
 def test_golden_streams_in_a_fresh_store_rebuild_their_aggregates(golden_ledger: Ledger) -> None:

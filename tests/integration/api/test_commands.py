@@ -288,3 +288,22 @@ def test_every_verb_records_through_http(api: Harness) -> None:
     assert totals["capital"] == str(350 * BILLION)
     assert totals["disbursed"] == str(100 * BILLION)
     assert int(totals["lapsed"]) == 250 * BILLION
+
+
+def test_one_key_from_two_clients_is_two_commands_each_replayed_for_its_client(
+    api: Harness,
+) -> None:
+    funded(api)
+    path = f"/projects/{PROJECT}/payments"
+    my_body, their_body = payment_body(10, on=f"{YEAR}-03-01"), payment_body(20, on=f"{YEAR}-03-02")
+    mine = api.command(path, my_body, key="batch-0001")
+    theirs = api.command(path, their_body, key="batch-0001", headers=api.officer)
+    recorded = api.ctx.ledger_position()
+
+    again = api.command(path, their_body, key="batch-0001", headers=api.officer, expect=200)
+    conflict = api.command(path, my_body, key="batch-0001", headers=api.officer, expect=422)
+
+    assert mine.json()["position"] != theirs.json()["position"]
+    assert again.json() == {**theirs.json(), "replayed": True}
+    assert conflict.json()["code"] == "idempotency-conflict"
+    assert api.ctx.ledger_position() == recorded

@@ -265,14 +265,16 @@ def test_ledger_wide_routes_are_forbidden_to_officers(
     assert response.json()["code"] == "forbidden"
 
 
-def test_an_idempotency_conflict_says_nothing_of_the_other_command(scoped: Harness) -> None:
+def test_a_key_another_principal_used_is_this_principals_own(scoped: Harness) -> None:
+    # Keys are scoped per principal: the administrator's key neither blocks the officer's
+    # command nor tells the officer that the administrator used it.
     scoped.command("/plans", plan_body("HN-KH-2026"), key="shared-key")
-    conflict = scoped.command(
+    recorded = scoped.command(
         f"/projects/{PROJECT}/payments",
         payment_body(1, on=f"{Y}-04-01"),
         headers=scoped.province_officer,
         key="shared-key",
-        expect=422,
+        expect=201,
     )
-    assert conflict.json()["code"] == "idempotency-conflict"
-    assert "ApprovePlan" not in conflict.text and "plan" not in conflict.json()["detail"].lower()
+    assert recorded.json()["command"] == "PayCompletedWork"
+    assert recorded.headers["Idempotent-Replayed"] == "false"
