@@ -307,6 +307,28 @@ QUALIFIED: Mapping[str, str] = {
     "ProjectEntryCorrected.status": "The status the correction puts back, or null.",
     "ProjectEntryCorrected.total_investment": "The total investment the correction puts back, "
     "whole VND, or null.",
+    "ProjectSettled.settled_value": "The value settled (giá trị quyết toán), whole VND.",
+    "ProjectTotalInvestmentAdjusted.total_investment": "The project's new total investment "
+    "(tổng mức đầu tư điều chỉnh), whole VND.",
+    "ProjectRegistered.code": "The project's code (mã dự án).",
+    "ProjectRegistered.name": "The project's name (tên dự án).",
+    "ProjectStatusChanged.status": "The project's new status.",
+    "ProjectInvestorChanged.investor_code": "The new investor's code (chủ đầu tư).",
+    "ProjectInvestorChanged.investor_name": "The new investor's name.",
+    "ApiKeyIssued.name": "The key's name (its holder, unique among active keys).",
+    "FieldProblem.type": "The kind of error (e.g. `missing`, `int_parsing`, `int_too_long`).",
+    "KeyOut.principal": "The principal the key's actions are recorded under: `<role>:<name>`.",
+    "IssuedKeyOut.principal": "The principal the key's actions are recorded under: "
+    "`<role>:<name>`.",
+    "KeyHistory.items": "The key's administration events, oldest first.",
+    "BalancePage.as_of": "The point the figures are as of; null: now.",
+    "RatesOut.as_of": "The point the figures are as of; null: now.",
+    "SeriesOut.as_of": "The point the figures are as of; null: now.",
+    "BunchingOut.as_of": "The point the figures are as of; null: now.",
+    "WatchListOut.as_of": "The point the figures are as of; null: now.",
+    "plans.jurisdiction": "Only plans of this jurisdiction (a province or central "
+    "ministry/agency code).",
+    "plans.fiscal_year": "Only plans covering this year.",
     "LateEntryOut.amount": "The disbursement's net amount (giải ngân), whole VND; negative for "
     "a reversal.",
     "AdjustTotalInvestment.total_investment": "The project's new total investment (tổng mức "
@@ -369,7 +391,7 @@ QUALIFIED: Mapping[str, str] = {
     "project_history.limit": "At most this many events in the page.",
     "digests.limit": "At most this many digests.",
     "digests.before": "Only digests numbered below this (the last page's smallest `digest_id`).",
-    "hash_tile.level": "The tile's level in the tree (0: hashes of entries).",
+    "log_hash_tile.level": "The tile's level in the tree (0: the hashes of entries).",
     "plans_adjustments.year": "Only adjustments effective in this year.",
     "adjustment_counts.year": "Only adjustments effective in this year.",
     "adjustment_counts.jurisdiction": "Only plans of this jurisdiction (a finance officer must "

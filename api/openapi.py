@@ -15,9 +15,10 @@ What is added to what FastAPI writes from the routes and models, each from its o
   every response of a limited operation, ``Retry-After`` where the API sends it;
 - a schema for every status: the replayed ``200`` of a command is a ``CommandResult`` like its
   ``201``, with the command's headers;
-- **typed history**: a history entry's ``data`` is the published JSON Schema of its event type
-  and version (``capledger/schemas``, :mod:`capledger.streams.schemas`), amounts as strings,
-  one entry schema per event type, discriminated by ``event``.
+- **typed histories**: the ``data`` of an entry of a project's history (and of an API key's) is
+  the published JSON Schema of its event type and version (``capledger/schemas``,
+  :mod:`capledger.streams.schemas`), a project's amounts as strings, one entry schema per
+  event type, discriminated by ``event``.
 """
 
 from __future__ import annotations
@@ -371,14 +372,9 @@ def _operation_description(
 
 
 def _typed_history(schemas: dict[str, Any]) -> None:
-    """``HistoryPage.items``: one entry schema per project event type, its ``data`` the
-    published JSON Schema of that type at its current version (the history upcasts older
-    events to it), amounts as strings (as :func:`capledger.api.schemas.money_fields` writes
-    them)."""
-    base = schemas.get("HistoryEntryOut")
-    page = schemas.get("HistoryPage")
-    if base is None or page is None:
-        return
+    """A project's history and an API key's: one entry schema per event type of the
+    aggregate, its ``data`` the published JSON Schema of that type at its current version (a
+    history upcasts older events to it), discriminated by ``event``."""
     schemas["EventDecision"] = {
         "type": "object",
         "description": "The decision (quyết định) behind the event: number, issue date, issuer.",
@@ -390,25 +386,39 @@ def _typed_history(schemas: dict[str, Any]) -> None:
         "required": ["issued_on", "issuer", "number"],
         "additionalProperties": False,
     }
+    # A project's history names an event within its aggregate and writes amounts as strings
+    # (capledger.api.schemas.money_fields); a key's history names it whole.
+    _typed_entries(schemas, "HistoryPage", "HistoryEntryOut", "HistoryEntry", "Project", True)
+    _typed_entries(schemas, "KeyHistory", "KeyEventOut", "KeyEvent", "ApiKey", False)
+
+
+def _typed_entries(
+    schemas: dict[str, Any], page: str, base: str, union: str, aggregate: str, project: bool
+) -> None:
+    entry, listing = schemas.get(base), schemas.get(page)
+    if entry is None or listing is None:
+        return
     mapping: dict[str, str] = {}
     for event_type in event_types():
-        aggregate, _, short = event_type.name.partition(".")
-        if aggregate != "Project":
+        owner, _, short = event_type.name.partition(".")
+        if owner != aggregate:
             continue
+        event = short if project else event_type.name
         version = event_type.class_version
-        data_name = f"{aggregate}{short}V{version}"
-        schemas[data_name] = _as_component(load(event_type.file_name))
-        variant = copy.deepcopy(base)
-        variant["title"] = f"HistoryEntry{short}"
+        data_name = f"{owner}{short}V{version}"
+        schemas[data_name] = _as_component(load(event_type.file_name), money=project)
+        variant = copy.deepcopy(entry)
+        variant_name = f"{union}{short}"
+        variant["title"] = variant_name
         variant["description"] = (
-            f"A history entry of event `{short}` (CloudEvents type `{event_type.ce_type}`), "
-            "with the project's balances right after it."
+            f"An entry of event `{event}` (CloudEvents type `{event_type.ce_type}`)"
+            + (", with the project's balances right after it." if project else ".")
         )
         properties = variant["properties"]
         properties["event"] = {
             "type": "string",
-            "enum": [short],
-            "description": "The event's type (its name within its aggregate).",
+            "enum": [event],
+            "description": "The event's type.",
         }
         properties["class_version"] = {
             "type": "integer",
@@ -416,42 +426,42 @@ def _typed_history(schemas: dict[str, Any]) -> None:
             "description": "The version of the event's schema (the `vN` of its published JSON "
             "Schema; older events are upcast to it).",
         }
+        amounts = ", its amounts as strings of whole VND" if project else ""
         properties["data"] = {
             "$ref": f"{REF}{data_name}",
             "description": f"The event's data: the published JSON Schema "
-            f"`{event_type.file_name}` (the `ce_dataschema` of its Kafka messages), its amounts "
-            "as strings of whole VND.",
+            f"`{event_type.file_name}` (the `ce_dataschema` of its Kafka messages){amounts}.",
         }
-        variant_name = f"HistoryEntry{short}"
         schemas[variant_name] = variant
-        mapping[short] = f"{REF}{variant_name}"
-    schemas["HistoryEntry"] = {
-        "description": "One event of a project's history, with the balances after it: the "
-        "schema of its `data` is chosen by `event` (and versioned by `class_version`).",
+        mapping[event] = f"{REF}{variant_name}"
+    schemas[union] = {
+        "description": f"One event of {'a project' if project else 'an API key'}'s history: "
+        "the schema of its `data` is chosen by `event` (and versioned by `class_version`).",
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
         "discriminator": {"propertyName": "event", "mapping": mapping},
     }
-    page["properties"]["items"] = {
+    listing["properties"]["items"] = {
         "type": "array",
-        "items": {"$ref": f"{REF}HistoryEntry"},
+        "items": {"$ref": f"{REF}{union}"},
         "title": "Items",
-        "description": "The page's events, oldest first.",
+        "description": "The events, oldest first.",
     }
-    schemas.pop("HistoryEntryOut")
+    schemas.pop(base)
 
 
-def _as_component(published: dict[str, Any]) -> dict[str, Any]:
+def _as_component(published: dict[str, Any], *, money: bool) -> dict[str, Any]:
     """A published event schema as an OpenAPI component: without ``$schema`` and ``$id`` (an
     ``$id`` would move the base of the document's references), its ``Decision`` the
-    document's ``EventDecision``, its amounts strings of whole VND."""
+    document's ``EventDecision``, with ``money`` its amounts strings of whole VND."""
     schema = {key: value for key, value in published.items() if not key.startswith("$")}
     schema["description"] = re.sub(r"``([^`]+)``", r"`\1`", str(schema.get("description", "")))
     for node in _nodes(schema):
         if node.get("$ref") == "#/$defs/Decision":
             node["$ref"] = f"{REF}EventDecision"
-    schema["properties"] = {
-        name: _money(name, field) for name, field in schema.get("properties", {}).items()
-    }
+    if money:
+        schema["properties"] = {
+            name: _money(name, field) for name, field in schema.get("properties", {}).items()
+        }
     return schema
 
 
@@ -483,8 +493,9 @@ def _describe(schema: dict[str, Any]) -> None:
         # A history entry's variants read as the entry; an event's data also by its name
         # without the version (``ProjectCompletedWorkPaid``), which outlives a new version.
         qualifiers = [name, _VERSION.sub("", name)]
-        if name.startswith("HistoryEntry") and name != "HistoryEntry":
-            qualifiers.append("HistoryEntryOut")
+        for union, base in (("HistoryEntry", "HistoryEntryOut"), ("KeyEvent", "KeyEventOut")):
+            if name.startswith(union) and name != union:
+                qualifiers.append(base)
         for field, value in component.get("properties", {}).items():
             _describe_field(value, field, *qualifiers)
     for operations in schema["paths"].values():

@@ -268,6 +268,27 @@ def test_every_history_entry_the_api_serves_matches_its_event_schema(api: Harnes
     assert list(check.iter_errors(broken))
 
 
+def test_every_key_history_entry_matches_its_event_schema(api: Harness) -> None:
+    created = api.client.post(
+        "/admin/keys",
+        json={"name": "mai", "role": "finance_officer", "provinces": ["HN"]},
+        headers=api.admin,
+    ).json()
+    key_id = created["key_id"]
+    api.client.put(f"/admin/keys/{key_id}/scope", json={"provinces": ["HP"]}, headers=api.admin)
+    api.client.delete(f"/admin/keys/{key_id}", headers=api.admin)
+    document = api.client.get("/openapi.json").json()
+
+    history = api.get(f"/api-keys/{key_id}/history").json()
+
+    assert [item["event"] for item in history["items"]] == [
+        "ApiKey.Issued",
+        "ApiKey.ScopeChanged",
+        "ApiKey.Revoked",
+    ]
+    assert [error.message for error in validator(document, "KeyHistory").iter_errors(history)] == []
+
+
 @pytest.mark.parametrize(
     ("path", "method"),
     [
