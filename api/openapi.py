@@ -140,8 +140,11 @@ def document(app: FastAPI, api: ApiSettings) -> dict[str, Any]:
     _typed_history(schemas)
     components["headers"] = copy.deepcopy(HEADERS)
     policies = Policies.from_settings(api)
+    # Pages a history cursor walks: their next page is also in a ``Link`` header.
+    linked = [f"{REF}{name}" for name, item in schemas.items()
+              if "next_after" in item.get("properties", {})]  # fmt: skip
     for route, method, operation in _operations(app, schema):
-        _complete_operation(route, method, operation, policies)
+        _complete_operation(route, method, operation, policies, linked)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     _describe(schema)
@@ -246,7 +249,11 @@ def policies_of(access: Access, policies: Policies) -> list[tuple[Policy, str]]:
 
 
 def _complete_operation(
-    route: APIRoute, method: str, operation: dict[str, Any], policies: Policies
+    route: APIRoute,
+    method: str,
+    operation: dict[str, Any],
+    policies: Policies,
+    linked: list[str],
 ) -> None:
     tags = operation.get("tags", [])
     access = access_of(route)
@@ -269,14 +276,14 @@ def _complete_operation(
         for policy, per in limits
     ]
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for due in _statuses(route, method, operation, access, tags):
+    for due in _statuses(method, operation, access, tags):
         responses.setdefault(str(due), {"description": ERROR_DESCRIPTIONS[due]})
     is_command = "x-capledger-command" in operation
     for status, response in responses.items():
         code = int(status) if status.isdigit() else 0
         headers = response.setdefault("headers", {})
         headers["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
-        if limits and code != 401:
+        if limits:  # a 401 carries those of the failed-authentications policy
             for name in ("RateLimit", "RateLimit-Policy"):
                 headers[name] = {"$ref": f"#/components/headers/{name}"}
         if code in RETRY_AFTER_STATUSES:
@@ -288,7 +295,7 @@ def _complete_operation(
             _error_response(response, code, tags)
         elif is_command:
             _command_response(responses, response, code)
-        if code == 200 and "next_after" in str(response.get("content", "")):
+        if code == 200 and any(ref in str(response.get("content", "")) for ref in linked):
             headers["Link"] = {"$ref": "#/components/headers/Link"}
     operation["description"] = _operation_description(operation, access, roles, limits)
 
@@ -300,9 +307,7 @@ def _raw_schema(media_type: str) -> dict[str, Any]:
     return {"type": "string", "format": "binary"}
 
 
-def _statuses(
-    route: APIRoute, method: str, operation: dict[str, Any], access: Access, tags: list[str]
-) -> list[int]:
+def _statuses(method: str, operation: dict[str, Any], access: Access, tags: list[str]) -> list[int]:
     """Statuses every operation of its kind may answer, whether or not its route says so."""
     statuses = [500]
     if access is not Access.PUBLIC:

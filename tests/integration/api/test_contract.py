@@ -226,6 +226,8 @@ def test_a_history_entrys_data_is_the_published_schema_of_its_event(document: Do
     }
     assert data["additionalProperties"] is False
     assert "Project.CompletedWorkPaid.v1.json" in paid["data"]["description"]
+    history = document["paths"]["/projects/{project_code}/history"]["get"]["responses"]["200"]
+    assert "Link" in history["headers"]
 
 
 # -- the document against the running API -----------------------------------------------------
