@@ -16,14 +16,13 @@ from typing import Any
 
 import structlog
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from capledger import __version__
 from capledger.application.ledger import Ledger
 from capledger.projections import EmbeddedRunner, ReadModelStore
 from capledger.settings import Settings
 
-from . import problems
+from . import openapi, problems
 from .context import ApiContext
 from .kafka import kafka_checks
 from .middleware import BodyLimit, RequestContext, StrictJson
@@ -47,15 +46,38 @@ from .verification import verified_ledger
 log = structlog.get_logger(__name__)
 
 DESCRIPTION = """\
-The HTTP API of capledger, the event-sourced ledger of Vietnam's public investment capital.
+The HTTP API of capledger, the event-sourced ledger of Vietnam's public investment capital
+(đầu tư công): capital plans (kế hoạch vốn), their allocation to projects (giao kế hoạch vốn),
+transfers (điều chuyển), cuts (cắt giảm), advances (tạm ứng) and their recovery (thu hồi tạm
+ứng), payments through the State Treasury (Kho bạc Nhà nước), extensions, lapses, corrections
+and settlement (quyết toán). This document is the whole contract.
 
-* **Commands** record movements; each carries a client-chosen `Idempotency-Key`.
-* **Queries** read the projections: balances, rates against chosen denominators, as of any date.
-* **Audit** reads the event store: histories, past states, hash-chain verification.
-* **Exports**: CSV, IATI activities, a Fiscal Data Package.
+* **Authentication**: an API key as `X-API-Key: <token>` or `Authorization: Bearer <token>`.
+  Each operation's `x-roles` names the roles that may call it (`inspector` reads everything;
+  `finance_officer` reads and writes within its scope of investors and provinces;
+  `administrator` everything); `security` is empty where no key is needed.
+* **Rate limits**: each operation's `x-rate-limit` lists the token buckets it is counted
+  against; responses carry `RateLimit` and `RateLimit-Policy` (IETF
+  draft-ietf-httpapi-ratelimit-headers); beyond the limit 429 `rate-limited` with
+  `Retry-After` (seconds).
+* **Commands** record movements. Each carries a client-chosen `Idempotency-Key` (its command
+  id): sent again with the same command it records nothing and answers 200 with the first
+  outcome (`Idempotent-Replayed: true`); with a different command 422 `idempotency-conflict`.
+  A command answers once the read model holds it (`X-Read-Model-Caught-Up`).
+* **Queries** read the projections: balances, disbursement rates (tỷ lệ giải ngân) against
+  chosen plans, monthly series, watch lists. **As of**: `as_of=D` counts movements effective
+  by D *and recorded by the end of D* (Vietnam time): what the ledger knew then. For history
+  recorded later than it took effect (back-filled or migrated data), also send `known` (e.g.
+  today) to count what is known now about movements effective by D.
+* **Audit** reads the event store: a project's history with each event's typed `data`, its
+  state at any point, hash-chain verification, published digests. **Exports**: CSV, IATI,
+  Fiscal Data Package.
 
-Amounts are whole VND: send a JSON integer or a string of digits, read strings.
-Errors are `application/problem+json` with a stable `code`. See docs/api.md.
+Amounts are whole VND (đồng): send a JSON integer or a string of digits, read strings of
+digits (sums exceed 2^53). Dates are `YYYY-MM-DD`. Errors are `application/problem+json`
+(RFC 9457) with a stable `code`: the `Problem` schema lists every code with its status and
+meaning, and each response lists the codes it may carry. The server itself may answer 408
+`request-timeout` or 431 `request-header-too-large` and close the connection.
 """
 
 TAGS = [
@@ -66,6 +88,10 @@ TAGS = [
     {"name": "administration", "description": "API keys."},
     {"name": "operations", "description": "Health, readiness, metrics."},
     {"name": "events", "description": "The JSON Schemas of the Kafka events' data."},
+    {
+        "name": "verifiable log",
+        "description": "The Merkle tree of every event: checkpoints, tiles, proofs, cosignatures.",
+    },
 ]
 
 
@@ -150,15 +176,6 @@ def create_app(
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            openapi_version="3.1.0",
-            description=app.description,
-            routes=app.routes,
-            tags=app.openapi_tags,
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault("Problem", problems.Problem.model_json_schema())
-        app.openapi_schema = schema
+        ctx: ApiContext = app.state.ctx
+        app.openapi_schema = openapi.document(app, ctx.settings.api)
     return app.openapi_schema

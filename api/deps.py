@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from . import throttle
 from .context import ApiContext
 from .problems import ApiProblem
-from .roles import Caller, Role
+from .roles import Access, Caller
 from .store import ApiKey
 
 API_KEY_HEADER = "X-API-Key"
@@ -115,14 +115,14 @@ async def reader(
 
 
 async def administrator(caller: Annotated[Caller, Depends(reader)]) -> Caller:
-    if caller.role is not Role.ADMINISTRATOR:
+    if not caller.may(Access.ADMINISTER):
         raise ApiProblem(403, "forbidden", "only an administrator may do this")
     return caller
 
 
 async def inspector_or_admin(caller: Annotated[Caller, Depends(reader)]) -> Caller:
     """Ledger-wide reads that are not split by scope (whole-store verification, digests)."""
-    if caller.scoped:
+    if not caller.may(Access.LEDGER_WIDE):
         raise ApiProblem(
             403, "forbidden", "ledger-wide checks are for inspectors and administrators"
         )

@@ -114,6 +114,7 @@ def _tree_size(tree: LogTree) -> int:
 
 @router.get(
     "/checkpoint",
+    operation_id="log_checkpoint",
     summary="The latest signed checkpoint, with the witnesses' cosignatures",
     response_class=Response,
     responses={
@@ -156,6 +157,7 @@ def _covered(tree: LogTree, tile: Tile) -> None:
 
 @router.get(
     "/tile/entries/{path:path}",
+    operation_id="log_entries_tile",
     summary="An entry bundle of the tlog-tiles layout",
     response_class=Response,
     responses=_TILE_RESPONSES,
@@ -173,6 +175,7 @@ def entries_tile(ctx: Ctx, path: Annotated[str, Path(description="`N[.p/W]`")]) 
 
 @router.get(
     "/tile/{level}/{path:path}",
+    operation_id="log_hash_tile",
     summary="A hash tile of the tlog-tiles layout",
     response_class=Response,
     responses=_TILE_RESPONSES,
@@ -221,6 +224,7 @@ def _size(tree: LogTree, checkpoints: CheckpointStore, size: int | None) -> int:
 
 @router.get(
     "/proof/inclusion",
+    operation_id="log_inclusion_proof",
     summary="Proof that an entry is in the tree of a given size",
     response_model=InclusionProof,
     responses=problem_responses(404, 422, 503),
@@ -271,6 +275,7 @@ def inclusion(
 
 @router.get(
     "/proof/consistency",
+    operation_id="log_consistency_proof",
     summary="Proof that the tree of one size extends the tree of a smaller size",
     response_model=ConsistencyProof,
     responses=problem_responses(404, 422, 503),
@@ -305,6 +310,7 @@ class CosignaturesStored(BaseModel):
 
 @router.post(
     "/cosignature",
+    operation_id="log_cosign",
     summary="A configured witness submits its cosignature of a checkpoint",
     response_model=CosignaturesStored,
     openapi_extra={
