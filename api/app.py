@@ -89,6 +89,10 @@ TAGS = [
     {"name": "operations", "description": "Health, readiness, metrics."},
     {"name": "events", "description": "The JSON Schemas of the Kafka events' data."},
     {
+        "name": "jurisdictions",
+        "description": "The country, its provinces and central bodies: the scopes of plans.",
+    },
+    {
         "name": "verifiable log",
         "description": "The Merkle tree of every event: checkpoints, tiles, proofs, cosignatures.",
     },

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 #: The operation groups a code may be limited to, by the OpenAPI tags of their routers.
 GROUPS: Mapping[str, frozenset[str]] = {
     "commands": frozenset({"commands"}),
-    "reads": frozenset({"queries", "audit", "exports"}),
+    "reads": frozenset({"queries", "audit", "exports", "jurisdictions"}),
     "administration": frozenset({"administration"}),
     "log": frozenset({"verifiable log"}),
 }
@@ -254,6 +254,12 @@ CATALOG: Mapping[str, ProblemCode] = _catalog(
     ProblemCode("application-error", 422, "The application refused the command.", _C),
     ProblemCode("unknown-project", 404, "No project of that code is recorded.", _CR),
     ProblemCode("unknown-plan", 404, "No plan (kế hoạch vốn) of that code is recorded.", _CR),
+    ProblemCode(
+        "unknown-jurisdiction",
+        404,
+        "No jurisdiction of that code is in the list (`GET /jurisdictions`).",
+        _R,
+    ),
     ProblemCode("duplicate-project", 409, "A project of that code is already registered.", _C),
     ProblemCode("duplicate-plan", 409, "A plan of that code is already approved.", _C),
     ProblemCode(

@@ -92,6 +92,8 @@ class JurisdictionOut(BaseModel):
 
 
 class JurisdictionList(BaseModel):
+    """The list of jurisdictions (the country, its provinces and central bodies) in force."""
+
     version: int = Field(description="Edition of the list (a new edition of the data file).")
     items: list[JurisdictionOut] = Field(description="The jurisdictions, the country first.")
 

@@ -62,7 +62,7 @@ def _rendered(file_name: str, base_uri: str) -> bytes:
             "content": {SCHEMA_JSON: {"schema": {"type": "object"}}},
             "description": "The schema, its `$id` the address `ce_dataschema` names.",
         },
-        **problem_responses(404),
+        **problem_responses(404, 422),
     },
 )
 def event_schema(

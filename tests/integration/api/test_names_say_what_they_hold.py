@@ -82,7 +82,7 @@ def test_a_plan_tells_its_decision_date_from_its_effective_date(api: Harness) ->
 
 def test_the_history_and_plan_fields_are_described_in_the_document(api: Harness) -> None:
     schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
-    entry = schemas["HistoryEntryOut"]["properties"]
+    entry = schemas["HistoryEntryCompletedWorkPaid"]["properties"]
     for name in ("amount", "gross_amount", "net_amount"):
         assert entry[name]["description"], name
     assert "gross" in entry["amount"]["description"]

@@ -62,6 +62,19 @@ def test_a_missing_query_resource_and_the_last_administrator_are_catalogued() ->
     assert CATALOG[LastAdministrator.code].status == 409
 
 
+def module_constants(tree: ast.Module) -> dict[str, str]:
+    """A module's own string constants (``UNKNOWN_JURISDICTION = "unknown-jurisdiction"``)."""
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
 def raised_codes() -> Iterator[tuple[str, int, int | None, str]]:
     """(file, line, status, code) of every ``ApiProblem(status, code, …)``,
     ``problem_response(request, status, code, …)`` and server ``_refuse(status, code, …)`` in
@@ -70,6 +83,7 @@ def raised_codes() -> Iterator[tuple[str, int, int | None, str]]:
     constants = {name: value for name, value in vars(problems).items() if isinstance(value, str)}
     for path in sorted(API_DIR.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        local = {**constants, **module_constants(tree)}
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -81,8 +95,8 @@ def raised_codes() -> Iterator[tuple[str, int, int | None, str]]:
             status = status_node.value if isinstance(status_node, ast.Constant) else None
             if isinstance(code_node, ast.Constant) and isinstance(code_node.value, str):
                 yield path.name, node.lineno, status, code_node.value
-            elif isinstance(code_node, ast.Name) and code_node.id in constants:
-                yield path.name, node.lineno, status, constants[code_node.id]
+            elif isinstance(code_node, ast.Name) and code_node.id in local:
+                yield path.name, node.lineno, status, local[code_node.id]
     source = ast.parse(inspect.getsource(middleware.json_body_refusal))
     for node in ast.walk(source):
         if isinstance(node, ast.Tuple) and len(node.elts) == 4:
