@@ -17,11 +17,14 @@ from .types import (
     AsOf,
     Denominator,
     Exclusions,
+    NoAnnualPlan,
+    NotYetKnown,
     Page,
     PlanOutsideScope,
     QueryError,
     Ratio,
     Scope,
+    UnknownPlanCode,
 )
 from .watch import WatchEntry, WatchLevel, WatchList, watch_list
 
@@ -40,6 +43,8 @@ __all__ = [
     "LateEntry",
     "MonthlyPoint",
     "MonthlySeries",
+    "NoAnnualPlan",
+    "NotYetKnown",
     "Page",
     "PlanCapital",
     "PlanOutsideScope",
@@ -47,6 +52,7 @@ __all__ = [
     "QueryError",
     "Ratio",
     "Scope",
+    "UnknownPlanCode",
     "WatchEntry",
     "WatchLevel",
     "WatchList",

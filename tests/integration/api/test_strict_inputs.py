@@ -118,5 +118,5 @@ def test_a_rate_of_a_jurisdiction_or_year_never_seen_is_not_found_not_zero(
     for scope in ({"jurisdiction": "ZZ", "fiscal_year": 2021}, {**HP_2021, "fiscal_year": 2030}):
         response = hai_phong.get("/rates", **scope, plan="HP-2021-HDND")
         assert response.status_code == 404, scope
-        assert response.json()["code"] == "not-found"
+        assert response.json()["code"] == "no-annual-plan"
     assert hai_phong.get("/rates", jurisdiction="HP", fiscal_year=1800).status_code == 422
