@@ -25,6 +25,7 @@ from capledger.application.errors import (
     IdempotencyConflict,
 )
 from capledger.domain import DomainError
+from capledger.domain.errors import NoAllocation
 from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
 
 from ..context import ApiContext
@@ -359,6 +360,10 @@ def execute(
         ) from None
     except (DomainError, ApplicationError) as error:
         counter.labels(name, "refused", error.code).inc()
+        if isinstance(error, NoAllocation) and caller.scoped:
+            # A plan outside the key's scope answers as one never recorded (unknown-plan), so
+            # that no-allocation does not tell the key which other plans exist.
+            check_plan(ctx, caller, str(getattr(command, "plan_code", "")), write=True)
         raise
     except Exception:
         counter.labels(name, "error", "").inc()

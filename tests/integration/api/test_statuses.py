@@ -30,6 +30,7 @@ from capledger.settings import Persistence, Settings, StoreSettings
 
 from .support import (
     CENTRAL,
+    INVESTOR,
     LOCAL,
     OTHER,
     PLAN,
@@ -38,6 +39,7 @@ from .support import (
     Harness,
     funded,
     payment_body,
+    plan_body,
     project_body,
 )
 
@@ -178,6 +180,20 @@ def test_a_payment_on_a_line_the_project_does_not_have_answers_404_no_allocation
     )  # fmt: skip
     problem(response, 404, "no-allocation")  # was 422
     conforms(document, "POST", "/projects/{project_code}/payments", response)
+
+
+def test_a_plan_outside_a_keys_scope_answers_as_one_never_recorded(api: Harness) -> None:
+    api.command("/plans", {**plan_body("HP-KHV-2025"), "jurisdiction": "HP"})
+    officer = api.key("lan-statuses", Role.FINANCE_OFFICER, investors=(INVESTOR,))
+    path, body = f"/projects/{PROJECT}/payments", payment_body(1, on=f"{YEAR}-03-01")
+    answers = [
+        api.command(path, {**body, "plan_code": code}, headers=officer, expect=None).json()
+        for code in ("HP-KHV-2025", "KH-KHONG-CO")
+    ]
+    # Recorded but in another province, or never recorded: the officer cannot tell them apart.
+    assert [answer["code"] for answer in answers] == ["unknown-plan", "unknown-plan"]
+    admin = api.command(path, {**body, "plan_code": "HP-KHV-2025"}, expect=None)
+    problem(admin, 404, "no-allocation")
 
 
 def test_an_advance_on_a_contract_never_signed_answers_404_unknown_contract(
