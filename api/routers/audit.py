@@ -25,7 +25,9 @@ from ..scope import check_project
 from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
 
 router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
+#: One project's reads: any role reads, and a project out of a key's scope answers as one never
+#: recorded (404), so no 403.
+READ_RESPONSES = problem_responses(401, 404, 422, 429, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1
 NOTHING = Balance()
@@ -308,7 +310,7 @@ def get_project(project_code: ProjectCode, caller: Reader, ctx: Ctx) -> ProjectS
 
 
 STATE_RESPONSES = problem_responses(
-    401, 403, 404, 422, 429, 503,
+    401, 404, 422, 429, 503,
     descriptions={
         404: "No project with that code is recorded (`unknown-project`), a version beyond its "
         "head (`not-found`), or, with `effective_on` and `known`, a project the ledger recorded "
