@@ -265,10 +265,11 @@ def problem_responses(
     *statuses: int,
     descriptions: Mapping[int, str] | None = None,
     examples: Mapping[int, Mapping[str, Mapping[str, Any]]] | None = None,
+    headers: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses, each a problem+json body;
     ``descriptions`` replace the default text of a status, ``examples`` (status -> name ->
-    problem) show the codes a client meets there. A 409 documents its ``Retry-After``."""
+    problem) show the codes a client meets there, ``headers`` the headers it carries."""
     default = {
         400: "Bad request: the body is not JSON (`malformed-json`)",
         401: "No valid API key",
@@ -296,16 +297,21 @@ def problem_responses(
             "description": chosen.get(status, "Error"),
             "content": {PROBLEM_JSON: media},
         }
-        if status == 409:
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait before retrying a `version-conflict` "
-                    "(other writers were changing the same aggregates); absent on duplicates.",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            }
+        if headers and status in headers:
+            response["headers"] = dict(headers[status])
         responses[status] = response
     return responses
+
+
+#: The ``Retry-After`` of a 409 ``version-conflict``, as the document gives it.
+CONFLICT_RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same command again after a "
+        "`version-conflict` (other writers were changing the same aggregates); absent on "
+        "duplicates.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
 
 
 def example(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:

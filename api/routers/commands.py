@@ -30,7 +30,7 @@ from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectS
 
 from ..context import ApiContext
 from ..deps import Ctx, Writer
-from ..problems import MALFORMED_JSON, example, problem_responses
+from ..problems import CONFLICT_RETRY_AFTER_HEADER, MALFORMED_JSON, example, problem_responses
 from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..scope import check_jurisdiction, check_new_project, check_plan, check_project
@@ -112,7 +112,10 @@ def command_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         200: {"description": "Replayed: this key's first outcome (nothing new was recorded)"},
         **problem_responses(
-            *statuses, descriptions=COMMAND_DESCRIPTIONS, examples=COMMAND_EXAMPLES
+            *statuses,
+            descriptions=COMMAND_DESCRIPTIONS,
+            examples=COMMAND_EXAMPLES,
+            headers={409: CONFLICT_RETRY_AFTER_HEADER},
         ),
     }
 
