@@ -240,7 +240,7 @@ Refusal = tuple[int, str, str, list[tuple[str, str, str]]]
 
 def json_body_refusal(body: bytes) -> Refusal | None:
     """Why a JSON body is refused before it is parsed (status, code, detail, field errors),
-    or None. A body that is not JSON at all is left to the application (its 422)."""
+    or None. A body that is not JSON at all is left to the application (400 `malformed-json`)."""
     if body.startswith(BOM_UTF8):
         return 415, "not-utf-8", "JSON bodies are UTF-8 without a byte-order mark", []
     try:

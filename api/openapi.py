@@ -326,7 +326,8 @@ def _error_response(response: dict[str, Any], status: int, tags: list[str]) -> N
     if content and f"{REF}Problem" not in str(content):
         return  # an answer of its own (``/readyz``'s 503 is its Readiness)
     codes = codes_for(status, tags)
-    response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"{REF}Problem"}}}
+    media = (content or {}).get(PROBLEM_JSON, {})  # keeps the route's examples
+    response["content"] = {PROBLEM_JSON: {**media, "schema": {"$ref": f"{REF}Problem"}}}
     response["x-problem-codes"] = [entry.code for entry in codes]
     base = response.get("description") or ERROR_DESCRIPTIONS.get(status, "Error")
     base = base.split("\n\nCodes:")[0]

@@ -55,7 +55,12 @@ _CR = ("commands", "reads")
 
 CATALOG: Mapping[str, ProblemCode] = _catalog(
     # -- the HTTP edge (any operation) -----------------------------------------------------
-    ProblemCode("bad-request", 400, "The request cannot be read (not JSON where JSON is due)."),
+    ProblemCode("bad-request", 400, "The request cannot be read."),
+    ProblemCode(
+        "malformed-json",
+        400,
+        "The body is not JSON at all (a JSON body with an invalid value is `validation-error`).",
+    ),
     ProblemCode(
         "unauthenticated",
         401,
@@ -149,7 +154,7 @@ CATALOG: Mapping[str, ProblemCode] = _catalog(
         _C,
     ),
     ProblemCode(
-        "no-allocation", 422, "The project has no allocation from that plan and source.", _C
+        "no-allocation", 404, "The project has no allocation from that plan and source.", _C
     ),
     ProblemCode(
         "not-annual-plan",
@@ -217,7 +222,7 @@ CATALOG: Mapping[str, ProblemCode] = _catalog(
         "recovered, and it is not.",
         _C,
     ),
-    ProblemCode("unknown-contract", 422, "The project has no contract of that number.", _C),
+    ProblemCode("unknown-contract", 404, "The project has no contract of that number.", _C),
     ProblemCode(
         "duplicate-contract", 422, "The project already has a contract of that number.", _C
     ),
@@ -254,6 +259,19 @@ CATALOG: Mapping[str, ProblemCode] = _catalog(
     ProblemCode("application-error", 422, "The application refused the command.", _C),
     ProblemCode("unknown-project", 404, "No project of that code is recorded.", _CR),
     ProblemCode("unknown-plan", 404, "No plan (kế hoạch vốn) of that code is recorded.", _CR),
+    ProblemCode(
+        "no-annual-plan",
+        404,
+        "No annual plan (kế hoạch vốn năm) of that jurisdiction and fiscal year is recorded.",
+        _R,
+    ),
+    ProblemCode(
+        "not-yet-known",
+        404,
+        "It was in force at `as_of` (or `effective_on`) but recorded after `known`: `known_from` "
+        "names the first day the ledger knew it; ask again with `known` on or after it.",
+        _R,
+    ),
     ProblemCode(
         "unknown-jurisdiction",
         404,

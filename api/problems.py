@@ -8,6 +8,7 @@ and the body repeats the ``code`` so clients can branch on it without parsing th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import structlog
@@ -28,8 +29,9 @@ from capledger.application.errors import (
     UnknownProject,
 )
 from capledger.domain import DomainError
+from capledger.domain.errors import NoAllocation, UnknownContract
 from capledger.projections import NotInitialised
-from capledger.projections.queries import PlanOutsideScope, QueryError
+from capledger.projections.queries import NotYetKnown, PlanOutsideScope, QueryError
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +42,8 @@ UNAVAILABLE_RETRY_AFTER_S = 5
 #: The read side met an event that fails verification (``api.verification``, status 503): no
 #: balance, rate or history is served until the store is restored and the read model rebuilt.
 LEDGER_VERIFICATION_FAILED = "ledger-verification-failed"
+#: 400: a body sent as JSON that does not parse as JSON (a validation error is 422).
+MALFORMED_JSON = "malformed-json"
 
 STATUS_CODES: dict[int, str] = {
     400: "bad-request",
@@ -77,6 +81,13 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = Field(
         default=None, description="For validation errors: each field and what is wrong with it."
     )
+    known_from: date | None = Field(
+        default=None,
+        description="For `not-yet-known` (404): the first day (Vietnam time) the ledger knew "
+        "what was asked for, i.e. the day it was recorded. Ask again with `known` on or after "
+        "this day to see it.",
+        examples=["2026-11-30"],
+    )
 
 
 class ApiProblem(Exception):
@@ -90,6 +101,7 @@ class ApiProblem(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         errors: Sequence[FieldProblem] | None = None,
+        known_from: date | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -97,6 +109,7 @@ class ApiProblem(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
         self.errors = list(errors) if errors is not None else None
+        self.known_from = known_from
 
 
 def title_of(code: str) -> str:
@@ -111,6 +124,7 @@ def problem_response(
     *,
     headers: Mapping[str, str] | None = None,
     errors: Sequence[FieldProblem] | None = None,
+    known_from: date | None = None,
 ) -> JSONResponse:
     app = request.scope.get("app")
     base = getattr(getattr(app, "state", None), "problem_base", "/problems/")
@@ -123,18 +137,25 @@ def problem_response(
         instance=request.url.path,
         request_id=request.scope.get("state", {}).get("request_id"),
         errors=list(errors) if errors is not None else None,
+        known_from=known_from,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        problem.model_dump(mode="json", exclude_none=True),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=dict(headers or {}),
     )
 
 
+#: Errors naming something the ledger does not hold: a project, a plan, a project's line of
+#: capital from a plan and source (``no-allocation``), a contract, or what the read model
+#: does not hold (including ``not-yet-known`` at the date asked).
+NOT_FOUND_ERRORS = (UnknownProject, UnknownPlan, NoAllocation, UnknownContract, QueryError)
+
+
 def status_of(error: Exception) -> tuple[int, dict[str, str]]:
     """The HTTP status (and headers) of a ledger or read-model error."""
-    if isinstance(error, UnknownProject | UnknownPlan | QueryError):
+    if isinstance(error, NOT_FOUND_ERRORS):
         return 404, {}
     if isinstance(error, DuplicateProject | DuplicatePlan):
         return 409, {}
@@ -146,8 +167,6 @@ def status_of(error: Exception) -> tuple[int, dict[str, str]]:
 
 
 def _code_of(error: Exception) -> str:
-    if isinstance(error, QueryError):
-        return "not-found"
     return str(getattr(error, "code", "domain-error"))
 
 
@@ -163,15 +182,28 @@ def install(app: FastAPI) -> None:
             error.detail,
             headers=error.headers,
             errors=error.errors,
+            known_from=error.known_from,
         )
 
     async def ledger_error(request: Request, error: Exception) -> JSONResponse:
         status, headers = status_of(error)
-        return problem_response(request, status, _code_of(error), str(error), headers=headers)
+        known_from = error.known_from if isinstance(error, NotYetKnown) else None
+        return problem_response(
+            request, status, _code_of(error), str(error), headers=headers, known_from=known_from
+        )
 
     async def validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         problems = [field_problem(item) for item in error.errors()]
+        if any(problem.type == "json_invalid" for problem in problems):
+            # Not JSON at all: a malformed request (400), not an invalid value (422).
+            return problem_response(
+                request,
+                400,
+                MALFORMED_JSON,
+                "the body is not JSON: " + "; ".join(problem.message for problem in problems),
+                errors=problems,
+            )
         fields = ", ".join(problem.field for problem in problems)
         return problem_response(
             request,
@@ -229,10 +261,17 @@ def field_problem(item: Mapping[str, Any]) -> FieldProblem:
     )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error statuses."""
-    descriptions = {
-        400: "Bad request",
+def problem_responses(
+    *statuses: int,
+    descriptions: Mapping[int, str] | None = None,
+    examples: Mapping[int, Mapping[str, Mapping[str, Any]]] | None = None,
+    headers: Mapping[int, Mapping[str, Any]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses, each a problem+json body;
+    ``descriptions`` replace the default text of a status, ``examples`` (status -> name ->
+    problem) show the codes a client meets there, ``headers`` the headers it carries."""
+    default = {
+        400: "Bad request: the body is not JSON (`malformed-json`)",
         401: "No valid API key",
         403: "The key's role or scope does not allow it",
         404: "Unknown project, plan or resource",
@@ -243,13 +282,47 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many requests for this key or address: retry after `Retry-After`",
         503: "Store unreachable",
     }
-    return {
-        status: {
+    chosen = {**default, **(descriptions or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        media: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        named = (examples or {}).get(status)
+        if named:
+            media["examples"] = {
+                name: {"summary": str(problem.get("title", name)), "value": dict(problem)}
+                for name, problem in named.items()
+            }
+        response: dict[str, Any] = {
             "model": Problem,
-            "description": descriptions.get(status, "Error"),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": chosen.get(status, "Error"),
+            "content": {PROBLEM_JSON: media},
         }
-        for status in statuses
+        if headers and status in headers:
+            response["headers"] = dict(headers[status])
+        responses[status] = response
+    return responses
+
+
+#: The ``Retry-After`` of a 409 ``version-conflict``, as the document gives it.
+CONFLICT_RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same command again after a "
+        "`version-conflict` (other writers were changing the same aggregates); absent on "
+        "duplicates.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def example(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem as the API writes it, for the document's examples."""
+    return {
+        "type": f"https://capledger.vn/problems/{code}",
+        "title": title_of(code),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
     }
 
 

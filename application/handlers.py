@@ -9,7 +9,8 @@ raises leaves nothing recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from capledger.domain import ApiKey, CapitalPlan, Project, RuleBook
 from capledger.domain.corrections import PLAN_ALLOCATES, PLAN_RETURNS
+from capledger.domain.errors import NoAllocation
 from capledger.domain.ids import api_key_id, plan_id, project_id
 
 from .commands import (
@@ -41,7 +43,7 @@ from .commands import (
     SignContract,
     Transfer,
 )
-from .errors import DuplicateApiKey, DuplicatePlan, DuplicateProject
+from .errors import DuplicateApiKey, DuplicatePlan, DuplicateProject, UnknownPlan
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -69,6 +71,19 @@ class UnitOfWork(Protocol):
     def add(self, aggregate: A, label: str) -> A:
         """A new aggregate to record, under its stream label (``project:DA-001``)."""
         ...
+
+
+@contextmanager
+def naming_plan(uow: UnitOfWork, plan_code: str) -> Iterator[None]:
+    """A movement on a project's line from a plan that no one recorded is refused as an unknown
+    plan (``UnknownPlan``), not as a missing allocation: the plan is looked up only when the
+    project has no such line, so a movement on an existing line loads no plan."""
+    try:
+        yield
+    except NoAllocation:
+        if not uow.exists(plan_id(plan_code)):
+            raise UnknownPlan(f"no plan {plan_code} is recorded") from None
+        raise
 
 
 # -- plans -------------------------------------------------------------------------------
@@ -167,11 +182,12 @@ def allocate(cmd: Allocate, uow: UnitOfWork) -> None:
 def transfer(cmd: Transfer, uow: UnitOfWork) -> None:
     """The donor gives up a share of its line; the recipient takes it with the line's terms."""
     donor, recipient = uow.project(cmd.from_project), uow.project(cmd.to_project)
-    line = donor.transfer_out(
-        plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount,
-        to_project=cmd.to_project, decision=cmd.decision, effective_on=cmd.effective_on,
-        rules=uow.rules,
-    )  # fmt: skip
+    with naming_plan(uow, cmd.plan_code):
+        line = donor.transfer_out(
+            plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount,
+            to_project=cmd.to_project, decision=cmd.decision, effective_on=cmd.effective_on,
+            rules=uow.rules,
+        )  # fmt: skip
     recipient.transfer_in(
         from_line=line, amount=cmd.amount, from_project=cmd.from_project,
         decision=cmd.decision, effective_on=cmd.effective_on, rules=uow.rules,
@@ -192,16 +208,18 @@ def cut(cmd: Cut, uow: UnitOfWork) -> None:
 
 
 def extend_disbursement_period(cmd: ExtendDisbursementPeriod, uow: UnitOfWork) -> None:
-    uow.project(cmd.project_code).extend_disbursement_period(
-        plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount, until=cmd.until,
-        decision=cmd.decision, effective_on=cmd.effective_on, rules=uow.rules,
-    )  # fmt: skip
+    project = uow.project(cmd.project_code)
+    with naming_plan(uow, cmd.plan_code):
+        project.extend_disbursement_period(
+            plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount, until=cmd.until,
+            decision=cmd.decision, effective_on=cmd.effective_on, rules=uow.rules,
+        )  # fmt: skip
 
 
 def lapse(cmd: Lapse, uow: UnitOfWork) -> None:
-    uow.project(cmd.project_code).lapse(
-        plan_code=cmd.plan_code, source=cmd.source, as_of=cmd.as_of, rules=uow.rules
-    )
+    project = uow.project(cmd.project_code)
+    with naming_plan(uow, cmd.plan_code):
+        project.lapse(plan_code=cmd.plan_code, source=cmd.source, as_of=cmd.as_of, rules=uow.rules)
 
 
 # -- contracts and cash ------------------------------------------------------------------
@@ -215,19 +233,23 @@ def sign_contract(cmd: SignContract, uow: UnitOfWork) -> None:
 
 
 def pay_advance(cmd: PayAdvance, uow: UnitOfWork) -> None:
-    uow.project(cmd.project_code).pay_advance(
-        contract_no=cmd.contract_no, plan_code=cmd.plan_code, source=cmd.source,
-        amount=cmd.amount, treasury_ref=cmd.treasury_ref, effective_on=cmd.effective_on,
-        rules=uow.rules,
-    )  # fmt: skip
+    project = uow.project(cmd.project_code)
+    with naming_plan(uow, cmd.plan_code):
+        project.pay_advance(
+            contract_no=cmd.contract_no, plan_code=cmd.plan_code, source=cmd.source,
+            amount=cmd.amount, treasury_ref=cmd.treasury_ref, effective_on=cmd.effective_on,
+            rules=uow.rules,
+        )  # fmt: skip
 
 
 def pay_completed_work(cmd: PayCompletedWork, uow: UnitOfWork) -> None:
-    uow.project(cmd.project_code).pay_completed_work(
-        plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount,
-        treasury_ref=cmd.treasury_ref, effective_on=cmd.effective_on, rules=uow.rules,
-        contract_no=cmd.contract_no, advance_recovered=cmd.advance_recovered,
-    )  # fmt: skip
+    project = uow.project(cmd.project_code)
+    with naming_plan(uow, cmd.plan_code):
+        project.pay_completed_work(
+            plan_code=cmd.plan_code, source=cmd.source, amount=cmd.amount,
+            treasury_ref=cmd.treasury_ref, effective_on=cmd.effective_on, rules=uow.rules,
+            contract_no=cmd.contract_no, advance_recovered=cmd.advance_recovered,
+        )  # fmt: skip
 
 
 def reverse_entry(cmd: ReverseEntry, uow: UnitOfWork) -> None:

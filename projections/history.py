@@ -37,6 +37,7 @@ from capledger.domain.ids import project_id
 
 from .events import days_between, recording
 from .memory import MemoryReadModel
+from .queries.types import AsOf, NotYetKnown
 from .rows import ContractRow, EntryRow, LineRow, MovementRow, ProjectRow, Row
 
 R = TypeVar("R", bound=Row)
@@ -241,6 +242,8 @@ class ProjectHistory:
             everything.tables.pop(MovementRow, None)
         project = _only(attributes.rows(ProjectRow))
         if project is None:
+            if known is not None:
+                self._check_known(code, effective, known)
             return None
         lines = tuple(
             LineState(plan, source, years[(plan, source)], Balance(**values))
@@ -248,6 +251,20 @@ class ProjectHistory:
         )
         totals = Balance.total(line.balance for line in lines)
         return ProjectState(version, project, lines, None, totals)
+
+    def _check_known(self, code: str, effective: date, known: date) -> None:
+        """A project registered with effect by ``effective`` but recorded after ``known`` is
+        :class:`NotYetKnown` (naming the day it was recorded), not absent: back-filled history
+        is seen with a later ``known``. One registered with a later effect is absent then."""
+        for event in self.events(code):
+            if event.name != "Project.Registered":
+                continue
+            day, recorded_on = event.data.get("effective_on"), _recorded_on(event)
+            if day is not None and str(day) <= effective.isoformat() and recorded_on:
+                raise NotYetKnown(
+                    f"project {code}", AsOf(effective, known), date.fromisoformat(recorded_on)
+                )
+            return
 
     # -- chain ---------------------------------------------------------------------------
 

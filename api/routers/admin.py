@@ -62,7 +62,7 @@ def key_out(key: ApiKey) -> KeyOut:
     summary="Create an API key",
     status_code=201,
     response_model=IssuedKeyOut,
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, 429),
 )
 def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
     try:
@@ -82,7 +82,7 @@ def create_key(body: NewKey, caller: Admin, ctx: Ctx) -> IssuedKeyOut:
     operation_id="api_keys",
     summary="API keys (never their tokens)",
     response_model=list[KeyOut],
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 429),
 )
 def list_keys(caller: Admin, ctx: Ctx) -> list[KeyOut]:
     return [key_out(key) for key in ctx.store.all_keys()]
@@ -96,7 +96,7 @@ def list_keys(caller: Admin, ctx: Ctx) -> list[KeyOut]:
     "(create another administrator key first). A revocation holds at once in every server "
     "process on the store.",
     response_model=KeyOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], caller: Admin, ctx: Ctx
@@ -122,7 +122,7 @@ class NewScope(BaseModel):
     operation_id="change_api_key_scope",
     summary="Change a finance officer's key's scope (recorded on the audit trail)",
     response_model=KeyOut,
-    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 429),
 )
 def change_key_scope(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{8}$")], body: NewScope, caller: Admin, ctx: Ctx

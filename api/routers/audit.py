@@ -17,7 +17,7 @@ from capledger.projections.history import HistoryEntry, ProjectHistory, ProjectS
 
 from ..context import ApiContext
 from ..deps import Admin, Ctx, Inspector, Reader
-from ..problems import ApiProblem, problem_responses
+from ..problems import ApiProblem, example, problem_responses
 from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..schemas import BalancesOut, balances_out, money_fields
@@ -25,7 +25,9 @@ from ..scope import check_project
 from ..types import CODE_PATTERN, MAX_DATE, MIN_DATE, Day, Money, money
 
 router = APIRouter(tags=["audit"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
+#: One project's reads: any role reads, and a project out of a key's scope answers as one never
+#: recorded (404), so no 403.
+READ_RESPONSES = problem_responses(401, 404, 422, 429, 503)
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 MAX_VERSION = 2**31 - 1
 NOTHING = Balance()
@@ -183,7 +185,12 @@ class PointQuery(BaseModel):
     )
     effective_on: Day | None = Field(default=None, description="Movements effective by this date…")
     known: Day | None = Field(
-        default=None, description="…and recorded by the end of this day (Vietnam time)."
+        default=None,
+        description="With `effective_on`: what the ledger knew, i.e. only what was recorded by "
+        "the end of this day (Vietnam time, UTC+7). Absent: everything recorded so far. A project "
+        "registered with effect by `effective_on` but recorded after `known` (back-filled "
+        "history) answers 404 `not-yet-known` naming the day it became known (`known_from`).",
+        examples=["2026-12-07"],
     )
 
     @model_validator(mode="after")
@@ -325,12 +332,32 @@ def get_project(project_code: ProjectCode, caller: Reader, ctx: Ctx) -> ProjectS
     return state_out(project_code, point, state)
 
 
+STATE_RESPONSES = problem_responses(
+    401, 404, 422, 429, 503,
+    descriptions={
+        404: "No project with that code is recorded (`unknown-project`), a version beyond its "
+        "head (`not-found`), or, with `effective_on` and `known`, a project the ledger recorded "
+        "only after `known` (`not-yet-known`, with `known_from`)"
+    },
+    examples={
+        404: {
+            "not-yet-known": example(
+                404, "not-yet-known",
+                "project HP-001 was in force on 2021-06-20 but the ledger recorded it on "
+                "2026-11-30, after known=2021-06-20: ask with known=2026-11-30 or later to see it",
+                known_from="2026-11-30",
+            )
+        }
+    },
+)  # fmt: skip
+
+
 @router.get(
     "/projects/{project_code}/state",
     operation_id="project_state",
     summary="A project as of a version, a recording time or an effective date",
     response_model=ProjectStateOut,
-    responses=READ_RESPONSES,
+    responses=STATE_RESPONSES,
 )
 def get_state(
     project_code: ProjectCode,

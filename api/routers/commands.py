@@ -26,11 +26,12 @@ from capledger.application.errors import (
     IdempotencyConflict,
 )
 from capledger.domain import DomainError
+from capledger.domain.errors import NoAllocation
 from capledger.domain.values import Authority, CapitalSource, PlanKind, ProjectStatus
 
 from ..context import ApiContext
 from ..deps import Ctx, Writer
-from ..problems import problem_responses
+from ..problems import CONFLICT_RETRY_AFTER_HEADER, MALFORMED_JSON, example, problem_responses
 from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..scope import check_jurisdiction, check_new_project, check_plan, check_project
@@ -60,10 +61,71 @@ IdempotencyKey = Annotated[
 ProjectCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The project's code.")]
 PlanCode = Annotated[str, Path(pattern=CODE_PATTERN, description="The plan's code.")]
 
-COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Replayed: this key's first outcome (nothing new was recorded)"},
-    **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+#: The statuses every command answers besides 201; 404 only where the command names something
+#: recorded (a path's project or plan, a plan, contract or line in the body): not a
+#: registration of a project, which names nothing else.
+COMMAND_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+COMMAND_EXAMPLES = {
+    400: {
+        "malformed-json": example(
+            400, MALFORMED_JSON, "the body is not JSON: JSON decode error",
+            errors=[{"field": "body.1", "message": "JSON decode error", "type": "json_invalid"}],
+        ),
+    },
+    404: {
+        "unknown-project": example(404, "unknown-project", "no project DA-404 is recorded"),
+        "unknown-plan": example(404, "unknown-plan", "no plan HN-KHV-2099 is recorded"),
+        "no-allocation": example(
+            404, "no-allocation",
+            "project DA-001 has no allocation from plan HN-KHV-2025 (local_budget)",
+        ),
+    },
+    409: {
+        "version-conflict": example(
+            409, "version-conflict", "other writers kept changing the same aggregates; retry"
+        ),
+        "duplicate-plan": example(409, "duplicate-plan", "plan HN-KHV-2025 is already recorded"),
+    },
+    422: {
+        "validation-error": example(
+            422, "validation-error", "the request is not valid: body.amount",
+            errors=[{"field": "body.amount", "message": "Input should be greater than 0",
+                     "type": "greater_than"}],
+        ),
+        "idempotency-conflict": example(
+            422, IdempotencyConflict.code,
+            "the Idempotency-Key 7f7c… was already used for a different command",
+        ),
+        "over-disbursement": example(
+            422, "over-disbursement", "the payment exceeds the line's undisbursed capital"
+        ),
+    },
+}  # fmt: skip
+COMMAND_DESCRIPTIONS = {
+    404: "A project, plan, contract or line (`no-allocation`: the project has no capital from "
+    "that plan and source) that is not recorded, or not visible to the key",
+    409: "`version-conflict`: other writers were changing the same aggregates, nothing was "
+    "recorded, retry after `Retry-After`; or a duplicate (`duplicate-plan`, `duplicate-project`)",
+    422: "The body or a header is not valid (`validation-error`); the `Idempotency-Key` was "
+    "already used for a different command (`idempotency-conflict`: choose a new key); or a rule "
+    "of the ledger refuses the command (its `code`, e.g. `over-disbursement`)",
 }
+
+
+def command_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A command's documented responses: the replay (200) and its problem statuses."""
+    return {
+        200: {"description": "Replayed: this key's first outcome (nothing new was recorded)"},
+        **problem_responses(
+            *statuses,
+            descriptions=COMMAND_DESCRIPTIONS,
+            examples=COMMAND_EXAMPLES,
+            headers={409: CONFLICT_RETRY_AFTER_HEADER},
+        ),
+    }
+
+
+COMMAND_RESPONSES = command_responses(*COMMAND_STATUSES)
 
 
 class CommandResult(BaseModel):
@@ -307,6 +369,10 @@ def execute(
         ) from None
     except (DomainError, ApplicationError) as error:
         counter.labels(name, "refused", error.code).inc()
+        if isinstance(error, NoAllocation) and caller.scoped:
+            # A plan outside the key's scope answers as one never recorded (unknown-plan), so
+            # that no-allocation does not tell the key which other plans exist.
+            check_plan(ctx, caller, str(getattr(command, "plan_code", "")), write=True)
         raise
     except Exception:
         counter.labels(name, "error", "").inc()
@@ -331,7 +397,11 @@ def execute(
 
 
 def _route(
-    path: str, operation_id: str, command: type[Command], summary: str
+    path: str,
+    operation_id: str,
+    command: type[Command],
+    summary: str,
+    responses: dict[int | str, dict[str, Any]] = COMMAND_RESPONSES,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A command's route; ``x-capledger-command`` names the command type it sends."""
     return router.post(
@@ -340,7 +410,7 @@ def _route(
         summary=summary,
         status_code=201,
         response_model=CommandResult,
-        responses=COMMAND_RESPONSES,
+        responses=responses,
         openapi_extra={"x-capledger-command": command.__name__},
     )
 
@@ -377,7 +447,13 @@ def adjust_plan(
 # -- projects ------------------------------------------------------------------------------
 
 
-@_route("/projects", "register_project", commands.RegisterProject, "Register a project")
+@_route(
+    "/projects",
+    "register_project",
+    commands.RegisterProject,
+    "Register a project",
+    command_responses(*(status for status in COMMAND_STATUSES if status != 404)),
+)
 def register_project(
     body: RegisterProject, key: IdempotencyKey, caller: Writer, ctx: Ctx, response: Response
 ) -> CommandResult:

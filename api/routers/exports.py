@@ -27,7 +27,8 @@ from .audit import auditor
 from .queries import BalanceQuery, WatchQuery, build_watch_list, query_balances
 
 router = APIRouter(prefix="/exports", tags=["exports"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
+#: Exports list what they find (an unknown filter or jurisdiction exports nothing): no 404.
+READ_RESPONSES = problem_responses(401, 403, 422, 429, 503)
 CSV = "text/csv; charset=utf-8"
 BOM = "\ufeff"
 MAX_CSV_ROWS = 100_000

@@ -26,10 +26,12 @@ from capledger.projections.queries import (
     Dimension,
     Exclusions,
     GroupBalance,
+    NoAnnualPlan,
+    NotYetKnown,
     Page,
-    QueryError,
     Scope,
     SummedRate,
+    UnknownPlanCode,
     WatchLevel,
     adjustment_counts,
     balances,
@@ -49,7 +51,7 @@ from .. import readmodel
 from ..cache import cached_read
 from ..context import ApiContext
 from ..deps import Ctx, Reader
-from ..problems import ApiProblem, problem_responses
+from ..problems import ApiProblem, example, problem_responses
 from ..roles import Caller
 from ..routing import ThreadedRoute
 from ..schemas import (
@@ -76,7 +78,50 @@ from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, m
 from .jurisdictions import scope_of, scoped
 
 router = APIRouter(tags=["queries"], route_class=ThreadedRoute)
-READ_RESPONSES = problem_responses(401, 403, 404, 422, 429, 503)
+#: A listing names nothing that must exist (an unknown filter value lists nothing): no 404.
+LISTING_RESPONSES = problem_responses(401, 403, 422, 429, 503)
+NOT_YET_KNOWN_EXAMPLE = example(
+    404,
+    NotYetKnown.code,
+    "plan HP-KHV-2021-HDND was in force on 2021-06-20 but the ledger recorded it on 2026-11-30, "
+    "after known=2021-06-20: ask with known=2026-11-30 or later to see it",
+    known_from="2026-11-30",
+)
+NO_ANNUAL_PLAN_EXAMPLE = example(
+    404, NoAnnualPlan.code, "no annual plan of ZZ for 2021 is in the read model"
+)
+UNKNOWN_PLAN_EXAMPLE = example(404, UnknownPlanCode.code, "no plan NOPE is in the read model")
+AS_OF_404 = (
+    "Unknown: no annual plan of the jurisdiction and year is recorded (`no-annual-plan`), an "
+    "unknown plan or one not yet in force at `as_of` (`unknown-plan`), or a plan in force at "
+    "`as_of` that the ledger recorded only after `known` (`not-yet-known`, with `known_from`: "
+    "back-filled history; ask again with `known` on or after that day)"
+)
+#: The statuses of a query that names a scope or a plan that must be recorded.
+READ_STATUSES = (401, 403, 404, 422, 429, 503)
+#: Rates and the monthly series name a scope and denominator plans, as of a point.
+RATE_RESPONSES = problem_responses(
+    *READ_STATUSES,
+    descriptions={404: AS_OF_404},
+    examples={
+        404: {
+            "not-yet-known": NOT_YET_KNOWN_EXAMPLE,
+            "unknown-plan": UNKNOWN_PLAN_EXAMPLE,
+            "no-annual-plan": NO_ANNUAL_PLAN_EXAMPLE,
+        }
+    },
+)
+SCOPE_RESPONSES = problem_responses(
+    *READ_STATUSES,
+    descriptions={404: "No annual plan of the jurisdiction and year is recorded"},
+    examples={404: {"no-annual-plan": NO_ANNUAL_PLAN_EXAMPLE}},
+)
+#: A plan named in the path.
+READ_RESPONSES = problem_responses(
+    *READ_STATUSES,
+    descriptions={404: "No plan with that code is recorded, or it is not visible to the key"},
+    examples={404: {"unknown-plan": UNKNOWN_PLAN_EXAMPLE}},
+)
 
 BalanceSort = StrEnum("BalanceSort", {name: name for name in [*SORTS, "rate"]})  # type: ignore[misc]
 DENOMINATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}(@[1-9][0-9]{0,8})?$"
@@ -89,11 +134,20 @@ class _Query(BaseModel):
 
 class AsOfQuery(_Query):
     as_of: Day | None = Field(
-        default=None, description="Count movements effective on or before this date."
+        default=None,
+        description="Time travel by effective date: count movements effective (có hiệu lực) on "
+        "or before this date (ISO date). Absent: everything recorded, now.",
+        examples=["2021-06-20"],
     )
     known: Day | None = Field(
         default=None,
-        description="…and recorded by the end of this day (Vietnam time); `as_of` if absent.",
+        description="What the ledger knew: count only what was recorded by the end of this day "
+        "(Vietnam time, UTC+7); defaults to `as_of`, i.e. the answer the ledger gave on that day. "
+        "Needs `as_of`. For history recorded after the fact (back-filled, e.g. migrated), send a "
+        "later `known` (today's date: everything recorded so far), e.g. "
+        "`as_of=2021-06-20&known=2026-12-07`; without it such a plan answers 404 "
+        "`not-yet-known` naming the day it became known (`known_from`).",
+        examples=["2026-12-07"],
     )
 
     @model_validator(mode="after")
@@ -250,7 +304,7 @@ def balances_key(query: BalanceQuery, caller: Caller) -> Hashable:
     operation_id="balances",
     summary="Balances grouped by a dimension",
     response_model=BalancePage,
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 async def get_balances(
     query: Annotated[BalanceQuery, Query()], caller: Reader, ctx: Ctx, request: Request
@@ -307,7 +361,7 @@ class ChangePage(BaseModel):
     operation_id="balance_changes",
     summary="What changed in the balances between two dates",
     response_model=ChangePage,
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_balance_changes(
     query: Annotated[ChangesQuery, Query()], caller: Reader, ctx: Ctx
@@ -457,7 +511,7 @@ def _scope_reader(query: ScopeQuery, caller: Caller) -> None:
     operation_id="disbursement_rates",
     summary="Disbursement rates of a jurisdiction and year against chosen plans",
     response_model=RatesOut,
-    responses=READ_RESPONSES,
+    responses=RATE_RESPONSES,
 )
 def get_rates(query: Annotated[RateQuery, Query()], caller: Reader, ctx: Ctx) -> RatesOut:
     scope = query.scope()  # unknown jurisdiction: 404 before anything is read
@@ -522,7 +576,7 @@ class SeriesOut(BaseModel):
     operation_id="monthly_series",
     summary="Monthly disbursement, cumulated (the S-curve)",
     response_model=SeriesOut,
-    responses=READ_RESPONSES,
+    responses=RATE_RESPONSES,
 )
 def get_series(query: Annotated[SeriesQuery, Query()], caller: Reader, ctx: Ctx) -> SeriesOut:
     _scope_reader(query, caller)
@@ -578,7 +632,7 @@ class BunchingQuery(ScopeQuery):
     operation_id="bunching",
     summary="Year-end bunching: quarters, December, shares",
     response_model=BunchingOut,
-    responses=READ_RESPONSES,
+    responses=SCOPE_RESPONSES,
 )
 def get_bunching(query: Annotated[BunchingQuery, Query()], caller: Reader, ctx: Ctx) -> BunchingOut:
     _scope_reader(query, caller)
@@ -688,7 +742,7 @@ def build_watch_list(ctx: ApiContext, caller: Caller, query: WatchQuery) -> Watc
     operation_id="watch_list",
     summary="Projects or investors disbursing below a threshold or the average",
     response_model=WatchListOut,
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_watch_list(query: Annotated[WatchQuery, Query()], caller: Reader, ctx: Ctx) -> WatchListOut:
     return build_watch_list(ctx, caller, query)
@@ -730,7 +784,7 @@ class LatePage(BaseModel):
     operation_id="late_entries",
     summary="Disbursements recorded late (after their effective date)",
     response_model=LatePage,
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_late_entries(query: Annotated[LateQuery, Query()], caller: Reader, ctx: Ctx) -> LatePage:
     _scope_reader(query, caller)
@@ -814,7 +868,7 @@ class PlansQuery(_Query):
     operation_id="plans",
     summary="Plans in the read model",
     response_model=list[PlanOut],
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -> list[PlanOut]:
     check_jurisdiction_filter(caller, query.jurisdiction)
@@ -894,7 +948,7 @@ def get_plan_capital(plan_code: PlanCode, caller: Reader, ctx: Ctx) -> list[Plan
     check_plan(ctx, caller, plan_code, write=False)
     found = plan_capital(ctx.read_model, plan_code)
     if not found:
-        raise QueryError(f"no plan {plan_code} is in the read model")
+        raise UnknownPlanCode(f"no plan {plan_code} is in the read model")
     return [
         PlanCapitalOut(
             plan_code=item.plan_code,
@@ -925,7 +979,7 @@ class AdjustmentCountOut(BaseModel):
     operation_id="adjustment_counts",
     summary="How many times plans were adjusted, per plan and year",
     response_model=list[AdjustmentCountOut],
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_adjustment_counts(
     query: Annotated[AdjustmentQuery, Query()], caller: Reader, ctx: Ctx
@@ -989,7 +1043,7 @@ def project_out(record: ProjectRow) -> ProjectOut:
     operation_id="projects",
     summary="Projects in the read model (within the key's scope)",
     response_model=ProjectPage,
-    responses=READ_RESPONSES,
+    responses=LISTING_RESPONSES,
 )
 def get_projects(query: Annotated[ProjectsQuery, Query()], caller: Reader, ctx: Ctx) -> ProjectPage:
     check_filter(caller, investor_code=query.investor_code, province=query.province)

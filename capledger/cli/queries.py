@@ -29,6 +29,7 @@ from capledger.projections.queries import (
     DisbursementRate,
     Exclusions,
     GroupBalance,
+    NotYetKnown,
     PlanOutsideScope,
     QueryError,
     Ratio,
@@ -247,11 +248,10 @@ def run_rate(args: argparse.Namespace, context: CliContext) -> int:
         found = scope_rates(
             store, scope, args.plans, authorities=authorities, exclusions=exclusions, as_of=point
         )
+    except NotYetKnown as error:
+        raise CliError(NotYetKnown.code, str(error), EXIT_REFUSED) from None
     except QueryError as error:
-        message = str(error)
-        if point is not None:  # the query names the date by its repr
-            message = message.replace(f"as of {point!r}", describe_as_of(point))
-        raise CliError("unknown-plan", message, EXIT_REFUSED) from None
+        raise CliError(error.code, str(error), EXIT_REFUSED) from None
     except PlanOutsideScope as error:
         raise CliError(PlanOutsideScope.code, str(error), EXIT_REFUSED) from None
     if args.format == "json":

@@ -24,11 +24,14 @@ from .types import (
     AsOf,
     Denominator,
     Exclusions,
+    NoAnnualPlan,
+    NotYetKnown,
     Page,
     PlanOutsideScope,
     QueryError,
     Ratio,
     Scope,
+    UnknownPlanCode,
 )
 from .watch import WatchEntry, WatchLevel, WatchList, watch_list
 
@@ -47,6 +50,8 @@ __all__ = [
     "LateEntry",
     "MonthlyPoint",
     "MonthlySeries",
+    "NoAnnualPlan",
+    "NotYetKnown",
     "Page",
     "PlanCapital",
     "PlanOutsideScope",
@@ -56,6 +61,7 @@ __all__ = [
     "Scope",
     "ScopeRates",
     "SummedRate",
+    "UnknownPlanCode",
     "WatchEntry",
     "WatchLevel",
     "WatchList",

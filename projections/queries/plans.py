@@ -9,7 +9,7 @@ from capledger.domain.capital import unallocated
 
 from ..store import Reader, ReadModelStore
 from .sql import Params, in_list
-from .types import QueryError
+from .types import UnknownPlanCode
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _plan_versions(reader: Reader, plan_code: str) -> list[PlanVersion]:
         params,
     )
     if not versions:
-        raise QueryError(f"no plan {plan_code} is in the read model")
+        raise UnknownPlanCode(f"no plan {plan_code} is in the read model")
     envelopes: dict[int, dict[str, int]] = {}
     for version, source, amount in reader.rows(
         "SELECT plan_version, source, amount FROM {plan_envelope} WHERE plan_code = :plan "

@@ -21,10 +21,13 @@ from .types import (
     AsOfLike,
     Denominator,
     Exclusions,
+    NoAnnualPlan,
+    NotYetKnown,
     PlanOutsideScope,
     QueryError,
     Ratio,
     Scope,
+    UnknownPlanCode,
     as_of_point,
 )
 
@@ -267,12 +270,13 @@ def envelope_of(reader: Reader, denominator: Denominator, as_of: AsOf | None) ->
         {"plan": denominator.plan_code},
     )
     if not rows:
-        raise QueryError(f"no plan {denominator.plan_code} is in the read model")
+        raise UnknownPlanCode(f"no plan {denominator.plan_code} is in the read model")
     version = denominator.plan_version
     if version is None:
         version = latest_version(reader, denominator.plan_code, as_of)
     if version is None:
-        raise QueryError(f"plan {denominator.plan_code} had no version as of {as_of}")
+        assert as_of is not None  # a recorded plan has a version now
+        raise plan_not_in_force(reader, denominator.plan_code, as_of)
     envelopes = envelopes_at(reader, denominator.plan_code, version)
     authority, jurisdiction, start_year, end_year = rows[0]
     return PlanEnvelope(
@@ -286,11 +290,27 @@ def envelope_of(reader: Reader, denominator: Denominator, as_of: AsOf | None) ->
     )
 
 
+def plan_not_in_force(reader: Reader, plan_code: str, as_of: AsOf) -> QueryError:
+    """Why a recorded plan has no version as of the point: in force by the effective date but
+    recorded after ``known`` (:class:`NotYetKnown`, naming the day the ledger learnt it), or
+    approved effective after that date (absent then: unknown)."""
+    found = reader.rows(
+        "SELECT MIN(v.recorded_on) FROM {plan_version} v "
+        "WHERE v.plan_code = :plan AND v.effective_on <= :effective",
+        {"plan": plan_code, "effective": as_of.effective.isoformat()},
+    )[0][0]
+    if found is not None:
+        return NotYetKnown(f"plan {plan_code}", as_of, date.fromisoformat(str(found)))
+    return UnknownPlanCode(
+        f"plan {plan_code} was not yet in force on {as_of.effective.isoformat()}"
+    )
+
+
 def check_scope_known(reader: Reader, scope: Scope) -> None:
     params: Params = {}
     sql = f"SELECT 1 FROM {{plan}} pl WHERE {scope_condition(scope, params)} LIMIT 1"
     if not reader.rows(sql, params):
-        raise QueryError(
+        raise NoAnnualPlan(
             f"no annual plan of {scope.jurisdiction} for {scope.fiscal_year} is in the read model"
         )
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from ..rows import Movement
 from ..store import Reader, ReadModelStore
-from .rates import DisbursementRate, rate_against
+from .rates import DisbursementRate, check_scope_known, rate_against
 from .sql import Params, as_of_condition, scope_condition
 from .types import (
     NO_EXCLUSIONS,
@@ -77,10 +77,12 @@ def monthly_series(
 ) -> MonthlySeries:
     """Disbursement per month, cumulated; every month of the fiscal year appears, and the
     months around it that saw movements. With a denominator, each point carries the
-    cumulative rate against it."""
+    cumulative rate against it. A scope with no annual plan is unknown (``NoAnnualPlan``), as
+    for rates, not a year of zeros."""
     chosen, point = Basis(basis), as_of_point(as_of)
 
     def query(reader: Reader) -> MonthlySeries:
+        check_scope_known(reader, scope)
         months = monthly_totals(reader, scope, chosen, exclusions, point)
         rate = None
         if denominator is not None:
@@ -98,9 +100,12 @@ def monthly_series(
 
 def bunching(store: ReadModelStore, scope: Scope, *, as_of: AsOfLike = None) -> Bunching:
     point = as_of_point(as_of)
-    months = store.read(
-        lambda reader: monthly_totals(reader, scope, Basis.EFFECTIVE, NO_EXCLUSIONS, point)
-    )
+
+    def query(reader: Reader) -> dict[str, int]:
+        check_scope_known(reader, scope)
+        return monthly_totals(reader, scope, Basis.EFFECTIVE, NO_EXCLUSIONS, point)
+
+    months = store.read(query)
     year = scope.fiscal_year
     in_year = [months.get(_month(year, index), 0) for index in range(1, MONTHS + 1)]
     quarters = tuple(sum(in_year[q * 3 : q * 3 + 3]) for q in range(QUARTERS))

@@ -18,6 +18,42 @@ RATE_CONTEXT = Context(prec=28)
 class QueryError(LookupError):
     """A query names something the read model does not hold (a plan, a plan version)."""
 
+    code = "not-found"
+
+
+class UnknownPlanCode(QueryError):
+    """A query names a plan the ledger has not recorded (or none in force at the date asked)."""
+
+    code = "unknown-plan"
+
+
+class NoAnnualPlan(QueryError):
+    """A rate, series, bunching or watch list of a jurisdiction and fiscal year for which no
+    annual plan is recorded: there is nothing to measure against, not a rate of 0."""
+
+    code = "no-annual-plan"
+
+
+class NotYetKnown(QueryError):
+    """What a query names exists and was in force at the effective date asked about, but the
+    ledger had not recorded it by the ``known`` date: back-filled history, recorded later.
+
+    Distinct from "absent then" so that a client can ask again with a later ``known``:
+    ``known_from`` is the first day the ledger knew it (the day it was recorded).
+    """
+
+    code = "not-yet-known"
+
+    def __init__(self, what: str, as_of: AsOf, known_from: date) -> None:
+        super().__init__(
+            f"{what} was in force on {as_of.effective.isoformat()} but the ledger recorded it "
+            f"on {known_from.isoformat()}, after known={as_of.known.isoformat()}: ask with "
+            f"known={known_from.isoformat()} or later to see it"
+        )
+        self.what = what
+        self.as_of = as_of
+        self.known_from = known_from
+
 
 class PlanOutsideScope(ValueError):
     """A rate's denominator is a plan of another jurisdiction, or of years that do not hold the

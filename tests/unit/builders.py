@@ -209,9 +209,12 @@ def transfer(
     plan_code: str = PLAN,
     source: str = CENTRAL,
     on: date = date(YEAR, 7, 1),
+    plan: CapitalPlan | None = None,
 ) -> None:
-    """Transfer capital between two projects of one plan and source, through the handler."""
-    HeldAggregates(rules, donor, recipient).run(
+    """Transfer capital between two projects of one plan and source, through the handler
+    (``plan`` held too when given: a line the donor lacks is then not an unknown plan)."""
+    held = (donor, recipient) if plan is None else (donor, recipient, plan)
+    HeldAggregates(rules, *held).run(
         Transfer(
             plan_code=plan_code, source=source, from_project=donor.code,
             to_project=recipient.code, amount=amount, **_decided(on),

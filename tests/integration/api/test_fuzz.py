@@ -2,9 +2,11 @@
 the app's own OpenAPI document (valid and invalid data) and sends them in process (ASGI, no
 network), with an administrator's key so that every endpoint is reached past authentication.
 
-Every answer must also be declared: its status code, its content type and its body must match
-the schema. The number of examples per operation is bounded (``CAPLEDGER_FUZZ_EXAMPLES``,
-default 25) so the whole run takes about a minute or two.
+Every answer must also be declared: its status code, its content type, its body and the
+headers documented for that status must match the schema, and invalid data must be refused
+with a 4xx (``negative_data_rejection``), never accepted. The number of examples per operation
+is bounded (``CAPLEDGER_FUZZ_EXAMPLES``, default 25) so the whole run takes about a minute or
+two.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -42,6 +46,8 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
 ]
 #: Examples run, counted for the report at the end of the module.
 RUN: dict[str, int] = {"cases": 0}

@@ -62,11 +62,13 @@ def test_named_versions_exclusions_and_places(hai_phong: Harness) -> None:
 
 
 def test_unknown_plan_or_version_is_404(hai_phong: Harness) -> None:
-    for plan in ("NOPE", f"{CITY}@9"):
+    for plan, code in (("NOPE", "unknown-plan"), (f"{CITY}@9", "not-found")):
         response = hai_phong.get("/rates", **SCOPE, plan=plan)
         assert response.status_code == 404
-        assert response.json()["code"] == "not-found"
-    assert hai_phong.get("/rates", jurisdiction="XX", fiscal_year=2021).status_code == 404
+        assert response.json()["code"] == code
+    unknown_scope = hai_phong.get("/rates", jurisdiction="XX", fiscal_year=2021)
+    assert unknown_scope.status_code == 404
+    assert unknown_scope.json()["code"] == "no-annual-plan"
 
 
 def test_monthly_series_and_bunching(hai_phong: Harness) -> None:

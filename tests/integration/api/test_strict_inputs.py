@@ -117,7 +117,7 @@ def test_a_rate_of_a_jurisdiction_or_year_never_seen_is_not_found_not_zero(
 ) -> None:
     for scope, code in (
         ({"jurisdiction": "ZZ", "fiscal_year": 2021}, "unknown-jurisdiction"),
-        ({**HP_2021, "fiscal_year": 2030}, "not-found"),
+        ({**HP_2021, "fiscal_year": 2030}, "no-annual-plan"),
     ):
         response = hai_phong.get("/rates", **scope, plan="HP-2021-HDND")
         assert response.status_code == 404, scope

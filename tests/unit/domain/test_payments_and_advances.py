@@ -7,6 +7,8 @@ from datetime import date
 
 import pytest
 
+from capledger.application.commands import PayCompletedWork
+from capledger.application.errors import UnknownPlan
 from capledger.domain import CapitalPlan, Project, RuleBook
 from capledger.domain.errors import (
     AdvanceCapExceeded,
@@ -27,6 +29,7 @@ from ..builders import (
     LOCAL,
     PLAN,
     YEAR,
+    HeldAggregates,
     allocate,
     annual_plan,
     decision,
@@ -107,7 +110,19 @@ def test_capital_of_one_source_is_not_paid_out_of_another(
 def test_a_payment_from_a_plan_the_project_has_no_capital_of_is_refused(
     funded: Project, rules: RuleBook
 ) -> None:
-    refused(NoAllocation, lambda: pay(funded, BILLION, rules, plan_code="HN-KHV-2026"), funded)
+    other = annual_plan("HN-KHV-2026", 2026)
+    command = PayCompletedWork(
+        project_code=funded.code, plan_code=other.code, source=CENTRAL, amount=BILLION,
+        treasury_ref="KBNN-1", effective_on=date(YEAR, 6, 1),
+    )  # fmt: skip
+    refused(NoAllocation, lambda: HeldAggregates(rules, funded, other).run(command), funded)
+
+
+def test_a_payment_from_a_plan_never_recorded_is_refused_as_an_unknown_plan(
+    funded: Project, rules: RuleBook
+) -> None:
+    # Not a missing allocation: the plan itself is unknown (404 unknown-plan over HTTP).
+    refused(UnknownPlan, lambda: pay(funded, BILLION, rules, plan_code="KH-KHONG-CO"), funded)
 
 
 def test_capital_is_paid_from_annual_plans_not_from_the_medium_term_plan(

@@ -182,10 +182,13 @@ def test_a_transfer_to_the_same_project_is_refused(funded: Project, rules: RuleB
 
 
 def test_a_transfer_from_a_plan_the_project_has_no_capital_of_is_refused(
-    funded: Project, other: Project, rules: RuleBook
+    funded: Project, other: Project, plan: CapitalPlan, rules: RuleBook
 ) -> None:
     refused(
-        NoAllocation, lambda: transfer(funded, other, BILLION, rules, source=LOCAL), funded, other
+        NoAllocation,
+        lambda: transfer(funded, other, BILLION, rules, source=LOCAL, plan=plan),
+        funded,
+        other,
     )
 
 
