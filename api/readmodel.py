@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from capledger.projections import ReadModelStore
-from capledger.projections.queries.sql import column_names, rows_of
+from capledger.projections.queries.sql import column_names, in_list, jurisdiction_is, rows_of
 from capledger.projections.rows import LineRow, PlanRow, ProjectRow
 
 from .roles import Caller
@@ -26,17 +26,17 @@ LINE_COLUMNS = column_names(LineRow)
 def plans(
     store: ReadModelStore,
     *,
-    jurisdiction: str | None = None,
+    jurisdiction: str | Sequence[str] | None = None,
     fiscal_year: int | None = None,
     kind: str | None = None,
     jurisdictions: Sequence[str] | None = None,
 ) -> list[PlanRow]:
-    """Plans, by code; ``fiscal_year`` matches plans whose period covers it."""
+    """Plans, by code; ``jurisdiction`` is a code or a scope's members; ``fiscal_year`` matches
+    plans whose period covers it."""
     params: dict[str, Any] = {}
     sql = f"SELECT {PLAN_COLUMNS} FROM {{plan}} WHERE 1 = 1"
     if jurisdiction is not None:
-        sql += " AND jurisdiction = :jurisdiction"
-        params["jurisdiction"] = jurisdiction
+        sql += jurisdiction_is("jurisdiction", jurisdiction, params)
     if fiscal_year is not None:
         sql += " AND start_year <= :year AND end_year >= :year"
         params["year"] = fiscal_year
@@ -44,7 +44,7 @@ def plans(
         sql += " AND kind = :kind"
         params["kind"] = kind
     if jurisdictions is not None:
-        sql += " AND jurisdiction IN " + _in("j", list(jurisdictions), params)
+        sql += " AND jurisdiction IN " + in_list("j", list(jurisdictions), params)
     sql += " ORDER BY plan_code"
     rows = store.read(lambda reader: reader.rows(sql, params))
     return rows_of(PlanRow, rows)
@@ -64,13 +64,14 @@ def projects(
     sector: str | None = None,
     program: str | None = None,
     status: str | None = None,
-    jurisdiction: str | None = None,
+    jurisdiction: str | Sequence[str] | None = None,
     fiscal_year: int | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[ProjectRow], int]:
-    """Projects by code within the caller's scope; ``jurisdiction``/``fiscal_year`` keep those
-    with capital from such plans. The page and the total count."""
+    """Projects by code within the caller's scope; ``jurisdiction`` (a code, or a scope's
+    members)/``fiscal_year`` keep those with capital from such plans. The page and the total
+    count."""
     params: dict[str, Any] = {}
     where = " WHERE 1 = 1"
     for column, value in (
@@ -89,8 +90,7 @@ def projects(
             "WHERE l.project_code = p.project_code"
         )
         if jurisdiction is not None:
-            where += " AND pl.jurisdiction = :jurisdiction"
-            params["jurisdiction"] = jurisdiction
+            where += jurisdiction_is("pl.jurisdiction", jurisdiction, params)
         if fiscal_year is not None:
             where += " AND l.fiscal_year = :fiscal_year"
             params["fiscal_year"] = fiscal_year
@@ -98,9 +98,9 @@ def projects(
     if caller.scoped:
         where += (
             " AND (p.investor_code IN "
-            + _in("si", sorted(caller.scope.investors), params)
+            + in_list("si", sorted(caller.scope.investors), params)
             + " OR p.province IN "
-            + _in("sp", sorted(caller.scope.provinces), params)
+            + in_list("sp", sorted(caller.scope.provinces), params)
             + ")"
         )
 
@@ -143,15 +143,7 @@ def project_lines(store: ReadModelStore, codes: Sequence[str]) -> list[LineRow]:
     params: dict[str, Any] = {}
     sql = (
         f"SELECT {LINE_COLUMNS} FROM {{line}} WHERE project_code IN "
-        f"{_in('c', list(codes), params)} ORDER BY project_code, plan_code, source"
+        f"{in_list('c', list(codes), params)} ORDER BY project_code, plan_code, source"
     )
     rows = store.read(lambda reader: reader.rows(sql, params))
     return rows_of(LineRow, rows)
-
-
-def _in(name: str, values: list[str], params: dict[str, Any]) -> str:
-    if not values:
-        return "(NULL)"
-    for index, value in enumerate(values):
-        params[f"{name}{index}"] = value
-    return "(" + ", ".join(f":{name}{index}" for index in range(len(values))) + ")"

@@ -75,11 +75,27 @@ from ..scope import (
     visible_watch_entries,
 )
 from ..types import CODE_PATTERN, Code, Day, Label, Money, OptionalText, Year, money
-from .jurisdictions import scope_of, scoped
+from .jurisdictions import UNKNOWN_JURISDICTION, scope_of, scoped
 
 router = APIRouter(tags=["queries"], route_class=ThreadedRoute)
-#: A listing names nothing that must exist (an unknown filter value lists nothing): no 404.
-LISTING_RESPONSES = problem_responses(401, 403, 422, 429, 503)
+#: A listing names nothing that must exist but its jurisdiction, which must be in the list
+#: (``GET /jurisdictions``); any other unknown filter value lists nothing.
+LISTING_RESPONSES = problem_responses(
+    401,
+    403,
+    404,
+    422,
+    429,
+    503,
+    descriptions={404: "The jurisdiction named is not in the list (`unknown-jurisdiction`)"},
+    examples={
+        404: {
+            UNKNOWN_JURISDICTION: example(
+                404, UNKNOWN_JURISDICTION, "jurisdiction 'ZZ' is not in the list of jurisdictions"
+            )
+        }
+    },
+)
 NOT_YET_KNOWN_EXAMPLE = example(
     404,
     NotYetKnown.code,
@@ -858,7 +874,11 @@ class PlanOut(BaseModel):
 
 
 class PlansQuery(_Query):
-    jurisdiction: Label | None = None
+    jurisdiction: Label | None = Field(
+        default=None,
+        description="Plans of this jurisdiction, at any level (`GET /jurisdictions`: `VN` lists "
+        "every province's and ministry's); an unknown code is 404 `unknown-jurisdiction`.",
+    )
     fiscal_year: Year | None = None
     kind: PlanKind | None = None
 
@@ -874,7 +894,7 @@ def get_plans(query: Annotated[PlansQuery, Query()], caller: Reader, ctx: Ctx) -
     check_jurisdiction_filter(caller, query.jurisdiction)
     found = readmodel.plans(
         ctx.read_model,
-        jurisdiction=query.jurisdiction,
+        jurisdiction=None if query.jurisdiction is None else scoped(query.jurisdiction),
         fiscal_year=query.fiscal_year,
         kind=None if query.kind is None else query.kind.value,
         jurisdictions=sorted(caller.scope.provinces) if caller.scoped else None,
@@ -962,7 +982,11 @@ def get_plan_capital(plan_code: PlanCode, caller: Reader, ctx: Ctx) -> list[Plan
 
 
 class AdjustmentQuery(_Query):
-    jurisdiction: Label | None = None
+    jurisdiction: Label | None = Field(
+        default=None,
+        description="Plans of this jurisdiction, at any level (`GET /jurisdictions`); an "
+        "unknown code is 404 `unknown-jurisdiction`.",
+    )
     year: Year | None = None
     plan_code: Code | None = None
 
@@ -989,7 +1013,10 @@ def get_adjustment_counts(
             raise ApiProblem(403, "scope-filter-required", "filter by one of this key's provinces")
         check_jurisdiction(caller, query.jurisdiction)
     found = adjustment_counts(
-        ctx.read_model, jurisdiction=query.jurisdiction, year=query.year, plan_code=query.plan_code
+        ctx.read_model,
+        jurisdiction=None if query.jurisdiction is None else scoped(query.jurisdiction),
+        year=query.year,
+        plan_code=query.plan_code,
     )
     return [AdjustmentCountOut(**vars(item)) for item in found]
 
@@ -1004,7 +1031,10 @@ class ProjectsQuery(_Query):
     program: OptionalText | None = None
     status: ProjectStatus | None = None
     jurisdiction: Label | None = Field(
-        default=None, description="Projects with capital from this jurisdiction's plans."
+        default=None,
+        description="Projects with capital from plans of this jurisdiction, at any level (`GET "
+        "/jurisdictions`: `VN` counts every province and ministry); an unknown code is 404 "
+        "`unknown-jurisdiction`.",
     )
     fiscal_year: Year | None = None
     limit: int = Field(default=50, ge=1, le=10_000)
@@ -1056,7 +1086,7 @@ def get_projects(query: Annotated[ProjectsQuery, Query()], caller: Reader, ctx: 
         sector=query.sector,
         program=query.program,
         status=None if query.status is None else query.status.value,
-        jurisdiction=query.jurisdiction,
+        jurisdiction=None if query.jurisdiction is None else scoped(query.jurisdiction),
         fiscal_year=query.fiscal_year,
         limit=limit,
         offset=query.offset,

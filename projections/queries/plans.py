@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from capledger.domain.capital import unallocated
 
 from ..store import Reader, ReadModelStore
-from .sql import Params, in_list
+from .sql import Params, in_list, jurisdiction_is
 from .types import UnknownPlanCode
 
 
@@ -105,7 +106,7 @@ def approval_dates(store: ReadModelStore, plan_codes: list[str]) -> dict[str, tu
 def adjustment_counts(
     store: ReadModelStore,
     *,
-    jurisdiction: str | None = None,
+    jurisdiction: str | Sequence[str] | None = None,
     year: int | None = None,
     plan_code: str | None = None,
 ) -> list[AdjustmentCount]:
@@ -117,8 +118,7 @@ def adjustment_counts(
         "WHERE v.plan_version > 1"
     )
     if jurisdiction is not None:
-        sql += " AND pl.jurisdiction = :jurisdiction"
-        params["jurisdiction"] = jurisdiction
+        sql += jurisdiction_is("pl.jurisdiction", jurisdiction, params)
     if year is not None:
         sql += " AND substr(v.effective_on, 1, 4) = :year"
         params["year"] = f"{year:04d}"

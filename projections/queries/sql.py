@@ -105,6 +105,14 @@ def in_list(name: str, values: list[str], params: Params) -> str:
     return "(" + ", ".join(f":{name}{index}" for index in range(len(values))) + ")"
 
 
+def jurisdiction_is(column: str, jurisdiction: str | Sequence[str], params: Params) -> str:
+    """`` AND <column> = …`` for one jurisdiction, ``IN (…)`` for a scope's members."""
+    if isinstance(jurisdiction, str):
+        params["jurisdiction"] = jurisdiction
+        return f" AND {column} = :jurisdiction"
+    return f" AND {column} IN {in_list('jurisdiction', list(jurisdiction), params)}"
+
+
 def column_names(kind: type[Row], alias: str = "") -> str:
     """Every column of ``kind``'s table, in its order (each prefixed with ``alias.``)."""
     prefix = f"{alias}." if alias else ""

@@ -183,12 +183,33 @@ def test_balances_of_a_scope_hold_the_lines_of_every_plan_under_it(national: Har
     assert [item["key"] for item in hai_phong["items"]] == ["HP-2021-HDND"]
 
 
+def test_plans_and_projects_of_a_scope_are_those_of_every_jurisdiction_under_it(
+    national: Harness,
+) -> None:
+    country = national.get("/plans", jurisdiction="VN", fiscal_year=YEAR)
+    assert country.status_code == 200, country.text
+    assert [plan["plan_code"] for plan in country.json()] == sorted(
+        code for code, *_ in PLANS if code.split("-")[1] == str(YEAR)
+    )
+    ministry = national.get("/plans", jurisdiction="BGTVT").json()
+    assert [plan["plan_code"] for plan in ministry] == ["BGTVT-2021-TTG"]
+    projects = national.get("/projects", jurisdiction="VN", fiscal_year=YEAR).json()["items"]
+    assert sorted(item["project_code"] for item in projects) == sorted(p for p, *_ in PROJECTS)
+    hai_duong = national.get("/projects", jurisdiction="HD").json()["items"]
+    assert [item["project_code"] for item in hai_duong] == ["HD-DUONG-01"]
+
+
 @pytest.mark.parametrize(
     ("path", "params"),
     [
         ("/rates", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
         ("/rates/monthly", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
         ("/balances", {"jurisdiction": "ZZ"}),
+        ("/balances/changes", {"jurisdiction": "ZZ", "from": "2021-01-01", "to": "2021-12-31"}),
+        ("/plans", {"jurisdiction": "ZZ"}),
+        ("/projects", {"jurisdiction": "ZZ"}),
+        ("/plans-adjustments", {"jurisdiction": "ZZ"}),
+        ("/watch-list", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
         ("/jurisdictions/ZZ", {}),
     ],
 )
