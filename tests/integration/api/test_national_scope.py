@@ -210,6 +210,7 @@ def test_plans_and_projects_of_a_scope_are_those_of_every_jurisdiction_under_it(
         ("/projects", {"jurisdiction": "ZZ"}),
         ("/plans-adjustments", {"jurisdiction": "ZZ"}),
         ("/watch-list", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
+        ("/late-entries", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
         ("/jurisdictions/ZZ", {}),
     ],
 )
