@@ -19,16 +19,23 @@ from capledger.projections.queries import plan_versions
 from .. import fdp, iati, readmodel
 from ..context import ApiContext
 from ..deps import Ctx, Reader
-from ..problems import problem_responses
 from ..routing import ThreadedRoute
 from ..scope import check_filter, check_jurisdiction
 from ..types import Label, Year
 from .audit import auditor
-from .queries import BalanceQuery, WatchQuery, build_watch_list, query_balances
+from .jurisdictions import members_of, scoped
+from .queries import (
+    LISTING_RESPONSES,
+    BalanceQuery,
+    WatchQuery,
+    build_watch_list,
+    query_balances,
+)
 
 router = APIRouter(prefix="/exports", tags=["exports"], route_class=ThreadedRoute)
-#: Exports list what they find (an unknown filter or jurisdiction exports nothing): no 404.
-READ_RESPONSES = problem_responses(401, 403, 422, 429, 503)
+#: Exports list what they find (an unknown filter exports nothing), as the listings do: 404 only
+#: for a jurisdiction not in the list.
+READ_RESPONSES = LISTING_RESPONSES
 CSV = "text/csv; charset=utf-8"
 BOM = "\ufeff"
 MAX_CSV_ROWS = 100_000
@@ -135,7 +142,10 @@ def _percent(value: Any) -> str:
 
 class IatiQuery(BaseModel):
     jurisdiction: Label | None = Field(
-        default=None, description="Projects with capital from this jurisdiction's plans."
+        default=None,
+        description="Projects with capital from plans of this jurisdiction, at any level (`GET "
+        "/jurisdictions`: `VN` counts every province and ministry); an unknown code is 404 "
+        "`unknown-jurisdiction`.",
     )
     fiscal_year: Year | None = None
     investor_code: Label | None = None
@@ -162,7 +172,7 @@ def iati_activities(
         caller,
         investor_code=query.investor_code,
         province=query.province,
-        jurisdiction=query.jurisdiction,
+        jurisdiction=None if query.jurisdiction is None else scoped(query.jurisdiction),
         fiscal_year=query.fiscal_year,
         limit=query.limit,
         offset=query.offset,
@@ -227,13 +237,15 @@ def export_fdp_datapackage(
     jurisdiction: Jurisdiction, fiscal_year: FiscalYear, caller: Reader
 ) -> dict[str, Any]:
     check_jurisdiction(caller, jurisdiction)
+    members_of(jurisdiction)  # 404 unknown-jurisdiction
     generated = datetime.now(UTC).replace(microsecond=0).isoformat()
     return fdp.datapackage(jurisdiction, fiscal_year, generated)
 
 
 def fdp_plan_rows(ctx: ApiContext, jurisdiction: str, fiscal_year: int) -> list[dict[str, Any]]:
     rows = []
-    for plan in readmodel.plans(ctx.read_model, jurisdiction=jurisdiction, fiscal_year=fiscal_year):
+    scope = scoped(jurisdiction)
+    for plan in readmodel.plans(ctx.read_model, jurisdiction=scope, fiscal_year=fiscal_year):
         for version in plan_versions(ctx.read_model, plan.plan_code):
             phase = "approved" if version.plan_version == 1 else "adjusted"
             for source, amount in sorted(version.envelopes.items()):
@@ -252,14 +264,13 @@ def fdp_plan_rows(ctx: ApiContext, jurisdiction: str, fiscal_year: int) -> list[
 def fdp_project_rows(
     ctx: ApiContext, caller: Any, jurisdiction: str, fiscal_year: int
 ) -> list[dict[str, Any]]:
-    plan_codes = {
-        plan.plan_code for plan in readmodel.plans(ctx.read_model, jurisdiction=jurisdiction)
-    }
+    scope = scoped(jurisdiction)
+    plan_codes = {plan.plan_code for plan in readmodel.plans(ctx.read_model, jurisdiction=scope)}
     rows: list[dict[str, Any]] = []
     offset, page = 0, 500
     while True:
         found, total = readmodel.projects(
-            ctx.read_model, caller, jurisdiction=jurisdiction, fiscal_year=fiscal_year,
+            ctx.read_model, caller, jurisdiction=scope, fiscal_year=fiscal_year,
             limit=page, offset=offset,
         )  # fmt: skip
         by_code = {project.project_code: project for project in found}

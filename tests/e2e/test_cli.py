@@ -964,7 +964,7 @@ def test_rate_of_an_unknown_plan_fails_with_one_line_and_exit_4(demo_run: DemoRu
             ("ZZ", "2021"),
             "unknown-jurisdiction: jurisdiction 'ZZ' is not in the list of jurisdictions",
         ),
-        (("HP", "1800"), "unknown-plan: no annual plan of HP for 1800 is in the read model"),
+        (("HP", "1800"), "no-annual-plan: no annual plan of HP for 1800 is in the read model"),
         (("HP", "2021"), None),
     ],
 )

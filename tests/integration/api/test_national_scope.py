@@ -211,6 +211,10 @@ def test_plans_and_projects_of_a_scope_are_those_of_every_jurisdiction_under_it(
         ("/plans-adjustments", {"jurisdiction": "ZZ"}),
         ("/watch-list", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
         ("/late-entries", {"jurisdiction": "ZZ", "fiscal_year": YEAR}),
+        ("/exports/iati/activities", {"jurisdiction": "ZZ"}),
+        ("/exports/fdp/ZZ/2021/datapackage.json", {}),
+        ("/exports/fdp/ZZ/2021/plans.csv", {}),
+        ("/exports/fdp/ZZ/2021/projects.csv", {}),
         ("/jurisdictions/ZZ", {}),
     ],
 )

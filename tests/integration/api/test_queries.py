@@ -68,7 +68,7 @@ def test_unknown_plan_or_version_is_404(hai_phong: Harness) -> None:
         assert response.json()["code"] == code
     unknown_scope = hai_phong.get("/rates", jurisdiction="XX", fiscal_year=2021)
     assert unknown_scope.status_code == 404
-    assert unknown_scope.json()["code"] == "no-annual-plan"
+    assert unknown_scope.json()["code"] == "unknown-jurisdiction"
 
 
 def test_monthly_series_and_bunching(hai_phong: Harness) -> None:
