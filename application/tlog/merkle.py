@@ -26,6 +26,8 @@ proof reads a few tiles whatever the tree's size, and hashes nothing to find its
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -373,16 +375,58 @@ def hashes_from_tiles(ids: Iterable[NodeId], tiles: Mapping[TileId, bytes]) -> d
 
 
 class TileHashReader:
-    """Complete subtrees' hashes from stored tiles: one read of the tiles the nodes are in."""
+    """Complete subtrees' hashes from stored tiles: one read of the tiles the nodes are in.
 
-    def __init__(self, tiles: TileReader) -> None:
+    With ``keep_bytes``, it keeps the tiles it read, the least recently used dropped beyond that
+    many bytes: a node never changes once complete, so a kept tile answers every node it holds,
+    full or partial, for any tree size; only nodes that no kept tile holds (a tile not kept, or
+    a partial one kept narrower than they need) are read, and the wider tile is kept. Safe to
+    share between threads.
+    """
+
+    def __init__(self, tiles: TileReader, keep_bytes: int = 0) -> None:
         self.tiles = tiles
+        self.keep_bytes = keep_bytes
+        self._kept: OrderedDict[TileId, bytes] = OrderedDict()
+        self._kept_bytes = 0
+        self._lock = threading.Lock()
 
     def subtree_hashes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         if not ids:
             return {}
+        if not self.keep_bytes:
+            return hashes_from_tiles(ids, self.tiles.read_tiles({tile_span(n)[0] for n in ids}))
         wanted = {tile_span(node)[0] for node in ids}
-        return hashes_from_tiles(ids, self.tiles.read_tiles(wanted))
+        with self._lock:
+            kept = {tile: data for tile in wanted if (data := self._kept.get(tile)) is not None}
+            for tile in kept:
+                self._kept.move_to_end(tile)
+        found = hashes_from_tiles(ids, kept)
+        missing = [node for node in ids if node not in found]
+        if missing:
+            read = self.tiles.read_tiles({tile_span(node)[0] for node in missing})
+            found.update(hashes_from_tiles(missing, read))
+            self._keep(read)
+        return found
+
+    @property
+    def kept_bytes(self) -> int:
+        """The bytes of the tiles kept."""
+        return self._kept_bytes
+
+    def _keep(self, tiles: Mapping[TileId, bytes]) -> None:
+        with self._lock:
+            for tile, data in tiles.items():
+                if len(data) > self.keep_bytes:
+                    continue
+                previous = self._kept.pop(tile, b"")
+                self._kept_bytes -= len(previous)
+                data = max(previous, data, key=len)  # two readers may race: the wider stays
+                self._kept[tile] = data
+                self._kept_bytes += len(data)
+            while self._kept_bytes > self.keep_bytes:
+                _, dropped = self._kept.popitem(last=False)
+                self._kept_bytes -= len(dropped)
 
 
 class TileEdge:

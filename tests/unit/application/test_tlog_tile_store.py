@@ -27,6 +27,7 @@ from capledger.application.tlog.merkle import (
     partial_tiles,
     root,
     stored_tile,
+    tile_size,
     tile_width,
 )
 from capledger.application.tlog.sequencer import Sequencer
@@ -130,6 +131,34 @@ def test_a_proof_reads_a_few_tiles_in_one_read(ledger: Ledger, leaves: list[byte
         reads.clear()
         assert inclusion_proof(reader, index, size) == path(index, leaves[:size])
         assert len(reads) == 1 and len(reads[0]) <= 2 * 3  # at most two tiles per tile level
+
+
+def test_kept_tiles_answer_again_and_a_node_beyond_a_kept_partial_tile_is_read(
+    ledger: Ledger, leaves: list[bytes]
+) -> None:
+    tree = LedgerMemoryRecorder()
+    sequencer = Sequencer(event_log(ledger.recorder), tree, batch=300)
+    sequencer.step()
+    reads: list[set[tuple[int, int]]] = []
+
+    class Counted:
+        def read_tiles(self, ids: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+            reads.append(set(ids))
+            return tree.read_tiles(ids)
+
+    reader = TileHashReader(Counted(), keep_bytes=10 * tile_size(TILE_WIDTH))
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 1
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 1
+
+    sequencer.step()  # 600 leaves: tile 0/1, kept 44 wide, is now full
+    assert inclusion_proof(reader, 290, 600) == path(290, leaves[:600])
+    assert reads[1:] == [{(0, 1), (0, 2)}]  # what the kept tiles do not hold, in one read
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 2
+
+    small = TileHashReader(Counted(), keep_bytes=tile_size(TILE_WIDTH))  # one full tile
+    for index in (0, 300, 599, 0):
+        assert inclusion_proof(small, index, 600) == path(index, leaves[:600])
+    assert small.kept_bytes <= tile_size(TILE_WIDTH)
 
 
 def test_a_batch_of_a_thousand_events_writes_a_handful_of_rows(ledger: Ledger) -> None:
