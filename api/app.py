@@ -154,13 +154,13 @@ def create_app(
     serves_figures = (queries.router, audit.router, exports.router)
     for router in (
         queries.router,
+        log_router,  # few routes, each read many times over by the log's clients (proofs, tiles)
         commands.router,
         audit.router,
         exports.router,
         admin.router,
         ops.router,
         inspector.router,
-        log_router,
         jurisdictions.router,
         schemas.router,
     ):

@@ -23,9 +23,11 @@ In one run, in a temporary directory, on a SQLite store:
     the medians of the wall time are compared;
 (g) ``http_proof_ms``: an inclusion proof's latency over HTTP: ``GET /log/proof/inclusion`` of
     a random leaf in the tree of N leaves (the latest checkpoint's), from the API served by
-    uvicorn on loopback in this process, one client in a process of its own (as a real client
-    is: one in this process would take the server's interpreter lock between its requests),
-    ``--http-proofs`` requests;
+    uvicorn on loopback in this process as ``capledger serve`` configures it, one client in a
+    process of its own (as a real client is: one in this process would take the server's
+    interpreter lock between its requests) on one kept-alive connection, ``--http-proofs``
+    requests: the standard library's ``http.client``, which does little but the exchange, then
+    (``http_proof_httpx_ms``) httpx, whose own work per request is in its figure;
 (h) ``checkpoint_issue_ms``: what the log process does per checkpoint at N leaves: the root
     read from the stored tree, the note signed, the checkpoint stored;
 (i) ``cpu_us_per_event_*``: CPU time (this process's, ``time.process_time``) per event of the
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import logging
 import multiprocessing
@@ -57,6 +60,7 @@ from uuid import uuid4
 
 import structlog
 
+from capledger.api.server import uvicorn_config
 from capledger.api.settings import ApiSettings
 from capledger.application.chain import GENESIS, seal
 from capledger.application.storage import (
@@ -158,42 +162,66 @@ def record_commands(events: int, interval: float | None) -> tuple[float, float]:
             ledger.close()
 
 
-def request_proofs(port: int, size: int, count: int, results: Any) -> None:
+def request_proofs(port: int, size: int, count: int, client: str, results: Any) -> None:
     """The client of (g), in a process of its own as a real client is: milliseconds of each
-    ``GET /log/proof/inclusion`` of a random leaf, sent back on ``results``."""
-    import httpx
-
+    ``GET /log/proof/inclusion`` of a random leaf over one kept-alive connection, sent back on
+    ``results``. ``client``: ``"http.client"`` (the standard library's, which does little
+    beside the exchange) or ``"httpx"`` (whose own work per request is part of its figure)."""
     pick, latencies = random.Random(13), []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        for _ in range(count):
-            index = pick.randrange(size)
-            started = time.perf_counter()
-            answer = client.get("/log/proof/inclusion", params={"index": index})
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert answer.status_code == 200 and answer.json()["tree_size"] == size
+    if client == "httpx":
+        import httpx
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as session:
+            for _ in range(count):
+                index = pick.randrange(size)
+                started = time.perf_counter()
+                answer = session.get("/log/proof/inclusion", params={"index": index})
+                body = answer.content
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200 and json.loads(body)["tree_size"] == size
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        try:
+            for _ in range(count):
+                index = pick.randrange(size)
+                started = time.perf_counter()
+                connection.request("GET", f"/log/proof/inclusion?index={index}")
+                response = connection.getresponse()
+                body = response.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert response.status == 200 and json.loads(body)["tree_size"] == size
+        finally:
+            connection.close()
     results.send(latencies)
 
 
-def http_proofs(settings: Settings, ledger: Any, size: int, count: int) -> list[float]:
-    """Milliseconds of each ``GET /log/proof/inclusion`` from the API on loopback."""
+def http_proofs(settings: Settings, ledger: Any, size: int, count: int) -> dict[str, list[float]]:
+    """Milliseconds of each ``GET /log/proof/inclusion`` from the API on loopback, served as
+    ``capledger serve`` serves it, by each client in turn."""
     import uvicorn
 
     app = build_app(settings, ledger=ledger)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(uvicorn_config(app, settings.api, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    receive, send = multiprocessing.Pipe(duplex=False)
-    client = multiprocessing.Process(target=request_proofs, args=(port, size, count, send))
-    client.start()
+    latencies: dict[str, list[float]] = {}
     try:
-        latencies: list[float] = receive.recv()
+        for client in ("http.client", "httpx"):
+            receive, send = multiprocessing.Pipe(duplex=False)
+            process = multiprocessing.Process(
+                target=request_proofs, args=(port, size, count, client, send)
+            )
+            process.start()
+            try:
+                latencies[client] = receive.recv()
+            finally:
+                process.join()
     finally:
-        client.join()
         server.should_exit = True
         thread.join()
     return latencies
@@ -276,9 +304,11 @@ def main(argv: list[str]) -> int:
                 issuing.append((time.perf_counter() - started) * 1000)
             say(f"(h) a checkpoint issued at {size:,} leaves: {statistics.median(issuing):.2f} ms")
 
-            http = http_proofs(settings, ledger, size, over_http)
-            http_p50, http_p99 = statistics.median(http), percentile(http, 0.99)
-            say(f"(g) proof over HTTP at {size:,}: p50 {http_p50:.2f} ms, p99 {http_p99:.2f} ms")
+            by_client = http_proofs(settings, ledger, size, over_http)
+            http, httpx_client = by_client["http.client"], by_client["httpx"]
+            for client, times in by_client.items():
+                mid, tail = statistics.median(times), percentile(times, 0.99)
+                say(f"(g) proof over HTTP at {size:,} ({client}): p50 {mid:.2f}, p99 {tail:.2f} ms")
         finally:
             ledger.close()
     alone: list[float] = []
@@ -309,6 +339,8 @@ def main(argv: list[str]) -> int:
         "commands_events": commands,
         "http_proof_ms_p50": round(statistics.median(http), 3),
         "http_proof_ms_p99": round(percentile(http, 0.99), 3),
+        "http_proof_httpx_ms_p50": round(statistics.median(httpx_client), 3),
+        "http_proof_httpx_ms_p99": round(percentile(httpx_client, 0.99), 3),
         "http_proofs": over_http,
         "checkpoint_issue_ms": round(statistics.median(issuing), 3),
         "cpu_us_per_event_command_path": round(statistics.median(command_cpu) / commands * 1e6, 1),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import re
 import weakref
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from capledger.application.storage import (
     CheckpointStore,
+    EventLog,
     LogTree,
     checkpoint_store,
     event_log,
@@ -36,6 +38,7 @@ from capledger.application.tlog.entry import LogEntry
 from capledger.application.tlog.issuer import signed_with_cosignatures
 from capledger.application.tlog.merkle import (
     ProofError,
+    TileHashReader,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -81,23 +84,39 @@ _TILE_RESPONSES = {
     200: {"content": {TILE_TYPE: {}}, "description": "The tile's bytes."},
     **problem_responses(404, 422, 503),
 }
+#: Memory for the tiles proofs read, kept between requests: the top levels' few tiles and as
+#: many of the bottom level's as fit (a stored tile is at most 16,320 bytes).
+KEPT_TILE_BYTES = 32 * 2**20
 #: Bounds of sizes and indexes (a store's integers are signed 64-bit).
 MAX_SIZE = 2**62
 MAX_VERSION = 2**31 - 1
 
 
-def _stores(ctx: ApiContext) -> tuple[LogTree, CheckpointStore]:
+@dataclass(frozen=True)
+class _LogStores:
+    """What the routes read, found once per recorder (the tables made sure of then too)."""
+
+    log: EventLog
+    tree: LogTree
+    checkpoints: CheckpointStore
+    #: The tree's nodes for proofs, from tiles kept between requests (a node never changes).
+    hashes: TileHashReader
+
+
+def _stores(ctx: ApiContext) -> _LogStores:
     recorder = ctx.ledger.recorder
-    tree, checkpoints = log_tree(recorder), checkpoint_store(recorder)
-    if recorder not in _created:
+    stores = _opened.get(recorder)
+    if stores is None:
+        tree, checkpoints = log_tree(recorder), checkpoint_store(recorder)
         tree.create_log_tree()
         checkpoints.create_checkpoint_tables()
-        _created.add(recorder)
-    return tree, checkpoints
+        hashes = TileHashReader(tree, keep_bytes=KEPT_TILE_BYTES)
+        stores = _opened[recorder] = _LogStores(event_log(recorder), tree, checkpoints, hashes)
+    return stores
 
 
-#: Recorders whose log tables this process made sure exist (the log process may not have run).
-_created: weakref.WeakSet[object] = weakref.WeakSet()
+#: The stores of each recorder this process serves (the log process may not have run).
+_opened: weakref.WeakKeyDictionary[object, _LogStores] = weakref.WeakKeyDictionary()
 
 
 def _latest(checkpoints: CheckpointStore) -> tuple[int, bytes, str]:
@@ -123,7 +142,7 @@ def _tree_size(tree: LogTree) -> int:
     },
 )
 def latest_checkpoint(ctx: Ctx) -> Response:
-    _, checkpoints = _stores(ctx)
+    checkpoints = _stores(ctx).checkpoints
     size, _, note = _latest(checkpoints)
     body = signed_with_cosignatures(note, checkpoints.cosignatures(size))
     return Response(body, media_type=NOTE_TYPE, headers={"Cache-Control": LATEST})
@@ -163,11 +182,11 @@ def _covered(tree: LogTree, tile: Tile) -> None:
     responses=_TILE_RESPONSES,
 )
 def entries_tile(ctx: Ctx, path: Annotated[str, Path(description="`N[.p/W]`")]) -> Response:
-    tree, _ = _stores(ctx)
+    stores = _stores(ctx)
     tile = _tile(0, path)
-    _covered(tree, tile)
+    _covered(stores.tree, tile)
     try:
-        data = entry_bundle(tile_entries(event_log(ctx.ledger.recorder), tree, tile))
+        data = entry_bundle(tile_entries(stores.log, stores.tree, tile))
     except TileError as error:
         raise ApiProblem(404, NO_TILE, str(error)) from error
     return _tile_response(tile, data)
@@ -185,7 +204,7 @@ def hash_tile(
     level: Annotated[int, Path(ge=0, le=MAX_TILE_LEVEL)],
     path: Annotated[str, Path(description="`N[.p/W]`, N in groups of three digits")],
 ) -> Response:
-    tree, _ = _stores(ctx)
+    tree = _stores(ctx).tree
     tile = _tile(level, path)
     _covered(tree, tile)
     try:
@@ -222,6 +241,17 @@ def _size(tree: LogTree, checkpoints: CheckpointStore, size: int | None) -> int:
     return size
 
 
+class InclusionQuery(BaseModel):
+    """The leaf whose inclusion is proved, and in which tree (read in one validation)."""
+
+    index: int | None = Field(None, ge=0, le=MAX_SIZE, description="The leaf index.")
+    stream: UUID | None = Field(None, description="Or the event's stream id…")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="…and its version.")
+    size: int | None = Field(
+        None, ge=1, le=MAX_SIZE, description="Tree size (default: the latest checkpoint's)."
+    )
+
+
 @router.get(
     "/proof/inclusion",
     operation_id="log_inclusion_proof",
@@ -229,20 +259,10 @@ def _size(tree: LogTree, checkpoints: CheckpointStore, size: int | None) -> int:
     response_model=InclusionProof,
     responses=problem_responses(404, 422, 503),
 )
-def inclusion(
-    ctx: Ctx,
-    index: Annotated[int | None, Query(ge=0, le=MAX_SIZE, description="The leaf index.")] = None,
-    stream: Annotated[UUID | None, Query(description="Or the event's stream id…")] = None,
-    version: Annotated[
-        int | None, Query(ge=1, le=MAX_VERSION, description="…and its version.")
-    ] = None,
-    size: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_SIZE, description="Tree size (default: the latest checkpoint's)."),
-    ] = None,
-) -> InclusionProof:
-    tree, checkpoints = _stores(ctx)
-    log = event_log(ctx.ledger.recorder)
+def inclusion(ctx: Ctx, query: Annotated[InclusionQuery, Query()]) -> InclusionProof:
+    index, stream, version, size = query.index, query.stream, query.version, query.size
+    stores = _stores(ctx)
+    log, tree = stores.log, stores.tree
     if (index is None) == (stream is None) or (stream is None) != (version is None):
         raise ApiProblem(422, BAD_PROOF_REQUEST, "give either index, or stream and version")
     if stream is not None and version is not None:
@@ -252,7 +272,7 @@ def inclusion(
             raise ApiProblem(404, NOT_IN_LOG, f"no logged event {stream} version {version}")
         index = found
     assert index is not None
-    tree_size = _size(tree, checkpoints, size)
+    tree_size = _size(tree, stores.checkpoints, size)
     if index >= tree_size:
         raise ApiProblem(404, NOT_IN_LOG, f"leaf {index} is not in the tree of {tree_size:,}")
     positions = tree.leaf_positions(index, index + 1)
@@ -262,7 +282,7 @@ def inclusion(
     row = rows[0]
     entry = LogEntry.of_stored(row.id, row.originator_id, row.originator_version, row.state)
     encoded = entry.encode()
-    hashes = inclusion_proof(tree, index, tree_size)
+    hashes = inclusion_proof(stores.hashes, index, tree_size)
     return InclusionProof(
         leaf_index=index,
         tree_size=tree_size,
@@ -288,10 +308,10 @@ def consistency(
         Query(ge=0, le=MAX_SIZE, description="The newer size (default: the latest checkpoint's)."),
     ] = None,
 ) -> ConsistencyProof:
-    tree, checkpoints = _stores(ctx)
-    new_size = _size(tree, checkpoints, new)
+    stores = _stores(ctx)
+    new_size = _size(stores.tree, stores.checkpoints, new)
     try:
-        hashes = consistency_proof(tree, old, new_size)
+        hashes = consistency_proof(stores.hashes, old, new_size)
     except ProofError as error:
         raise ApiProblem(422, BAD_PROOF_REQUEST, str(error)) from error
     return ConsistencyProof(
@@ -323,7 +343,7 @@ class CosignaturesStored(BaseModel):
     responses=problem_responses(400, 403, 409, 413, 415, 422, 503),
 )
 def cosign(ctx: Ctx, body: Annotated[bytes, Depends(_body)]) -> CosignaturesStored:
-    _, checkpoints = _stores(ctx)
+    checkpoints = _stores(ctx).checkpoints
     witnesses = []
     for key in ctx.settings.tlog.witness_keys:
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -275,6 +276,7 @@ def event_log(recorder: object) -> EventLog:
 _HEX_UUID = re.compile(r"[0-9a-f]{32}")
 
 
+@lru_cache(maxsize=65_536)  # a stream's events recur: its id is formatted once
 def uuid_text(stored: str) -> str:
     """``str(UUID)`` of a stream id stored as its 32 hex digits (or any UUID spelling)."""
     if _HEX_UUID.fullmatch(stored):

@@ -14,19 +14,18 @@ starts with another version byte.
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 from uuid import UUID
 
 import orjson
 
-from ..chain import unseal
+from ..chain import CHAIN_KEY, unseal
 
 ENTRY_VERSION = 1
 ENTRY_SIZE = 65
 _LAYOUT = struct.Struct(">BQ16sQ32s")
-_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+HASH_BYTES = 32
 
 
 class EntryError(ValueError):
@@ -41,18 +40,7 @@ class LogEntry:
     event_hash: str  # hex, as the hash chain stores it
 
     def encode(self) -> bytes:
-        if not _HEX_DIGEST.fullmatch(self.event_hash):
-            raise EntryError(f"event hash is not 64 lower-case hex digits: {self.event_hash!r}")
-        try:
-            return _LAYOUT.pack(
-                ENTRY_VERSION,
-                self.position,
-                self.stream.bytes,
-                self.version,
-                bytes.fromhex(self.event_hash),
-            )
-        except struct.error as error:
-            raise EntryError(f"position or version out of range: {error}") from error
+        return encode_entry(self.position, self.stream.bytes, self.version, self.event_hash)
 
     @classmethod
     def decode(cls, entry: bytes) -> LogEntry:
@@ -64,8 +52,36 @@ class LogEntry:
     @classmethod
     def of_stored(cls, position: int, stream: str | UUID, version: int, state: bytes) -> LogEntry:
         """The entry of a stored event: its chain hash as stored (``_chain.hash``)."""
-        try:
-            digest = unseal(orjson.loads(state)).hash
-        except (ValueError, TypeError, AttributeError) as error:
-            raise EntryError(f"event at position {position} is not a JSON object") from error
+        digest = stored_hash(position, state)
         return cls(position, stream if isinstance(stream, UUID) else UUID(stream), version, digest)
+
+
+def encode_entry(position: int, stream: bytes, version: int, event_hash: str) -> bytes:
+    """The bytes of the entry of these fields (``stream``: the UUID's 16 bytes)."""
+    try:
+        digest = bytes.fromhex(event_hash)
+    except (ValueError, TypeError):
+        digest = b""
+    # fromhex also reads upper case and skips white space: only 64 lower-case digits give
+    # 32 bytes whose hex is the text itself.
+    if len(digest) != HASH_BYTES or digest.hex() != event_hash:
+        raise EntryError(f"event hash is not 64 lower-case hex digits: {event_hash!r}")
+    try:
+        return _LAYOUT.pack(ENTRY_VERSION, position, stream, version, digest)
+    except struct.error as error:
+        raise EntryError(f"position or version out of range: {error}") from error
+
+
+def stored_hash(position: int, state: bytes) -> str:
+    """The chain hash a stored event's state holds (``_chain.hash``), read as
+    :func:`~capledger.application.chain.unseal` reads it from the whole parsed state: a JSON
+    object is looked into directly (unseal's copy of it and its split into data and metadata
+    are not needed for one value); anything else is handed to unseal itself."""
+    try:
+        document = orjson.loads(state)
+        if type(document) is dict:
+            chain = document.get(CHAIN_KEY) or {}
+            return str(chain.get("hash", ""))
+        return unseal(document).hash
+    except (ValueError, TypeError, AttributeError) as error:
+        raise EntryError(f"event at position {position} is not a JSON object") from error

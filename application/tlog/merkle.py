@@ -26,6 +26,8 @@ proof reads a few tiles whatever the tree's size, and hashes nothing to find its
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -252,7 +254,9 @@ class Frontier:
     """The right edge of a growing tree: the complete nodes that make up ``D[0:size]``.
 
     :meth:`append` adds a leaf hash and returns every node it completes (the leaf's own node
-    first), which is what a store keeps; the frontier itself is ``O(log size)`` hashes.
+    first); :meth:`extend` adds many and returns the nodes they complete level by level, each
+    node hashed once: what a store keeps. The frontier itself is ``O(log size)`` hashes: at each
+    level, the complete node that waits for its right sibling (where ``size`` has that bit).
     """
 
     def __init__(self, size: int = 0, nodes: Sequence[bytes] = ()) -> None:
@@ -260,7 +264,10 @@ class Frontier:
         if len(nodes) != (size.bit_count() if size else 0):
             raise ValueError(f"a tree of {size} leaves has {size.bit_count()} frontier nodes")
         self.size = size
-        self._nodes = list(zip(range_nodes(0, size), nodes, strict=True)) if size else []
+        self._waiting: list[bytes | None] = [None] * size.bit_length()
+        if size:
+            for (level, _), digest in zip(range_nodes(0, size), nodes, strict=True):
+                self._waiting[level] = digest
 
     @classmethod
     def load(cls, reader: SubtreeReader, size: int) -> Frontier:
@@ -271,20 +278,34 @@ class Frontier:
         return cls(size, [stored[node] for node in ids])
 
     def append(self, leaf: bytes) -> list[tuple[NodeId, bytes]]:
-        node: NodeId = (0, self.size)
-        digest = leaf
-        completed = [(node, digest)]
-        while node[1] & 1:
-            (_, left) = self._nodes.pop()
-            node = (node[0] + 1, node[1] >> 1)
-            digest = node_hash(left, digest)
-            completed.append((node, digest))
-        self._nodes.append((node, digest))
-        self.size += 1
-        return completed
+        levels = self.extend([leaf])
+        first = self.size - 1
+        return [((level, first >> level), nodes[0]) for level, nodes in enumerate(levels)]
+
+    def extend(self, leaves: Sequence[bytes]) -> list[list[bytes]]:
+        """Append leaf hashes; the nodes they complete, level by level: item ``l`` holds the new
+        complete nodes of level ``l`` in index order, the first of index ``old_size >> l``
+        (item 0: the leaves), up to the highest level that got one."""
+        levels: list[list[bytes]] = []
+        waiting, sha256, prefix = self._waiting, hashlib.sha256, NODE_PREFIX
+        nodes = list(leaves)
+        level = 0
+        while nodes:
+            levels.append(nodes)
+            if level == len(waiting):
+                waiting.append(None)
+            left = waiting[level]
+            row = nodes if left is None else [left, *nodes]
+            waiting[level] = row[-1] if len(row) & 1 else None
+            nodes = [sha256(prefix + row[at] + row[at + 1]).digest()
+                     for at in range(0, len(row) - 1, 2)]  # fmt: skip
+            level += 1
+        self.size += len(leaves)
+        return levels
 
     def root(self) -> bytes:
-        return fold([digest for _, digest in self._nodes]) if self._nodes else EMPTY_ROOT
+        nodes = [digest for digest in reversed(self._waiting) if digest is not None]
+        return fold(nodes) if nodes else EMPTY_ROOT
 
 
 def tile_span(node: NodeId) -> tuple[TileId, int, int]:
@@ -354,38 +375,86 @@ def hashes_from_tiles(ids: Iterable[NodeId], tiles: Mapping[TileId, bytes]) -> d
 
 
 class TileHashReader:
-    """Complete subtrees' hashes from stored tiles: one read of the tiles the nodes are in."""
+    """Complete subtrees' hashes from stored tiles: one read of the tiles the nodes are in.
 
-    def __init__(self, tiles: TileReader) -> None:
+    With ``keep_bytes``, it keeps the tiles it read, the least recently used dropped beyond that
+    many bytes: a node never changes once complete, so a kept tile answers every node it holds,
+    full or partial, for any tree size; only nodes that no kept tile holds (a tile not kept, or
+    a partial one kept narrower than they need) are read, and the wider tile is kept. Safe to
+    share between threads.
+    """
+
+    def __init__(self, tiles: TileReader, keep_bytes: int = 0) -> None:
         self.tiles = tiles
+        self.keep_bytes = keep_bytes
+        self._kept: OrderedDict[TileId, bytes] = OrderedDict()
+        self._kept_bytes = 0
+        self._lock = threading.Lock()
 
     def subtree_hashes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         if not ids:
             return {}
+        if not self.keep_bytes:
+            return hashes_from_tiles(ids, self.tiles.read_tiles({tile_span(n)[0] for n in ids}))
         wanted = {tile_span(node)[0] for node in ids}
-        return hashes_from_tiles(ids, self.tiles.read_tiles(wanted))
+        with self._lock:
+            kept = {tile: data for tile in wanted if (data := self._kept.get(tile)) is not None}
+            for tile in kept:
+                self._kept.move_to_end(tile)
+        found = hashes_from_tiles(ids, kept)
+        missing = [node for node in ids if node not in found]
+        if missing:
+            read = self.tiles.read_tiles({tile_span(node)[0] for node in missing})
+            found.update(hashes_from_tiles(missing, read))
+            self._keep(read)
+        return found
+
+    @property
+    def kept_bytes(self) -> int:
+        """The bytes of the tiles kept."""
+        return self._kept_bytes
+
+    def _keep(self, tiles: Mapping[TileId, bytes]) -> None:
+        with self._lock:
+            for tile, data in tiles.items():
+                if len(data) > self.keep_bytes:
+                    continue
+                previous = self._kept.pop(tile, b"")
+                self._kept_bytes -= len(previous)
+                data = max(previous, data, key=len)  # two readers may race: the wider stays
+                self._kept[tile] = data
+                self._kept_bytes += len(data)
+            while self._kept_bytes > self.keep_bytes:
+                _, dropped = self._kept.popitem(last=False)
+                self._kept_bytes -= len(dropped)
 
 
 class TileEdge:
     """The rightmost tile of each tile level of a growing tree, as a store writes them.
 
-    :meth:`extend` takes the hashes of each tile level in order; :meth:`take` gives the tiles
-    changed since the last take: every tile filled (once), and the partial tile of each level
-    that grew, as wide as it now is (it replaces the narrower one stored).
+    It keeps, for each tree level, the complete nodes of that level in the rightmost tile of
+    its tile level: the tile's own hashes and its inner nodes, as :func:`stored_tile` lays them
+    out, taken from what :meth:`Frontier.extend` hashed (no node is hashed twice).
+    :meth:`extend` takes those nodes; :meth:`take` gives the tiles changed since the last take:
+    every tile filled (once), and the partial tile of each level that grew, as wide as it now is
+    (it replaces the narrower one stored).
     """
 
     def __init__(self, size: int = 0, tiles: Mapping[TileId, bytes] | None = None) -> None:
         """The edge of the tree of ``size`` leaves, from its stored partial tiles."""
+        self.size = size
         self._open: list[bytearray] = []
-        self._index: list[int] = []
         level = 0
         while count := size >> (TILE_HEIGHT * level):
             index, width = divmod(count, TILE_WIDTH)
             data = (tiles or {}).get((level, index), b"")
             if width and tile_width(data) != width:
                 raise ValueError(f"tile {level}/{index} is not the tree's {width} hashes wide")
-            self._open.append(bytearray(data[: width * HASH_SIZE]))
-            self._index.append(index)
+            at = 0
+            for height in range(TILE_HEIGHT):
+                end = at + (width >> height) * HASH_SIZE
+                self._open.append(bytearray(data[at:end]))
+                at = end
             level += 1
         self._filled: list[StoredTile] = []
         self._grown: set[int] = set()
@@ -394,31 +463,39 @@ class TileEdge:
     def load(cls, reader: TileReader, size: int) -> TileEdge:
         return cls(size, reader.read_tiles(partial_tiles(size)))
 
-    def extend(self, first: int, hashes: Sequence[bytes], tile_level: int = 0) -> None:
-        """Append the hashes of consecutive nodes of tree level ``8·tile_level`` from index
-        ``first`` (level 0: leaf hashes; above: the nodes of those levels that
-        :meth:`Frontier.append` completes, every ``TILE_HEIGHT``-th of what it returns)."""
-        if tile_level == len(self._open):
-            self._open.append(bytearray())
-            self._index.append(0)
-        data = self._open[tile_level]
-        if first != self._index[tile_level] * TILE_WIDTH + len(data) // HASH_SIZE:
-            raise ValueError(f"node {first} is not the next one of tile level {tile_level}")
-        data += b"".join(hashes)
-        self._grown.add(tile_level)
+    def extend(self, levels: Sequence[Sequence[bytes]]) -> None:
+        """Add the nodes that the next leaves complete, level by level, as
+        :meth:`Frontier.extend` returns them (item 0: the leaves)."""
+        old, new = self.size, self.size + (len(levels[0]) if levels else 0)
+        for level, nodes in enumerate(levels):
+            if len(nodes) != (new >> level) - (old >> level):
+                raise ValueError(f"not the level-{level} nodes of leaves {old} to {new}")
+        if new >> len(levels) != old >> len(levels):
+            raise ValueError(f"the nodes of leaves {old} to {new} stop below their top level")
+        while len(self._open) < len(levels):
+            self._open.extend(bytearray() for _ in range(TILE_HEIGHT))
+        for level, nodes in enumerate(levels):
+            self._open[level] += b"".join(nodes)
         full = TILE_WIDTH * HASH_SIZE
-        while len(data) >= full:
-            self._filled.append(
-                (tile_level, self._index[tile_level], stored_tile(bytes(data[:full])))
-            )
-            del data[:full]
-            self._index[tile_level] += 1
+        widths = [full >> height for height in range(TILE_HEIGHT)]
+        for bottom in range(0, len(levels), TILE_HEIGHT):  # the tree level of a tile level
+            parts = self._open[bottom : bottom + TILE_HEIGHT]
+            index = (old >> bottom) // TILE_WIDTH
+            while len(parts[0]) >= full:
+                tile = b"".join([part[:width] for part, width in zip(parts, widths, strict=True)])
+                self._filled.append((bottom // TILE_HEIGHT, index, tile))
+                for part, width in zip(parts, widths, strict=True):
+                    del part[:width]
+                index += 1
+            self._grown.add(bottom // TILE_HEIGHT)
+        self.size = new
 
     def take(self) -> list[StoredTile]:
         tiles = self._filled + [
-            (level, self._index[level], stored_tile(bytes(self._open[level])))
+            (level, (self.size >> (TILE_HEIGHT * level)) // TILE_WIDTH,
+             b"".join(self._open[TILE_HEIGHT * level : TILE_HEIGHT * (level + 1)]))
             for level in sorted(self._grown)
-            if self._open[level]
-        ]
+            if self._open[TILE_HEIGHT * level]
+        ]  # fmt: skip
         self._filled, self._grown = [], set()
         return tiles

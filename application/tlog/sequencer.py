@@ -16,15 +16,18 @@ the tree's size it read (``IntegrityError``), rolls back, and resumes from the s
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import suppress
 from uuid import UUID
 
 from ..storage import EventLog, LogTree, TreeLeaf
-from .entry import LogEntry
-from .merkle import TILE_HEIGHT, Frontier, NodeId, TileEdge, leaf_hash
+from .entry import encode_entry, stored_hash
+from .merkle import LEAF_PREFIX, Frontier, TileEdge
 
-BATCH = 1_000
-#: Streams whose parsed id the sequencer keeps (a stream's events recur; parsing is a cost).
+#: Events read and appended per transaction: a crash loses at most one batch's work, and each
+#: batch rewrites the partial tile of every level once.
+BATCH = 4_096
+#: Streams whose id's bytes the sequencer keeps (a stream's events recur; parsing is a cost).
 STREAM_IDS = 100_000
 
 
@@ -37,7 +40,7 @@ class Sequencer:
         self.log = log
         self.tree = tree
         self.batch = batch
-        self._stream_ids: dict[str, UUID] = {}
+        self._stream_ids: dict[str, bytes] = {}
         tree.create_log_tree()
         self.resume()
 
@@ -69,28 +72,24 @@ class Sequencer:
         frontier, edge, size = self.frontier, self.edge, self.frontier.size
         runs: list[TreeLeaf] = []
         leaves: list[bytes] = []
-        upper: list[tuple[NodeId, bytes]] = []  # completed nodes of tile levels above 0
         previous = self.position
         stream_ids = self._stream_ids
         if len(stream_ids) > STREAM_IDS:
             stream_ids.clear()
+        sha256 = hashlib.sha256
         try:
             for row in rows:
-                if row.id != previous + 1 or not frontier.size:
-                    runs.append((frontier.size, row.id))
+                if row.id != previous + 1 or not size + len(leaves):
+                    runs.append((size + len(leaves), row.id))
                 previous = row.id
                 stream = stream_ids.get(row.originator_id)
                 if stream is None:
-                    stream = stream_ids[row.originator_id] = UUID(row.originator_id)
-                entry = LogEntry.of_stored(row.id, stream, row.originator_version, row.state)
-                leaf = leaf_hash(entry.encode())
-                leaves.append(leaf)
-                completed = frontier.append(leaf)  # levels 0, 1, 2, … in order
-                if len(completed) > TILE_HEIGHT:
-                    upper.extend(completed[TILE_HEIGHT::TILE_HEIGHT])
-            edge.extend(size, leaves)
-            for (level, index), digest in upper:
-                edge.extend(index, [digest], level // TILE_HEIGHT)
+                    stream = stream_ids[row.originator_id] = UUID(row.originator_id).bytes
+                entry = encode_entry(
+                    row.id, stream, row.originator_version, stored_hash(row.id, row.state)
+                )
+                leaves.append(sha256(LEAF_PREFIX + entry).digest())
+            edge.extend(frontier.extend(leaves))  # every node hashed once, kept as tiles
             self.tree.append_to_log_tree(size, (frontier.size - 1, previous), runs, edge.take())
         except BaseException:
             # The frontier and the edge took leaves the store may not have: the store is the

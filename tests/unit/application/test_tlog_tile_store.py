@@ -17,6 +17,7 @@ from capledger.application.storage.memory import LedgerMemoryRecorder
 from capledger.application.tlog.entry import LogEntry
 from capledger.application.tlog.merkle import (
     TILE_WIDTH,
+    Frontier,
     TileEdge,
     TileHashReader,
     consistency_proof,
@@ -26,6 +27,7 @@ from capledger.application.tlog.merkle import (
     partial_tiles,
     root,
     stored_tile,
+    tile_size,
     tile_width,
 )
 from capledger.application.tlog.sequencer import Sequencer
@@ -131,6 +133,34 @@ def test_a_proof_reads_a_few_tiles_in_one_read(ledger: Ledger, leaves: list[byte
         assert len(reads) == 1 and len(reads[0]) <= 2 * 3  # at most two tiles per tile level
 
 
+def test_kept_tiles_answer_again_and_a_node_beyond_a_kept_partial_tile_is_read(
+    ledger: Ledger, leaves: list[bytes]
+) -> None:
+    tree = LedgerMemoryRecorder()
+    sequencer = Sequencer(event_log(ledger.recorder), tree, batch=300)
+    sequencer.step()
+    reads: list[set[tuple[int, int]]] = []
+
+    class Counted:
+        def read_tiles(self, ids: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+            reads.append(set(ids))
+            return tree.read_tiles(ids)
+
+    reader = TileHashReader(Counted(), keep_bytes=10 * tile_size(TILE_WIDTH))
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 1
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 1
+
+    sequencer.step()  # 600 leaves: tile 0/1, kept 44 wide, is now full
+    assert inclusion_proof(reader, 290, 600) == path(290, leaves[:600])
+    assert reads[1:] == [{(0, 1), (0, 2)}]  # what the kept tiles do not hold, in one read
+    assert inclusion_proof(reader, 290, 300) == path(290, leaves[:300]) and len(reads) == 2
+
+    small = TileHashReader(Counted(), keep_bytes=tile_size(TILE_WIDTH))  # one full tile
+    for index in (0, 300, 599, 0):
+        assert inclusion_proof(small, index, 600) == path(index, leaves[:600])
+    assert small.kept_bytes <= tile_size(TILE_WIDTH)
+
+
 def test_a_batch_of_a_thousand_events_writes_a_handful_of_rows(ledger: Ledger) -> None:
     tree = LedgerMemoryRecorder()
     written: list[int] = []
@@ -162,15 +192,52 @@ def test_positions_are_kept_as_runs_and_a_gap_has_no_leaf() -> None:
     ]  # fmt: skip
 
 
-def test_a_tile_edge_takes_nodes_only_in_order() -> None:
-    edge = TileEdge(300, {(0, 1): stored_tile(b"h" * 32 * 44), (1, 0): stored_tile(b"r" * 32)})
-    with pytest.raises(ValueError, match="not the next one"):
-        edge.extend(301, [b"x" * 32])
-    edge.extend(300, [b"x" * 32] * 212)
+def test_a_tile_edge_takes_only_the_nodes_the_next_leaves_complete() -> None:
+    leaves = [leaf_hash(n.to_bytes(2, "big")) for n in range(600)]
+    frontier = Frontier()
+    levels = frontier.extend(leaves[:300])
+    edge = TileEdge(300, {(0, 1): stored_tile(b"".join(leaves[256:300])),
+                          (1, 0): stored_tile(levels[8][0])})  # fmt: skip
+    with pytest.raises(ValueError, match="stop below their top level"):
+        edge.extend([leaves[300:302]])  # they complete node (1, 150) too
+    with pytest.raises(ValueError, match="not the level-1 nodes"):
+        edge.extend([leaves[300:301], [leaves[0]]])
 
-    assert edge.take() == [(0, 1, stored_tile(b"h" * 32 * 44 + b"x" * 32 * 212))]
+    edge.extend(frontier.extend(leaves[300:600]))
+
+    level_8 = [frontier_node(leaves, 8, index) for index in range(2)]
+    assert edge.take() == [
+        (0, 1, stored_tile(b"".join(leaves[256:512]))),
+        (0, 2, stored_tile(b"".join(leaves[512:600]))),
+        (1, 0, stored_tile(b"".join(level_8))),
+    ]
+    assert edge.take() == []
     with pytest.raises(ValueError, match="hashes wide"):
         TileEdge(300, {(0, 1): stored_tile(b"h" * 32 * 43), (1, 0): stored_tile(b"r" * 32)})
+
+
+def frontier_node(leaves: Sequence[bytes], level: int, index: int) -> bytes:
+    """Node ``(level, index)`` computed the RFC's way from its leaves."""
+    span = leaves[index << level : (index + 1) << level]
+    while len(span) > 1:
+        span = [node_hash(span[at], span[at + 1]) for at in range(0, len(span), 2)]
+    return span[0]
+
+
+def test_a_frontier_hashes_the_same_nodes_whatever_the_batches() -> None:
+    leaves = [leaf_hash(n.to_bytes(2, "big")) for n in range(1_000)]
+    one_by_one, batched = Frontier(), Frontier()
+    completed: dict[int, list[bytes]] = {}
+    for leaf in leaves:
+        for (level, _), digest in one_by_one.append(leaf):
+            completed.setdefault(level, []).append(digest)
+    by_batch: dict[int, list[bytes]] = {}
+    for start, stop in ((0, 1), (1, 7), (7, 256), (256, 257), (257, 1_000)):
+        for level, nodes in enumerate(batched.extend(leaves[start:stop])):
+            by_batch.setdefault(level, []).extend(nodes)
+
+    assert by_batch == completed and batched.root() == one_by_one.root()
+    assert completed[9] == [frontier_node(leaves, 9, 0)] and batched.size == 1_000
 
 
 def test_a_stored_tile_holds_its_inner_nodes_level_by_level() -> None:

@@ -9,7 +9,6 @@ from collections.abc import Collection, Mapping
 import pytest
 
 from capledger.application.tlog.merkle import (
-    TILE_HEIGHT,
     Frontier,
     NodeId,
     TileEdge,
@@ -38,8 +37,7 @@ class Tree:
         self.leaves = [leaf_hash(f"entry {n}".encode()) for n in range(size)]
         frontier, edge = Frontier(), TileEdge()
         for leaf in self.leaves:
-            for (level, index), digest in frontier.append(leaf)[::TILE_HEIGHT]:
-                edge.extend(index, [digest], level // TILE_HEIGHT)
+            edge.extend(frontier.extend([leaf]))
         self.tiles.update(((level, index), data) for level, index, data in edge.take())
 
     def read_tiles(self, ids: Collection[TileId]) -> Mapping[TileId, bytes]:
