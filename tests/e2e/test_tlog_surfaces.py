@@ -47,7 +47,7 @@ from capledger.application.commands import IssueApiKey
 from capledger.application.storage import checkpoint_store
 from capledger.application.tlog.checkpoint import open_checkpoint
 from capledger.application.tlog.note import NoteVerifier
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_ledger, build_log_issuer
 from capledger.domain.ids import project_id
 from capledger.settings import Persistence, Settings, TlogSettings, environment
 
@@ -133,17 +133,25 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 @contextmanager
 def inspection(store: Settings, tmp: Path, keys: Keys) -> Iterator[Inspected]:
-    """A year recorded on ``store``, the log process run once over it, ``capledger serve`` on
-    it, and the witness's cosignature of the served checkpoint, kept by the inspector."""
-    base = shared_settings(store, tmp)
-    ledger = build_ledger(base)
+    """A year recorded on ``store``, its checkpoint issued, ``capledger serve`` on it, and the
+    witness's cosignature of the served checkpoint, kept by the inspector.
+
+    The checkpoint is issued in this process, as ``capledger log run --once`` issues it: that
+    command runs as a process of its own in ``rebuild_log``, after each attack."""
+    tlog = TlogSettings(key_file=keys.log_key, witnesses=keys.witness_vkey)
+    settings = shared_settings(store, tmp).model_copy(update={"tlog": tlog})
+    ledger = build_ledger(settings)
     try:
         record_year(ledger)
+        issuer, close = build_log_issuer(settings, ledger)
+        try:
+            while issuer.step()[0]:
+                pass
+            issuer.issue()
+        finally:
+            close()
     finally:
         ledger.close()
-    tlog = TlogSettings(key_file=keys.log_key, witnesses=keys.witness_vkey)
-    settings = base.model_copy(update={"tlog": tlog})
-    capledger(settings, "log", "run", "--once", check=True)
     try:
         with serve(settings, tmp / "server.log") as served:
             inspected = Inspected(settings, served, tmp, keys.log_vkey, keys.witness_vkey,
