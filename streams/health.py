@@ -9,8 +9,9 @@ relay and the projector run elsewhere):
 - **projector lag**: committed records of the events topic not yet folded into the read model
   (the read model's stored offsets against the topic's ``read_committed`` end offsets).
 
-Each probe opens a short-lived consumer; the answers are cached for ``ttl_s`` so that a
-readiness probe every second does not keep the broker busy.
+Each probe opens a short-lived consumer and waits at most ``KafkaSettings.probe_timeout_s`` for
+its topic; the answers are cached for ``ttl_s`` so that a readiness probe every second does not
+keep the broker busy.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from .settings import KafkaSettings
 
 #: Seconds a measured lag is reused before the broker is asked again.
 DEFAULT_TTL_S = 2.0
-#: Longest wait for a topic in a probe (a readiness probe must answer quickly).
-PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -59,14 +58,14 @@ def relay_lag(kafka: KafkaSettings, head: Callable[[], int]) -> int:
     from .positions import read_committed_position
 
     latest = head()
-    return max(0, latest - read_committed_position(kafka, timeout_s=PROBE_TIMEOUT_S))
+    return max(0, latest - read_committed_position(kafka, timeout_s=kafka.probe_timeout_s))
 
 
 def projector_lag_total(kafka: KafkaSettings, store: ReadModelStore) -> int:
     """Committed records of the events topic the read model has not folded yet."""
     from .lag import projector_lag
 
-    lags = projector_lag(kafka, store, timeout_s=PROBE_TIMEOUT_S)
+    lags = projector_lag(kafka, store, timeout_s=kafka.probe_timeout_s)
     return sum(item.lag for item in lags.values())
 
 

@@ -65,6 +65,9 @@ class KafkaSettings(BaseModel):
     max_block_ms: int = Field(default=60_000, ge=1_000)
     #: Seconds to wait before starting a new producer session after an error.
     retry_backoff_s: float = Field(default=1.0, ge=0)
+    #: Longest wait, in seconds, for a topic in a readiness probe of the relay's or the
+    #: projector's lag (``/readyz`` must answer quickly, also while a topic does not exist yet).
+    probe_timeout_s: float = Field(default=5.0, gt=0)
 
     # -- CloudEvents ---------------------------------------------------------------------
     #: The ledger's name in ``ce_source`` (``/capledger/<ledger_name>``).

@@ -12,6 +12,8 @@
 
 ``ledger`` is a Ledger on that store; ``open_ledger()`` opens another one on the same store (a
 second process, or a restart with an empty cache). Every ledger is closed after the test.
+
+``module_store`` is the same choice made once per module, for set-ups its tests only read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,27 +60,47 @@ def standard_logging_left_as_found() -> Iterator[None]:
     root.setLevel(level)
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param(
-            "postgres",
-            id="postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not POSTGRES_ENABLED, reason=POSTGRES_SKIP_REASON),
-            ],
-        ),
-    ]
-)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings of a fresh, empty store: a SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield sqlite_settings(tmp_path / "store")
+#: The two stores: every test of a store fixture runs once on each.
+STORES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES_ENABLED, reason=POSTGRES_SKIP_REASON),
+        ],
+    ),
+]
+
+
+@contextmanager
+def fresh_store(kind: str, directory: Path) -> Iterator[Settings]:
+    """Settings of a fresh, empty store of ``kind``: a SQLite file under ``directory``, or a
+    PostgreSQL schema dropped on exit."""
+    if kind == "sqlite":
+        yield sqlite_settings(directory / "store")
         return
     with fresh_postgres_schema(
         Settings(store=StoreSettings(persistence=Persistence.POSTGRES))
     ) as settings:
+        yield settings
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a fresh, empty store: a SQLite file, or a PostgreSQL schema."""
+    with fresh_store(request.param, tmp_path) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Like ``store``, but one per module: for expensive set-ups that the module's tests only
+    read (a test that changes what it is given needs ``store``)."""
+    with fresh_store(request.param, tmp_path_factory.mktemp("module_store")) as settings:
         yield settings
 
 

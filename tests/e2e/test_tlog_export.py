@@ -34,15 +34,25 @@ from capledger.bootstrap import build_ledger
 from capledger.settings import Persistence, Settings
 
 from .api.served import drop_schemas, shared_settings
-from .test_tlog_surfaces import ORIGIN, WITNESS, Inspected, capledger
-from .test_tlog_surfaces import inspected as inspected
+from .test_tlog_surfaces import ORIGIN, WITNESS, Inspected, Keys, capledger, inspection
+from .test_tlog_surfaces import keys as keys
 
 pytestmark = pytest.mark.e2e
 
 EXIT_OK, EXIT_MISMATCH, EXIT_REFUSED = 0, 3, 4
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def inspected(
+    module_store: Settings, tmp_path_factory: pytest.TempPathFactory, keys: Keys
+) -> Iterator[Inspected]:
+    """One inspection per store for the module: its tests only read the inspected store (the
+    export, the checks, imports into a ``target`` of their own)."""
+    with inspection(module_store, tmp_path_factory.mktemp("inspected"), keys) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
 def exported(inspected: Inspected) -> Path:
     path = inspected.tmp / "export.jsonl"
     capledger(inspected.settings, "export", "--output", str(path), check=True)
@@ -50,9 +60,9 @@ def exported(inspected: Inspected) -> Path:
 
 
 @pytest.fixture
-def target(inspected: Inspected) -> Iterator[Settings]:
+def target(inspected: Inspected, tmp_path: Path) -> Iterator[Settings]:
     """A fresh store of the same kind as the inspected one, with its own read model."""
-    directory = inspected.tmp / "target"
+    directory = tmp_path / "target"
     if inspected.settings.store.persistence is Persistence.POSTGRES:
         with fresh_postgres_schema(inspected.settings) as schema:
             settings = shared_settings(schema, directory)

@@ -28,22 +28,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from builders import PROJECT, postgres_connect, record_year
+from builders import PROJECT, postgres_connect, record_year, sqlite_settings
 from integration.conftest import RawStore
 from integration.streams.broker import KAFKA_ENABLED, read_topic, unique_settings
 from integration.test_tlog_attacks import reseal, stream_events
-from integration.test_tlog_go_interop import go_build, notes
+from integration.test_tlog_go_interop import notecheck as notecheck
+from integration.test_tlog_go_interop import notes
+from integration.test_tlog_go_interop import tilecheck as tilecheck
 from psycopg.sql import SQL, Identifier
 
 from capledger.application.commands import IssueApiKey
+from capledger.application.storage import checkpoint_store
 from capledger.application.tlog.checkpoint import open_checkpoint
 from capledger.application.tlog.note import NoteVerifier
-from capledger.bootstrap import build_ledger
+from capledger.bootstrap import build_ledger, build_log_issuer
 from capledger.domain.ids import project_id
 from capledger.settings import Persistence, Settings, TlogSettings, environment
 
@@ -75,6 +79,16 @@ def capledger(
     return ran
 
 
+@dataclass(frozen=True)
+class Keys:
+    """The log's and the inspector's witness's key pairs (files and verifier keys)."""
+
+    log_key: Path
+    log_vkey: str
+    witness_key: Path
+    witness_vkey: str
+
+
 @dataclass
 class Inspected:
     settings: Settings
@@ -82,6 +96,7 @@ class Inspected:
     tmp: Path
     log_vkey: str
     witness_vkey: str
+    witness_key: Path
     kept: Path  # the cosigned checkpoint the inspector keeps
 
     def verify(self, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +105,7 @@ class Inspected:
 
     def cosign(self) -> subprocess.CompletedProcess[str]:
         return capledger(self.settings, "witness", "cosign", "--url", self.served.url,
-                         "--log-key", self.log_vkey, "--key", str(self.tmp / "witness.key"),
+                         "--log-key", self.log_vkey, "--key", str(self.witness_key),
                          "--state", str(self.tmp / "witness.state"))  # fmt: skip
 
     def raw(self) -> RawStore:
@@ -101,32 +116,69 @@ class Inspected:
             ledger.close()
 
 
-@pytest.fixture
-def inspected(store: Settings, tmp_path: Path) -> Iterator[Inspected]:
-    base = shared_settings(store, tmp_path)
-    ledger = build_ledger(base)
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    """The key pairs, made once per module by the real ``keygen`` commands: a key needs no
+    store, and every inspected store of the module is signed and cosigned with the same."""
+    tmp = tmp_path_factory.mktemp("keys")
+    base = sqlite_settings(tmp / "no-store")
+    log_vkey = capledger(base, "log", "keygen", "--name", ORIGIN, "--out",
+                         str(tmp / "log.key"), check=True).stdout.strip()  # fmt: skip
+    assert (tmp / "log.key").stat().st_mode & 0o777 == 0o600
+    witness_vkey = capledger(base, "witness", "keygen", "--name", WITNESS, "--out",
+                             str(tmp / "witness.key"), check=True).stdout.strip()  # fmt: skip
+    assert not (tmp / "no-store").exists()
+    return Keys(tmp / "log.key", log_vkey, tmp / "witness.key", witness_vkey)
+
+
+@contextmanager
+def inspection(store: Settings, tmp: Path, keys: Keys) -> Iterator[Inspected]:
+    """A year recorded on ``store``, its checkpoint issued, ``capledger serve`` on it, and the
+    witness's cosignature of the served checkpoint, kept by the inspector.
+
+    The checkpoint is issued in this process, as ``capledger log run --once`` issues it: that
+    command runs as a process of its own in ``rebuild_log``, after each attack."""
+    tlog = TlogSettings(key_file=keys.log_key, witnesses=keys.witness_vkey)
+    settings = shared_settings(store, tmp).model_copy(update={"tlog": tlog})
+    ledger = build_ledger(settings)
     try:
         record_year(ledger)
+        issuer, close = build_log_issuer(settings, ledger)
+        try:
+            while issuer.step()[0]:
+                pass
+            issuer.issue()
+        finally:
+            close()
     finally:
         ledger.close()
-    log_vkey = capledger(base, "log", "keygen", "--name", ORIGIN, "--out",
-                         str(tmp_path / "log.key"), check=True).stdout.strip()  # fmt: skip
-    assert (tmp_path / "log.key").stat().st_mode & 0o777 == 0o600
-    witness_vkey = capledger(base, "witness", "keygen", "--name", WITNESS, "--out",
-                             str(tmp_path / "witness.key"), check=True).stdout.strip()  # fmt: skip
-    tlog = TlogSettings(key_file=tmp_path / "log.key", witnesses=witness_vkey)
-    settings = base.model_copy(update={"tlog": tlog})
-    capledger(settings, "log", "run", "--once", check=True)
     try:
-        with serve(settings, tmp_path / "server.log") as served:
-            inspected = Inspected(settings, served, tmp_path, log_vkey, witness_vkey,
-                                  tmp_path / "kept")  # fmt: skip
+        with serve(settings, tmp / "server.log") as served:
+            inspected = Inspected(settings, served, tmp, keys.log_vkey, keys.witness_vkey,
+                                  keys.witness_key, tmp / "kept")  # fmt: skip
             cosigned = inspected.cosign()
             assert cosigned.returncode == 0, cosigned.stderr
             inspected.kept.write_text(httpx.get(f"{served.url}/log/checkpoint").text)
             yield inspected
     finally:
         drop_schemas(settings)
+
+
+@pytest.fixture
+def inspected(store: Settings, tmp_path: Path, keys: Keys) -> Iterator[Inspected]:
+    """An inspection of the test's own store, for a test that tampers with it."""
+    with inspection(store, tmp_path, keys) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def witnessed(
+    module_store: Settings, tmp_path_factory: pytest.TempPathFactory, keys: Keys
+) -> Iterator[Inspected]:
+    """One inspection per store for the module's tests that only read the ledger and its log
+    (a cosignature of the same checkpoint again, proofs, tiles, Go's clients)."""
+    with inspection(module_store, tmp_path_factory.mktemp("witnessed"), keys) as found:
+        yield found
 
 
 def rebuild_log(w: Inspected) -> None:
@@ -164,8 +216,8 @@ def assert_witness_refuses(w: Inspected, reason: str) -> None:
     assert (w.tmp / "witness.state").read_text() in w.kept.read_text()  # state unchanged
 
 
-def test_an_untouched_ledger_matches_the_witnessed_checkpoint(inspected: Inspected) -> None:
-    w = inspected
+def test_an_untouched_ledger_matches_the_witnessed_checkpoint(witnessed: Inspected) -> None:
+    w = witnessed
     served = httpx.get(f"{w.served.url}/log/checkpoint").text
     verifiers = [NoteVerifier.from_verifier_key(k) for k in (w.log_vkey, w.witness_vkey)]
     kept = open_checkpoint(served, verifiers[0], verifiers[1:])
@@ -248,11 +300,9 @@ def test_a_fork_a_checkpoint_of_the_same_size_with_another_root_is_found_and_ref
 
 
 def test_gos_clients_read_the_served_log_and_its_cosigned_checkpoint(
-    inspected: Inspected, tmp_path: Path
+    witnessed: Inspected, tilecheck: Path, notecheck: Path
 ) -> None:
-    w = inspected
-    tilecheck = go_build(tmp_path, "./tilecheck")
-    notecheck = go_build(tmp_path, "./notecheck")
+    w = witnessed
     note = httpx.get(f"{w.served.url}/log/checkpoint").text
     size = int(note.split("\n")[1])
 
@@ -267,8 +317,8 @@ def test_gos_clients_read_the_served_log_and_its_cosigned_checkpoint(
     assert opened["ok"] and opened["size"] == size and len(opened["signed_by"]) == 2
 
 
-def test_the_api_serves_proofs_and_tiles_and_refuses_what_it_should(inspected: Inspected) -> None:
-    url = inspected.served.url
+def test_the_api_serves_proofs_and_tiles_and_refuses_what_it_should(witnessed: Inspected) -> None:
+    url = witnessed.served.url
     note = httpx.get(f"{url}/log/checkpoint").text
     size = int(note.split("\n")[1])
     proof = httpx.get(f"{url}/log/proof/inclusion", params={"index": 3}).json()
@@ -296,8 +346,8 @@ def test_the_api_serves_proofs_and_tiles_and_refuses_what_it_should(inspected: I
         answer = httpx.get(f"{url}{path}")
         assert (answer.status_code, answer.json()["code"]) == (status, code), path
         assert answer.headers["content-type"] == "application/problem+json"
-    stranger = capledger(inspected.settings, "witness", "keygen", "--name", "stranger",
-                         "--out", str(inspected.tmp / "stranger.key"), check=True)  # fmt: skip
+    stranger = capledger(witnessed.settings, "witness", "keygen", "--name", "stranger",
+                         "--out", str(witnessed.tmp / "stranger.key"), check=True)  # fmt: skip
     assert stranger.stdout
     text = note[: note.rfind("\n\n") + 1]
     unknown = httpx.post(f"{url}/log/cosignature", content=text + "\n— stranger AAAAAAAAAAAA\n",
@@ -349,7 +399,10 @@ def test_the_log_process_runs_resumes_and_publishes_its_checkpoints(
 
 
 def run_log_until(settings: Settings, log_path: Path, size: int | None) -> int:
-    """``capledger log run`` until its checkpoint covers the whole log; SIGTERM; its size."""
+    """``capledger log run`` until its checkpoint covers the whole log; SIGTERM; its size.
+
+    The wait reads the stored checkpoints in this process: the test is about the log process,
+    and ``capledger log checkpoint`` is run as a process of its own once the log has stopped."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CAPLEDGER_")},
         **environment(settings),
@@ -359,18 +412,21 @@ def run_log_until(settings: Settings, log_path: Path, size: int | None) -> int:
     with log_path.open("wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "capledger", "log", "run"], env=env,
                                    stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-    head = build_ledger_head(settings)
-    deadline = time.monotonic() + DEADLINE_S
+    ledger = build_ledger(settings)
     latest = 0
     try:
+        head = len(ledger.recorder.select_notifications(1, 1_000_000))
+        checkpoints = checkpoint_store(ledger.recorder)
+        checkpoints.create_checkpoint_tables()
+        deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
-            shown = capledger(settings, "log", "checkpoint")
-            if shown.returncode == 0:
-                latest = int(shown.stdout.split("\n")[1])
-                if latest == head:
-                    break
-            time.sleep(0.2)
+            stored = checkpoints.latest_checkpoint()
+            latest = 0 if stored is None else stored[0]
+            if latest == head:
+                break
+            time.sleep(0.1)
     finally:
+        ledger.close()
         process.send_signal(signal.SIGTERM)
         status = process.wait(timeout=30)
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
@@ -381,11 +437,3 @@ def run_log_until(settings: Settings, log_path: Path, size: int | None) -> int:
     assert events[0] == "log_started" and events[-1] == "log_stopped"
     assert "checkpoint_issued" in events and "log_progress" in events
     return latest
-
-
-def build_ledger_head(settings: Settings) -> int:
-    ledger = build_ledger(settings)
-    try:
-        return len(ledger.recorder.select_notifications(1, 1_000_000))
-    finally:
-        ledger.close()

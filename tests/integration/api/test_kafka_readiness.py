@@ -30,7 +30,8 @@ READY_WITHIN_S = 60.0
 
 @pytest.fixture
 def kafka(monkeypatch: pytest.MonkeyPatch) -> Iterator[KafkaSettings]:
-    settings = unique_settings("api")
+    # A probe of a topic that does not exist yet answers (not ready) after probe_timeout_s.
+    settings = unique_settings("api", probe_timeout_s=0.5)
     for name, value in kafka_env(settings).items():
         monkeypatch.setenv(name, value)
     yield settings

@@ -15,9 +15,12 @@ Every route of the app is listed below; a new route without a case fails
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from capledger.settings import Settings
 
 from .support import (
     BILLION,
@@ -28,8 +31,10 @@ from .support import (
     YEAR,
     Harness,
     allocation_body,
+    api_settings_for,
     decision,
     funded,
+    harness,
     payment_body,
     plan_body,
     project_body,
@@ -155,6 +160,22 @@ def _fill(path: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 @pytest.fixture
 def scoped(api: Harness) -> Harness:
+    """The scope case on the test's own store, for a test that sends commands."""
+    return record_scope_case(api)
+
+
+@pytest.fixture(scope="module")
+def scoped_reads(
+    module_store: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
+    """The scope case once per store for the module's tests that only read it (reads, and
+    requests refused as forbidden)."""
+    settings, api_settings = api_settings_for(module_store, tmp_path_factory.mktemp("api"))
+    with harness(settings, api_settings) as api:
+        yield record_scope_case(api)
+
+
+def record_scope_case(api: Harness) -> Harness:
     """HN's plan funds DA-001 (HN) and DN-1 (DN, paid late and least, so on the watch list);
     DN has a plan of its own."""
     funded(api, PROJECT, investor=INVESTOR, amount=100)
@@ -188,25 +209,25 @@ def test_every_route_has_a_scope_case(api: Harness) -> None:
 
 @pytest.mark.parametrize(("path", "mine", "theirs"), LISTINGS, ids=lambda v: str(v))
 def test_listings_hold_visible_projects_and_refuse_other_scopes(
-    scoped: Harness, path: str, mine: dict[str, Any], theirs: dict[str, Any]
+    scoped_reads: Harness, path: str, mine: dict[str, Any], theirs: dict[str, Any]
 ) -> None:
-    officer = scoped.province_officer
+    officer = scoped_reads.province_officer
     url, params = _fill(path, mine)
-    own = scoped.get(url, headers=officer, **params)
+    own = scoped_reads.get(url, headers=officer, **params)
     assert own.status_code == 200, own.text
     assert HIDDEN not in own.text and "BQLDA-DN" not in own.text
     url, params = _fill(path, theirs)
-    other = scoped.get(url, headers=officer, **params)
+    other = scoped_reads.get(url, headers=officer, **params)
     assert other.status_code == 403, other.text
     assert other.json()["code"] == "out-of-scope"
 
 
-def test_an_inspector_sees_the_hidden_project_in_the_same_listings(scoped: Harness) -> None:
+def test_an_inspector_sees_the_hidden_project_in_the_same_listings(scoped_reads: Harness) -> None:
     """The rows the officer does not get are there: the listings above could leak them."""
     for path in ("/balances", "/projects", "/exports/balances.csv"):
-        assert HIDDEN in scoped.get(path, jurisdiction="HN", fiscal_year=Y).text
+        assert HIDDEN in scoped_reads.get(path, jurisdiction="HN", fiscal_year=Y).text
     for path in ("/watch-list", "/late-entries", "/exports/watch-list.csv"):
-        assert HIDDEN in scoped.get(path, jurisdiction="HN", fiscal_year=Y).text
+        assert HIDDEN in scoped_reads.get(path, jurisdiction="HN", fiscal_year=Y).text
 
 
 def _same_answer(hidden: Any, missing: Any, hidden_code: str, missing_code: str) -> None:
@@ -218,19 +239,19 @@ def _same_answer(hidden: Any, missing: Any, hidden_code: str, missing_code: str)
 
 @pytest.mark.parametrize(("path", "visible", "hidden", "missing"), SINGLE_READS)
 def test_a_single_read_of_another_scope_is_answered_as_never_recorded(
-    scoped: Harness, path: str, visible: str, hidden: str, missing: str
+    scoped_reads: Harness, path: str, visible: str, hidden: str, missing: str
 ) -> None:
-    officer = scoped.province_officer
+    officer = scoped_reads.province_officer
     name = "project_code" if "{project_code}" in path else "plan_code"
     params = READ_PARAMS.get(path, {})
-    mine = scoped.get(path.format(**{name: visible}), headers=officer, **params)
+    mine = scoped_reads.get(path.format(**{name: visible}), headers=officer, **params)
     assert mine.status_code == 200, mine.text
     answers = [
-        scoped.get(path.format(**{name: code}), headers=officer, **params)
+        scoped_reads.get(path.format(**{name: code}), headers=officer, **params)
         for code in (hidden, missing)
     ]
     _same_answer(*answers, hidden, missing)
-    assert scoped.get(path.format(**{name: hidden}), **params).status_code == 200  # it exists
+    assert scoped_reads.get(path.format(**{name: hidden}), **params).status_code == 200  # it exists
 
 
 @pytest.mark.parametrize(("path", "body"), WRITES, ids=[path for path, _ in WRITES])
@@ -256,10 +277,10 @@ def test_a_command_naming_another_scope_is_403(
 
 @pytest.mark.parametrize(("method", "path"), ROLE_GATED)
 def test_ledger_wide_routes_are_forbidden_to_officers(
-    scoped: Harness, method: str, path: str
+    scoped_reads: Harness, method: str, path: str
 ) -> None:
-    response = scoped.client.request(
-        method, path.format(key_id="k"), headers=scoped.province_officer
+    response = scoped_reads.client.request(
+        method, path.format(key_id="k"), headers=scoped_reads.province_officer
     )
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
