@@ -30,6 +30,7 @@ from capledger.application.errors import (
 )
 from capledger.domain import DomainError
 from capledger.domain.errors import NoAllocation, UnknownContract
+from capledger.domain.jurisdictions import UnknownJurisdiction
 from capledger.projections import NotInitialised
 from capledger.projections.queries import NotYetKnown, PlanOutsideScope, QueryError
 
@@ -150,7 +151,14 @@ def problem_response(
 #: Errors naming something the ledger does not hold: a project, a plan, a project's line of
 #: capital from a plan and source (``no-allocation``), a contract, or what the read model
 #: does not hold (including ``not-yet-known`` at the date asked).
-NOT_FOUND_ERRORS = (UnknownProject, UnknownPlan, NoAllocation, UnknownContract, QueryError)
+NOT_FOUND_ERRORS = (
+    UnknownProject,
+    UnknownPlan,
+    NoAllocation,
+    UnknownContract,
+    UnknownJurisdiction,
+    QueryError,
+)
 
 
 def status_of(error: Exception) -> tuple[int, dict[str, str]]:
