@@ -38,7 +38,6 @@ from typing import IO, Any, Protocol, TextIO
 import orjson
 from pydantic import BaseModel, ValidationError, create_model
 
-from capledger.api.problems import field_problem
 from capledger.api.types import Code
 from capledger.application.commands import Command
 from capledger.application.errors import ApplicationError, InvalidCommand
@@ -183,6 +182,10 @@ def parse_line(number: int, raw: bytes | str) -> LineCommand | LineResult:
     try:
         body = model.model_validate(document)
     except ValidationError as error:
+        # The API's problem module brings FastAPI; only a refused line needs it, and by then
+        # the request models (``request_bodies``) have brought it anyway.
+        from capledger.api.problems import field_problem
+
         errors = [field_problem(each).model_dump() for each in error.errors()]
         detail = "; ".join(f"{each['field']}: {each['message']}" for each in errors)
         return LineResult.refused(number, command_id, VALIDATION_ERROR, detail, command=name,
