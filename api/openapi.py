@@ -33,7 +33,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from capledger.streams.schemas import event_types, load
+from capledger.streams.schemas import DECISION_SCHEMA, event_types, load
 
 from . import deps, glossary
 from .problem_codes import CATALOG, codes_for, markdown_table
@@ -382,15 +382,8 @@ def _typed_history(schemas: dict[str, Any]) -> None:
     aggregate, its ``data`` the published JSON Schema of that type at its current version (a
     history upcasts older events to it), discriminated by ``event``."""
     schemas["EventDecision"] = {
-        "type": "object",
+        **copy.deepcopy(DECISION_SCHEMA),
         "description": "The decision (quyết định) behind the event: number, issue date, issuer.",
-        "properties": {
-            "number": {"type": "string", "minLength": 1},
-            "issued_on": {"type": "string", "format": "date"},
-            "issuer": {"type": "string", "minLength": 1},
-        },
-        "required": ["issued_on", "issuer", "number"],
-        "additionalProperties": False,
     }
     # A project's history names an event within its aggregate and writes amounts as strings
     # (capledger.api.schemas.money_fields); a key's history names it whole.

@@ -32,6 +32,7 @@ from capledger.projections.queries import (
     NotYetKnown,
     PlanOutsideScope,
     QueryError,
+    RateFigures,
     Ratio,
     Scope,
     SummedRate,
@@ -325,30 +326,23 @@ def render_rates(
 
 
 def _summed_json(rate: SummedRate) -> dict[str, Any]:
-    return {
-        "jurisdiction": rate.scope.jurisdiction,
-        "fiscal_year": rate.scope.fiscal_year,
-        "authority": rate.authority,
-        "plans": [f"{code}@{version}" for code, version in rate.plans],
-        "as_of": as_of_json(rate.as_of),
-        "exclude_extended": rate.exclusions.extended,
-        "added_after": rate.exclusions.added_after,
-        "disbursed": rate.disbursed,
-        "envelope": rate.envelope,
-        "excluded_extended": rate.excluded_extended,
-        "excluded_added_late": rate.excluded_added_late,
-        "denominator": rate.denominator,
-        "rate_percent": percent(rate.ratio),
-    }
+    plans = [f"{code}@{version}" for code, version in rate.plans]
+    return _figures_json(rate, {"authority": rate.authority, "plans": plans})
 
 
 def _rate_json(rate: DisbursementRate) -> dict[str, Any]:
+    return _figures_json(
+        rate,
+        {"plan": rate.plan_code, "authority": rate.authority, "plan_version": rate.plan_version},
+    )
+
+
+def _figures_json(rate: RateFigures, denominator: dict[str, Any]) -> dict[str, Any]:
+    """A rate as one JSON object: its scope, what its ``denominator`` is, and its figures."""
     return {
         "jurisdiction": rate.scope.jurisdiction,
         "fiscal_year": rate.scope.fiscal_year,
-        "plan": rate.plan_code,
-        "authority": rate.authority,
-        "plan_version": rate.plan_version,
+        **denominator,
         "as_of": as_of_json(rate.as_of),
         "exclude_extended": rate.exclusions.extended,
         "added_after": rate.exclusions.added_after,

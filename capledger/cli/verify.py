@@ -216,9 +216,7 @@ def run_log_checks(args: argparse.Namespace, context: CliContext) -> int:
         print(f"entries in the ledger: {found.size:,}", file=context.stdout)
         if not found.ok:
             where = "" if found.position is None else f" (position {found.position})"
-            print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
-            context.stdout.flush()
-            raise CliError("checkpoint-mismatch", f"{found.problem}{where}", EXIT_CHAIN_BROKEN)
+            raise mismatch(context, f"{found.problem}{where}")
         print("every hash recomputed; every entry of the checkpoint is in the ledger",
               file=context.stdout)  # fmt: skip
     if args.since is not None:
@@ -272,16 +270,11 @@ def run_export_check(args: argparse.Namespace, context: CliContext) -> int:
     except OSError as error:
         raise CliError("unreadable", f"cannot read {args.export}: {error}", EXIT_USAGE) from error
     except (ImportRefused, UnicodeDecodeError) as error:
-        print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
-        context.stdout.flush()
-        raise CliError("checkpoint-mismatch", f"not an export: {error}",
-                       EXIT_CHAIN_BROKEN) from error  # fmt: skip
+        raise mismatch(context, f"not an export: {error}") from error
     print(f"entries in the export: {found.size:,}", file=context.stdout)
     if not found.ok:
         where = "" if found.position is None else f" (the line of position {found.position})"
-        print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
-        context.stdout.flush()
-        raise CliError("checkpoint-mismatch", f"{found.problem}{where}", EXIT_CHAIN_BROKEN)
+        raise mismatch(context, f"{found.problem}{where}")
     print("every hash recomputed; the export's first entries are the checkpoint's",
           file=context.stdout)  # fmt: skip
     if found.beyond:
@@ -289,3 +282,11 @@ def run_export_check(args: argparse.Namespace, context: CliContext) -> int:
               f"{kept.size:,} entries)", file=context.stdout)  # fmt: skip
     print("OK", file=context.stdout)
     return EXIT_OK
+
+
+def mismatch(context: CliContext, detail: str) -> CliError:
+    """The verdict on stdout, then the error to raise: what was checked does not match the
+    checkpoint (exit 3)."""
+    print("DOES NOT MATCH THE CHECKPOINT", file=context.stdout)
+    context.stdout.flush()
+    return CliError("checkpoint-mismatch", detail, EXIT_CHAIN_BROKEN)

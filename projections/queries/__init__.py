@@ -12,6 +12,7 @@ from .plans import (
 )
 from .rates import (
     DisbursementRate,
+    RateFigures,
     ScopeRates,
     SummedRate,
     disbursement_rate,
@@ -57,6 +58,7 @@ __all__ = [
     "PlanOutsideScope",
     "PlanVersion",
     "QueryError",
+    "RateFigures",
     "Ratio",
     "Scope",
     "ScopeRates",

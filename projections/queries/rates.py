@@ -48,11 +48,11 @@ class PlanEnvelope:
 
 
 @dataclass(frozen=True)
-class DisbursementRate:
+class RateFigures:
+    """What every rate of a scope holds: the disbursement, the envelope it is measured
+    against, what the exclusions took off it, and their ratio."""
+
     scope: Scope
-    plan_code: str
-    authority: str
-    plan_version: int
     as_of: AsOf | None
     exclusions: Exclusions
     disbursed: int
@@ -64,6 +64,15 @@ class DisbursementRate:
     @property
     def denominator(self) -> int:
         return self.ratio.denominator
+
+
+@dataclass(frozen=True)
+class DisbursementRate(RateFigures):
+    """The rate against one plan, at the version counted."""
+
+    plan_code: str
+    authority: str
+    plan_version: int
 
 
 def disbursement_rate(
@@ -78,27 +87,15 @@ def disbursement_rate(
 
 
 @dataclass(frozen=True)
-class SummedRate:
+class SummedRate(RateFigures):
     """The scope's disbursement over the sum of one kind of plan across the scope: the annual
     plans of its fiscal year assigned by one authority in every jurisdiction the scope holds
     (the country-wide rate against what the Prime Minister assigned, as the Ministry of Finance
     reports it). ``plans``: each summed plan and the version counted; a plan with no version
     known as of the date is not counted."""
 
-    scope: Scope
     authority: str
     plans: tuple[tuple[str, int], ...]
-    as_of: AsOf | None
-    exclusions: Exclusions
-    disbursed: int
-    envelope: int
-    excluded_extended: int
-    excluded_added_late: int
-    ratio: Ratio
-
-    @property
-    def denominator(self) -> int:
-        return self.ratio.denominator
 
 
 @dataclass(frozen=True)

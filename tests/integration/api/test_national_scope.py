@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from builders import fresh_postgres_schema, sqlite_settings
-from conftest import POSTGRES_ENABLED, POSTGRES_SKIP_REASON
+from conftest import STORES
 
 from capledger.settings import Persistence, Settings, StoreSettings
 
@@ -79,20 +79,7 @@ def record(api: Harness) -> None:
         })  # fmt: skip
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param(
-            "postgres",
-            id="postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not POSTGRES_ENABLED, reason=POSTGRES_SKIP_REASON),
-            ],
-        ),
-    ],
-)
+@pytest.fixture(scope="module", params=STORES)
 def national(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Harness]:
